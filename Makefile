@@ -1,0 +1,43 @@
+# Every target sets itself up on a fresh machine: the virtualenv, the Python packages and, for the
+# tests that need real servers, Debian's postgresql and pgbouncer (apt-get, as root).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test lint demo bench servers clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages for the real-server tests: installed only when missing.
+servers:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v pgbouncer >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql pgbouncer >/dev/null; \
+		else \
+			echo "postgresql/pgbouncer missing and not root: real-server tests will be skipped" >&2; \
+		fi; \
+	fi
+	@# The Debian package starts a system pgbouncer/postgresql; the tests use their own on free ports.
+
+test: $(STAMP) servers
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check do_pgpool tests
+	$(BIN)/mypy --strict do_pgpool
+
+demo: $(STAMP)
+	$(BIN)/python -m do_pgpool.demo
+
+bench: $(STAMP) servers
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,38 @@
+"""Connection strings: mask them for display. Pure; never logs a value."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["mask_url", "mask_secrets_in"]
+
+MASK = "***"
+
+# user:password@ inside any URL-looking text
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]+)@")
+
+
+def mask_url(url: str) -> str:
+    """``postgres://u:secret@h:25061/db?sslmode=require`` -> ``postgres://u:***@h:25061/db?sslmode=require``.
+
+    Query parameters named ``password`` are masked too. Text that is not a URL is returned unchanged.
+    """
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return mask_secrets_in(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, sep, _pw = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{hostport}" if sep else f"{user}@{hostport}"
+    query = re.sub(r"(?i)(^|&)(password)=[^&]*", rf"\1\2={MASK}", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def mask_secrets_in(text: str) -> str:
+    """Mask every ``scheme://user:password@`` found in free text (error messages from drivers, for example)."""
+    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)

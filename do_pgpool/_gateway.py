@@ -1,0 +1,425 @@
+"""The DigitalOcean API, typed. The only module that imports pydo or azure-core.
+
+Every call goes through pydo over one ``httpx.Client`` (``_transport.py``). pydo's own retry policy is off:
+GET/PUT/DELETE are retried here with tenacity (``_retry.py``); POST never is. Every failure becomes one
+of our exceptions: pydo *returns* DigitalOcean's error body for documented 404s instead of raising, so each
+call asks pydo for the real status through its ``cls=`` hook.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from . import __version__
+from ._exceptions import (
+    APIError,
+    AuthenticationError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    PreconditionFailedError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from ._models import Cluster, JsonDict, Pool, PoolSpec
+from ._retry import RetryConfig, api_retrying
+
+__all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.digitalocean.com"
+T = TypeVar("T")
+
+# Scope each kind of call needs, for 403 messages (digitalocean-api.md §1-2).
+_SCOPES = {"GET": "read", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+
+class RequestLimiter(Protocol):
+    """Client-side pacing shared by many gateways (fleet mode): called around every HTTP request."""
+
+    def acquire(self) -> None: ...
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None: ...
+
+
+def check_api_url(api_url: str) -> str:
+    """https anywhere; plain http only to a loopback host (a local fake), never sending a token in clear."""
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--api-url {api_url!r} is not an http(s) URL, e.g. {DEFAULT_API_URL}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"--api-url {api_url!r} uses plain http to a non-loopback host; the token would travel in clear. "
+            "Use https, or http://127.0.0.1:PORT for a local fake."
+        )
+    return api_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class DigitalOcean:
+    """Typed access to the DigitalOcean endpoints do-pgpool uses.
+
+    ``http`` may be injected (tests pass ``httpx.Client(transport=fake.http_transport())``); otherwise the
+    gateway owns one and ``close()`` closes it. The token never appears in repr, logs or errors.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        http: httpx.Client | None = None,
+        timeout: float = 30.0,
+        retry: RetryConfig | None = None,
+        limiter: RequestLimiter | None = None,
+    ) -> None:
+        if not token or not token.strip():
+            raise ConfigError(
+                "no DigitalOcean API token: pass --token or set DIGITALOCEAN_TOKEN "
+                "(a token with database:read/create/update and database:view_credentials scopes)"
+            )
+        self.api_url = check_api_url(api_url)
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._retry = retry or RetryConfig()
+        self._transport = _CountingTransport(self._http, timeout=timeout, limiter=limiter)
+        self._pydo = _make_pydo(token.strip(), self.api_url, self._transport, timeout)
+
+    def __repr__(self) -> str:
+        return f"DigitalOcean(api_url={self.api_url!r})"
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far (retries included)."""
+        return self._transport.count
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> DigitalOcean:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+    # -- database clusters ---------------------------------------------------------------------------
+
+    def list_clusters(self, *, tag_name: str | None = None) -> list[Cluster]:
+        kwargs: dict[str, Any] = {"params": {"per_page": 200}}
+        if tag_name:
+            kwargs["tag_name"] = tag_name
+        body = self._read("GET", "/v2/databases", self._pydo.databases.list_clusters, **kwargs)
+        return [Cluster.from_api(d) for d in body.get("databases") or []]
+
+    def get_cluster(self, cluster_id: str) -> Cluster:
+        path = f"/v2/databases/{cluster_id}"
+        body = self._read("GET", path, self._pydo.databases.get_cluster, cluster_id)
+        return Cluster.from_api(body["database"])
+
+    def find_cluster(self, name_or_id: str | None) -> Cluster:
+        """One PostgreSQL cluster by uuid or name, or the account's only one. One request either way."""
+        if name_or_id and _looks_like_uuid(name_or_id):
+            return self.get_cluster(name_or_id)
+        clusters = self.list_clusters()
+        if name_or_id:
+            matches = [c for c in clusters if c.name == name_or_id]
+            if not matches:
+                names = ", ".join(sorted(c.name for c in clusters)) or "none"
+                raise NotFoundError(
+                    f"no database cluster named {name_or_id!r} for this token (clusters: {names})",
+                    status=404,
+                    error_id="not_found",
+                )
+            return matches[0]
+        postgres = [c for c in clusters if c.is_postgres]
+        if len(postgres) == 1:
+            return postgres[0]
+        if not postgres:
+            raise ConfigError(
+                "this token sees no PostgreSQL cluster; pass --cluster NAME_OR_UUID (or DO_PGPOOL_CLUSTER)"
+            )
+        names = ", ".join(sorted(f"{c.name} ({c.id})" for c in postgres))
+        raise ConfigError(
+            f"{len(postgres)} PostgreSQL clusters; choose one with --cluster NAME_OR_UUID: {names}"
+        )
+
+    def list_options(self) -> JsonDict:
+        return self._read("GET", "/v2/databases/options", self._pydo.databases.list_options)
+
+    def list_users(self, cluster_id: str) -> list[JsonDict]:
+        path = f"/v2/databases/{cluster_id}/users"
+        return list(self._read("GET", path, self._pydo.databases.list_users, cluster_id).get("users") or [])
+
+    def update_cluster_size(
+        self, cluster_id: str, *, size: str, num_nodes: int, storage_size_mib: int | None = None
+    ) -> None:
+        body: JsonDict = {"size": size, "num_nodes": num_nodes}
+        if storage_size_mib is not None:
+            body["storage_size_mib"] = storage_size_mib
+        path = f"/v2/databases/{cluster_id}/resize"
+        self._write("PUT", path, self._pydo.databases.update_cluster_size, cluster_id, body, retry=True)
+
+    def install_update(self, cluster_id: str) -> None:
+        path = f"/v2/databases/{cluster_id}/install_update"
+        self._write("PUT", path, self._pydo.databases.install_update, cluster_id, retry=True)
+
+    # -- connection pools ----------------------------------------------------------------------------
+
+    def list_connection_pools(self, cluster_id: str) -> list[Pool]:
+        path = f"/v2/databases/{cluster_id}/pools"
+        body = self._read("GET", path, self._pydo.databases.list_connection_pools, cluster_id)
+        return [Pool.from_api(p) for p in body.get("pools") or []]
+
+    def get_connection_pool(self, cluster_id: str, name: str) -> Pool:
+        path = f"/v2/databases/{cluster_id}/pools/{name}"
+        body = self._read("GET", path, self._pydo.databases.get_connection_pool, cluster_id, name)
+        return Pool.from_api(body["pool"])
+
+    def add_connection_pool(self, cluster_id: str, spec: PoolSpec) -> Pool:
+        """POST, never retried: DigitalOcean may apply a create and still answer 5xx (see ``_ensure``)."""
+        path = f"/v2/databases/{cluster_id}/pools"
+        body = {"name": spec.name, **spec.body()}
+        out = self._write("POST", path, self._pydo.databases.add_connection_pool, cluster_id, body, retry=False)
+        return Pool.from_api(_envelope(out, "pool", "POST", path))
+
+    def update_connection_pool(self, cluster_id: str, spec: PoolSpec) -> None:
+        """Full-body PUT (204): mode, size, db and user always sent, so nothing is dropped by omission."""
+        path = f"/v2/databases/{cluster_id}/pools/{spec.name}"
+        fn = self._pydo.databases.update_connection_pool
+        self._write("PUT", path, fn, cluster_id, spec.name, spec.body(), retry=True)
+
+    def delete_connection_pool(self, cluster_id: str, name: str) -> None:
+        """DELETE; a 404 means it is already gone, which is the state asked for."""
+        path = f"/v2/databases/{cluster_id}/pools/{name}"
+        try:
+            self._write("DELETE", path, self._pydo.databases.delete_connection_pool, cluster_id, name, retry=True)
+        except NotFoundError:
+            logger.info("pool %s already deleted", name)
+
+    # -- App Platform --------------------------------------------------------------------------------
+
+    def list_apps(self) -> list[JsonDict]:
+        apps: list[JsonDict] = []
+        for page in range(1, 51):  # 50 pages x 200 apps: far beyond any account's app limit
+            body = self._read("GET", "/v2/apps", self._pydo.apps.list, page=page, per_page=200)
+            apps.extend(body.get("apps") or [])
+            if not ((body.get("links") or {}).get("pages") or {}).get("next"):
+                break
+        return apps
+
+    def get_app(self, app_id: str) -> JsonDict:
+        return dict(self._read("GET", f"/v2/apps/{app_id}", self._pydo.apps.get, app_id)["app"])
+
+    def update_app(self, app_id: str, spec: JsonDict) -> JsonDict:
+        """PUT the whole spec (the only way to change an env var). Starts a deployment."""
+        path = f"/v2/apps/{app_id}"
+        out = self._write("PUT", path, self._pydo.apps.update, app_id, {"spec": spec}, retry=True)
+        return dict(_envelope(out, "app", "PUT", path))
+
+    def get_deployment(self, app_id: str, deployment_id: str) -> JsonDict:
+        path = f"/v2/apps/{app_id}/deployments/{deployment_id}"
+        body = self._read("GET", path, self._pydo.apps.get_deployment, app_id, deployment_id)
+        return dict(body["deployment"])
+
+    def restart_app(self, app_id: str, components: list[str] | None = None) -> JsonDict:
+        """POST .../restart: a rolling restart, which closes every connection the app holds."""
+        path = f"/v2/apps/{app_id}/restart"
+        body: JsonDict = {"components": components} if components else {}
+        out = self._write("POST", path, self._pydo.apps.restart, app_id, body, retry=False)
+        return dict(_envelope(out, "deployment", "POST", path))
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    def _read(self, method: str, path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> JsonDict:
+        body = self._write(method, path, fn, *args, retry=True, **kwargs)
+        if not isinstance(body, dict):
+            raise TransportError(f"{method} {path}: DigitalOcean answered {type(body).__name__}, not a JSON object")
+        return body
+
+    def _write(
+        self, method: str, path: str, fn: Callable[..., Any], *args: Any, retry: bool, **kwargs: Any
+    ) -> Any:
+        def once() -> Any:
+            with _map_errors(method, path):
+                status, body = fn(*args, cls=_with_status, **kwargs)
+            if status == 404:  # pydo returns documented 404s instead of raising
+                raise _api_error(404, body if isinstance(body, dict) else {}, {}, method, path)
+            return body
+
+        if not retry:
+            return once()
+        return api_retrying(self._retry)(once)
+
+
+def _make_pydo(token: str, api_url: str, transport: Any, timeout: float) -> Any:
+    import pydo
+    from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy, UserAgentPolicy
+
+    class _BearerAuth(SansIOHTTPPolicy[Any, Any]):
+        # pydo's BearerTokenCredentialPolicy refuses http:// (a loopback fake); check_api_url
+        # already refused plain http to anything but loopback.
+        def on_request(self, request: Any) -> None:
+            request.http_request.headers["Authorization"] = f"Bearer {token}"
+
+    return pydo.Client(
+        "unused",  # pydo insists on a token; ours travels through _BearerAuth
+        endpoint=api_url,
+        transport=transport,
+        retry_policy=RetryPolicy(retry_total=0, timeout=timeout),  # we retry with tenacity
+        authentication_policy=_BearerAuth(),
+        user_agent_policy=UserAgentPolicy(base_user_agent=f"do-pgpool/{__version__}", user_agent_use_env=False),
+        auto_request_id=False,
+        logging_enable=False,
+    )
+
+
+class _CountingTransport:
+    """Our httpx transport plus a request counter and an optional shared limiter."""
+
+    def __init__(self, http: httpx.Client, *, timeout: float, limiter: RequestLimiter | None) -> None:
+        from ._transport import HttpxTransport
+
+        self._inner = HttpxTransport(http, timeout=timeout)
+        self._limiter = limiter
+        self.count = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __enter__(self) -> _CountingTransport:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        if self._limiter is not None:
+            self._limiter.acquire()
+        self.count += 1
+        response = self._inner.send(request, **kwargs)
+        if self._limiter is not None:
+            self._limiter.observe(response.status_code, response.headers)
+        return response
+
+
+def _with_status(pipeline_response: Any, body: Any, headers: Any) -> tuple[int, Any]:
+    return int(pipeline_response.http_response.status_code), body
+
+
+def _envelope(body: Any, key: str, method: str, path: str) -> JsonDict:
+    if not isinstance(body, dict) or not isinstance(body.get(key), dict):
+        raise TransportError(f"{method} {path}: DigitalOcean's answer has no {key!r} object")
+    return dict(body[key])
+
+
+@contextmanager
+def _map_errors(method: str, path: str) -> Iterator[None]:
+    """azure/pydo exceptions -> our tree, most specific first. Messages never carry bodies verbatim."""
+    from azure.core.exceptions import AzureError, DecodeError, HttpResponseError
+
+    try:
+        yield
+    except DecodeError as exc:  # subclasses HttpResponseError with the 2xx status: check it first
+        raise TransportError(f"{method} {path}: DigitalOcean's answer is not valid JSON") from exc
+    except HttpResponseError as exc:
+        response: Any = exc.response
+        status = int(exc.status_code or 0)
+        body: JsonDict = {}
+        headers: Mapping[str, str] = {}
+        if response is not None:
+            headers = response.headers
+            try:
+                parsed = response.json()
+                body = parsed if isinstance(parsed, dict) else {}
+            except ValueError:
+                body = {}
+        raise _api_error(status, body, headers, method, path) from exc
+    except AzureError as exc:  # ServiceRequestError (connect), ServiceResponseError (read timeout, protocol)
+        raise TransportError(f"{method} {path}: no answer from DigitalOcean ({type(exc).__name__}: {exc})") from exc
+    except ValueError as exc:  # a 2xx whose body is not JSON at all
+        raise TransportError(f"{method} {path}: DigitalOcean's answer is not valid JSON") from exc
+
+
+def _api_error(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str], method: str, path: str
+) -> APIError:
+    error_id = str(body.get("id") or "") or None
+    api_message = str(body.get("message") or "") or None
+    request_id = str(body.get("request_id") or "") or _header(headers, "x-request-id")
+    what = f"{method} {path}: {status} {api_message or 'error'}"
+    if request_id:
+        what += f" (request {request_id})"
+    common: dict[str, Any] = {
+        "status": status,
+        "error_id": error_id,
+        "api_message": api_message,
+        "request_id": request_id,
+        "method": method,
+        "path": path,
+    }
+    if status == 401:
+        return AuthenticationError(
+            f"{what}. The token was rejected: check DIGITALOCEAN_TOKEN (expired or revoked?).", **common
+        )
+    if status == 403:
+        kind = "app" if path.startswith("/v2/apps") else "database"
+        scope = f"{kind}:{_SCOPES.get(method, 'read')}"
+        return AuthenticationError(f"{what}. The token lacks the {scope} scope for this call.", **common)
+    if status == 404:
+        return NotFoundError(f"{what}. It does not exist, or this token cannot see it.", **common)
+    if status in (409, 422):
+        return ConflictError(what, **common)
+    if status == 412:
+        return PreconditionFailedError(f"{what}. The cluster is busy (maintenance?); try again later.", **common)
+    if status == 429:
+        retry_after = _float(_header(headers, "retry-after"))
+        reset_at = _float(_header(headers, "ratelimit-reset"))
+        hint = f"retry after {retry_after:.0f}s" if retry_after is not None else "hourly quota exhausted"
+        return RateLimitedError(
+            f"{what}. DigitalOcean's rate limit ({hint}).", retry_after=retry_after, reset_at=reset_at, **common
+        )
+    if status >= 500:
+        return ServerError(f"{what}. DigitalOcean failed; the request may or may not have been applied.", **common)
+    return APIError(what, **common)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _looks_like_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

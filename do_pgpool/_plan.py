@@ -1,0 +1,249 @@
+"""What ``ensure-pool`` would change, computed from what was read. Pure: no I/O, no clock.
+
+``plan_pool(cluster, pools, request)`` validates the request, checks the connection budget and diffs the
+current pool against the desired one: create, update in place (full body), replace (mode change, only when
+asked), or nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ._budget import MAX_POOLS, MIN_DIRECT_HEADROOM, Budget
+from ._exceptions import BudgetError, ConfigError, PlanError
+from ._models import POOL_MODES, Cluster, Pool, PoolSpec
+
+__all__ = [
+    "DEFAULT_DB",
+    "DEFAULT_MODE",
+    "DEFAULT_USER",
+    "Change",
+    "CreatePool",
+    "PoolPlan",
+    "PoolRequest",
+    "ReplacePool",
+    "UpdatePool",
+    "plan_pool",
+]
+
+DEFAULT_MODE = "transaction"
+DEFAULT_DB = "defaultdb"
+DEFAULT_USER = "doadmin"
+
+# DigitalOcean documents only the length (3-60). The name is also a URL path segment and the database name
+# clients connect to, so we accept the conservative set; an assumption, not a documented rule.
+_POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class PoolRequest:
+    """The pool asked for. ``None`` means "keep the current value" on update and "the default" on create."""
+
+    size: int
+    name: str | None = None
+    mode: str | None = None
+    db: str | None = None
+    user: str | None = None
+    #: no user on the pool: clients' own credentials pass through (DigitalOcean's "inbound user")
+    inbound_user: bool = False
+
+    def __post_init__(self) -> None:
+        if self.inbound_user and self.user:
+            raise ConfigError("--user and --inbound-user exclude each other: a pool has one user or none")
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise ConfigError(f"pool size must be a whole number of at least 1, not {self.size!r}")
+        if self.mode is not None and self.mode not in POOL_MODES:
+            raise ConfigError(f"pool mode {self.mode!r} is not one of {', '.join(POOL_MODES)}")
+        if self.name is not None:
+            _check_name(self.name)
+        for label, value in (("--db", self.db), ("--user", self.user)):
+            if value is not None and not value.strip():
+                raise ConfigError(f"{label} must not be empty")
+
+    @property
+    def pool_name(self) -> str:
+        return self.name or f"{self.db or DEFAULT_DB}-pool"
+
+    def resolve(self, current: Pool | None) -> PoolSpec:
+        """The full desired spec: explicit values, else the current pool's, else the defaults."""
+        if self.inbound_user:
+            user: str | None = None
+        elif self.user is not None:
+            user = self.user
+        else:
+            user = current.user if current else DEFAULT_USER
+        return PoolSpec(
+            name=self.pool_name,
+            size=self.size,
+            mode=self.mode or (current.mode if current else DEFAULT_MODE),
+            db=self.db or (current.db if current else DEFAULT_DB),
+            user=user,
+        )
+
+
+def _check_name(name: str) -> None:
+    if not 3 <= len(name) <= 60:
+        raise ConfigError(f"pool name {name!r} has {len(name)} characters; DigitalOcean requires 3 to 60")
+    if not _POOL_NAME.match(name):
+        raise ConfigError(f"pool name {name!r} may contain only letters, digits, '-' and '_', starting alphanumeric")
+
+
+@dataclass(frozen=True)
+class CreatePool:
+    spec: PoolSpec
+
+    def describe(self) -> str:
+        s = self.spec
+        return f"+ create pool {s.name!r}: {s.mode}, size {s.size}, db {s.db}, user {_user(s.user)}"
+
+
+@dataclass(frozen=True)
+class UpdatePool:
+    before: PoolSpec
+    after: PoolSpec
+
+    def describe(self) -> str:
+        return f"~ update pool {self.after.name!r}: {_diff(self.before, self.after)}"
+
+
+@dataclass(frozen=True)
+class ReplacePool:
+    """Delete then create: the only way to change a pool's mode. Drops the pool's live connections."""
+
+    before: PoolSpec
+    after: PoolSpec
+
+    def describe(self) -> str:
+        return (
+            f"-/+ replace pool {self.after.name!r}: {_diff(self.before, self.after)} "
+            "(delete + create: its live connections drop)"
+        )
+
+
+Change = CreatePool | UpdatePool | ReplacePool
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    cluster: Cluster
+    current: Pool | None
+    desired: PoolSpec
+    budget: Budget
+    changes: tuple[Change, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def action(self) -> str:
+        """``create``, ``update``, ``replace`` or ``unchanged``."""
+        if not self.changes:
+            return "unchanged"
+        return {CreatePool: "create", UpdatePool: "update", ReplacePool: "replace"}[type(self.changes[0])]
+
+
+def plan_pool(cluster: Cluster, pools: Sequence[Pool], request: PoolRequest, *, replace: bool = False) -> PoolPlan:
+    """Decide what to do. Raises ConfigError / PlanError / BudgetError before anything is written."""
+    _check_cluster(cluster)
+    current = next((p for p in pools if p.name == request.pool_name), None)
+    desired = request.resolve(current)
+    _check_db_and_user(cluster, desired)
+    budget = Budget.for_pool(cluster.size, [(p.name, p.size) for p in pools], desired.name)
+    warnings = list(_check_budget(cluster, budget, desired))
+    if current is None and len(pools) >= MAX_POOLS:
+        raise PlanError(
+            f"cluster {cluster.name!r} already has {len(pools)} pools; DigitalOcean allows {MAX_POOLS}. "
+            "Delete one or reuse an existing pool with --name."
+        )
+
+    changes: tuple[Change, ...]
+    if current is None:
+        changes = (CreatePool(desired),)
+    elif current.spec == desired:
+        changes = ()
+    elif current.mode != desired.mode:
+        if not replace:
+            raise PlanError(
+                f"pool {desired.name!r} is in {current.mode} mode; DigitalOcean cannot change a pool's mode in "
+                f"place. Re-run with --replace to delete it and create it in {desired.mode} mode - this drops "
+                "every live connection through the pool - or keep --mode "
+                f"{current.mode}."
+            )
+        changes = (ReplacePool(current.spec, desired),)
+    else:
+        changes = (UpdatePool(current.spec, desired),)
+    return PoolPlan(cluster, current, desired, budget, changes, tuple(warnings))
+
+
+def _check_cluster(cluster: Cluster) -> None:
+    if not cluster.is_postgres:
+        raise PlanError(
+            f"cluster {cluster.name!r} runs {cluster.engine or 'an unknown engine'}, not PostgreSQL (pg); "
+            "PgBouncer pools exist only for PostgreSQL clusters"
+        )
+    if cluster.status != "online":
+        raise PlanError(
+            f"cluster {cluster.name!r} is {cluster.status!r}, not online: a resize, migration or maintenance is "
+            "running. Wait until it is online (do-pgpool resize/restart wait for you), then re-run."
+        )
+
+
+def _check_db_and_user(cluster: Cluster, spec: PoolSpec) -> None:
+    # The cluster object lists its databases and users, so this costs no request. Empty lists mean the API
+    # did not say; then DigitalOcean's own answer decides.
+    if cluster.db_names and spec.db not in cluster.db_names:
+        raise ConfigError(
+            f"database {spec.db!r} does not exist on cluster {cluster.name!r} "
+            f"(databases: {', '.join(cluster.db_names)}); create it first or pass --db"
+        )
+    if cluster.users and spec.user is not None and spec.user not in cluster.users:
+        raise ConfigError(
+            f"user {spec.user!r} does not exist on cluster {cluster.name!r} "
+            f"(users: {', '.join(cluster.users)}); pass --user or --inbound-user"
+        )
+
+
+def _check_budget(cluster: Cluster, budget: Budget, spec: PoolSpec) -> list[str]:
+    if budget.limit is None or budget.available is None:
+        return [
+            f"size slug {cluster.size!r} does not say the node's RAM, so the connection budget "
+            "(25 per GiB - 3) was not checked; DigitalOcean will refuse a pool that does not fit"
+        ]
+    if spec.size > budget.available:
+        raise BudgetError(
+            f"pool {spec.name!r} of size {spec.size} does not fit cluster {cluster.name!r} ({cluster.size}): "
+            f"its limit is {budget.limit} backend connections, other pools use {budget.other_pools}, "
+            f"so {budget.available} are available. Use --size {budget.available} or less, shrink another pool, "
+            "or move to a bigger plan (do-pgpool resize --connections N).",
+            limit=budget.limit,
+            used_by_others=budget.other_pools,
+            requested=spec.size,
+        )
+    headroom = budget.direct_headroom(spec.size)
+    if headroom is not None and headroom < MIN_DIRECT_HEADROOM:
+        suggestion = budget.available - MIN_DIRECT_HEADROOM
+        hint = f"--size {suggestion} keeps {MIN_DIRECT_HEADROOM}" if suggestion >= 1 else "a bigger plan helps"
+        return [
+            f"pools would hold {budget.other_pools + spec.size} of {budget.limit} backend connections for good "
+            f"(PgBouncer keeps idle server connections open), leaving {headroom} for direct connections: "
+            f"migrations, psql, cron jobs. {hint}."
+        ]
+    return []
+
+
+def _user(user: str | None) -> str:
+    return user if user is not None else "(inbound user)"
+
+
+def _diff(before: PoolSpec, after: PoolSpec) -> str:
+    parts = []
+    for key in ("mode", "size", "db"):
+        old, new = getattr(before, key), getattr(after, key)
+        if old != new:
+            parts.append(f"{key} {old} -> {new}")
+    if before.user != after.user:
+        parts.append(f"user {_user(before.user)} -> {_user(after.user)}")
+    return ", ".join(parts)

@@ -16,7 +16,7 @@ from ._budget import Budget
 from ._exceptions import ConflictError, DoPgpoolError, ServerError, TransportError
 from ._gateway import DigitalOcean
 from ._models import Cluster, Pool, PoolSpec
-from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, plan_pool
+from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, check_cluster_ready, plan_pool
 
 __all__ = ["EnsureResult", "apply_pool_plan", "ensure_pool"]
 
@@ -70,6 +70,7 @@ def ensure_pool(
     """Make the pool exist as requested on ``cluster`` (name or uuid; None: the account's only PostgreSQL one)."""
     start = gateway.request_count
     target = gateway.find_cluster(cluster)
+    check_cluster_ready(target)  # before reading its pools: a busy or non-PostgreSQL cluster costs one request
     pools = gateway.list_connection_pools(target.id)
     plan = plan_pool(target, pools, request, replace=replace)
     if dry_run or not plan:

@@ -9,7 +9,8 @@
     │   ├── PreconditionFailedError  412 (maintenance in progress)
     │   ├── RateLimitedError         429 (retryable)
     │   └── ServerError              5xx (retryable)
-    ├── TransportError               no usable HTTP answer: connect/read errors, malformed JSON (retryable)
+    ├── TransportError               no usable HTTP answer: connect/read errors, timeouts (retryable)
+    │   └── InvalidResponseError     an answer that is not the JSON it should be (not retried)
     ├── BudgetError                  the pool does not fit the cluster's connection budget; nothing written
     ├── PlanError                    the desired state needs a flag or a different state (mode change, busy cluster)
     ├── CredentialsMissingError      the API returned no password; refuse to write a password-less URL
@@ -31,6 +32,7 @@ __all__ = [
     "CredentialsMissingError",
     "DatabaseError",
     "DoPgpoolError",
+    "InvalidResponseError",
     "NotFoundError",
     "PlanError",
     "PreconditionFailedError",
@@ -125,6 +127,10 @@ class ServerError(APIError):
 
 class TransportError(DoPgpoolError):
     """No usable answer: connection refused, timeout, protocol error or a body that is not JSON."""
+
+
+class InvalidResponseError(TransportError):
+    """The answer arrived but is not valid JSON or lacks its envelope. Retrying would not help."""
 
 
 class BudgetError(DoPgpoolError):

@@ -23,6 +23,7 @@ from ._exceptions import (
     AuthenticationError,
     ConfigError,
     ConflictError,
+    InvalidResponseError,
     NotFoundError,
     PreconditionFailedError,
     RateLimitedError,
@@ -251,7 +252,8 @@ class DigitalOcean:
     def _read(self, method: str, path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> JsonDict:
         body = self._write(method, path, fn, *args, retry=True, **kwargs)
         if not isinstance(body, dict):
-            raise TransportError(f"{method} {path}: DigitalOcean answered {type(body).__name__}, not a JSON object")
+            kind = type(body).__name__
+            raise InvalidResponseError(f"{method} {path}: DigitalOcean answered {kind}, not a JSON object")
         return body
 
     def _write(
@@ -326,7 +328,7 @@ def _with_status(pipeline_response: Any, body: Any, headers: Any) -> tuple[int, 
 
 def _envelope(body: Any, key: str, method: str, path: str) -> JsonDict:
     if not isinstance(body, dict) or not isinstance(body.get(key), dict):
-        raise TransportError(f"{method} {path}: DigitalOcean's answer has no {key!r} object")
+        raise InvalidResponseError(f"{method} {path}: DigitalOcean's answer has no {key!r} object")
     return dict(body[key])
 
 
@@ -338,7 +340,7 @@ def _map_errors(method: str, path: str) -> Iterator[None]:
     try:
         yield
     except DecodeError as exc:  # subclasses HttpResponseError with the 2xx status: check it first
-        raise TransportError(f"{method} {path}: DigitalOcean's answer is not valid JSON") from exc
+        raise InvalidResponseError(f"{method} {path}: DigitalOcean's answer is not valid JSON") from exc
     except HttpResponseError as exc:
         response: Any = exc.response
         status = int(exc.status_code or 0)
@@ -353,9 +355,10 @@ def _map_errors(method: str, path: str) -> Iterator[None]:
                 body = {}
         raise _api_error(status, body, headers, method, path) from exc
     except AzureError as exc:  # ServiceRequestError (connect), ServiceResponseError (read timeout, protocol)
-        raise TransportError(f"{method} {path}: no answer from DigitalOcean ({type(exc).__name__}: {exc})") from exc
+        cause = exc.inner_exception or exc
+        raise TransportError(f"{method} {path}: no answer from DigitalOcean ({type(cause).__name__}: {cause})") from exc
     except ValueError as exc:  # a 2xx whose body is not JSON at all
-        raise TransportError(f"{method} {path}: DigitalOcean's answer is not valid JSON") from exc
+        raise InvalidResponseError(f"{method} {path}: DigitalOcean's answer is not valid JSON") from exc
 
 
 def _api_error(

@@ -25,6 +25,7 @@ __all__ = [
     "PoolRequest",
     "ReplacePool",
     "UpdatePool",
+    "check_cluster_ready",
     "plan_pool",
 ]
 
@@ -147,7 +148,7 @@ class PoolPlan:
 
 def plan_pool(cluster: Cluster, pools: Sequence[Pool], request: PoolRequest, *, replace: bool = False) -> PoolPlan:
     """Decide what to do. Raises ConfigError / PlanError / BudgetError before anything is written."""
-    _check_cluster(cluster)
+    check_cluster_ready(cluster)
     current = next((p for p in pools if p.name == request.pool_name), None)
     desired = request.resolve(current)
     _check_db_and_user(cluster, desired)
@@ -178,7 +179,8 @@ def plan_pool(cluster: Cluster, pools: Sequence[Pool], request: PoolRequest, *, 
     return PoolPlan(cluster, current, desired, budget, changes, tuple(warnings))
 
 
-def _check_cluster(cluster: Cluster) -> None:
+def check_cluster_ready(cluster: Cluster) -> None:
+    """A PostgreSQL cluster that is ``online``: anything else cannot take pool changes now."""
     if not cluster.is_postgres:
         raise PlanError(
             f"cluster {cluster.name!r} runs {cluster.engine or 'an unknown engine'}, not PostgreSQL (pg); "

@@ -16,11 +16,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+)
 from tenacity.stop import stop_base
-from tenacity.wait import wait_base, wait_exponential_jitter
+from tenacity.wait import wait_base, wait_exponential, wait_random
 
-from ._exceptions import RateLimitedError, ServerError, TransportError
+from ._exceptions import InvalidResponseError, RateLimitedError, ServerError, TransportError
 
 __all__ = ["RetryConfig", "api_retrying"]
 
@@ -84,11 +90,11 @@ def api_retrying(config: RetryConfig | None = None) -> Retrying:
     """A tenacity ``Retrying`` for GET/PUT/DELETE. ``reraise=True``: callers see our errors, not RetryError."""
     cfg = config or RetryConfig()
     wait = wait_rate_limit_aware(
-        wait_exponential_jitter(initial=cfg.initial, max=cfg.max_backoff, jitter=cfg.initial),
+        wait_exponential(multiplier=cfg.initial, max=cfg.max_backoff) + wait_random(0, cfg.initial),
         clock=cfg.clock,
     )
     return Retrying(
-        retry=retry_if_exception_type(RETRYABLE),
+        retry=retry_if_exception_type(RETRYABLE) & retry_if_not_exception_type(InvalidResponseError),
         wait=wait,
         stop=stop_after_attempt(cfg.max_attempts) | stop_when_wait_budget_spent(cfg.max_wait, wait),
         sleep=cfg.sleep,

@@ -1,0 +1,36 @@
+"""The ``do-pgpool`` command line: parse, call the library, render, choose the exit code.
+
+Each command lives in its own module and imports the library inside its body, so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ._common import EXIT_CODES_HELP, DoPgpoolGroup, configure_logging
+from ._ensure import ensure_pool_command
+
+__all__ = ["main"]
+
+
+@click.group(
+    cls=DoPgpoolGroup,
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="do-pgpool")
+@click.option("-v", "--verbose", count=True, help="More log lines on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """Take a DigitalOcean managed PostgreSQL cluster out of connection exhaustion, and keep it out.
+
+    \b
+    The usual fix, in one idempotent command:
+      do-pgpool ensure-pool --size 20                 # PgBouncer pool, transaction mode
+      do-pgpool ensure-pool --size 20 --secret github:acme/web
+    Every command reads DIGITALOCEAN_TOKEN and takes --dry-run.
+    """
+    configure_logging(verbose)
+
+
+main.add_command(ensure_pool_command)

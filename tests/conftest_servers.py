@@ -1,0 +1,77 @@
+"""Session-scoped real PostgreSQL + PgBouncer fixtures (see tests/realservers.py).
+
+They skip with the reason when the binaries cannot be had on this machine, except in CI (``CI=true``),
+where a missing server is a failure: the real-server tests must never vanish silently there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.realservers import PoolAlias, RealServers, ServersUnavailable
+
+#: The pool every real-server test can use, named like a DigitalOcean pool (``<db>-pool``), size 20.
+POOL_NAME = "defaultdb-pool"
+#: A pool of one server connection: makes connection sharing between clients deterministic.
+PROBE_POOL_NAME = "probe-pool"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"real servers required in CI but unavailable: {reason}", pytrace=False)
+    pytest.skip(f"real servers unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[RealServers]:
+    """PostgreSQL only: 127.0.0.1, max_connections=25, 3 reserved, SSL, non-superuser ``doadmin``."""
+    try:
+        servers = RealServers.start_postgres()
+    except ServersUnavailable as exc:
+        _unavailable(str(exc))
+        raise  # unreachable: skip/fail raise
+    try:
+        yield servers
+    finally:
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_server(pg_server: RealServers) -> RealServers:
+    """``pg_server`` plus PgBouncer in transaction mode (pools ``defaultdb-pool`` of 20, ``probe-pool`` of 1).
+
+    Stopped together with ``pg_server`` at the end of the session.
+    """
+    if pg_server.bouncer_port is None:
+        try:
+            pg_server.start_pgbouncer({POOL_NAME: PoolAlias(size=20), PROBE_POOL_NAME: PoolAlias(size=1)})
+        except ServersUnavailable as exc:
+            _unavailable(str(exc))
+    return pg_server
+
+
+def kick_client_backends(servers: RealServers, *, keep_users: tuple[str, ...] = ()) -> int:
+    """Terminate every client backend (PgBouncer's server connections included) except the caller's own.
+
+    Returns how many were terminated. Waits (bounded, PostgreSQL 14+) until each one is gone.
+    """
+    from tests.realservers import psycopg_connect
+
+    wait = ", 5000" if servers.server_version_num >= 140000 else ""
+    with psycopg_connect(servers.superuser_conninfo()) as conn:
+        rows = conn.execute(
+            f"SELECT pg_terminate_backend(pid{wait}) FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND NOT usename = ANY(%s)",
+            (list(keep_users),),
+        ).fetchall()
+    return len(rows)
+
+
+@pytest.fixture
+def empty_pg(pg_server: RealServers) -> RealServers:
+    """``pg_server`` with no client backend left over from earlier tests (so counts are exact)."""
+    kick_client_backends(pg_server)
+    return pg_server

@@ -1,0 +1,426 @@
+"""A real PostgreSQL and PgBouncer for tests and benchmarks, shaped like a 1 GiB DigitalOcean cluster.
+
+PostgreSQL: 127.0.0.1 on a free port, ``max_connections=25``, ``superuser_reserved_connections=3``,
+``ssl=on`` with a self-signed certificate made for the run, SCRAM over TCP, trust over its own unix
+socket (for the superuser only). Roles: ``doadmin`` (NOT a superuser, as on DigitalOcean; CREATEDB,
+member of ``pg_signal_backend`` and ``pg_read_all_stats``), owner of ``defaultdb``, and ``app``.
+
+PgBouncer: 127.0.0.1 on a free port, transaction mode, pools of 20, no unix socket, client TLS required
+(``sslmode=require`` works, as on DigitalOcean), SCRAM with an ``auth_file`` copied from ``pg_authid``.
+Each pool is a database alias named like a DigitalOcean pool (``defaultdb-pool = ... dbname=defaultdb``).
+
+``initdb``, ``postgres`` and ``pgbouncer`` refuse to run as root, so as root they run as the ``postgres``
+OS user in a temporary folder owned by it. Every wait is bounded; stopping uses the servers' pidfiles.
+Nothing here depends on (or collides with) a system PostgreSQL or PgBouncer.
+
+    with RealServers.start(pools={"defaultdb-pool": PoolAlias("defaultdb", 20)}) as servers:
+        servers.direct_url("doadmin"), servers.pool_url("defaultdb-pool"), servers.superuser_conninfo()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+__all__ = [
+    "APP_PASSWORD",
+    "DOADMIN_PASSWORD",
+    "PoolAlias",
+    "RealServers",
+    "ServersUnavailable",
+    "find_binaries",
+]
+
+HOST = "127.0.0.1"
+DATABASE = "defaultdb"
+MAX_CONNECTIONS = 25
+SUPERUSER_RESERVED = 3
+POOL_SIZE = 20
+DOADMIN_PASSWORD = "doadmin-test-pw-7f3a9c"
+APP_PASSWORD = "app-test-pw-52b1e8"
+SUPERUSER = "postgres"
+RUN_AS = "postgres"  # OS user when running as root
+START_DEADLINE = 30.0
+STOP_DEADLINE = 15.0
+
+
+class ServersUnavailable(RuntimeError):
+    """PostgreSQL or PgBouncer binaries cannot be found (or cannot run) on this machine."""
+
+
+@dataclass(frozen=True)
+class Binaries:
+    pg_bindir: Path
+    pgbouncer: Path | None
+
+
+@dataclass(frozen=True)
+class PoolAlias:
+    """One PgBouncer database alias: ``<name> = host=... port=... dbname=<dbname> pool_size=<size>``."""
+
+    dbname: str = DATABASE
+    size: int = POOL_SIZE
+
+
+def find_binaries() -> Binaries:
+    """The newest ``/usr/lib/postgresql/*/bin`` with initdb (or ``$PG_BINDIR``) and ``pgbouncer``."""
+    candidates = [os.environ["PG_BINDIR"]] if os.environ.get("PG_BINDIR") else []
+
+    def version(path: str) -> tuple[int, ...]:
+        name = Path(path).parent.name
+        return tuple(int(p) for p in name.split(".") if p.isdigit()) or (0,)
+
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version, reverse=True)
+    pg_bindir = next((Path(c) for c in candidates if (Path(c) / "initdb").is_file()), None)
+    if pg_bindir is None:
+        raise ServersUnavailable(
+            "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb); "
+            "install Debian's `postgresql` package (`make servers` does it as root)"
+        )
+    bouncer = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").is_file() else None)
+    return Binaries(pg_bindir=pg_bindir, pgbouncer=Path(bouncer) if bouncer else None)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as gone
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().split(") ", 1)[1].startswith("Z"):
+                return False
+    return True
+
+
+def _wait_for(predicate: object, deadline: float, what: str) -> None:
+    """Poll ``predicate()`` every 50 ms until true or until ``deadline`` seconds have passed (startup only)."""
+    assert callable(predicate)
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise ServersUnavailable(f"timed out after {deadline:.0f} s waiting for {what}")
+
+
+@dataclass
+class RealServers:
+    """Running servers. ``bouncer_port`` is None when PgBouncer was not started."""
+
+    host: str
+    pg_port: int
+    socket_dir: str
+    workdir: Path
+    binaries: Binaries
+    server_version_num: int = 0
+    bouncer_port: int | None = None
+    pools: dict[str, PoolAlias] = field(default_factory=dict)
+    password: str = field(default=DOADMIN_PASSWORD, repr=False)
+    app_password: str = field(default=APP_PASSWORD, repr=False)
+    database: str = DATABASE
+    max_connections: int = MAX_CONNECTIONS
+    superuser_reserved: int = SUPERUSER_RESERVED
+    _as_user: list[str] = field(default_factory=list, repr=False)
+
+    # --- URLs -------------------------------------------------------------------------------------------
+    def password_for(self, user: str) -> str:
+        return {"doadmin": self.password, "app": self.app_password}[user]
+
+    def direct_url(self, user: str = "doadmin", *, database: str | None = None, sslmode: str = "require") -> str:
+        """``postgresql://user:pw@127.0.0.1:<pg>/defaultdb?sslmode=require``: the cluster's direct connection."""
+        pw = quote(self.password_for(user), safe="")
+        return f"postgresql://{user}:{pw}@{self.host}:{self.pg_port}/{database or self.database}?sslmode={sslmode}"
+
+    def pool_url(self, pool_name: str | None = None, user: str = "doadmin", *, sslmode: str = "require") -> str:
+        """The connection string of a PgBouncer pool (the alias is the database name, as on DigitalOcean)."""
+        if self.bouncer_port is None:
+            raise RuntimeError("PgBouncer is not running")
+        name = pool_name or next(iter(self.pools))
+        if name not in self.pools:
+            raise KeyError(f"no pool alias {name!r}; configured: {sorted(self.pools)}")
+        pw = quote(self.password_for(user), safe="")
+        return f"postgresql://{user}:{pw}@{self.host}:{self.bouncer_port}/{name}?sslmode={sslmode}"
+
+    def superuser_conninfo(self, database: str | None = None) -> str:
+        """libpq key/value conninfo for the ``postgres`` superuser over the unix socket (trust auth).
+
+        It takes a connection slot (one of the reserved ones once the others are gone): close it while counting.
+        """
+        return f"host={self.socket_dir} port={self.pg_port} user={SUPERUSER} dbname={database or self.database}"
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+    @classmethod
+    @contextlib.contextmanager
+    def start(
+        cls, *, pools: Mapping[str, PoolAlias] | None = None, with_bouncer: bool = True
+    ) -> Iterator[RealServers]:
+        """Start PostgreSQL (and PgBouncer unless ``with_bouncer=False``); stop both and remove the folder."""
+        servers = cls.start_postgres()
+        try:
+            if with_bouncer:
+                servers.start_pgbouncer(pools or {f"{DATABASE}-pool": PoolAlias()})
+            yield servers
+        finally:
+            servers.stop()
+
+    @classmethod
+    def start_postgres(cls) -> RealServers:
+        binaries = find_binaries()
+        as_user: list[str] = []
+        if os.geteuid() == 0:
+            try:
+                pw = pwd.getpwnam(RUN_AS)
+            except KeyError as exc:
+                raise ServersUnavailable(f"running as root and there is no {RUN_AS!r} OS user") from exc
+            runuser = shutil.which("runuser")
+            if runuser is None:
+                raise ServersUnavailable("running as root and `runuser` is not available")
+            as_user = [runuser, "-u", RUN_AS, "--"]
+        workdir = Path(tempfile.mkdtemp(prefix="do-pgpool-servers-"))
+        if as_user:
+            os.chown(workdir, pw.pw_uid, pw.pw_gid)
+        os.chmod(workdir, 0o700)
+        servers = cls(
+            host=HOST,
+            pg_port=free_port(),
+            socket_dir=str(workdir),
+            workdir=workdir,
+            binaries=binaries,
+            _as_user=as_user,
+        )
+        try:
+            servers._init_postgres()
+        except BaseException:
+            servers.stop()
+            raise
+        return servers
+
+    def _run(self, argv: list[str], *, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [*self._as_user, *argv], capture_output=True, text=True, timeout=timeout, cwd=self.workdir, check=False
+        )
+        if proc.returncode != 0:
+            raise ServersUnavailable(f"{Path(argv[0]).name} failed ({proc.returncode}): {proc.stderr or proc.stdout}")
+        return proc
+
+    def _write(self, name: str, text: str, mode: int = 0o600) -> Path:
+        path = self.workdir / name
+        path.write_text(text)
+        os.chmod(path, mode)
+        if self._as_user:
+            pw = pwd.getpwnam(RUN_AS)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        return path
+
+    def _make_certificate(self) -> None:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise ServersUnavailable("the `openssl` command is needed to make the test certificate")
+        subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-days", "2", "-subj", f"/CN={HOST}", "-keyout", str(self.workdir / "server.key"),
+             "-out", str(self.workdir / "server.crt")],
+            capture_output=True, check=True, timeout=30,
+        )  # fmt: skip
+        for name in ("server.key", "server.crt"):
+            path = self.workdir / name
+            os.chmod(path, 0o600)
+            if self._as_user:
+                pw = pwd.getpwnam(RUN_AS)
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def _init_postgres(self) -> None:
+        bindir = self.binaries.pg_bindir
+        data = self.workdir / "data"
+        self._run([str(bindir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
+                   "--locale=C", "--no-sync"], timeout=120)  # fmt: skip
+        self._make_certificate()
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.write(
+                "\n# do-pgpool test server: the shape of a 1 GiB DigitalOcean cluster\n"
+                f"listen_addresses = '{HOST}'\n"
+                f"port = {self.pg_port}\n"
+                f"unix_socket_directories = '{self.socket_dir}'\n"
+                f"max_connections = {self.max_connections}\n"
+                f"superuser_reserved_connections = {self.superuser_reserved}\n"
+                "ssl = on\n"
+                f"ssl_cert_file = '{self.workdir / 'server.crt'}'\n"
+                f"ssl_key_file = '{self.workdir / 'server.key'}'\n"
+                "password_encryption = 'scram-sha-256'\n"
+                "shared_buffers = 32MB\n"
+                "fsync = off\n"
+                "synchronous_commit = off\n"
+                "full_page_writes = off\n"
+                "max_wal_senders = 0\n"
+                "wal_level = minimal\n"
+                "log_min_messages = warning\n"
+            )
+        self._write("data/pg_hba.conf", f"local all {SUPERUSER} trust\nhost all all {HOST}/32 scram-sha-256\n")
+        self._run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.workdir / "postgres.log"),
+                   "-w", "-t", str(int(START_DEADLINE)), "start"], timeout=START_DEADLINE + 10)  # fmt: skip
+        self._setup_roles()
+
+    def _superuser_connect(self):  # type: ignore[no-untyped-def]
+        import psycopg
+
+        return psycopg.connect(self.superuser_conninfo("postgres"), autocommit=True, connect_timeout=10)
+
+    def _setup_roles(self) -> None:
+        from psycopg import sql
+
+        with self._superuser_connect() as conn:
+            self.server_version_num = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
+            roles = (("doadmin", self.password, "CREATEDB CREATEROLE"), ("app", self.app_password, ""))
+            for role, password, extra in roles:
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} " + extra).format(
+                        sql.Identifier(role), sql.Literal(password)
+                    )
+                )
+            # DigitalOcean's doadmin may terminate other users' sessions and read their activity.
+            conn.execute("GRANT pg_signal_backend, pg_read_all_stats TO doadmin")
+            conn.execute(f"CREATE DATABASE {DATABASE} OWNER doadmin")
+        with psycopg_connect(self.superuser_conninfo()) as conn:
+            conn.execute("GRANT CREATE, USAGE ON SCHEMA public TO app")
+
+    # --- PgBouncer ------------------------------------------------------------------------------------------
+    def start_pgbouncer(self, pools: Mapping[str, PoolAlias]) -> None:
+        if self.binaries.pgbouncer is None:
+            raise ServersUnavailable(
+                "pgbouncer not found; install Debian's `pgbouncer` package (`make servers` does it as root)"
+            )
+        self.pools = dict(pools)
+        with self._superuser_connect() as conn:
+            rows = conn.execute(
+                "SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ('doadmin', 'app') ORDER BY 1"
+            ).fetchall()
+        self._write("userlist.txt", "".join(f'"{name}" "{verifier}"\n' for name, verifier in rows))
+        self.bouncer_port = free_port()
+        self._write_bouncer_ini()
+        self._run([str(self.binaries.pgbouncer), "-d", "-q", str(self.workdir / "pgbouncer.ini")], timeout=30)
+        port = self.bouncer_port
+        _wait_for(lambda: _port_open(port), START_DEADLINE, f"PgBouncer on {HOST}:{port}")
+
+    def _write_bouncer_ini(self) -> None:
+        aliases = "".join(
+            f"{name} = host={HOST} port={self.pg_port} dbname={alias.dbname} pool_size={alias.size}\n"
+            for name, alias in self.pools.items()
+        )
+        self._write(
+            "pgbouncer.ini",
+            "[databases]\n"
+            f"{aliases}"
+            "\n[pgbouncer]\n"
+            f"listen_addr = {HOST}\n"
+            f"listen_port = {self.bouncer_port}\n"
+            "unix_socket_dir =\n"
+            "auth_type = scram-sha-256\n"
+            f"auth_file = {self.workdir / 'userlist.txt'}\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {POOL_SIZE}\n"
+            "min_pool_size = 0\n"
+            "reserve_pool_size = 0\n"
+            "max_client_conn = 2000\n"
+            "client_tls_sslmode = require\n"
+            f"client_tls_key_file = {self.workdir / 'server.key'}\n"
+            f"client_tls_cert_file = {self.workdir / 'server.crt'}\n"
+            "server_tls_sslmode = prefer\n"
+            "ignore_startup_parameters = extra_float_digits\n"
+            f"logfile = {self.workdir / 'pgbouncer.log'}\n"
+            f"pidfile = {self.workdir / 'pgbouncer.pid'}\n"
+            "log_connections = 0\n"
+            "log_disconnections = 0\n",
+        )
+
+    def add_pool(self, name: str, alias: PoolAlias | None = None) -> str:
+        """Add a database alias to the running PgBouncer (SIGHUP reload); return its connection string."""
+        self.pools[name] = alias or PoolAlias()
+        self._write_bouncer_ini()
+        pid = _read_pid(self.workdir / "pgbouncer.pid")
+        if pid is None:
+            raise RuntimeError("PgBouncer is not running")
+        os.kill(pid, signal.SIGHUP)
+        url = self.pool_url(name)
+
+        def reachable() -> bool:
+            try:
+                with psycopg_connect(url, prepare_threshold=None):
+                    return True
+            except Exception:  # noqa: BLE001 - polling until the reload is visible
+                return False
+
+        _wait_for(reachable, 10.0, f"PgBouncer to serve pool {name!r}")
+        return url
+
+    # --- stop ----------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop PgBouncer (TERM) and PostgreSQL (INT: fast shutdown) by their pidfiles; remove the folder."""
+        try:
+            for pidfile, sig in (
+                (self.workdir / "pgbouncer.pid", signal.SIGTERM),
+                (self.workdir / "data" / "postmaster.pid", signal.SIGINT),
+            ):
+                pid = _read_pid(pidfile)
+                if pid is None:
+                    continue
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+                end = time.monotonic() + STOP_DEADLINE
+                while _pid_alive(pid) and time.monotonic() < end:
+                    time.sleep(0.05)
+                if _pid_alive(pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _read_pid(pidfile: Path) -> int | None:
+    try:
+        first = pidfile.read_text().splitlines()[0].strip()
+    except (OSError, IndexError):
+        return None
+    return int(first) if first.isdigit() else None
+
+
+def psycopg_connect(conninfo: str, **kwargs: object):  # type: ignore[no-untyped-def]
+    """psycopg.connect with autocommit and a short connect timeout (test helper)."""
+    import psycopg
+
+    kwargs.setdefault("autocommit", True)
+    kwargs.setdefault("connect_timeout", 10)
+    return psycopg.connect(conninfo, **kwargs)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":  # pragma: no cover - manual smoke run: python -m tests.realservers
+    with RealServers.start() as s:
+        print(s)
+        print(s.direct_url(), s.pool_url(), s.superuser_conninfo(), sep="\n")

@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl
 import httpx
 import respx
 
+from tests.openapi_check import validate_request
+
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 API = "https://api.digitalocean.com"
 
@@ -40,6 +42,7 @@ class Cassette:
             "body": json.loads(request.content) if request.content else None,
         }
         assert got == expected, f"{self.name}: request #{index} differs:\n got {got}\nwant {expected}"
+        validate_request(request)  # what pydo really sent, headers included, against DigitalOcean's description
         response = self.interactions[index]["response"]
         if "error" in response:
             raise getattr(httpx, response["error"])("recorded transport failure", request=request)

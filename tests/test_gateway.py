@@ -1,0 +1,164 @@
+"""The gateway: pydo's quirks absorbed, every failure typed, the token never shown."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from do_pgpool import _exceptions as errors
+from do_pgpool._gateway import DigitalOcean, _map_errors
+from do_pgpool._models import PoolSpec
+from do_pgpool._retry import RetryConfig
+
+API = "https://api.digitalocean.com"
+TOKEN = "dop_v1_" + "0" * 8 + "not-a-real-token"
+CID = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"
+
+
+def cluster_json(name: str = "app-db", engine: str = "pg", **kw: Any) -> dict[str, Any]:
+    base = {"id": CID if name == "app-db" else f"id-{name}", "name": name, "engine": engine, "status": "online",
+            "size": "db-s-1vcpu-1gb", "num_nodes": 1, "region": "nyc3", "version": "16"}
+    return {**base, **kw}
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def do(sleeps: list[float]) -> DigitalOcean:
+    return DigitalOcean(TOKEN, retry=RetryConfig(sleep=sleeps.append, clock=lambda: 0.0))
+
+
+def test_token_is_sent_as_bearer_but_never_shown(do: DigitalOcean) -> None:
+    with respx.mock:
+        route = respx.get(f"{API}/v2/databases").respond(401, json={"id": "unauthorized", "message": "Unable"})
+        with pytest.raises(errors.AuthenticationError) as info:
+            do.list_clusters()
+    assert route.calls.last.request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert route.calls.last.request.headers["user-agent"].startswith("do-pgpool/")
+    assert TOKEN not in repr(do) and TOKEN not in str(info.value) and TOKEN not in repr(info.value)
+
+
+@pytest.mark.parametrize("url", ["http://api.example.com", "ftp://127.0.0.1", "not a url"])
+def test_unsafe_or_malformed_api_urls_are_refused(url: str) -> None:
+    with pytest.raises(errors.ConfigError):
+        DigitalOcean(TOKEN, api_url=url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"])
+def test_plain_http_to_loopback_is_allowed_for_a_local_fake(url: str) -> None:
+    DigitalOcean(TOKEN, api_url=url)
+
+
+def test_missing_token_is_a_config_error() -> None:
+    with pytest.raises(errors.ConfigError, match="DIGITALOCEAN_TOKEN"):
+        DigitalOcean("")
+
+
+def test_404_body_returned_by_pydo_becomes_not_found(do: DigitalOcean) -> None:
+    with respx.mock:
+        respx.get(f"{API}/v2/databases/{CID}/pools/nope").respond(
+            404, json={"id": "not_found", "message": "pool not found", "request_id": "r-1"}
+        )
+        with pytest.raises(errors.NotFoundError) as info:
+            do.get_connection_pool(CID, "nope")
+    assert (info.value.status, info.value.error_id, info.value.request_id) == (404, "not_found", "r-1")
+
+
+def test_delete_of_a_missing_pool_is_already_done(do: DigitalOcean) -> None:
+    with respx.mock:
+        respx.delete(f"{API}/v2/databases/{CID}/pools/gone").respond(404, json={"id": "not_found", "message": "x"})
+        do.delete_connection_pool(CID, "gone")
+
+
+def test_put_is_retried_on_5xx_but_post_never_is(do: DigitalOcean, sleeps: list[float]) -> None:
+    spec = PoolSpec(name="p-pool", size=5)
+    with respx.mock:
+        put = respx.put(f"{API}/v2/databases/{CID}/pools/p-pool").mock(
+            side_effect=[httpx.Response(503, json={"id": "server_error", "message": "x"}), httpx.Response(204)]
+        )
+        post = respx.post(f"{API}/v2/databases/{CID}/pools").respond(500, json={"id": "server_error", "message": "x"})
+        do.update_connection_pool(CID, spec)
+        with pytest.raises(errors.ServerError):
+            do.add_connection_pool(CID, spec)
+    assert put.call_count == 2 and len(sleeps) == 1
+    assert post.call_count == 1
+    assert json.loads(put.calls.last.request.content) == {"mode": "transaction", "size": 5, "db": "defaultdb",
+                                                          "user": "doadmin"}
+
+
+def test_hourly_quota_longer_than_the_wait_budget_fails_at_once(sleeps: list[float]) -> None:
+    do = DigitalOcean(TOKEN, retry=RetryConfig(sleep=sleeps.append, clock=lambda: 1000.0, max_wait=60))
+    with respx.mock:
+        route = respx.get(f"{API}/v2/databases").respond(
+            429, json={"id": "too_many_requests", "message": "API rate limit exceeded."},
+            headers={"ratelimit-reset": "4600", "ratelimit-remaining": "0"},
+        )
+        with pytest.raises(errors.RateLimitedError, match="hourly quota") as info:
+            do.list_clusters()
+    assert route.call_count == 1 and sleeps == []
+    assert info.value.reset_at == 4600
+
+
+def test_request_count_includes_retries(do: DigitalOcean) -> None:
+    with respx.mock:
+        respx.get(f"{API}/v2/databases").mock(
+            side_effect=[httpx.Response(502, text="bad gateway"), httpx.Response(200, json={"databases": []})]
+        )
+        assert do.list_clusters() == []
+    assert do.request_count == 2
+
+
+def test_find_cluster_picks_the_only_postgres_cluster(do: DigitalOcean) -> None:
+    with respx.mock:
+        respx.get(f"{API}/v2/databases").respond(
+            200, json={"databases": [cluster_json(), cluster_json("cache", engine="valkey")]}
+        )
+        assert do.find_cluster(None).name == "app-db"
+
+
+def test_find_cluster_lists_candidates_when_ambiguous_or_missing(do: DigitalOcean) -> None:
+    two = {"databases": [cluster_json(), cluster_json("reports")]}
+    with respx.mock:
+        respx.get(f"{API}/v2/databases").respond(200, json=two)
+        with pytest.raises(errors.ConfigError, match=r"2 PostgreSQL clusters.*app-db.*reports"):
+            do.find_cluster(None)
+        with pytest.raises(errors.NotFoundError, match="clusters: app-db, reports"):
+            do.find_cluster("nope")
+
+
+def test_find_cluster_by_uuid_is_one_get(do: DigitalOcean) -> None:
+    with respx.mock:
+        route = respx.get(f"{API}/v2/databases/{CID}").respond(200, json={"database": cluster_json()})
+        assert do.find_cluster(CID).id == CID
+    assert route.call_count == 1 and do.request_count == 1
+
+
+def test_every_azure_exception_pydo_can_raise_is_mapped() -> None:
+    from azure.core import exceptions as az
+
+    request = httpx.Request("GET", API)
+    raised: list[type[BaseException]] = []
+    candidates: list[BaseException] = [
+        az.ServiceRequestError("connect failed", error=httpx.ConnectError("refused", request=request)),
+        az.ServiceResponseError("read timeout", error=httpx.ReadTimeout("slow", request=request)),
+        az.DecodeError("bad json"),
+        az.ClientAuthenticationError("401"),
+        az.ResourceNotFoundError("404"),
+        az.ResourceExistsError("409"),
+        az.ResourceNotModifiedError("304"),
+        az.HttpResponseError("500"),
+        az.AzureError("anything else"),
+        ValueError("Expecting value"),
+    ]
+    for exc in candidates:
+        with pytest.raises(errors.DoPgpoolError) as info, _map_errors("GET", "/v2/x"):
+            raise exc
+        raised.append(type(info.value))
+    assert errors.TransportError in raised and errors.InvalidResponseError in raised

@@ -1,0 +1,106 @@
+"""Record mode: refresh the core cassettes against the real DigitalOcean API. Never run in CI.
+
+    DIGITALOCEAN_TOKEN=... .venv/bin/python -m tests.record_cassettes --cluster my-test-db
+
+It creates a throwaway pool (``--pool``, default ``do-pgpool-rec``, size 20 then 10 then 20) on the named
+cluster, records the ``create``, ``update_size`` and ``converged`` scenarios, and deletes the pool again.
+Recordings are scrubbed and normalised before they are written: the Authorization header is never stored,
+passwords become ``scrubbed``, and the cluster's id, name and host and the pool's name become the fixed
+values the tests expect, so a refreshed cassette replays exactly like the one it replaces.
+Failure scenarios (5xx after create, 429, ...) cannot be provoked on demand and stay hand-built from
+DigitalOcean's OpenAPI examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from do_pgpool._ensure import ensure_pool
+from do_pgpool._gateway import DigitalOcean
+from do_pgpool._plan import PoolRequest
+from tests.cassette import CASSETTES
+
+CLUSTER_ID = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"
+HOST = "backend-do-user-19081923-0.db.ondigitalocean.com"
+KEEP_HEADERS = ("content-type", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after",
+                "x-request-id")
+
+
+class Recorder(httpx.BaseTransport):
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.log: list[tuple[httpx.Request, httpx.Response]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        self.log.append((request, response))
+        return response
+
+
+def scrub(text: str, replacements: dict[str, str]) -> str:
+    text = re.sub(r'"password": "[^"]*"', '"password": "scrubbed"', text)
+    text = re.sub(r"(postgres(?:ql)?://[^:/\s\"]+):[^@\s\"]+@", r"\1:scrubbed@", text)
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    return text
+
+
+def to_interactions(log: list[tuple[httpx.Request, httpx.Response]], replacements: dict[str, str]) -> list[Any]:
+    out = []
+    for request, response in log:
+        headers = {k: v for k, v in response.headers.items() if k.lower() in KEEP_HEADERS}
+        entry = {
+            "request": {
+                "method": request.method,
+                "path": request.url.path,
+                "query": dict(parse_qsl(request.url.query.decode())),
+                "body": json.loads(request.content) if request.content else None,
+            },
+            "response": {"status": response.status_code, "headers": headers,
+                         "body": response.json() if response.content else None},
+        }
+        out.append(json.loads(scrub(json.dumps(entry), replacements)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cluster", required=True, help="a test cluster's name (not production)")
+    parser.add_argument("--pool", default="do-pgpool-rec")
+    args = parser.parse_args()
+    token = os.environ.get("DIGITALOCEAN_TOKEN") or os.environ.get("DIGITALOCEAN_ACCESS_TOKEN") or ""
+
+    def run(size: int, by: str) -> Recorder:
+        recorder = Recorder()
+        with DigitalOcean(token, http=httpx.Client(transport=recorder)) as do:
+            ensure_pool(do, PoolRequest(size=size, name=args.pool), cluster=by)
+        return recorder
+
+    with DigitalOcean(token) as do:
+        cluster = do.find_cluster(args.cluster)
+    host = cluster.connection.host if cluster.connection else HOST
+    replacements = {cluster.id: CLUSTER_ID, host: HOST, args.pool: "defaultdb-pool",
+                    f'"name": "{cluster.name}"': '"name": "backend"'}
+    scenarios = {"create": run(20, cluster.name)}
+    run(10, cluster.name)
+    scenarios["update_size"] = run(20, cluster.id)
+    scenarios["converged"] = run(20, cluster.name)
+    with DigitalOcean(token) as do:
+        do.delete_connection_pool(cluster.id, args.pool)
+    for name, recorder in scenarios.items():
+        data = {"description": f"recorded against the real API ({name})", "source": "tests/record_cassettes.py",
+                "interactions": to_interactions(recorder.log, replacements)}
+        (CASSETTES / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+        print(f"wrote cassettes/{name}.json ({len(recorder.log)} interactions)")
+
+
+if __name__ == "__main__":
+    main()

@@ -78,4 +78,6 @@ class HttpxTransport(HttpTransport[HttpRequest, _HttpxResponse]):
             raise ServiceResponseError(str(exc), error=exc) from exc
         except httpx.RequestError as exc:
             raise ServiceRequestError(str(exc), error=exc) from exc
-        return _HttpxResponse(request, response)
+        result = _HttpxResponse(request, response)
+        result.read()  # nothing streams: load the body now, as azure-core's RequestsTransport does
+        return result

@@ -1,0 +1,224 @@
+"""``do-pgpool rewrite-secret``: write an existing pool's connection string to where the app reads it.
+
+Also the pieces ``ensure-pool --secret`` reuses: ``secret_options`` (the options), ``prepare_secrets`` (parse
+and check everything before any request) and ``write_and_render`` (write, print, exit code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ._common import (
+    EXIT_CODES_HELP,
+    OperationFailed,
+    api_options,
+    cluster_option,
+    dry_run_option,
+    emit_json,
+    open_gateway,
+    output_option,
+)
+
+if TYPE_CHECKING:
+    from .._github import GitHub
+    from .._models import Cluster, Pool
+    from .._targets import Redeploy, Target, TargetOutcome
+    from .._targets._app import AppsAPI
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TARGET_HELP = (
+    "Where to write the connection string (repeatable): github:OWNER/REPO, github:OWNER/REPO@ENVIRONMENT, "
+    "app:APP, app:APP/COMPONENT, dotenv:PATH, stdout. {cluster} is replaced by the cluster's name."
+)
+
+
+def secret_options(f: F) -> F:
+    """--secret, --secret-name, --direct-secret-name, --private, --redeploy-workflow, --ref."""
+    f = click.option("--ref", metavar="REF", help="Branch or tag for --redeploy-workflow.")(f)
+    f = click.option(
+        "--redeploy-workflow",
+        metavar="FILE",
+        help="After writing github: targets, dispatch this workflow (needs `on: workflow_dispatch`), e.g. deploy.yml.",
+    )(f)
+    f = click.option("--private", is_flag=True, help="Write the VPC (private_connection) string instead.")(f)
+    f = click.option(
+        "--direct-secret-name",
+        metavar="NAME",
+        help="Also write the cluster's direct string (port 25060, for migrations) under this name.",
+    )(f)
+    f = click.option(
+        "--secret-name", default="DATABASE_URL", show_default=True, metavar="NAME", help="Name of the secret."
+    )(f)
+    f = click.option("--secret", "secrets", multiple=True, metavar="TARGET", help=TARGET_HELP)(f)
+    return f
+
+
+@dataclass(frozen=True)
+class SecretRequest:
+    """Everything checked before the first request: targets, names, redeploy, GitHub client."""
+
+    targets: tuple[Target, ...]
+    secret_name: str
+    direct_secret_name: str | None
+    private: bool
+    redeploy: Redeploy | None
+    github: GitHub | None
+
+    def close(self) -> None:
+        if self.github is not None:
+            self.github.close()
+
+
+def prepare_secrets(
+    secrets: Sequence[str],
+    secret_name: str,
+    direct_secret_name: str | None,
+    private: bool,
+    redeploy_workflow: str | None,
+    ref: str | None,
+) -> SecretRequest:
+    """Parse and validate; open the GitHub client if a github: target needs one (ConfigError -> exit 2)."""
+    from .._github import open_github
+    from .._targets import GitHubTarget, Redeploy, parse_target, validate_secret_name
+
+    targets = tuple(parse_target(text) for text in secrets)
+    validate_secret_name(secret_name)
+    if direct_secret_name is not None:
+        validate_secret_name(direct_secret_name)
+        if direct_secret_name == secret_name:
+            raise click.UsageError("--direct-secret-name must differ from --secret-name")
+    has_github = any(isinstance(t, GitHubTarget) for t in targets)
+    redeploy = None
+    if redeploy_workflow or ref:
+        if not (redeploy_workflow and ref):
+            raise click.UsageError(
+                "--redeploy-workflow and --ref go together, e.g. --redeploy-workflow deploy.yml --ref main"
+            )
+        if not has_github:
+            raise click.UsageError("--redeploy-workflow needs a github:OWNER/REPO --secret target")
+        redeploy = Redeploy(redeploy_workflow, ref)
+    github = open_github() if has_github else None
+    return SecretRequest(targets, secret_name, direct_secret_name, private, redeploy, github)
+
+
+def values_for(request: SecretRequest, cluster: Cluster, pool: Pool) -> dict[str, str]:
+    """secret name -> connection string; CredentialsMissingError when the token cannot view passwords."""
+    from .._targets import connection_string_for
+
+    values = {request.secret_name: connection_string_for(pool, private=request.private)}
+    if request.direct_secret_name:
+        values[request.direct_secret_name] = connection_string_for(cluster, private=request.private)
+    return values
+
+
+def write_and_render(
+    request: SecretRequest,
+    cluster: Cluster,
+    values: dict[str, str],
+    *,
+    apps: AppsAPI | None,
+    dry_run: bool,
+    output: str,
+    header: dict[str, Any] | None = None,
+) -> list[TargetOutcome]:
+    """Write to every target, print each outcome (values only for stdout targets), exit 1 if any failed."""
+    from .._targets import format_target, write_secrets
+
+    targets = [format_target(t, cluster=cluster.name) for t in request.targets]
+    outcomes = write_secrets(
+        targets, values, dry_run=dry_run, github=request.github, apps=apps, redeploy=request.redeploy
+    )
+    printed = {name: value for o in outcomes for name, value in o.output.items()}
+    if output == "json":
+        data = dict(header or {})
+        data["secrets"] = [o.as_dict() for o in outcomes]
+        if printed:
+            data["stdout"] = printed  # the stdout target: the only place a value is shown
+        emit_json(data)
+    else:
+        to_stderr = bool(printed)  # keep stdout clean for `--secret stdout > file`
+        for o in outcomes:
+            mark = "!" if not o.ok else "=" if o.action == "unchanged" else "~"
+            prefix = "dry run: " if o.dry_run else ""
+            click.echo(f"{mark} {prefix}{o.describe()}", err=to_stderr)
+            for change in o.changes:
+                click.echo(f"    {change.describe()}", err=to_stderr)
+        if len(printed) == 1:
+            click.echo(next(iter(printed.values())))
+        else:
+            for name, value in printed.items():
+                click.echo(f"{name}={value}")
+    failed = [o.target for o in outcomes if not o.ok]
+    if failed:
+        raise OperationFailed(f"{len(failed)} of {len(outcomes)} secret targets failed: {', '.join(failed)}; "
+                              "run again to finish (every target is idempotent)")
+    return outcomes
+
+
+@click.command("rewrite-secret", epilog=EXIT_CODES_HELP)
+@api_options
+@cluster_option
+@click.option(
+    "--pool", "pool_name", metavar="NAME", help="Pool whose connection string to write.  [default: the only pool]"
+)
+@secret_options
+@dry_run_option
+@output_option
+def rewrite_secret_command(
+    token: str | None,
+    api_url: str,
+    cluster: str | None,
+    pool_name: str | None,
+    secrets: tuple[str, ...],
+    secret_name: str,
+    direct_secret_name: str | None,
+    private: bool,
+    redeploy_workflow: str | None,
+    ref: str | None,
+    dry_run: bool,
+    output: str,
+) -> None:
+    """Write an existing pool's connection string to GitHub, App Platform, a .env file or stdout.
+
+    \b
+    The value is the pool's URI exactly as DigitalOcean gives it (port 25061, the pool name as database,
+    sslmode=require). Each target is written independently and idempotently; a failed one makes the exit
+    code 1 and a re-run finishes the job. Passwords are shown only by the stdout target.
+
+    \b
+    Examples:
+      do-pgpool rewrite-secret --pool app-pool --secret github:acme/web@production
+      do-pgpool rewrite-secret --secret app:web-shop --secret dotenv:/srv/app/.env --dry-run
+      do-pgpool rewrite-secret --secret github:acme/web --redeploy-workflow deploy.yml --ref main
+      do-pgpool rewrite-secret --secret stdout > database_url.txt
+    """
+    if not secrets:
+        raise click.UsageError("give at least one --secret TARGET, e.g. --secret github:OWNER/REPO")
+    request = prepare_secrets(secrets, secret_name, direct_secret_name, private, redeploy_workflow, ref)
+    try:
+        with open_gateway(token, api_url) as gateway:
+            target = gateway.find_cluster(cluster)
+            pool = _find_pool(gateway, target.id, pool_name)
+            values = values_for(request, target, pool)
+            header = {"cluster": {"id": target.id, "name": target.name}, "pool": pool.name}
+            write_and_render(request, target, values, apps=gateway, dry_run=dry_run, output=output, header=header)
+    finally:
+        request.close()
+
+
+def _find_pool(gateway: Any, cluster_id: str, name: str | None) -> Pool:
+    if name:
+        pool: Pool = gateway.get_connection_pool(cluster_id, name)
+        return pool
+    pools: list[Pool] = gateway.list_connection_pools(cluster_id)
+    if len(pools) == 1:
+        return pools[0]
+    from .._exceptions import ConfigError
+
+    listed = ", ".join(p.name for p in pools) or "none (create one with `do-pgpool ensure-pool --size N`)"
+    raise ConfigError(f"say which pool with --pool NAME; this cluster's pools: {listed}")

@@ -6,8 +6,8 @@ strings concatenate back to the file exactly, so every line we do not own is wri
 
 Only the value part of a matching binding is replaced; its quoting style is kept ('single', "double" or
 bare; a bare value that needs quoting gets double quotes). Duplicate keys: every occurrence is updated,
-because dotenv readers disagree on which one wins (python-dotenv and docker compose take the last, some
-shell-style loaders the first), so leaving a stale copy anywhere would be a trap.
+because dotenv readers do not agree on which duplicate wins (python-dotenv takes the last; a loader that
+never overrides an already-set variable keeps the first), so leaving a stale copy anywhere would be a trap.
 
 The write is atomic: a temporary file in the same folder, flush, ``os.fsync``, the old mode (a new file
 gets 0600), ``os.replace``, then fsync of the folder. A failure at any point leaves the old file intact and
@@ -131,6 +131,8 @@ def update_dotenv_text(text: str, values: Mapping[str, str]) -> tuple[str, dict[
     out: list[str] = []
     for b in bindings:
         key = b.key
+        # Every occurrence of a duplicate key is updated: readers disagree on which one wins (python-dotenv
+        # takes the last), so a stale copy must not survive anywhere in the file.
         if key is not None and key in values and not b.error:
             new_value = values[key]
             if b.value == new_value:

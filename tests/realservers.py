@@ -179,9 +179,7 @@ class RealServers:
     # --- lifecycle ----------------------------------------------------------------------------------------
     @classmethod
     @contextlib.contextmanager
-    def start(
-        cls, *, pools: Mapping[str, PoolAlias] | None = None, with_bouncer: bool = True
-    ) -> Iterator[RealServers]:
+    def start(cls, *, pools: Mapping[str, PoolAlias] | None = None, with_bouncer: bool = True) -> Iterator[RealServers]:
         """Start PostgreSQL (and PgBouncer unless ``with_bouncer=False``); stop both and remove the folder."""
         servers = cls.start_postgres()
         try:

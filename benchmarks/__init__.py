@@ -1,0 +1,1 @@
+"""`make bench`: python -m benchmarks.run (not part of make test)."""

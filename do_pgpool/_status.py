@@ -1,0 +1,136 @@
+"""A cluster's connection picture: size and budget and pools from the API, live usage from the server.
+
+The gateway is any object with ``find_cluster`` and ``list_connection_pools`` (``_gateway.DigitalOcean``
+in production, the fake in tests); this module imports neither pydo nor the gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ._budget import connection_limit
+from ._diagnose import Connection as PgConnection
+from ._diagnose import Usage, Verdict, connect, snapshot, verdict
+from ._exceptions import DatabaseError
+from ._models import Cluster, Pool
+
+__all__ = ["ClusterStatus", "StatusGateway", "cluster_status"]
+
+
+class StatusGateway(Protocol):
+    def find_cluster(self, name_or_id: str | None) -> Cluster: ...
+
+    def list_connection_pools(self, cluster_id: str) -> list[Pool]: ...
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """``usage`` is None when the server could not be read; ``error`` says why (``saturated`` if it was full)."""
+
+    cluster: Cluster
+    pools: tuple[Pool, ...]
+    usage: Usage | None
+    error: str | None = None
+    saturated: bool = False
+
+    @property
+    def budget_limit(self) -> int | None:
+        return connection_limit(self.cluster.size)
+
+    @property
+    def pooled(self) -> int:
+        return sum(p.size for p in self.pools)
+
+    @property
+    def verdict(self) -> Verdict | None:
+        if self.usage is not None:
+            return self.usage.verdict
+        if self.saturated:
+            limit = self.budget_limit or 0
+            return verdict(limit, limit)
+        return None
+
+    def lines(self) -> list[str]:
+        """The text report, one line per fact."""
+        c = self.cluster
+        out = [f"cluster {c.name} ({c.id}): {c.engine} {c.version}, {c.size} x {c.num_nodes}, {c.status}"]
+        limit = self.budget_limit
+        if limit is None:
+            out.append(f"connection budget: unknown for size {c.size}")
+        else:
+            share = f"{100 * self.pooled / limit:.0f} %" if limit else "-"
+            out.append(
+                f"connection budget: {limit} (25 per GiB - 3); pools hold {self.pooled} ({share}), "
+                f"{limit - self.pooled} left for direct connections"
+            )
+        if not self.pools:
+            out.append("pools: none")
+        for p in self.pools:
+            out.append(f"  pool {p.name}: {p.mode}, size {p.size}, db {p.db}, user {p.user or '(inbound user)'}")
+        if self.usage is not None:
+            u = self.usage
+            out.append(
+                f"live: {u.total} client backends; max_connections {u.max_connections}, "
+                f"{u.superuser_reserved} reserved for superusers, {u.limit} for everyone else"
+            )
+            out.append("  by state: " + _pairs(u.by_state))
+            out.append("  by user: " + _pairs(u.by_user))
+            out.append("  by application: " + _pairs(u.by_application))
+            if u.oldest_idle is not None:
+                out.append(f"  oldest idle: {u.oldest_idle.describe()}")
+            if u.oldest_idle_in_transaction is not None:
+                out.append(f"  oldest idle in transaction: {u.oldest_idle_in_transaction.describe()}")
+        elif self.error:
+            out.append(f"live: unavailable: {self.error}")
+        v = self.verdict
+        if v is not None:
+            out.append(f"verdict: {v.describe()}")
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self.cluster
+        v = self.verdict
+        return {
+            "cluster": {"id": c.id, "name": c.name, "size": c.size, "num_nodes": c.num_nodes, "status": c.status,
+                        "version": c.version},  # fmt: skip
+            "budget": {"limit": self.budget_limit, "pooled": self.pooled,
+                       "direct": None if self.budget_limit is None else self.budget_limit - self.pooled},  # fmt: skip
+            "pools": [p.spec.as_dict() for p in self.pools],
+            "usage": self.usage.as_dict() if self.usage else None,
+            "verdict": v.as_dict() if v else None,
+            "error": self.error,
+            "saturated": self.saturated,
+        }
+
+
+def _pairs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"
+
+
+def cluster_status(
+    gateway: StatusGateway,
+    cluster: str | None,
+    *,
+    connect_fn: Callable[[str], PgConnection] = connect,
+) -> ClusterStatus:
+    """Read the cluster and its pools, then connect with the API's credentials and read live usage.
+
+    A refusal because the server is full is part of the answer (``saturated=True``, with what can still be
+    done in ``error``), as is any other connection failure; API errors propagate.
+    """
+    found = gateway.find_cluster(cluster)
+    pools: Sequence[Pool] = gateway.list_connection_pools(found.id) if found.is_postgres else ()
+    conn_info = found.connection
+    if conn_info is None or not conn_info.has_password:
+        return ClusterStatus(found, tuple(pools), None,
+                             error="the API returned no password for the cluster (the token lacks "
+                                   "database:view_credentials); live usage needs it")  # fmt: skip
+    try:
+        with connect_fn(conn_info.uri) as conn:
+            usage = snapshot(conn)
+    except DatabaseError as exc:
+        return ClusterStatus(found, tuple(pools), None, error=str(exc), saturated=exc.saturated)
+    return ClusterStatus(found, tuple(pools), usage)
+

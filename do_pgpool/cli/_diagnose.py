@@ -1,0 +1,120 @@
+"""``do-pgpool status`` and ``do-pgpool terminate-idle``: where the connections went, and freeing idle ones."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import (
+    EXIT_CODES_HELP,
+    api_options,
+    cluster_option,
+    dry_run_option,
+    emit_json,
+    open_gateway,
+    output_option,
+)
+
+
+@click.command("status", epilog=EXIT_CODES_HELP)
+@api_options
+@cluster_option
+@click.option("--advice/--no-advice", default=True, show_default=True,
+              help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
+@output_option
+def status_command(token: str | None, api_url: str, cluster: str | None, advice: bool, output: str) -> None:
+    """Show the cluster's connection budget, its pools and live usage, with a verdict.
+
+    \b
+    Live usage comes from pg_stat_activity over the cluster's own connection (the API's credentials):
+    client backends by state, user and application, and the oldest idle sessions. The verdict is
+    ok, near (80 % of the non-superuser slots) or saturated. Exit 1 when the server could not be read
+    (for example because it is full: the message says what can still be done).
+
+    \b
+    Examples:
+      do-pgpool status --cluster app-db
+      do-pgpool status -o json | jq .verdict.level
+    """
+    from .._advice import render_text
+    from .._exceptions import DatabaseError
+    from .._status import cluster_status
+
+    with open_gateway(token, api_url) as gateway:
+        result = cluster_status(gateway, cluster)
+    if output == "json":
+        emit_json(result.as_dict())
+    else:
+        for line in result.lines():
+            click.echo(line)
+        if advice and result.usage is not None and result.pools:
+            click.echo("")
+            click.echo(render_text())
+    if result.usage is None:
+        raise DatabaseError(result.error or "live usage unavailable", saturated=result.saturated)
+
+
+@click.command("terminate-idle", epilog=EXIT_CODES_HELP)
+@api_options
+@cluster_option
+@click.option("--idle-for", type=click.FloatRange(min=0), default=300, show_default=True, metavar="SECONDS",
+              help="Only sessions idle at least this long.")  # fmt: skip
+@click.option("--user", metavar="USER", help="Only this database user's sessions.")
+@click.option("--application", metavar="NAME", help="Only sessions with this application_name.")
+@click.option("--include-idle-in-transaction", is_flag=True,
+              help="Also sessions idle inside an open transaction (their transaction is rolled back).")  # fmt: skip
+@dry_run_option
+@output_option
+def terminate_idle_command(
+    token: str | None,
+    api_url: str,
+    cluster: str | None,
+    idle_for: float,
+    user: str | None,
+    application: str | None,
+    include_idle_in_transaction: bool,
+    dry_run: bool,
+    output: str,
+) -> None:
+    """Terminate idle client sessions (pg_terminate_backend) to free connection slots.
+
+    \b
+    Never this tool's own session, never non-client backends; a session that ran a query since it was
+    listed is left alone. --dry-run lists who would be terminated. Needs one free slot to connect.
+
+    \b
+    Examples:
+      do-pgpool terminate-idle --cluster app-db --dry-run
+      do-pgpool terminate-idle --idle-for 600 --application web --include-idle-in-transaction
+    """
+    from .._diagnose import connect, find_idle, snapshot, terminate
+    from .._exceptions import CredentialsMissingError
+
+    with open_gateway(token, api_url) as gateway:
+        found = gateway.find_cluster(cluster)
+    if found.connection is None or not found.connection.has_password:
+        raise CredentialsMissingError(
+            f"the API returned no password for cluster {found.name} (the token lacks database:view_credentials)"
+        )
+    with connect(found.connection.uri) as conn:
+        sessions = find_idle(conn, idle_for=idle_for, user=user, application=application,
+                             include_idle_in_transaction=include_idle_in_transaction)  # fmt: skip
+        if dry_run:
+            usage = snapshot(conn)
+            if output == "json":
+                emit_json({"dry_run": True, "would_terminate": [s.as_dict() for s in sessions],
+                           "usage": usage.as_dict()})  # fmt: skip
+                return
+            for s in sessions:
+                click.echo(f"  would terminate {s.describe()}")
+            click.echo(f"dry run: would terminate {len(sessions)} session(s); nothing was changed; "
+                       f"{usage.verdict.describe()}")  # fmt: skip
+            return
+        result = terminate(conn, sessions)
+    if output == "json":
+        emit_json({"dry_run": False, **result.as_dict()})
+        return
+    for s in result.terminated:
+        click.echo(f"  terminated {s.describe()}")
+    for s, reason in result.skipped:
+        click.echo(f"  kept {s.describe()}: {reason}")
+    click.echo(result.describe())

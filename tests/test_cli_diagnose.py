@@ -1,0 +1,128 @@
+"""``do-pgpool status`` and ``terminate-idle`` end to end: the fake DigitalOcean API hands out connection
+details that point at the real local PostgreSQL and PgBouncer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from do_pgpool.cli._common import DoPgpoolGroup
+from do_pgpool.cli._diagnose import status_command, terminate_idle_command
+from do_pgpool.testing import FakeDigitalOcean
+from tests.conftest_servers import POOL_NAME
+from tests.realservers import RealServers, psycopg_connect
+
+TOKEN = "dop_v1_" + "d" * 8 + "diagnose-cli-token"
+
+# Registered on a group of its own here: the lead owns cli/__init__.py.
+cli = DoPgpoolGroup(commands={"status": status_command, "terminate-idle": terminate_idle_command})
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def api(pgbouncer_server: RealServers, empty_pg: RealServers) -> Iterator[str]:
+    """A fake API whose cluster ``app-db`` (1 GiB) is the local PostgreSQL, with the local pool of 20."""
+    fake = FakeDigitalOcean()
+    cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host="127.0.0.1", port=pgbouncer_server.pg_port,
+                               pool_port=pgbouncer_server.bouncer_port, password=pgbouncer_server.password,
+                               version="15")  # fmt: skip
+    fake.add_pool(cluster, POOL_NAME, 20)
+    with fake.serve() as url:
+        yield url
+
+
+def run(url: str, *args: str) -> Result:
+    return CliRunner().invoke(cli, [args[0], "--api-url", url, *args[1:]], env={"DIGITALOCEAN_TOKEN": TOKEN},
+                              catch_exceptions=False)  # fmt: skip
+
+
+def assert_no_secrets(result: Result, servers: RealServers) -> None:
+    text = result.stdout + result.stderr
+    assert TOKEN not in text
+    assert servers.password not in text
+
+
+def _leak(stack: ExitStack, servers: RealServers, n: int, app: str = "leaky-web") -> list[psycopg.Connection[Any]]:
+    return [stack.enter_context(psycopg_connect(servers.direct_url(), application_name=app)) for _ in range(n)]
+
+
+def test_status_shows_budget_pools_live_usage_verdict_and_advice(api: str, pgbouncer_server: RealServers) -> None:
+    with ExitStack() as stack:
+        _leak(stack, pgbouncer_server, 5)
+        result = run(api, "status", "--cluster", "app-db")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "connection budget: 22 (25 per GiB - 3); pools hold 20 (91 %), 2 left for direct connections" in out
+    assert f"  pool {POOL_NAME}: transaction, size 20, db defaultdb, user doadmin" in out
+    assert "live: 6 client backends; max_connections 25, 3 reserved for superusers, 22 for everyone else" in out
+    assert "  by application: leaky-web 5, do-pgpool 1" in out
+    assert "verdict: ok: 6 of 22 non-superuser connection slots in use, 16 free" in out
+    assert "'OPTIONS': {'prepare_threshold': None}," in out  # the advice
+    assert_no_secrets(result, pgbouncer_server)
+
+
+def test_status_json_for_monitoring(api: str, pgbouncer_server: RealServers) -> None:
+    with ExitStack() as stack:
+        _leak(stack, pgbouncer_server, 18)
+        result = run(api, "status", "-o", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["verdict"]["level"] == "near"
+    assert data["verdict"]["used"] == 19 and data["verdict"]["limit"] == 22
+    assert data["usage"]["by_application"] == {"leaky-web": 18, "do-pgpool": 1}
+    assert data["budget"] == {"limit": 22, "pooled": 20, "direct": 2}
+    assert data["pools"][0]["name"] == POOL_NAME
+    assert_no_secrets(result, pgbouncer_server)
+
+
+def test_status_of_a_full_server_says_it_is_full_and_what_can_still_be_done(
+    api: str, pgbouncer_server: RealServers
+) -> None:
+    with ExitStack() as stack:
+        _leak(stack, pgbouncer_server, 22)
+        result = run(api, "status")
+    assert result.exit_code == 1
+    assert "verdict: saturated: 22 of 22" in result.stdout
+    assert "refused the connection because it is full" in result.stderr
+    assert "do-pgpool restart --app" in result.stderr and "do-pgpool resize" in result.stderr
+    assert_no_secrets(result, pgbouncer_server)
+
+
+def test_terminate_idle_dry_run_lists_and_keeps_then_the_real_run_frees_the_slots(
+    api: str, pgbouncer_server: RealServers
+) -> None:
+    with ExitStack() as stack:
+        leaked = _leak(stack, pgbouncer_server, 21)
+        dry = run(api, "terminate-idle", "--idle-for", "0", "--application", "leaky-web", "--dry-run")
+        assert dry.exit_code == 0, dry.output
+        assert dry.stdout.count("would terminate pid") == 21
+        assert "dry run: would terminate 21 session(s); nothing was changed" in dry.stdout
+        assert all(c.execute("SELECT 1").fetchone() == (1,) for c in leaked)
+
+        real = run(api, "terminate-idle", "--idle-for", "0", "--application", "leaky-web", "-o", "json")
+        assert real.exit_code == 0, real.output
+        data = json.loads(real.stdout)
+        assert data["terminated_count"] == 21
+        assert data["free_after"] == 21  # 22 - the tool's own session
+        with pytest.raises(psycopg.OperationalError):
+            leaked[0].execute("SELECT 1")
+        assert_no_secrets(real, pgbouncer_server)
+
+        again = run(api, "terminate-idle", "--idle-for", "0", "--application", "leaky-web")
+        assert again.exit_code == 0
+        assert "terminated 0 idle sessions" in again.stdout  # idempotent
+
+
+def test_terminate_idle_default_threshold_spares_fresh_sessions(api: str, pgbouncer_server: RealServers) -> None:
+    with ExitStack() as stack:
+        _leak(stack, pgbouncer_server, 3)
+        result = run(api, "terminate-idle")
+    assert result.exit_code == 0, result.output
+    assert "terminated 0 idle sessions" in result.stdout

@@ -1,0 +1,73 @@
+"""``do-pgpool fake-api``: serve the in-memory fake DigitalOcean (and GitHub secrets) API on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("fake-api")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind; others are refused.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port to listen on.  [default: 0, a free port]")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON state file: loaded at start when it exists, saved after every write and on exit.",
+)
+@click.option("--seed", type=click.Choice(["demo"]), help="Start with demo data (when no --state file exists yet).")
+@click.option("--token", "tokens", multiple=True, metavar="TOKEN", help="Accept only this bearer token (repeatable).")
+@click.option("--rate-limit-per-minute", type=click.IntRange(min=1), default=250, show_default=True)
+def fake_api_command(
+    host: str, port: int, state_file: Path | None, seed: str | None, tokens: tuple[str, ...], rate_limit_per_minute: int
+) -> None:
+    """Serve a fake DigitalOcean API on loopback until Ctrl-C.
+
+    \b
+    Prints the base URL on stdout, then serves databases, pools, users, resize, App Platform apps and
+    GitHub Actions secrets from memory. Point tools at it:
+      do-pgpool ensure-pool --api-url http://127.0.0.1:PORT --token fake --size 20
+      doctl --api-url http://127.0.0.1:PORT -t fake databases list
+      terraform: provider "digitalocean" { api_endpoint = "http://127.0.0.1:PORT" }
+    """
+    import signal
+    import threading
+
+    from ..testing import FakeDigitalOcean, seed_demo
+    from ..testing._clock import SystemClock
+    from ..testing._server import FakeServer, check_loopback
+
+    try:
+        check_loopback(host)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--host") from exc
+    fake = FakeDigitalOcean(clock=SystemClock(), rate_limit_per_minute=rate_limit_per_minute, strict=False)
+    if tokens:
+        fake.require_token(*tokens)
+    if state_file is not None and state_file.exists():
+        fake.load_state(state_file)
+    elif seed == "demo":
+        seed_demo(fake)
+
+    def save() -> None:
+        if state_file is not None:
+            fake.save_state(state_file)
+
+    server = FakeServer(fake, host, port, after_request=save if state_file is not None else None)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+    click.echo(server.url)
+    click.echo(f"do-pgpool fake-api: serving a fake DigitalOcean API on {server.url} (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        save()
+        click.echo("do-pgpool fake-api: stopped", err=True)

@@ -1,0 +1,327 @@
+"""DigitalOcean managed PostgreSQL in memory: clusters, users, dbs, PgBouncer pools, resize, maintenance.
+
+Every rule of the fake lives in the backends (this module, ``_apps_backend`` and ``_github_backend``);
+``_responses`` only routes, parses and wraps. Method names are pydo's operation names, so
+``fake.databases.add_connection_pool(uuid, body)`` does what ``client.databases.add_connection_pool`` asks for.
+Where DigitalOcean's answer is undocumented the choice is marked ASSUMPTION (see digitalocean-api.md §12).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .._budget import MAX_POOLS, connection_limit, ram_gib_from_slug
+from ._apps_backend import AppsBackend, FakeApp, FakeDeployment
+from ._clock import FakeClock, Progression, iso
+from ._db_models import FakeCluster, FakePool, FakeUser
+from ._errors import FakeAPIError, invalid, not_found
+from ._github_backend import FakeRepoSecrets, GitHubBackend
+from ._ids import Ids, LifecycleOptions
+from ._options import PG_OPTIONS, layout_sizes
+
+__all__ = [
+    "AppsBackend",
+    "DatabasesBackend",
+    "FakeApp",
+    "FakeCluster",
+    "FakeDeployment",
+    "FakePool",
+    "FakeRepoSecrets",
+    "FakeUser",
+    "GitHubBackend",
+]
+
+JsonDict = dict[str, Any]
+POOL_MODES = ("session", "transaction", "statement")
+
+
+def _require(body: Mapping[str, Any], key: str, kind: type) -> Any:
+    value = body.get(key)
+    if value is None:
+        raise invalid(f"{key} is required")
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise invalid(f"{key} must be a {'string' if kind is str else 'number'}")
+    return value
+
+
+class DatabasesBackend:
+    """Managed PostgreSQL clusters keyed by uuid."""
+
+    def __init__(self, clock: FakeClock, ids: Ids, lifecycle: LifecycleOptions) -> None:
+        self.clock = clock
+        self.ids = ids
+        self.lifecycle = lifecycle
+        self.clusters: dict[str, FakeCluster] = {}
+
+    # -- seeding ---------------------------------------------------------------------------------------
+    def create_cluster(
+        self,
+        name: str,
+        *,
+        size: str = "db-s-1vcpu-1gb",
+        engine: str = "pg",
+        status: str = "online",
+        num_nodes: int = 1,
+        region: str = "nyc3",
+        version: str = "16",
+        tags: Iterable[str] = (),
+        host: str | None = None,
+        port: int = 25060,
+        pool_port: int = 25061,
+        password: str | None = None,
+        users: Iterable[str] = ("doadmin",),
+        db_names: Iterable[str] = ("defaultdb",),
+        maintenance_pending: bool = False,
+        config: Mapping[str, Any] | None = None,
+    ) -> FakeCluster:
+        cluster = FakeCluster(
+            id=self.ids.uuid("cluster", name),
+            name=name,
+            size=size,
+            num_nodes=num_nodes,
+            region=region,
+            version=version,
+            host=host or f"{name}-do-user-0-0.db.ondigitalocean.com",
+            port=port,
+            pool_port=pool_port,
+            created_at=iso(self.clock.now()),
+            engine=engine,
+            status=status,
+            tags=list(tags),
+            db_names=list(db_names),
+            maintenance_pending=maintenance_pending,
+            maintenance_description=["Update to the latest minor version"] if maintenance_pending else [],
+            config=dict(config or {"autovacuum_naptime": 60, "backup_hour": 3, "backup_minute": 0}),
+        )
+        for i, user in enumerate(users):
+            pw = password if (i == 0 and password is not None) else self.ids.password()
+            cluster.users[user] = FakeUser(user, pw, "primary" if i == 0 else "normal")
+        self.clusters[cluster.id] = cluster
+        return cluster
+
+    def cluster(self, ref: FakeCluster | str) -> FakeCluster:
+        """A cluster by object, uuid or name (404 when unknown). Brings its status up to date (no read)."""
+        if isinstance(ref, FakeCluster):
+            found: FakeCluster | None = ref
+        else:
+            found = self.clusters.get(ref) or next((c for c in self.clusters.values() if c.name == ref), None)
+        if found is None or found.id not in self.clusters:
+            raise not_found("database cluster")
+        self._advance(found, spend_read=False)
+        return found
+
+    # -- lifecycles ----------------------------------------------------------------------------------------
+    def _advance(self, cluster: FakeCluster, *, spend_read: bool) -> None:
+        now = self.clock.now()
+        if cluster.resize is not None:
+            stage = cluster.resize.observe(now) if spend_read else cluster.resize.current(now)
+            if stage == "done" and cluster.resize_target is not None:
+                cluster.size, cluster.num_nodes, storage = cluster.resize_target
+                if storage is not None:
+                    cluster.storage_size_mib = storage
+                cluster.resize = cluster.resize_target = None
+                cluster.status = "online"
+            else:
+                cluster.status = stage
+        if cluster.update is not None:
+            stage = cluster.update.observe(now) if spend_read else cluster.update.current(now)
+            if stage == "done":
+                cluster.update = None
+                cluster.status = "online"
+                cluster.maintenance_pending = False
+                cluster.maintenance_description = []
+            else:
+                cluster.status = stage
+
+    def _read(self, database_cluster_uuid: str) -> FakeCluster:
+        cluster = self.clusters.get(database_cluster_uuid)
+        if cluster is None:
+            raise not_found("database cluster")
+        self._advance(cluster, spend_read=True)
+        return cluster
+
+    def _get(self, database_cluster_uuid: str) -> FakeCluster:
+        cluster = self.clusters.get(database_cluster_uuid)
+        if cluster is None:
+            raise not_found("database cluster")
+        self._advance(cluster, spend_read=False)
+        return cluster
+
+    # -- clusters --------------------------------------------------------------------------------------
+    def list_clusters(self, tag_name: str | None = None) -> list[FakeCluster]:
+        out = []
+        for cluster in self.clusters.values():
+            self._advance(cluster, spend_read=True)
+            if tag_name is None or tag_name in cluster.tags:
+                out.append(cluster)
+        return out
+
+    def get_cluster(self, database_cluster_uuid: str) -> FakeCluster:
+        return self._read(database_cluster_uuid)
+
+    def list_options(self) -> JsonDict:
+        return PG_OPTIONS
+
+    def get_config(self, database_cluster_uuid: str) -> JsonDict:
+        return dict(self._get(database_cluster_uuid).config)
+
+    def patch_config(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> None:
+        cluster = self._get(database_cluster_uuid)
+        config = body.get("config")
+        if not isinstance(config, dict):
+            raise invalid("config is required and must be an object")
+        cluster.config.update(config)
+
+    # -- users and databases -------------------------------------------------------------------------
+    def list_users(self, database_cluster_uuid: str) -> list[FakeUser]:
+        return list(self._get(database_cluster_uuid).users.values())
+
+    def get_user(self, database_cluster_uuid: str, username: str) -> FakeUser:
+        user = self._get(database_cluster_uuid).users.get(username)
+        if user is None:
+            raise not_found("database user")
+        return user
+
+    def add_user(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> FakeUser:
+        cluster = self._get(database_cluster_uuid)
+        name = _require(body, "name", str)
+        if name in cluster.users:
+            raise invalid(f"user {name!r} already exists")  # ASSUMPTION: status undocumented
+        cluster.users[name] = FakeUser(name, self.ids.password())
+        return cluster.users[name]
+
+    def list_dbs(self, database_cluster_uuid: str) -> list[JsonDict]:
+        return [{"name": name} for name in self._get(database_cluster_uuid).db_names]
+
+    def add_db(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> JsonDict:
+        cluster = self._get(database_cluster_uuid)
+        name = _require(body, "name", str)
+        if name in cluster.db_names:
+            raise invalid(f"database {name!r} already exists")  # ASSUMPTION: status undocumented
+        cluster.db_names.append(name)
+        return {"name": name}
+
+    # -- pools -------------------------------------------------------------------------------------------
+    def list_connection_pools(self, database_cluster_uuid: str) -> list[FakePool]:
+        return list(self._get(database_cluster_uuid).pools.values())
+
+    def get_connection_pool(self, database_cluster_uuid: str, pool_name: str) -> FakePool:
+        pool = self._get(database_cluster_uuid).pools.get(pool_name)
+        if pool is None:
+            raise not_found("connection pool")
+        return pool
+
+    def _check_pool(self, cluster: FakeCluster, name: str, body: Mapping[str, Any]) -> tuple[str, int, str, str | None]:
+        if cluster.engine != "pg":
+            raise invalid("connection pools are available for PostgreSQL clusters only")
+        mode = _require(body, "mode", str)
+        size = _require(body, "size", int)
+        db = _require(body, "db", str)
+        user = body.get("user") or None
+        if mode not in POOL_MODES:
+            raise invalid(f"mode must be one of {', '.join(POOL_MODES)}; got {mode!r}")
+        if size < 1:
+            raise invalid(f"size must be at least 1; got {size}")
+        if db not in cluster.db_names:
+            raise invalid(f"database {db!r} does not exist on cluster {cluster.name}")
+        if user is not None and (not isinstance(user, str) or user not in cluster.users):
+            raise invalid(f"user {user!r} does not exist on cluster {cluster.name}")
+        limit = connection_limit(cluster.size)
+        if limit is not None:
+            others = sum(p.size for p in cluster.pools.values() if p.name != name)
+            if others + size > limit:
+                # ASSUMPTION (§12.1): DigitalOcean's answer to over-allocation is undocumented.
+                raise invalid(
+                    f"pool size {size} exceeds the connections available to pools on {cluster.size}: "
+                    f"{max(limit - others, 0)} of {limit} (other pools hold {others})"
+                )
+        return mode, size, db, user
+
+    def add_connection_pool(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> FakePool:
+        cluster = self._get(database_cluster_uuid)
+        name = _require(body, "name", str)
+        if not 3 <= len(name) <= 60:
+            raise invalid(f"name must be between 3 and 60 characters; got {len(name)}")
+        if "/" in name or name != name.strip():
+            raise invalid(f"invalid pool name {name!r}")  # ASSUMPTION (§12.11): character set undocumented
+        if name in cluster.pools:
+            raise invalid("pool name is not available")  # as seen in the field (tf #925)
+        if len(cluster.pools) >= MAX_POOLS:
+            # ASSUMPTION (§12.1): the answer to a 22nd pool is undocumented.
+            raise invalid(f"cluster {cluster.name} already has the maximum of {MAX_POOLS} connection pools")
+        mode, size, db, user = self._check_pool(cluster, name, body)
+        pool = FakePool(name, mode, size, db, user, cluster)
+        cluster.pools[name] = pool
+        return pool
+
+    def update_connection_pool(self, database_cluster_uuid: str, pool_name: str, body: Mapping[str, Any]) -> None:
+        cluster = self._get(database_cluster_uuid)
+        pool = cluster.pools.get(pool_name)
+        if pool is None:
+            raise not_found("connection pool")
+        mode, size, db, user = self._check_pool(cluster, pool_name, body)
+        if mode != pool.mode:
+            # ASSUMPTION (§12.2): the docs say the mode "cannot be modified after creation".
+            raise invalid(f"the mode of pool {pool_name} cannot be changed after creation ({pool.mode})")
+        # A full replacement: a PUT without "user" turns the pool into an inbound-user pool (doctl #1553).
+        pool.size, pool.db, pool.user = size, db, user
+
+    def delete_connection_pool(self, database_cluster_uuid: str, pool_name: str) -> None:
+        cluster = self._get(database_cluster_uuid)
+        if cluster.pools.pop(pool_name, None) is None:
+            raise not_found("connection pool")
+
+    # -- resize and maintenance ------------------------------------------------------------------------
+    def update_cluster_size(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> None:
+        cluster = self._get(database_cluster_uuid)
+        size = _require(body, "size", str)
+        num_nodes = _require(body, "num_nodes", int)
+        storage = body.get("storage_size_mib")
+        if storage is not None and (not isinstance(storage, int) or isinstance(storage, bool) or storage < 0):
+            raise invalid("storage_size_mib must be a positive number")
+        if cluster.under_maintenance:
+            raise FakeAPIError(412, "cluster is undergoing maintenance")  # tf PR #1103
+        if cluster.status != "online":
+            # ASSUMPTION (§12.8): the answer to a resize of a busy cluster is undocumented.
+            raise invalid(f"cluster {cluster.name} is {cluster.status}; resize it once it is online")
+        if not 1 <= num_nodes <= 3:
+            raise invalid(f"num_nodes must be between 1 and 3; got {num_nodes}")
+        if size not in layout_sizes(num_nodes):
+            raise invalid(f"size {size} is not available with {num_nodes} node(s); see GET /v2/databases/options")
+        old_ram, new_ram = ram_gib_from_slug(cluster.size), ram_gib_from_slug(size)
+        if old_ram is not None and new_ram is not None and new_ram < old_ram:
+            raise invalid("Database nodes cannot be resized to smaller sizes")  # ASSUMPTION: status
+        if (size, num_nodes, storage) == (cluster.size, cluster.num_nodes, None):
+            return  # ASSUMPTION: resizing to the current size is accepted and changes nothing
+        cluster.resize_target = (size, num_nodes, storage)
+        cluster.resize = Progression(
+            [("online", self.lifecycle.resize_online_reads), ("resizing", self.lifecycle.resize_busy_reads)],
+            "done",
+            started=self.clock.now(),
+            seconds_per_read=self.lifecycle.seconds_per_read,
+        )
+
+    def install_update(self, database_cluster_uuid: str) -> None:
+        cluster = self._get(database_cluster_uuid)
+        if cluster.status != "online":
+            raise invalid(f"cluster {cluster.name} is {cluster.status}")  # ASSUMPTION (§12.8)
+        if not cluster.maintenance_pending:
+            return  # ASSUMPTION (§12.4): nothing pending answers 204 and does nothing
+        # ASSUMPTION: the busy status during an update is "migrating" (DO replicates to a new cluster).
+        cluster.update = Progression(
+            [("migrating", self.lifecycle.update_busy_reads)],
+            "done",
+            started=self.clock.now(),
+            seconds_per_read=self.lifecycle.seconds_per_read,
+        )
+        self._advance(cluster, spend_read=False)
+
+    def update_maintenance_window(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> None:
+        cluster = self._get(database_cluster_uuid)
+        cluster.maintenance_day = _require(body, "day", str).lower()
+        cluster.maintenance_hour = _require(body, "hour", str)
+
+    # pydo's names for the dbs operations (defined last so ``list`` does not shadow the builtin above)
+    list = list_dbs
+    add = add_db

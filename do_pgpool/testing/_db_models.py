@@ -1,0 +1,153 @@
+"""State models of the fake managed databases: users, clusters, pools, and their API representations.
+
+Connections follow DigitalOcean's examples: ``postgres://USER:PASS@HOST:PORT/DB?sslmode=require``; pools
+use the cluster's host, ``pool_port`` and the pool name as database. See ``_backend`` for the rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from ._clock import Progression
+
+__all__ = ["LOOPBACK_HOSTS", "FakeCluster", "FakePool", "FakeUser"]
+
+JsonDict = dict[str, Any]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass
+class FakeUser:
+    name: str
+    password: str = field(repr=False)
+    role: str = "normal"
+
+    def to_api(self, view_credentials: bool = True) -> JsonDict:
+        return {"name": self.name, "role": self.role, "password": self.password if view_credentials else ""}
+
+
+def _connection(
+    host: str, port: int, database: str, user: FakeUser | None, view_credentials: bool, path_db: str
+) -> JsonDict:
+    """A ``database_connection``. Without ``database:view_credentials`` the password is empty and the URI
+    carries only the user name (tf #1165: read-only tokens get empty passwords)."""
+    password = user.password if (user and view_credentials) else ""
+    if user is None:
+        userinfo = ""
+    elif password:
+        userinfo = f"{quote(user.name, safe='')}:{quote(password, safe='')}@"
+    else:
+        userinfo = f"{quote(user.name, safe='')}@"
+    netloc = f"[{host}]" if ":" in host else host
+    return {
+        "uri": f"postgres://{userinfo}{netloc}:{port}/{quote(path_db, safe='')}?sslmode=require",
+        "database": database,
+        "host": host,
+        "port": port,
+        "user": user.name if user else "",
+        "password": password,
+        "ssl": True,
+    }
+
+
+@dataclass
+class FakeCluster:
+    id: str
+    name: str
+    size: str
+    num_nodes: int
+    region: str
+    version: str
+    host: str
+    port: int
+    pool_port: int
+    created_at: str
+    engine: str = "pg"
+    status: str = "online"
+    tags: list[str] = field(default_factory=list)
+    users: dict[str, FakeUser] = field(default_factory=dict, repr=False)
+    db_names: list[str] = field(default_factory=list)
+    pools: dict[str, FakePool] = field(default_factory=dict, repr=False)
+    storage_size_mib: int | None = None
+    maintenance_day: str = "tuesday"
+    maintenance_hour: str = "08:00:00"
+    maintenance_pending: bool = False
+    maintenance_description: list[str] = field(default_factory=list)
+    config: JsonDict = field(default_factory=dict, repr=False)
+    #: fault injection: a resize answers 412 while set
+    under_maintenance: bool = False
+    resize: Progression | None = field(default=None, repr=False)
+    resize_target: tuple[str, int, int | None] | None = field(default=None, repr=False)
+    update: Progression | None = field(default=None, repr=False)
+
+    @property
+    def primary_user(self) -> FakeUser:
+        return next((u for u in self.users.values() if u.role == "primary"), next(iter(self.users.values())))
+
+    def host_variant(self, prefix: str) -> str:
+        """``private-<host>``/``replica-<host>``, except that a loopback host stays itself so that every URI
+        the fake hands out still reaches the local PostgreSQL/PgBouncer a test started."""
+        return self.host if self.host in LOOPBACK_HOSTS else f"{prefix}{self.host}"
+
+    def _conn(self, prefix: str, view_credentials: bool) -> JsonDict:
+        db = self.db_names[0] if self.db_names else "defaultdb"
+        # The OpenAPI example has database "" while the URI names defaultdb; mirrored here.
+        return _connection(self.host_variant(prefix), self.port, "", self.primary_user, view_credentials, db)
+
+    def to_api(self, view_credentials: bool = True) -> JsonDict:
+        out: JsonDict = {
+            "id": self.id,
+            "name": self.name,
+            "engine": self.engine,
+            "version": self.version,
+            "num_nodes": self.num_nodes,
+            "size": self.size,
+            "region": self.region,
+            "status": self.status,
+            "created_at": self.created_at,
+            "tags": list(self.tags),
+            "db_names": list(self.db_names),
+            "connection": self._conn("", view_credentials),
+            "private_connection": self._conn("private-", view_credentials),
+            "users": [u.to_api(view_credentials) for u in self.users.values()],
+            "maintenance_window": {
+                "day": self.maintenance_day,
+                "hour": self.maintenance_hour,
+                "pending": self.maintenance_pending,
+                "description": list(self.maintenance_description),
+            },
+        }
+        if self.storage_size_mib is not None:
+            out["storage_size_mib"] = self.storage_size_mib
+        if self.num_nodes > 1:
+            out["standby_connection"] = self._conn("replica-", view_credentials)
+            out["standby_private_connection"] = self._conn("private-replica-", view_credentials)
+        return out
+
+
+@dataclass
+class FakePool:
+    name: str
+    mode: str
+    size: int
+    db: str
+    #: None: an inbound-user pool (clients' own credentials pass through)
+    user: str | None
+    cluster: FakeCluster = field(repr=False, compare=False)
+
+    def _conn(self, prefix: str, view_credentials: bool) -> JsonDict:
+        # ASSUMPTION (§12.3): an inbound-user pool's connection has no user and no password; callers must
+        # combine its host/port/name with an app user's credentials themselves.
+        user = self.cluster.users.get(self.user) if self.user else None
+        host = self.cluster.host_variant(prefix)
+        return _connection(host, self.cluster.pool_port, self.name, user, view_credentials, self.name)
+
+    def to_api(self, view_credentials: bool = True) -> JsonDict:
+        out: JsonDict = {"name": self.name, "mode": self.mode, "size": self.size, "db": self.db}
+        if self.user:
+            out["user"] = self.user
+        out["connection"] = self._conn("", view_credentials)
+        out["private_connection"] = self._conn("private-", view_credentials)
+        return out

@@ -95,12 +95,19 @@ def _where(url: str) -> str:
         return "the database"
 
 
+def _server_said(detail: str) -> str:
+    """``connection failed: connection to server at ... failed: FATAL:  remaining ...`` -> ``FATAL: remaining ...``."""
+    last = detail.strip().splitlines()[-1] if detail.strip() else detail
+    _, sep, tail = last.rpartition("FATAL:")
+    return f"FATAL: {tail.strip()}" if sep else last.strip()
+
+
 def _database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
     detail = _scrub(str(exc).strip(), url)
     if is_saturation_message(detail):
         return DatabaseError(
             f"PostgreSQL at {_where(url)} refused the connection because it is full: every connection slot "
-            f"open to non-superusers is taken (server said: {detail.splitlines()[-1].strip()}).\n{SATURATED_ADVICE}",
+            f"open to non-superusers is taken (server said: {_server_said(detail)}).\n{SATURATED_ADVICE}",
             saturated=True,
         )
     return DatabaseError(f"{doing} {mask_url(url)} failed: {detail}")

@@ -82,8 +82,10 @@ class ClusterStatus:
                 out.append(f"  oldest idle: {u.oldest_idle.describe()}")
             if u.oldest_idle_in_transaction is not None:
                 out.append(f"  oldest idle in transaction: {u.oldest_idle_in_transaction.describe()}")
+        elif self.saturated:
+            out.append("live: unavailable: PostgreSQL refused the connection because it is full")
         elif self.error:
-            out.append(f"live: unavailable: {self.error}")
+            out.append(f"live: unavailable: {self.error.splitlines()[0]}")
         v = self.verdict
         if v is not None:
             out.append(f"verdict: {v.describe()}")

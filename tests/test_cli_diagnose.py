@@ -90,6 +90,8 @@ def test_status_of_a_full_server_says_it_is_full_and_what_can_still_be_done(
         result = run(api, "status")
     assert result.exit_code == 1
     assert "verdict: saturated: 22 of 22" in result.stdout
+    assert "live: unavailable: PostgreSQL refused the connection because it is full" in result.stdout
+    assert "(server said: FATAL: remaining connection slots are reserved for " in result.stderr
     assert "refused the connection because it is full" in result.stderr
     assert "do-pgpool restart --app" in result.stderr and "do-pgpool resize" in result.stderr
     assert_no_secrets(result, pgbouncer_server)

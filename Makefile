@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict do_pgpool
 
 demo: $(STAMP)
-	$(BIN)/python -m do_pgpool.demo
+	$(BIN)/python demo/demo.py
 
 bench: $(STAMP) servers
 	$(BIN)/python -m benchmarks.run

@@ -410,7 +410,7 @@ class TerminateResult:
 # Terminate only if the pid is still a client backend in the state we listed, unchanged since
 # (a session that ran a query in between is not idle any more), and not this session.
 _TERMINATE_SQL = """
-SELECT pg_terminate_backend(pid{timeout}) AS done
+SELECT pg_terminate_backend(pid) AS done
 FROM pg_stat_activity
 WHERE pid = %(pid)s
   AND backend_type = 'client backend'
@@ -418,10 +418,19 @@ WHERE pid = %(pid)s
   AND state IS NOT DISTINCT FROM %(state)s::text
   AND state_change IS NOT DISTINCT FROM %(state_change)s
 """
-TERMINATE_WAIT_MS = 5000
+_STILL_THERE_SQL = "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)"
+TERMINATE_WAIT = 5.0
+POLL_INTERVAL = 0.02
 
 
-def terminate(conn: Connection, sessions: Iterable[Session]) -> TerminateResult:
+def terminate(
+    conn: Connection,
+    sessions: Iterable[Session],
+    *,
+    wait: float = TERMINATE_WAIT,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> TerminateResult:
     """``pg_terminate_backend`` each session still idle as listed; never the tool's own, never non-clients.
 
     A session that may not be signalled (e.g. a superuser's, when the tool is not one) is skipped with the
@@ -429,9 +438,6 @@ def terminate(conn: Connection, sessions: Iterable[Session]) -> TerminateResult:
     """
     url = _conn_url(conn)
     own_pid = conn.info.backend_pid
-    # PostgreSQL 14+ can wait until the backend is gone, so the usage afterwards is exact.
-    wait = f", {TERMINATE_WAIT_MS}" if conn.info.server_version >= 140000 else ""
-    query = _TERMINATE_SQL.format(timeout=wait)
     terminated: list[Session] = []
     skipped: list[tuple[Session, str]] = []
     for session in sessions:
@@ -440,7 +446,7 @@ def terminate(conn: Connection, sessions: Iterable[Session]) -> TerminateResult:
             continue
         params = {"pid": session.pid, "state": session.state, "state_change": session.state_change}
         try:
-            row = conn.execute(query, params).fetchone()
+            row = conn.execute(_TERMINATE_SQL, params).fetchone()
         except psycopg.errors.InsufficientPrivilege as exc:
             reason = _scrub(str(exc).strip(), url).splitlines()[0]
             logger.info("not terminating pid %s: %s", session.pid, reason)
@@ -454,7 +460,26 @@ def terminate(conn: Connection, sessions: Iterable[Session]) -> TerminateResult:
             skipped.append((session, "pg_terminate_backend returned false (already gone or did not exit in time)"))
         else:
             terminated.append(session)
+    _wait_gone(conn, [s.pid for s in terminated], wait=wait, sleep=sleep, clock=clock)
     return TerminateResult(tuple(terminated), tuple(skipped), snapshot(conn))
+
+
+def _wait_gone(
+    conn: Connection, pids: list[int], *, wait: float, sleep: Callable[[float], None], clock: Callable[[], float]
+) -> None:
+    """Signalled backends exit asynchronously: wait (bounded) until they left, so the usage after is exact.
+
+    One poll for all of them (``pg_terminate_backend(pid, timeout)`` would wait 100 ms per session).
+    """
+    deadline = clock() + wait
+    while pids:
+        with _mapped(_conn_url(conn), "waiting for terminated sessions on"):
+            pids = [int(r[0]) for r in conn.execute(_STILL_THERE_SQL, (pids,)).fetchall()]
+        if not pids or clock() >= deadline:
+            if pids:
+                logger.warning("%d terminated session(s) still exiting after %.0f s", len(pids), wait)
+            return
+        sleep(POLL_INTERVAL)
 
 
 # --- verify a pool ---------------------------------------------------------------------------------------

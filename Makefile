@@ -19,7 +19,7 @@ venv: $(STAMP)
 servers:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v pgbouncer >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql pgbouncer >/dev/null; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql pgbouncer openssl >/dev/null; \
 		else \
 			echo "postgresql/pgbouncer missing and not root: real-server tests will be skipped" >&2; \
 		fi; \

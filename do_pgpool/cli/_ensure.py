@@ -1,14 +1,17 @@
-"""``do-pgpool ensure-pool``: make the PgBouncer pool exist as asked; idempotent."""
+"""``do-pgpool ensure-pool``: make the PgBouncer pool exist as asked, on one cluster or a tagged fleet; idempotent."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import sys
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from ._common import (
     EXIT_CODES_HELP,
     EXIT_PENDING,
+    OperationFailed,
     api_options,
     cluster_option,
     dry_run_option,
@@ -17,37 +20,86 @@ from ._common import (
     output_option,
     warn,
 )
+from ._secrets import secret_options
 
 if TYPE_CHECKING:
     from .._ensure import EnsureResult
+    from .._fleet import ClusterOutcome, FleetResult, PoolSize
+    from .._gateway import DigitalOcean
+    from ._secrets import SecretRequest
+
+    _ParamType = click.ParamType[PoolSize, Any]
+else:  # click < 8.2 has no generic ParamType
+    _ParamType = click.ParamType
 
 MODES = ["transaction", "session", "statement"]
+
+
+class SizeType(_ParamType):
+    """``--size 20`` (server connections) or ``--size 50%`` (of each cluster's connection budget)."""
+
+    name = "N|P%"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> PoolSize:
+        from .._exceptions import ConfigError
+        from .._fleet import PoolSize
+
+        if isinstance(value, PoolSize):
+            return value
+        text = str(value).strip()
+        if text.lstrip("-").isdigit() and int(text) < 1:
+            self.fail(f"{int(text)} is not in the range x>=1.", param, ctx)  # click's IntRange wording
+        try:
+            return PoolSize.parse(text)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @click.command("ensure-pool", epilog=EXIT_CODES_HELP)
 @api_options
 @cluster_option
-@click.option("--size", type=click.IntRange(min=1), required=True, help="Server connections the pool may hold.")
+@click.option("--tag", metavar="TAG", help="Fleet mode: every PostgreSQL cluster with this tag.")
+@click.option("--all", "all_clusters", is_flag=True, help="Fleet mode: every PostgreSQL cluster of the account.")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
+    help="Fleet mode: clusters worked on at once (all share one rate limiter).",
+)
+@click.option(
+    "--size", type=SizeType(), required=True,
+    help="Server connections the pool may hold, or a share of each cluster's budget: 20, 50%.",
+)
 @click.option("--name", metavar="NAME", help="Pool name (3-60 characters).  [default: <db>-pool]")
 @click.option("--mode", type=click.Choice(MODES), help="PgBouncer pool mode.  [default: transaction; kept on update]")
 @click.option("--db", metavar="DB", help="Database the pool serves.  [default: defaultdb; kept on update]")
 @click.option("--user", metavar="USER", help="User the pool connects as.  [default: doadmin; kept on update]")
 @click.option("--inbound-user", is_flag=True, help="No pool user: clients' own credentials pass through.")
 @click.option("--replace", is_flag=True, help="Allow a mode change by delete + create (drops live connections).")
+@secret_options
 @click.option("--check", is_flag=True, help="Like --dry-run, but exit 3 when changes are pending (a CI drift gate).")
 @dry_run_option
 @output_option
+@click.pass_context
 def ensure_pool_command(
+    ctx: click.Context,
     token: str | None,
     api_url: str,
     cluster: str | None,
-    size: int,
+    tag: str | None,
+    all_clusters: bool,
+    concurrency: int,
+    size: PoolSize,
     name: str | None,
     mode: str | None,
     db: str | None,
     user: str | None,
     inbound_user: bool,
     replace: bool,
+    secrets: tuple[str, ...],
+    secret_name: str,
+    direct_secret_name: str | None,
+    private: bool,
+    redeploy_workflow: str | None,
+    ref: str | None,
     check: bool,
     dry_run: bool,
     output: str,
@@ -61,31 +113,131 @@ def ensure_pool_command(
       nothing  it already matches (two reads, no write: safe in every deploy)
     A mode change needs --replace (delete + create). A size that does not fit the cluster's connection
     budget (25 per GiB of RAM - 3, shared by all pools) is refused before anything is written.
+    --size 50% takes half of that budget: 11 on a 1 GiB cluster, 48 on a 4 GiB one.
+
+    \b
+    Fleet mode (--tag TAG or --all): the same pool on every PostgreSQL cluster with the tag, --concurrency
+    at a time under one client-side rate limiter (DigitalOcean allows 250 requests a minute, 5,000 an
+    hour). One cluster's failure does not stop the others; the run ends with a table (or, with -o json,
+    one JSON object per cluster: JSON Lines) and exits 1 if any cluster failed. {cluster} in a --secret
+    target is each cluster's name. A converged re-run reads the list and each cluster's pools, nothing else.
+
+    \b
+    --secret TARGET writes the pool's connection string (the password never shows, except in stdout) only
+    after the pool is confirmed; each target's outcome is reported.
 
     \b
     Examples:
       do-pgpool ensure-pool --size 20
       do-pgpool ensure-pool --cluster app-db --db app --size 15 --dry-run
-      do-pgpool ensure-pool --size 20 -o json | jq .action
+      do-pgpool ensure-pool --size 20 --secret github:acme/web --redeploy-workflow deploy.yml --ref main
+      do-pgpool ensure-pool --tag customers --size 50% --secret dotenv:/srv/{cluster}/.env
+      do-pgpool ensure-pool --all --size 50% --dry-run -o json | jq -c '[.cluster.name, .action]'
     """
-    from .._ensure import ensure_pool
-    from .._plan import PoolRequest
+    from .._fleet import PoolTemplate
 
-    request = PoolRequest(size=size, name=name, mode=mode, db=db, user=user, inbound_user=inbound_user)
+    fleet = _fleet_mode(ctx, cluster, tag, all_clusters)
+    template = PoolTemplate(size, name=name, mode=mode, db=db, user=user, inbound_user=inbound_user)
+    request = _secret_request(secrets, secret_name, direct_secret_name, private, redeploy_workflow, ref)
+    plan_only = dry_run or check
+    if fleet:
+        result = _run_fleet(token, api_url, template, request, tag, concurrency, plan_only, replace, output)
+        render_fleet(result, output)
+        if not result.ok:
+            failed = [o.cluster.name for o in result.failed]
+            raise OperationFailed(
+                f"{len(failed)} of {len(result.outcomes)} clusters failed: {', '.join(failed)}. "
+                "Re-run the same command to finish: converged clusters are only read."
+            )
+        if check and any(o.pending for o in result.outcomes):
+            raise SystemExit(EXIT_PENDING)
+        return
+    from .._fleet import ensure_pool_on
+
     with open_gateway(token, api_url) as gateway:
-        result = ensure_pool(gateway, request, cluster=cluster, dry_run=dry_run or check, replace=replace)
-    render_ensure(result, output)
-    if check and result.changes:
+        one = ensure_pool_on(gateway, cluster, template, dry_run=plan_only, replace=replace)
+        pending = bool(one.changes)
+        if request is None:
+            render_ensure(one, output)
+        else:
+            pending = _single_secrets(gateway, one, request, plan_only, output) or pending
+    if check and pending:
         raise SystemExit(EXIT_PENDING)
 
 
-def render_ensure(result: EnsureResult, output: str) -> None:
+def _fleet_mode(ctx: click.Context, cluster: str | None, tag: str | None, all_clusters: bool) -> bool:
+    if tag is not None and all_clusters:
+        raise click.UsageError("--tag and --all exclude each other: --tag picks the tagged clusters, --all every one")
+    if tag is not None and not tag.strip():
+        raise click.UsageError("--tag must not be empty (use --all for every cluster)")
+    fleet = tag is not None or all_clusters
+    if fleet and cluster and ctx.get_parameter_source("cluster") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--cluster picks one cluster; --tag/--all pick many. Give one or the other.")
+    return fleet
+
+
+def _secret_request(
+    secrets: tuple[str, ...],
+    secret_name: str,
+    direct_secret_name: str | None,
+    private: bool,
+    redeploy_workflow: str | None,
+    ref: str | None,
+) -> SecretRequest | None:
+    from ._secrets import prepare_secrets
+
+    if not secrets:
+        extra = [flag for flag, given in (("--direct-secret-name", direct_secret_name), ("--private", private),
+                                          ("--redeploy-workflow", redeploy_workflow), ("--ref", ref)) if given]
+        if extra:
+            raise click.UsageError(f"{', '.join(extra)} only apply with --secret TARGET")
+        return None
+    return prepare_secrets(secrets, secret_name, direct_secret_name, private, redeploy_workflow, ref)
+
+
+# -- one cluster ---------------------------------------------------------------------------------------
+
+
+def render_ensure(result: EnsureResult, output: str, *, err: bool = False) -> None:
     if output == "json":
         emit_json(result.as_dict())
     else:
-        click.echo(_text(result))
+        click.echo(_text(result), err=err)
     for message in result.warnings:
         warn(message)
+
+
+def _single_secrets(
+    gateway: DigitalOcean, result: EnsureResult, request: SecretRequest, dry_run: bool, output: str
+) -> bool:
+    """Write (or plan) the secrets of one cluster after its pool is confirmed; True if any would change."""
+    from .._fleet import SecretsSpec, cluster_secrets
+    from .._targets import StdoutTarget
+    from ._secrets import values_for, write_and_render
+
+    prints_value = any(isinstance(t, StdoutTarget) for t in request.targets)
+    if result.current is None:  # dry run of a create: no connection string exists yet
+        spec = SecretsSpec(request.targets, request.secret_name, request.direct_secret_name, request.private)
+        outcomes = cluster_secrets(gateway, result, spec, dry_run=True)
+        if output == "json":
+            emit_json({**result.as_dict(), "secrets": [o.as_dict() for o in outcomes]})
+        else:
+            render_ensure(result, output)
+            for o in outcomes:
+                click.echo(f"? dry run: {o.describe()}")
+        return True
+    if output == "json":
+        values = values_for(request, result.cluster, result.current)  # may refuse (no password) before output
+        for message in result.warnings:
+            warn(message)
+    else:
+        render_ensure(result, output, err=prints_value)  # `--secret stdout > file` keeps stdout for the value
+        values = values_for(request, result.cluster, result.current)
+    header = result.as_dict() if output == "json" else None
+    written = write_and_render(
+        request, result.cluster, values, apps=gateway, dry_run=dry_run, output=output, header=header
+    )
+    return any(o.action != "unchanged" for o in written)
 
 
 def _text(result: EnsureResult) -> str:
@@ -109,3 +261,128 @@ def _text(result: EnsureResult) -> str:
     if result.current and result.current.connection:
         lines.append(f"connection: {result.current.connection.masked_uri}")
     return "\n".join(lines)
+
+
+# -- fleet ---------------------------------------------------------------------------------------------
+
+
+def _run_fleet(
+    token: str | None,
+    api_url: str,
+    template: Any,
+    request: SecretRequest | None,
+    tag: str | None,
+    concurrency: int,
+    dry_run: bool,
+    replace: bool,
+    output: str,
+) -> FleetResult:
+    import httpx
+
+    from .._fleet import SecretsSpec, ensure_fleet
+    from .._gateway import DigitalOcean
+    from .._limiter import RateLimiter
+
+    spec = None
+    if request is not None:
+        spec = SecretsSpec(request.targets, request.secret_name, request.direct_secret_name, request.private,
+                           request.redeploy, request.github)
+    limiter = RateLimiter()  # one for the whole run: DigitalOcean counts per token
+    progress = FleetProgress(sys.stderr) if output == "text" else None
+    with httpx.Client(timeout=30.0) as http:
+        def connect() -> DigitalOcean:
+            return DigitalOcean(token or "", api_url=api_url, http=http, limiter=limiter)
+
+        try:
+            return ensure_fleet(connect, template, tag=tag, secrets=spec, concurrency=concurrency, dry_run=dry_run,
+                                replace=replace, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+
+
+class FleetProgress:
+    """``clusters done/total`` on a terminal's stderr, rewritten in place; nothing when stderr is not a terminal."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.live = bool(getattr(stream, "isatty", lambda: False)())
+        self._shown = False
+
+    def __call__(self, done: int, total: int, outcome: ClusterOutcome) -> None:
+        if not self.live:
+            return
+        failed = "" if outcome.ok else f" (last failed: {outcome.cluster.name})"
+        self.stream.write(f"\r\x1b[Kclusters done {done}/{total}{failed}")
+        self.stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def render_fleet(result: FleetResult, output: str) -> None:
+    printed = [(o.cluster.name, name, value) for o in result.outcomes for s in o.secrets
+               for name, value in s.output.items()]
+    if output == "json":
+        for outcome in result.outcomes:
+            data = outcome.as_dict()
+            values = {name: value for s in outcome.secrets for name, value in s.output.items()}
+            if values:
+                data["stdout"] = values  # the stdout target: the only place a value is shown
+            click.echo(json.dumps(data, default=str))
+    else:
+        to_stderr = bool(printed)  # `--secret stdout > file`: stdout carries only the values
+        if result.dry_run:
+            for line in _plan_lines(result):
+                click.echo(line, err=to_stderr)
+        click.echo(fleet_table(result), err=to_stderr)
+        click.echo(_summary(result), err=to_stderr)
+        for cluster_name, name, value in printed:
+            click.echo(f"{cluster_name}\t{name}={value}")
+    for cluster in result.skipped:
+        warn(f"skipped {cluster.name}: it runs {cluster.engine or 'an unknown engine'}, not PostgreSQL")
+    for outcome in result.outcomes:
+        if outcome.result is not None:
+            for message in outcome.result.warnings:
+                warn(f"{outcome.cluster.name}: {message}")
+
+
+def _plan_lines(result: FleetResult) -> list[str]:
+    lines = []
+    for o in result.outcomes:
+        if not o.pending and o.ok:
+            continue
+        lines.append(f"cluster {o.cluster.name} ({o.cluster.size})")
+        if o.result is not None:
+            lines += [f"  {change.describe()}" for change in o.result.changes]
+        lines += [f"  {'!' if not s.ok else '?'} {s.describe()}" for s in o.secrets if s.action != "unchanged"]
+    return lines
+
+
+def fleet_table(result: FleetResult) -> str:
+    rows = [("CLUSTER", "ACTION", "POOL SIZE", "SECRETS", "ERROR")]
+    for o in result.outcomes:
+        err = o.first_error
+        message = str(err).splitlines()[0] if err is not None else "-"
+        size = str(o.pool_size) if o.pool_size is not None else "-"
+        rows.append((o.cluster.name, o.action, size, o.secrets_summary(), message))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        for row in rows
+    )
+
+
+def _summary(result: FleetResult) -> str:
+    total = len(result.outcomes)
+    counts: dict[str, int] = {}
+    for o in result.outcomes:
+        counts[o.action] = counts.get(o.action, 0) + 1
+    actions = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+    failed = len(result.failed)
+    verdict = f"{failed} failed" if failed else "all ok"
+    prefix = "dry run, nothing was changed: " if result.dry_run else ""
+    return f"{prefix}{total} clusters ({actions}); {verdict}; {result.requests} API requests"

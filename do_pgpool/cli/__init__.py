@@ -10,6 +10,8 @@ import click
 from .. import __version__
 from ._common import EXIT_CODES_HELP, DoPgpoolGroup, configure_logging
 from ._ensure import ensure_pool_command
+from ._resize import resize_command
+from ._restart import restart_command
 from ._secrets import rewrite_secret_command
 from ._fake import fake_api_command
 
@@ -38,3 +40,5 @@ def main(verbose: int) -> None:
 main.add_command(ensure_pool_command)
 main.add_command(rewrite_secret_command)
 main.add_command(fake_api_command)
+main.add_command(resize_command)
+main.add_command(restart_command)

@@ -1,0 +1,369 @@
+"""``restart``: what DigitalOcean offers instead of a database restart, and an App Platform restart.
+
+DigitalOcean's API has **no** database restart, reboot or power endpoint. The closest thing is starting the
+cluster's *pending maintenance* (``PUT /v2/databases/{id}/install_update``, 204): DigitalOcean builds new nodes
+with the updates applied, replicates the data, and switches DNS over to them. It is documented as "no downtime,
+but there may be brief periods of latency"; the nodes' IP addresses change, and (inference) connections open at
+the switchover drop, so clients must connect by DNS name. When nothing is pending there is nothing to start:
+``restart_cluster`` reports that and writes nothing.
+
+The wait after ``install_update`` cannot compare a size, so it ends when the cluster is ``online`` after it was
+seen busy, or ``online`` with no update pending any more (``_wait.wait_for_maintenance``).
+
+``restart_app`` restarts an App Platform app (``POST /v2/apps/{id}/restart``, a rolling restart of all or some
+components). That closes every database connection the app holds: often the fastest way to free slots when the
+application leaks connections. It waits for the restart's deployment to reach ``ACTIVE``.
+
+Each is ``prepare_*`` (reads only) + ``apply_*`` (writes, waits), so a caller can show the plan and ask for
+confirmation in between; ``restart_cluster`` / ``restart_app`` do both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ._exceptions import ConfigError, NotFoundError, PlanError
+from ._models import Cluster
+from ._wait import (
+    DEFAULT_TIMEOUT,
+    Backoff,
+    ProgressCallback,
+    retry_while_busy,
+    wait_for_deployment,
+    wait_for_maintenance,
+    wait_until_ready,
+)
+
+__all__ = [
+    "AppRestartPlan",
+    "ClusterRestartPlan",
+    "RestartResult",
+    "apply_app_restart",
+    "apply_cluster_restart",
+    "prepare_app_restart",
+    "prepare_cluster_restart",
+    "restart_app",
+    "restart_cluster",
+]
+
+#: App spec sections that hold restartable components.
+COMPONENT_KINDS = ("services", "workers", "jobs", "static_sites", "functions")
+
+
+class ClusterGateway(Protocol):
+    @property
+    def request_count(self) -> int: ...
+
+    def find_cluster(self, name_or_id: str | None) -> Cluster: ...
+
+    def get_cluster(self, cluster_id: str) -> Cluster: ...
+
+    def install_update(self, cluster_id: str) -> None: ...
+
+
+class AppGateway(Protocol):
+    @property
+    def request_count(self) -> int: ...
+
+    def list_apps(self) -> list[dict[str, Any]]: ...
+
+    def get_app(self, app_id: str) -> dict[str, Any]: ...
+
+    def restart_app(self, app_id: str, components: list[str] | None = None) -> dict[str, Any]: ...
+
+    def get_deployment(self, app_id: str, deployment_id: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ClusterRestartPlan:
+    cluster: Cluster
+
+    @property
+    def pending(self) -> bool:
+        return self.cluster.maintenance_pending
+
+    @property
+    def updates(self) -> tuple[str, ...]:
+        return self.cluster.maintenance_description
+
+    def describe(self) -> str:
+        if not self.pending:
+            return f"cluster {self.cluster.name!r}: no maintenance pending; nothing to start"
+        what = "; ".join(self.updates) or "updates pending (DigitalOcean gives no description)"
+        return (
+            f"~ start pending maintenance on cluster {self.cluster.name!r} (install_update): {what}. New nodes, "
+            "DNS switch-over, brief latency; node IPs change, so clients must connect by hostname."
+        )
+
+
+@dataclass(frozen=True)
+class AppRestartPlan:
+    app_id: str
+    app_name: str
+    components: tuple[str, ...] = ()
+    #: every component of the app, for messages
+    all_components: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        which = ", ".join(self.components) if self.components else "all components"
+        return (
+            f"~ restart app {self.app_name!r} ({which}): a rolling restart; every database connection the app "
+            "holds is closed and reopened"
+        )
+
+
+@dataclass(frozen=True)
+class RestartResult:
+    """``action``: restarted, requested (no wait), nothing pending, would restart. ``target``: cluster or app."""
+
+    action: str
+    target: str
+    name: str
+    id: str
+    description: str
+    elapsed: float
+    requests: int
+    cluster: Cluster | None = None
+    deployment_id: str | None = None
+    phase: str | None = None
+    components: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.action in ("restarted", "requested")
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "action": self.action,
+            "target": self.target,
+            self.target: {"id": self.id, "name": self.name},
+            "description": self.description,
+            "elapsed_seconds": round(self.elapsed, 1),
+            "requests": self.requests,
+        }
+        if self.cluster is not None:
+            c = self.cluster
+            out["state"] = {
+                "status": c.status,
+                "size": c.size,
+                "num_nodes": c.num_nodes,
+                "maintenance_pending": c.maintenance_pending,
+            }
+        if self.target == "app":
+            out["deployment"] = {"id": self.deployment_id, "phase": self.phase}
+            out["components"] = list(self.components)
+        return out
+
+
+# -- cluster ---------------------------------------------------------------------------------------
+
+
+def prepare_cluster_restart(gateway: ClusterGateway, *, cluster: str | None = None) -> ClusterRestartPlan:
+    """One read: the cluster, with its ``maintenance_window.pending`` flag."""
+    return ClusterRestartPlan(gateway.find_cluster(cluster))
+
+
+def apply_cluster_restart(
+    gateway: ClusterGateway,
+    plan: ClusterRestartPlan,
+    *,
+    wait: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RestartResult:
+    """Start the pending maintenance (if any) and, with ``wait``, wait until it is over. One deadline for all."""
+    start_count = gateway.request_count
+    start = clock()
+    deadline = start + timeout
+    policy = backoff or Backoff()
+    cluster = plan.cluster
+
+    def result(action: str, state: Cluster) -> RestartResult:
+        return RestartResult(
+            action, "cluster", state.name, state.id, plan.describe(), clock() - start,
+            gateway.request_count - start_count, cluster=state,
+        )
+
+    if not plan.pending:
+        return result("nothing pending", cluster)
+    if cluster.status != "online":
+        if not wait:
+            raise PlanError(
+                f"cluster {cluster.name!r} is {cluster.status!r}, not online: a resize or maintenance is running. "
+                "Re-run without --no-wait to wait for it first, or later."
+            )
+        cluster = wait_until_ready(
+            gateway, cluster.id, timeout=max(deadline - clock(), 0.0), clock=clock, sleep=sleep, backoff=policy,
+            on_progress=on_progress,
+        )
+        if not cluster.maintenance_pending:  # the busy spell was the maintenance itself
+            return result("nothing pending", cluster)
+
+    target = cluster
+    retry_while_busy(
+        lambda: gateway.install_update(target.id),
+        what=f"cluster {cluster.name!r}",
+        action="install_update",
+        wait=wait,
+        timeout=max(deadline - clock(), 0.0),
+        clock=clock,
+        sleep=sleep,
+        backoff=policy,
+        on_progress=on_progress,
+    )
+    if not wait:
+        return result("requested", cluster)
+    done = wait_for_maintenance(
+        gateway, cluster.id, timeout=max(deadline - clock(), 0.0), clock=clock, sleep=sleep, backoff=policy,
+        on_progress=on_progress,
+    )
+    return result("restarted", done)
+
+
+def restart_cluster(
+    gateway: ClusterGateway,
+    *,
+    cluster: str | None = None,
+    dry_run: bool = False,
+    wait: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RestartResult:
+    """Start the cluster's pending maintenance: the nearest thing to a restart DigitalOcean's API has."""
+    start_count = gateway.request_count
+    start = clock()
+    plan = prepare_cluster_restart(gateway, cluster=cluster)
+    if dry_run:
+        action = "would restart" if plan.pending else "nothing pending"
+        c = plan.cluster
+        return RestartResult(
+            action, "cluster", c.name, c.id, plan.describe(), clock() - start, gateway.request_count - start_count,
+            cluster=c,
+        )
+    done = apply_cluster_restart(
+        gateway, plan, wait=wait, timeout=timeout, clock=clock, sleep=sleep, backoff=backoff, on_progress=on_progress
+    )
+    return _restamp(done, clock() - start, gateway.request_count - start_count)
+
+
+# -- App Platform ----------------------------------------------------------------------------------
+
+
+def prepare_app_restart(
+    gateway: AppGateway, app: str, *, components: Sequence[str] = ()
+) -> AppRestartPlan:
+    """Find the app by uuid (1 request) or by name (the app list), and check the component names."""
+    if not app or not app.strip():
+        raise ConfigError("--app must name an App Platform app (its name or id)")
+    found = _find_app(gateway, app.strip())
+    spec = found.get("spec") or {}
+    names = tuple(
+        str(c.get("name")) for kind in COMPONENT_KINDS for c in spec.get(kind) or [] if isinstance(c, dict)
+    )
+    unknown = [c for c in components if names and c not in names]
+    if unknown:
+        raise ConfigError(
+            f"app {spec.get('name') or app!r} has no component {', '.join(map(repr, unknown))} "
+            f"(components: {', '.join(names)})"
+        )
+    return AppRestartPlan(str(found["id"]), str(spec.get("name") or app), tuple(components), names)
+
+
+def _find_app(gateway: AppGateway, app: str) -> dict[str, Any]:
+    if _looks_like_uuid(app):
+        return gateway.get_app(app)
+    apps = gateway.list_apps()
+    matches = [a for a in apps if (a.get("spec") or {}).get("name") == app]
+    if not matches:
+        names = ", ".join(sorted(str((a.get("spec") or {}).get("name")) for a in apps)) or "none"
+        raise NotFoundError(
+            f"no App Platform app named {app!r} for this token (apps: {names})", status=404, error_id="not_found"
+        )
+    return matches[0]
+
+
+def apply_app_restart(
+    gateway: AppGateway,
+    plan: AppRestartPlan,
+    *,
+    wait: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RestartResult:
+    """POST the restart (never retried blindly: a second restart would restart again) and wait for ACTIVE."""
+    start_count = gateway.request_count
+    start = clock()
+    deployment = gateway.restart_app(plan.app_id, list(plan.components) or None)
+    deployment_id = str(deployment.get("id") or "")
+    phase = str(deployment.get("phase") or "") or None
+
+    def result(action: str, phase: str | None) -> RestartResult:
+        return RestartResult(
+            action, "app", plan.app_name, plan.app_id, plan.describe(), clock() - start,
+            gateway.request_count - start_count, deployment_id=deployment_id or None, phase=phase,
+            components=plan.components,
+        )
+
+    if not wait or not deployment_id:
+        return result("requested", phase)
+    done = wait_for_deployment(
+        gateway, plan.app_id, deployment_id, app_name=plan.app_name, timeout=timeout, clock=clock, sleep=sleep,
+        backoff=backoff, on_progress=on_progress,
+    )
+    return result("restarted", str(done.get("phase") or "ACTIVE"))
+
+
+def restart_app(
+    gateway: AppGateway,
+    app: str,
+    *,
+    components: Sequence[str] = (),
+    dry_run: bool = False,
+    wait: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RestartResult:
+    """Rolling-restart an App Platform app (name or uuid) and wait for the restart's deployment to be ACTIVE."""
+    start_count = gateway.request_count
+    start = clock()
+    plan = prepare_app_restart(gateway, app, components=components)
+    if dry_run:
+        return RestartResult(
+            "would restart", "app", plan.app_name, plan.app_id, plan.describe(), clock() - start,
+            gateway.request_count - start_count, components=plan.components,
+        )
+    done = apply_app_restart(
+        gateway, plan, wait=wait, timeout=timeout, clock=clock, sleep=sleep, backoff=backoff, on_progress=on_progress
+    )
+    return _restamp(done, clock() - start, gateway.request_count - start_count)
+
+
+def _restamp(result: RestartResult, elapsed: float, requests: int) -> RestartResult:
+    from dataclasses import replace
+
+    return replace(result, elapsed=elapsed, requests=requests)
+
+
+def _looks_like_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,434 @@
+"""The waits: bounded backoff, busy statuses, 412/429 while polling, timeouts with the last status.
+
+Nothing sleeps: a FakeClock is both the clock and the sleep (its ``sleep`` advances it). The HTTP tests go
+through the real gateway (pydo over httpx) with respx answering from scripted sequences, each answer checked
+against DigitalOcean's OpenAPI description unless it deliberately leaves it (unknown statuses).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from do_pgpool import _exceptions as errors
+from do_pgpool._gateway import DigitalOcean
+from do_pgpool._models import Cluster
+from do_pgpool._retry import RetryConfig
+from do_pgpool._wait import (
+    Backoff,
+    DeploymentFailedError,
+    Observation,
+    Progress,
+    poll_until,
+    wait_for_deployment,
+    wait_for_maintenance,
+    wait_until_ready,
+)
+from do_pgpool.testing import FakeClock
+from tests.openapi_check import validate_response
+
+API = "https://api.digitalocean.com"
+CLUSTER_ID = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"
+CLUSTER_PATH = f"/v2/databases/{CLUSTER_ID}"
+RATE_HEADERS = {"ratelimit-limit": "5000", "ratelimit-remaining": "4990", "ratelimit-reset": "1767229200"}
+
+
+# -- helpers shared by test_resize / test_restart / test_cli_resize ------------------------------------
+
+
+def cluster_json(
+    status: str = "online",
+    size: str = "db-s-1vcpu-1gb",
+    num_nodes: int = 1,
+    *,
+    pending: bool = False,
+    storage: int = 10240,
+    name: str = "app-db",
+    engine: str = "pg",
+    region: str = "nyc3",
+) -> dict[str, Any]:
+    host = f"{name}-do-user-1-0.b.db.ondigitalocean.com"
+    return {
+        "id": CLUSTER_ID,
+        "name": name,
+        "engine": engine,
+        "version": "16",
+        "num_nodes": num_nodes,
+        "size": size,
+        "region": region,
+        "status": status,
+        "created_at": "2026-01-01T00:00:00Z",
+        "db_names": ["defaultdb"],
+        "connection": {
+            "uri": f"postgresql://doadmin:scrubbed@{host}:25060/defaultdb?sslmode=require",
+            "database": "defaultdb", "host": host, "port": 25060, "user": "doadmin", "password": "scrubbed",
+            "ssl": True,
+        },
+        "users": [{"name": "doadmin", "role": "primary", "password": "scrubbed"}],
+        "maintenance_window": {
+            "day": "tuesday", "hour": "08:00:00", "pending": pending,
+            "description": ["Update to the latest minor version of PostgreSQL"] if pending else [],
+        },
+        "storage_size_mib": storage,
+        "tags": [],
+    }
+
+
+def ok(body: dict[str, Any] | None = None, status: int = 200, *, headers: dict[str, str] | None = None,
+       validate: bool = True) -> Callable[[httpx.Request], httpx.Response]:
+    def respond(request: httpx.Request) -> httpx.Response:
+        hdrs = {**RATE_HEADERS, **(headers or {})}
+        response = (
+            httpx.Response(status, headers=hdrs, json=body) if body is not None
+            else httpx.Response(status, headers=hdrs)
+        )
+        if validate:
+            validate_response(request, response)
+        return response
+
+    return respond
+
+
+def cluster(status: str = "online", size: str = "db-s-1vcpu-1gb", num_nodes: int = 1, **kw: Any) -> Any:
+    """A GET /v2/databases/{id} answer. Statuses outside DO's enum are not validated (the spec lists five)."""
+    known = status in ("creating", "online", "resizing", "migrating", "forking")
+    return ok({"database": cluster_json(status, size, num_nodes, **kw)}, validate=known)
+
+
+def error(status: int, error_id: str, message: str, headers: dict[str, str] | None = None) -> Any:
+    return ok({"id": error_id, "message": message, "request_id": "4d9d8375-3c56-4925-a3e7-eb137fed17e9"},
+              status, headers=headers, validate=False)
+
+
+class Script:
+    """Answers one route from a list, in order; the last answer repeats. Records every request."""
+
+    def __init__(self, *answers: Any) -> None:
+        assert answers
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        response: httpx.Response = answer(request)
+        return response
+
+    @property
+    def count(self) -> int:
+        return len(self.requests)
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(r.content) if r.content else None for r in self.requests]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def gateway(clock: FakeClock) -> Iterator[DigitalOcean]:
+    # the gateway's own retries (429, 5xx) sleep on the same virtual clock
+    with DigitalOcean("dop_v1_test-token", retry=RetryConfig(sleep=clock.sleep, clock=clock)) as do:
+        yield do
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        yield router
+
+
+# -- poll_until: the loop itself -------------------------------------------------------------------
+
+
+def statuses(*values: str) -> Callable[[], Observation[str]]:
+    queue = list(values)
+
+    def observe() -> Observation[str]:
+        value = queue.pop(0) if len(queue) > 1 else queue[0]
+        return Observation(value, value, done=value == "done")
+
+    return observe
+
+
+def test_backoff_grows_by_the_factor_and_is_capped() -> None:
+    b = Backoff()
+    assert [b.delay(i) for i in range(7)] == [5.0, 7.5, 11.25, 16.875, 25.3125, 30.0, 30.0]
+    with pytest.raises(ValueError):
+        Backoff(initial=0)
+    with pytest.raises(ValueError):
+        Backoff(initial=10, maximum=5)
+
+
+def test_poll_sleeps_the_backoff_between_reads_and_returns_when_done(clock: FakeClock) -> None:
+    value = poll_until(statuses("a", "b", "c", "done"), what="thing", clock=clock, sleep=clock.sleep)
+    assert value == "done"
+    assert clock.sleeps == [5.0, 7.5, 11.25]
+
+
+def test_poll_in_ten_minutes_reads_at_most_24_times(clock: FakeClock) -> None:
+    reads = []
+
+    def observe() -> Observation[str]:
+        reads.append(clock())
+        return Observation("busy", "busy")
+
+    with pytest.raises(errors.WaitTimeoutError):
+        poll_until(observe, what="thing", timeout=600, clock=clock, sleep=clock.sleep)
+    # reads at 0, 5, 12.5, 23.75, 40.6, 65.9 s, then every 30 s up to 575.9 s (17 more), then one at the deadline
+    assert len(reads) == 24
+    gaps = [b - a for a, b in zip(reads, reads[1:], strict=False)]
+    assert min(gaps[:-1]) >= 5.0, "never faster than the backoff"
+    assert reads[-1] - reads[0] == pytest.approx(600.0), "one last read exactly at the deadline"
+
+
+def test_timeout_names_the_thing_the_last_status_and_the_expectation(clock: FakeClock) -> None:
+    with pytest.raises(errors.WaitTimeoutError) as info:
+        poll_until(
+            lambda: Observation("x", "resizing", "db-s-1vcpu-1gb x1"),
+            what="cluster 'app-db'", timeout=90, clock=clock, sleep=clock.sleep, expectation="online",
+        )
+    err = info.value
+    assert err.last_status == "resizing"
+    assert err.elapsed == pytest.approx(90.0)
+    assert "cluster 'app-db' was not ready after 1m30s" in str(err)
+    assert "last seen resizing (db-s-1vcpu-1gb x1)" in str(err)
+    assert "waiting for online" in str(err) and "--timeout" in str(err)
+
+
+def test_zero_timeout_still_reads_once(clock: FakeClock) -> None:
+    assert poll_until(statuses("done"), what="x", timeout=0, clock=clock, sleep=clock.sleep) == "done"
+    with pytest.raises(errors.WaitTimeoutError):
+        poll_until(statuses("busy"), what="x", timeout=0, clock=clock, sleep=clock.sleep)
+    assert clock.sleeps == []
+
+
+def test_progress_reports_every_read_and_the_end(clock: FakeClock) -> None:
+    seen: list[Progress] = []
+    poll_until(statuses("a", "a", "done"), what="thing", clock=clock, sleep=clock.sleep, on_progress=seen.append)
+    assert [(p.status, p.polls, p.next_in, p.done) for p in seen] == [
+        ("a", 1, 5.0, False), ("a", 2, 7.5, False), ("done", 3, None, True),
+    ]
+    assert [p.elapsed for p in seen] == [0.0, 5.0, 12.5]
+
+
+def raising(*excs: BaseException | None) -> Callable[[], Observation[str]]:
+    queue = list(excs)
+
+    def observe() -> Observation[str]:
+        exc = queue.pop(0) if queue else None
+        if exc is not None:
+            raise exc
+        return Observation("done", "online", done=True)
+
+    return observe
+
+
+def api_error(cls: type[errors.APIError], status: int, **kw: Any) -> errors.APIError:
+    return cls(f"{status}", status=status, **kw)
+
+
+def test_412_while_polling_is_busy_not_fatal(clock: FakeClock) -> None:
+    seen: list[Progress] = []
+    observe = raising(api_error(errors.PreconditionFailedError, 412), api_error(errors.PreconditionFailedError, 412))
+    assert poll_until(observe, what="x", clock=clock, sleep=clock.sleep, on_progress=seen.append) == "done"
+    assert seen[0].status == "busy (412)"
+    assert clock.sleeps == [5.0, 7.5]
+
+
+def test_429_that_escapes_the_gateway_waits_longer_not_crashes(clock: FakeClock) -> None:
+    no_hint = errors.RateLimitedError("429", status=429)
+    with_hint = errors.RateLimitedError("429", status=429, retry_after=3.0)
+    assert poll_until(raising(no_hint, with_hint), what="x", clock=clock, sleep=clock.sleep) == "done"
+    # no retry-after: a whole burst window; a retry-after shorter than the backoff: the backoff
+    assert clock.sleeps == [60.0, 7.5]
+
+
+def test_server_errors_are_tolerated_a_few_times_in_a_row_then_raised(clock: FakeClock) -> None:
+    boom = api_error(errors.ServerError, 503)
+    assert poll_until(raising(boom, boom, None), what="x", clock=clock, sleep=clock.sleep) == "done"
+    with pytest.raises(errors.ServerError):
+        poll_until(raising(*[boom] * 5), what="x", clock=clock, sleep=clock.sleep, backoff=Backoff())
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        errors.AuthenticationError("401", status=401),
+        errors.NotFoundError("404", status=404),
+        errors.InvalidResponseError("not JSON"),
+    ],
+)
+def test_other_errors_end_the_wait_at_once(clock: FakeClock, exc: Exception) -> None:
+    with pytest.raises(type(exc)):
+        poll_until(raising(exc), what="x", clock=clock, sleep=clock.sleep)
+    assert clock.sleeps == []
+
+
+# -- wait_until_ready over HTTP ------------------------------------------------------------------------
+
+
+def test_ready_needs_online_and_the_target_size_not_just_online(
+    api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock
+) -> None:
+    # the race: after the 202 the cluster still reads online with the old size for a while
+    script = Script(
+        cluster("online", "db-s-1vcpu-1gb"), cluster("online", "db-s-1vcpu-1gb"),
+        cluster("resizing", "db-s-1vcpu-1gb"), cluster("resizing", "db-s-2vcpu-4gb"),
+        cluster("online", "db-s-2vcpu-4gb"),
+    )
+    api.get(CLUSTER_PATH).mock(side_effect=script)
+    done = wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", num_nodes=1, clock=clock, sleep=clock.sleep)
+    assert (done.status, done.size) == ("online", "db-s-2vcpu-4gb")
+    assert script.count == 5
+
+
+def test_online_with_the_right_size_but_wrong_node_count_keeps_waiting(
+    api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock
+) -> None:
+    script = Script(cluster("online", "db-s-2vcpu-4gb", 1), cluster("online", "db-s-2vcpu-4gb", 2))
+    api.get(CLUSTER_PATH).mock(side_effect=script)
+    done = wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", num_nodes=2, clock=clock, sleep=clock.sleep)
+    assert done.num_nodes == 2 and script.count == 2
+
+
+def test_unknown_statuses_are_busy(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
+    seen: list[Progress] = []
+    script = Script(cluster("upgrading"), cluster("rebalancing"), cluster("online"))
+    api.get(CLUSTER_PATH).mock(side_effect=script)
+    done = wait_until_ready(gateway, CLUSTER_ID, clock=clock, sleep=clock.sleep, on_progress=seen.append)
+    assert done.status == "online"
+    assert [p.status for p in seen] == ["upgrading", "rebalancing", "online"]
+    assert seen[0].what == "cluster 'app-db'"
+
+
+def test_429_while_polling_goes_through_the_gateway_retry_then_continues(
+    api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock
+) -> None:
+    script = Script(
+        cluster("resizing"),
+        error(429, "too_many_requests", "API rate limit exceeded.", {"retry-after": "7"}),
+        cluster("online", "db-s-2vcpu-4gb"),
+    )
+    api.get(CLUSTER_PATH).mock(side_effect=script)
+    done = wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", clock=clock, sleep=clock.sleep)
+    assert done.size == "db-s-2vcpu-4gb"
+    assert clock.sleeps == [5.0, 7.0], "the backoff, then the gateway honouring retry-after"
+
+
+def test_429_that_outlasts_the_gateway_retries_becomes_a_longer_backoff(
+    api: respx.MockRouter, clock: FakeClock
+) -> None:
+    # a gateway that gives up on the first 429 (no retries): the wait must absorb it
+    limited = error(429, "too_many_requests", "API rate limit exceeded.")
+    script = Script(cluster("resizing"), limited, cluster("online"))
+    api.get(CLUSTER_PATH).mock(side_effect=script)
+    with DigitalOcean("dop_v1_t", retry=RetryConfig(max_attempts=1, sleep=clock.sleep, clock=clock)) as gw:
+        done = wait_until_ready(gw, CLUSTER_ID, clock=clock, sleep=clock.sleep)
+    assert done.status == "online"
+    assert clock.sleeps == [5.0, 60.0]
+
+
+def test_412_while_polling_backs_off(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
+    script = Script(error(412, "precondition_failed", "cluster is undergoing maintenance"), cluster("online"))
+    api.get(CLUSTER_PATH).mock(side_effect=script)
+    assert wait_until_ready(gateway, CLUSTER_ID, clock=clock, sleep=clock.sleep).status == "online"
+    assert script.count == 2 and clock.sleeps == [5.0]
+
+
+def test_timeout_says_the_last_status_and_size(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
+    api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("resizing", "db-s-1vcpu-1gb")))
+    with pytest.raises(errors.WaitTimeoutError) as info:
+        wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", timeout=120, clock=clock, sleep=clock.sleep)
+    text = str(info.value)
+    assert info.value.last_status == "resizing"
+    assert "last seen resizing (db-s-1vcpu-1gb x1; waiting for size db-s-1vcpu-1gb -> db-s-2vcpu-4gb)" in text
+    assert "waiting for online with size db-s-2vcpu-4gb" in text
+    assert "dop_v1_" not in text
+
+
+def test_polling_rate_is_bounded_by_the_backoff(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
+    script = Script(cluster("resizing"))
+    api.get(CLUSTER_PATH).mock(side_effect=script)
+    with pytest.raises(errors.WaitTimeoutError):
+        wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", timeout=600, clock=clock, sleep=clock.sleep)
+    assert script.count <= 24, f"{script.count} GETs in 10 minutes (doctl's fixed 10 s would make 60)"
+    assert gateway.request_count == script.count
+
+
+# -- maintenance and deployments -------------------------------------------------------------------
+
+
+class Reader:
+    """A gateway stand-in answering from a list (for the waits that only read)."""
+
+    def __init__(self, *clusters: Cluster) -> None:
+        self.clusters = list(clusters)
+        self.reads = 0
+
+    def get_cluster(self, cluster_id: str) -> Cluster:
+        self.reads += 1
+        return self.clusters.pop(0) if len(self.clusters) > 1 else self.clusters[0]
+
+
+def c(status: str = "online", pending: bool = False) -> Cluster:
+    return Cluster.from_api(cluster_json(status, pending=pending))
+
+
+def test_maintenance_wait_is_not_done_while_online_with_the_update_still_pending(clock: FakeClock) -> None:
+    reader = Reader(c("online", True), c("online", True), c("migrating", True), c("online", True))
+    done = wait_for_maintenance(reader, CLUSTER_ID, clock=clock, sleep=clock.sleep)
+    assert done.status == "online" and reader.reads == 4, "online after being seen busy ends it"
+
+
+def test_maintenance_wait_ends_when_pending_flips_even_if_busy_was_never_seen(clock: FakeClock) -> None:
+    reader = Reader(c("online", True), c("online", False))
+    assert wait_for_maintenance(reader, CLUSTER_ID, clock=clock, sleep=clock.sleep).maintenance_pending is False
+    assert reader.reads == 2
+
+
+def test_maintenance_wait_times_out_if_nothing_ever_happens(clock: FakeClock) -> None:
+    with pytest.raises(errors.WaitTimeoutError, match="maintenance not started yet"):
+        wait_for_maintenance(Reader(c("online", True)), CLUSTER_ID, timeout=60, clock=clock, sleep=clock.sleep)
+
+
+class Deployments:
+    def __init__(self, *phases: str, reason: str | None = None) -> None:
+        self.phases = list(phases)
+        self.reason = reason
+
+    def get_deployment(self, app_id: str, deployment_id: str) -> dict[str, Any]:
+        phase = self.phases.pop(0) if len(self.phases) > 1 else self.phases[0]
+        out: dict[str, Any] = {"id": deployment_id, "phase": phase, "progress": {"success_steps": 1, "total_steps": 3}}
+        if self.reason:
+            out["progress"]["steps"] = [{"name": "deploy", "component_name": "web", "status": "ERROR",
+                                         "reason": {"code": "HealthCheckFailed", "message": self.reason}}]
+        return out
+
+
+def test_deployment_wait_ends_at_active(clock: FakeClock) -> None:
+    seen: list[Progress] = []
+    done = wait_for_deployment(
+        Deployments("PENDING_DEPLOY", "DEPLOYING", "ACTIVE"), "app-1", "dep-1", app_name="web",
+        clock=clock, sleep=clock.sleep, on_progress=seen.append,
+    )
+    assert done["phase"] == "ACTIVE"
+    assert [p.status for p in seen] == ["PENDING_DEPLOY", "DEPLOYING", "ACTIVE"]
+    assert seen[0].detail == "1/3 steps" and seen[0].what == "deployment dep-1 of app 'web'"
+
+
+@pytest.mark.parametrize("phase", ["ERROR", "CANCELED", "SUPERSEDED"])
+def test_deployment_failure_phases_raise_with_the_reason(clock: FakeClock, phase: str) -> None:
+    with pytest.raises(DeploymentFailedError) as info:
+        wait_for_deployment(Deployments("DEPLOYING", phase, reason="health check failed"), "app-1", "dep-1",
+                            clock=clock, sleep=clock.sleep)
+    assert info.value.phase == phase and info.value.deployment_id == "dep-1"
+    assert f"ended in {phase} (web: health check failed)" in str(info.value)
+    assert isinstance(info.value, errors.DoPgpoolError)

@@ -63,13 +63,17 @@ def ensure_pool(
     gateway: DigitalOcean,
     request: PoolRequest,
     *,
-    cluster: str | None = None,
+    cluster: Cluster | str | None = None,
     dry_run: bool = False,
     replace: bool = False,
 ) -> EnsureResult:
-    """Make the pool exist as requested on ``cluster`` (name or uuid; None: the account's only PostgreSQL one)."""
+    """Make the pool exist as requested on ``cluster``.
+
+    ``cluster`` is a name or uuid, None for the account's only PostgreSQL cluster, or a ``Cluster`` already
+    read (fleet mode lists them all at once), which saves its read.
+    """
     start = gateway.request_count
-    target = gateway.find_cluster(cluster)
+    target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
     check_cluster_ready(target)  # before reading its pools: a busy or non-PostgreSQL cluster costs one request
     pools = gateway.list_connection_pools(target.id)
     plan = plan_pool(target, pools, request, replace=replace)

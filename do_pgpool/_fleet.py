@@ -22,13 +22,14 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_fields
 from typing import TYPE_CHECKING, Any
 
 from ._budget import connection_limit, share_of_budget
-from ._ensure import EnsureResult, apply_pool_plan
+from ._ensure import EnsureResult, ensure_pool
 from ._exceptions import ConfigError, DoPgpoolError, PlanError
 from ._models import Cluster
-from ._plan import PoolRequest, check_cluster_ready, plan_pool
+from ._plan import PoolRequest, check_cluster_ready
 
 if TYPE_CHECKING:
     from ._gateway import DigitalOcean
@@ -260,27 +261,10 @@ def ensure_pool_on(
     """
     start = gateway.request_count
     target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
-    check_cluster_ready(target)  # a busy or non-PostgreSQL cluster costs no pool read
+    check_cluster_ready(target)  # before resolving a percentage against its budget
     request = pool.for_cluster(target) if isinstance(pool, PoolTemplate) else pool
-    pools = gateway.list_connection_pools(target.id)
-    plan = plan_pool(target, pools, request, replace=replace)
-    current, note = plan.current, None
-    if dry_run or not plan:
-        action = f"would {plan.action}" if plan else "unchanged"
-    else:
-        current, note = apply_pool_plan(gateway, plan)
-        action = {"create": "created", "update": "updated", "replace": "replaced"}[plan.action]
-    return EnsureResult(
-        action=action,
-        cluster=plan.cluster,
-        pool=plan.desired,
-        budget=plan.budget,
-        changes=plan.changes,
-        warnings=plan.warnings,
-        current=current,
-        requests=gateway.request_count - start,
-        note=note,
-    )
+    result = ensure_pool(gateway, request, cluster=target, dry_run=dry_run, replace=replace)
+    return replace_fields(result, requests=gateway.request_count - start)  # count the cluster read too
 
 
 def cluster_secrets(

@@ -316,7 +316,12 @@ class _CountingTransport:
         if self._limiter is not None:
             self._limiter.acquire()
         self.count += 1
-        response = self._inner.send(request, **kwargs)
+        try:
+            response = self._inner.send(request, **kwargs)
+        except Exception:
+            if self._limiter is not None:
+                self._limiter.observe(0, {})  # no answer: the request still counts from when it left
+            raise
         if self._limiter is not None:
             self._limiter.observe(response.status_code, response.headers)
         return response

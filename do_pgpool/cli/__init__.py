@@ -9,11 +9,12 @@ import click
 
 from .. import __version__
 from ._common import EXIT_CODES_HELP, DoPgpoolGroup, configure_logging
+from ._diagnose import status_command, terminate_idle_command
 from ._ensure import ensure_pool_command
+from ._fake import fake_api_command
 from ._resize import resize_command
 from ._restart import restart_command
 from ._secrets import rewrite_secret_command
-from ._fake import fake_api_command
 
 __all__ = ["main"]
 
@@ -42,3 +43,5 @@ main.add_command(rewrite_secret_command)
 main.add_command(fake_api_command)
 main.add_command(resize_command)
 main.add_command(restart_command)
+main.add_command(status_command)
+main.add_command(terminate_idle_command)

@@ -30,7 +30,7 @@ from typing import Literal
 
 from dotenv.parser import Binding, Reader, parse_stream, parse_value
 
-from ._exceptions import DoPgpoolError
+from ._exceptions import DotenvError
 
 __all__ = ["DotenvError", "DotenvResult", "plan_dotenv", "set_dotenv_keys", "update_dotenv_text"]
 
@@ -45,10 +45,6 @@ _EXPORTED = re.compile(r"\s*export[^\S\r\n]")
 _PREFIX = re.compile(
     r"(?P<lead>\s*)(?P<export>export[^\S\r\n]+)?(?P<key>'[^']+'|[^=#\s]+)(?P<eq>[^\S\r\n]*=[^\S\r\n]*)?"
 )
-
-
-class DotenvError(DoPgpoolError):
-    """The .env file could not be read, parsed or written. The old file, if any, is left as it was."""
 
 
 @dataclass(frozen=True)

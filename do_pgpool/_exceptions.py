@@ -15,6 +15,8 @@
     ├── PlanError                    the desired state needs a flag or a different state (mode change, busy cluster)
     ├── CredentialsMissingError      the API returned no password; refuse to write a password-less URL
     ├── WaitTimeoutError             a long-running operation did not finish in time
+    ├── DeploymentFailedError        an App Platform deployment ended in ERROR, CANCELED or SUPERSEDED
+    ├── DotenvError                  a .env file could not be read, parsed or written (the old one is intact)
     └── DatabaseError                PostgreSQL refused or failed (see .saturated)
 
 Messages name the problem, the numbers and the next step. They never contain a token, a password or a
@@ -31,6 +33,8 @@ __all__ = [
     "ConflictError",
     "CredentialsMissingError",
     "DatabaseError",
+    "DeploymentFailedError",
+    "DotenvError",
     "DoPgpoolError",
     "InvalidResponseError",
     "NotFoundError",
@@ -164,6 +168,19 @@ class WaitTimeoutError(DoPgpoolError):
         super().__init__(message)
         self.last_status = last_status
         self.elapsed = elapsed
+
+
+class DeploymentFailedError(DoPgpoolError):
+    """An App Platform deployment ended in ERROR, CANCELED or SUPERSEDED. ``phase`` says which."""
+
+    def __init__(self, message: str, *, phase: str, deployment_id: str) -> None:
+        super().__init__(message)
+        self.phase = phase
+        self.deployment_id = deployment_id
+
+
+class DotenvError(DoPgpoolError):
+    """The .env file could not be read, parsed or written. The old file, if any, is left as it was."""
 
 
 class DatabaseError(DoPgpoolError):

@@ -8,12 +8,10 @@ call asks pydo for the real status through its ``cls=`` hook.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -32,6 +30,7 @@ from ._exceptions import (
 )
 from ._models import Cluster, JsonDict, Pool, PoolSpec
 from ._retry import RetryConfig, api_retrying
+from ._urls import check_api_url as _check_url
 
 __all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter"]
 
@@ -53,25 +52,10 @@ class RequestLimiter(Protocol):
 
 
 def check_api_url(api_url: str) -> str:
-    """https anywhere; plain http only to a loopback host (a local fake), never sending a token in clear."""
-    parts = urlsplit(api_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--api-url {api_url!r} is not an http(s) URL, e.g. {DEFAULT_API_URL}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(
-            f"--api-url {api_url!r} uses plain http to a non-loopback host; the token would travel in clear. "
-            "Use https, or http://127.0.0.1:PORT for a local fake."
-        )
-    return api_url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return _check_url(
+        api_url, label="--api-url", example=DEFAULT_API_URL,
+        https_hint="Use https, or http://127.0.0.1:PORT for a local fake",
+    )
 
 
 class DigitalOcean:

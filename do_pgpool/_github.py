@@ -13,13 +13,12 @@ The token never appears in repr, logs or errors.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 from nacl.encoding import Base64Encoder
@@ -36,6 +35,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._retry import RetryConfig, api_retrying
+from ._urls import check_api_url
 
 __all__ = [
     "DEFAULT_GITHUB_API_URL",
@@ -94,24 +94,10 @@ def open_github(
 
 
 def _check_api_url(api_url: str) -> str:
-    parts = urlsplit(api_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"GITHUB_API_URL {api_url!r} is not an http(s) URL, e.g. {DEFAULT_GITHUB_API_URL}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(
-            f"GITHUB_API_URL {api_url!r} uses plain http to a non-loopback host; the token would travel in "
-            "clear. Use https (GitHub Enterprise: https://HOST/api/v3)."
-        )
-    return api_url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return check_api_url(
+        api_url, label="GITHUB_API_URL", example=DEFAULT_GITHUB_API_URL,
+        https_hint="Use https (GitHub Enterprise: https://HOST/api/v3)",
+    )
 
 
 def check_repo(repo: str) -> tuple[str, str]:

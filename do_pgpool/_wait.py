@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from ._exceptions import (
+    DeploymentFailedError,
     DoPgpoolError,
     InvalidResponseError,
     PreconditionFailedError,
@@ -68,15 +69,6 @@ DEFAULT_TIMEOUT = 30 * 60.0
 #: Deployment phases that end a deployment, and the one that means success.
 DEPLOYMENT_SUCCESS = "ACTIVE"
 DEPLOYMENT_FAILED = frozenset({"ERROR", "CANCELED", "SUPERSEDED"})
-
-
-class DeploymentFailedError(DoPgpoolError):
-    """An App Platform deployment ended in ERROR, CANCELED or SUPERSEDED. ``phase`` says which."""
-
-    def __init__(self, message: str, *, phase: str, deployment_id: str) -> None:
-        super().__init__(message)
-        self.phase = phase
-        self.deployment_id = deployment_id
 
 
 @dataclass(frozen=True)

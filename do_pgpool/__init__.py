@@ -1,7 +1,8 @@
 """do-pgpool: take a DigitalOcean managed PostgreSQL cluster out of connection exhaustion and keep it out.
 
 The public API is re-exported here from private modules. Names load on first use (PEP 562), so that
-``do-pgpool --help``, which imports this package, pays for neither httpx nor pydo.
+``do-pgpool --help``, which imports this package, pays for neither httpx nor pydo. Keep ``_EXPORTS`` and the
+``TYPE_CHECKING`` imports below in step (tests/test_exported_members.py checks it).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> private module that defines it
+# public name -> "private_module" or "private_module:attribute"
 _EXPORTS: dict[str, str] = {
-    # errors
     "APIError": "_exceptions",
     "AuthenticationError": "_exceptions",
     "BudgetError": "_exceptions",
@@ -21,7 +21,9 @@ _EXPORTS: dict[str, str] = {
     "ConflictError": "_exceptions",
     "CredentialsMissingError": "_exceptions",
     "DatabaseError": "_exceptions",
+    "DeploymentFailedError": "_exceptions",
     "DoPgpoolError": "_exceptions",
+    "DotenvError": "_exceptions",
     "InvalidResponseError": "_exceptions",
     "NotFoundError": "_exceptions",
     "PlanError": "_exceptions",
@@ -30,17 +32,14 @@ _EXPORTS: dict[str, str] = {
     "ServerError": "_exceptions",
     "TransportError": "_exceptions",
     "WaitTimeoutError": "_exceptions",
-    # models and budget
     "Budget": "_budget",
+    "connection_limit": "_budget",
     "Cluster": "_models",
     "Connection": "_models",
     "Pool": "_models",
     "PoolSpec": "_models",
-    "connection_limit": "_budget",
-    # the API
     "DigitalOcean": "_gateway",
     "RetryConfig": "_retry",
-    # ensure-pool
     "CreatePool": "_plan",
     "PoolPlan": "_plan",
     "PoolRequest": "_plan",
@@ -49,16 +48,68 @@ _EXPORTS: dict[str, str] = {
     "plan_pool": "_plan",
     "EnsureResult": "_ensure",
     "ensure_pool": "_ensure",
+    "AppTarget": "_targets",
+    "DotenvTarget": "_targets",
+    "GitHubTarget": "_targets",
+    "Redeploy": "_targets",
+    "SecretChange": "_targets",
+    "SecretTarget": "_targets",
+    "StdoutTarget": "_targets",
+    "TargetOutcome": "_targets",
+    "connection_string_for": "_targets",
+    "format_target": "_targets",
+    "parse_target": "_targets",
+    "write_secrets": "_targets",
+    "GitHub": "_github",
+    "open_github": "_github",
+    "set_dotenv_keys": "_dotenv",
+    "Session": "_diagnose",
+    "TerminateResult": "_diagnose",
+    "Usage": "_diagnose",
+    "Verdict": "_diagnose",
+    "VerifyResult": "_diagnose",
+    "find_idle": "_diagnose",
+    "snapshot": "_diagnose",
+    "terminate": "_diagnose",
+    "verdict": "_diagnose",
+    "verify_pool": "_diagnose",
+    "Advice": "_advice",
+    "advice": "_advice",
+    "advice_dict": "_advice",
+    "ClusterStatus": "_status",
+    "cluster_status": "_status",
+    "RateLimiter": "_limiter",
+    "ClusterOutcome": "_fleet",
+    "FleetResult": "_fleet",
+    "PoolSize": "_fleet",
+    "PoolTemplate": "_fleet",
+    "SecretsSpec": "_fleet",
+    "ensure_fleet": "_fleet",
+    "ResizePlan": "_resize",
+    "ResizeRequest": "_resize",
+    "ResizeResult": "_resize",
+    "plan_resize": "_resize",
+    "resize": "_resize",
+    "RestartResult": "_restart",
+    "restart_app": "_restart",
+    "restart_cluster": "_restart",
+    "Backoff": "_wait",
+    "Progress": "_wait",
+    "wait_for_deployment": "_wait",
+    "wait_until_ready": "_wait",
+    "connect_database": "_diagnose:connect",
+    "render_advice": "_advice:render_text",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    target = _EXPORTS.get(name)
+    if target is None:
         raise AttributeError(f"module 'do_pgpool' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    module, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute or name)
     globals()[name] = value
     return value
 
@@ -68,8 +119,40 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from ._budget import Budget, connection_limit
-    from ._ensure import EnsureResult, ensure_pool
+    from ._advice import (
+        Advice,
+        advice,
+        advice_dict,
+    )
+    from ._advice import (
+        render_text as render_advice,
+    )
+    from ._budget import (
+        Budget,
+        connection_limit,
+    )
+    from ._diagnose import (
+        Session,
+        TerminateResult,
+        Usage,
+        Verdict,
+        VerifyResult,
+        find_idle,
+        snapshot,
+        terminate,
+        verdict,
+        verify_pool,
+    )
+    from ._diagnose import (
+        connect as connect_database,
+    )
+    from ._dotenv import (
+        set_dotenv_keys,
+    )
+    from ._ensure import (
+        EnsureResult,
+        ensure_pool,
+    )
     from ._exceptions import (
         APIError,
         AuthenticationError,
@@ -78,7 +161,9 @@ if TYPE_CHECKING:
         ConflictError,
         CredentialsMissingError,
         DatabaseError,
+        DeploymentFailedError,
         DoPgpoolError,
+        DotenvError,
         InvalidResponseError,
         NotFoundError,
         PlanError,
@@ -88,7 +173,74 @@ if TYPE_CHECKING:
         TransportError,
         WaitTimeoutError,
     )
-    from ._gateway import DigitalOcean
-    from ._models import Cluster, Connection, Pool, PoolSpec
-    from ._plan import CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, plan_pool
-    from ._retry import RetryConfig
+    from ._fleet import (
+        ClusterOutcome,
+        FleetResult,
+        PoolSize,
+        PoolTemplate,
+        SecretsSpec,
+        ensure_fleet,
+    )
+    from ._gateway import (
+        DigitalOcean,
+    )
+    from ._github import (
+        GitHub,
+        open_github,
+    )
+    from ._limiter import (
+        RateLimiter,
+    )
+    from ._models import (
+        Cluster,
+        Connection,
+        Pool,
+        PoolSpec,
+    )
+    from ._plan import (
+        CreatePool,
+        PoolPlan,
+        PoolRequest,
+        ReplacePool,
+        UpdatePool,
+        plan_pool,
+    )
+    from ._resize import (
+        ResizePlan,
+        ResizeRequest,
+        ResizeResult,
+        plan_resize,
+        resize,
+    )
+    from ._restart import (
+        RestartResult,
+        restart_app,
+        restart_cluster,
+    )
+    from ._retry import (
+        RetryConfig,
+    )
+    from ._status import (
+        ClusterStatus,
+        cluster_status,
+    )
+    from ._targets import (
+        AppTarget,
+        DotenvTarget,
+        GitHubTarget,
+        Redeploy,
+        SecretChange,
+        SecretTarget,
+        StdoutTarget,
+        TargetOutcome,
+        connection_string_for,
+        format_target,
+        parse_target,
+        write_secrets,
+    )
+    from ._wait import (
+        Backoff,
+        Progress,
+        wait_for_deployment,
+        wait_until_ready,
+    )

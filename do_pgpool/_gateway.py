@@ -1,7 +1,7 @@
 """The DigitalOcean API, typed. The only module that imports pydo or azure-core.
 
 Every call goes through pydo over one ``httpx.Client`` (``_transport.py``). pydo's own retry policy is off:
-GET/PUT/DELETE are retried here with tenacity (``_retry.py``); POST never is. Every failure becomes one
+GET/PUT/DELETE are retried here with tenacity (``_retry.py``); POST only after a 429. Every failure becomes one
 of our exceptions: pydo *returns* DigitalOcean's error body for documented 404s instead of raising, so each
 call asks pydo for the real status through its ``cls=`` hook.
 """
@@ -179,7 +179,7 @@ class DigitalOcean:
         return Pool.from_api(body["pool"])
 
     def add_connection_pool(self, cluster_id: str, spec: PoolSpec) -> Pool:
-        """POST, never retried: DigitalOcean may apply a create and still answer 5xx (see ``_ensure``)."""
+        """POST, retried only after a 429: DigitalOcean may apply a create and still answer 5xx (see ``_ensure``)."""
         path = f"/v2/databases/{cluster_id}/pools"
         body = {"name": spec.name, **spec.body()}
         out = self._write("POST", path, self._pydo.databases.add_connection_pool, cluster_id, body, retry=False)
@@ -250,9 +250,7 @@ class DigitalOcean:
                 raise _api_error(404, body if isinstance(body, dict) else {}, {}, method, path)
             return body
 
-        if not retry:
-            return once()
-        return api_retrying(self._retry)(once)
+        return api_retrying(self._retry, only_rate_limits=not retry)(once)
 
 
 def _make_pydo(token: str, api_url: str, transport: Any, timeout: float) -> Any:

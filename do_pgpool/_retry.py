@@ -6,7 +6,8 @@
   of that budget is not started: the error surfaces at once with its reset time.
 - ``sleep`` and ``clock`` are injectable, so tests never sleep.
 
-POST is never retried here: a create that failed may have been applied (see ``_ensure.py``).
+POST is retried only after a 429 (refused before anything was applied); after any other failure a create may
+have been applied, and ``_ensure.py`` reads before deciding.
 """
 
 from __future__ import annotations
@@ -86,15 +87,20 @@ class stop_when_wait_budget_spent(stop_base):
         return retry_state.idle_for + self.wait(retry_state) > self.max_wait
 
 
-def api_retrying(config: RetryConfig | None = None) -> Retrying:
-    """A tenacity ``Retrying`` for GET/PUT/DELETE. ``reraise=True``: callers see our errors, not RetryError."""
+def api_retrying(config: RetryConfig | None = None, *, only_rate_limits: bool = False) -> Retrying:
+    """A tenacity ``Retrying`` for GET/PUT/DELETE. ``reraise=True``: callers see our errors, not RetryError.
+
+    ``only_rate_limits`` is for POST: a 429 is refused before anything is applied, so it is the one failure a
+    create may safely be sent again after.
+    """
     cfg = config or RetryConfig()
+    retryable: tuple[type[BaseException], ...] = (RateLimitedError,) if only_rate_limits else RETRYABLE
     wait = wait_rate_limit_aware(
         wait_exponential(multiplier=cfg.initial, max=cfg.max_backoff) + wait_random(0, cfg.initial),
         clock=cfg.clock,
     )
     return Retrying(
-        retry=retry_if_exception_type(RETRYABLE) & retry_if_not_exception_type(InvalidResponseError),
+        retry=retry_if_exception_type(retryable) & retry_if_not_exception_type(InvalidResponseError),
         wait=wait,
         stop=stop_after_attempt(cfg.max_attempts) | stop_when_wait_budget_spent(cfg.max_wait, wait),
         sleep=cfg.sleep,

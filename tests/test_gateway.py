@@ -162,3 +162,16 @@ def test_every_azure_exception_pydo_can_raise_is_mapped() -> None:
             raise exc
         raised.append(type(info.value))
     assert errors.TransportError in raised and errors.InvalidResponseError in raised
+
+
+def test_post_is_sent_again_only_after_a_429_which_is_refused_before_anything_is_applied(
+    do: DigitalOcean, sleeps: list[float]
+) -> None:
+    limited = httpx.Response(429, json={"id": "too_many_requests", "message": "API rate limit exceeded."},
+                             headers={"retry-after": "2"})
+    created = httpx.Response(201, json={"pool": {"name": "p-pool", "mode": "transaction", "size": 5,
+                                                 "db": "defaultdb", "user": "doadmin"}})
+    with respx.mock:
+        post = respx.post(f"{API}/v2/databases/{CID}/pools").mock(side_effect=[limited, created])
+        assert do.add_connection_pool(CID, PoolSpec(name="p-pool", size=5)).name == "p-pool"
+    assert post.call_count == 2 and sleeps == [2.0]

@@ -1,0 +1,506 @@
+"""``fix``: the whole remediation as one idempotent run, as data.
+
+status -> terminate idle sessions (only when saturated) -> ensure the pool -> write the secret(s) -> verify
+through the pool -> the settings the application needs. Every step is a :class:`FixStep` (done / skipped /
+planned / failed, with the state a failure left); one step's failure does not hide the others, and the API
+side (pool, secrets) runs even when the database refuses the tool's own connection because it is full: the
+pool is the fix. Nothing here prints.
+
+Decisions:
+
+* Idle sessions are terminated only when the verdict is **saturated** (no non-superuser slot left, the
+  tool's own session counted). At "near" a slot is still free; the idle sessions are usually the app's,
+  and they go away by themselves once the app connects through the pool.
+* The status connection stays open for the terminate step: a just-closed backend releases its slot
+  asynchronously, so a second connection to a nearly full server could be refused. It is closed before
+  the pool is verified, so the pool can have that slot.
+* Verification is bounded: when PostgreSQL is full, PgBouncer accepts the client but queues the query until
+  its ``query_wait_timeout`` (120 s by default) and ignores cancel requests for queued clients, so after
+  ``verify_timeout`` seconds the connection is shut down from a watchdog and the step fails with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import psycopg
+
+from ._dburl import mask_url
+from ._diagnose import SATURATED_ADVICE, Session, TerminateResult, VerifyResult, connect, find_idle, snapshot, terminate
+from ._diagnose import Connection as PgConnection
+from ._diagnose import _database_error as _db_error
+from ._ensure import EnsureResult, ensure_pool
+from ._exceptions import DatabaseError, DoPgpoolError
+from ._models import Cluster, Pool
+from ._plan import PoolRequest
+from ._status import ClusterStatus
+from ._targets import SecretTarget, Target, TargetOutcome, connection_string_for, format_target, write_secrets
+
+if TYPE_CHECKING:
+    from ._gateway import DigitalOcean
+    from ._github import GitHub
+    from ._targets import Redeploy
+
+__all__ = ["STEP_NAMES", "FixResult", "FixStep", "fix", "verify_within"]
+
+logger = logging.getLogger(__name__)
+
+StepOutcome = Literal["done", "skipped", "planned", "failed"]
+STEP_NAMES = ("status", "terminate-idle", "ensure-pool", "secrets", "verify", "advice")
+VERIFY_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class FixStep:
+    """One step's outcome. ``changed``: it changed something; ``state``: what a failure left behind."""
+
+    name: str
+    outcome: StepOutcome
+    summary: str
+    details: tuple[str, ...] = ()
+    changed: bool = False
+    error: DoPgpoolError | None = None
+    state: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.outcome}: {self.summary}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "outcome": self.outcome,
+            "ok": self.ok,
+            "changed": self.changed,
+            "summary": self.summary,
+            "details": list(self.details),
+            "error": str(self.error) if self.error is not None else None,
+            "error_type": type(self.error).__name__ if self.error is not None else None,
+            "state": self.state,
+        }
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """Every step in order, plus the typed results behind them (None where a step did not get that far)."""
+
+    steps: tuple[FixStep, ...]
+    dry_run: bool
+    cluster: Cluster | None = None
+    status: ClusterStatus | None = None
+    terminated: TerminateResult | None = None
+    would_terminate: tuple[Session, ...] = ()
+    ensure: EnsureResult | None = None
+    secrets: tuple[TargetOutcome, ...] = ()
+    verify: VerifyResult | None = None
+    #: the secret name the pool's URI went to (for the advice text)
+    secret_name: str = "DATABASE_URL"
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+    @property
+    def changed(self) -> bool:
+        return any(s.changed for s in self.steps)
+
+    @property
+    def failed(self) -> tuple[FixStep, ...]:
+        return tuple(s for s in self.steps if not s.ok)
+
+    def step(self, name: str) -> FixStep:
+        return next(s for s in self.steps if s.name == name)
+
+    @property
+    def printed(self) -> dict[str, str]:
+        """Values for the ``stdout`` secret target: the only place a password is ever returned."""
+        return {name: value for o in self.secrets for name, value in o.output.items()}
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, without any password (the stdout target's values are left to the caller)."""
+        from ._advice import advice_dict
+
+        c = self.cluster
+        return {
+            "dry_run": self.dry_run,
+            "ok": self.ok,
+            "changed": self.changed,
+            "cluster": {"id": c.id, "name": c.name, "size": c.size} if c else None,
+            "steps": [s.as_dict() for s in self.steps],
+            "status": self.status.as_dict() if self.status else None,
+            "terminate": self.terminated.as_dict() if self.terminated else None,
+            "would_terminate": [s.as_dict() for s in self.would_terminate],
+            "pool": self.ensure.as_dict() if self.ensure else None,
+            "secrets": [o.as_dict() for o in self.secrets],
+            "verify": self.verify.as_dict() if self.verify else None,
+            "advice": advice_dict(pool_env=self.secret_name),
+        }
+
+
+@dataclass
+class _Run:
+    steps: list[FixStep] = field(default_factory=list)
+
+    def add(self, step: FixStep) -> None:
+        if step.outcome == "failed":
+            logger.warning("fix step %s failed: %s", step.name, step.error or step.summary)
+        self.steps.append(step)
+
+
+def fix(
+    gateway: DigitalOcean,
+    request: PoolRequest,
+    *,
+    cluster: str | None = None,
+    targets: Sequence[Target] = (),
+    idle_for: float = 300,
+    dry_run: bool = False,
+    secret_name: str = "DATABASE_URL",
+    direct_secret_name: str | None = None,
+    private: bool = False,
+    github: GitHub | None = None,
+    redeploy: Redeploy | None = None,
+    replace: bool = False,
+    verify_timeout: float = VERIFY_TIMEOUT,
+    connect_fn: Callable[[str], PgConnection] = connect,
+) -> FixResult:
+    """Run the remediation on ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster).
+
+    Never raises for a step's failure: it is in the returned steps (``result.ok`` is False). ``dry_run``
+    reads (API and ``pg_stat_activity``) and changes nothing: no terminate, no pool write, no secret write,
+    no verification.
+    """
+    if idle_for < 0:
+        raise ValueError("idle_for must be >= 0 seconds")
+    run = _Run()
+    kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secret_name}
+
+    # 1. status: the API side first; a failure here leaves nothing to work on.
+    try:
+        found = gateway.find_cluster(cluster)
+        pools = tuple(gateway.list_connection_pools(found.id)) if found.is_postgres else ()
+    except DoPgpoolError as exc:
+        run.add(FixStep("status", "failed", "could not read the cluster from the API", error=exc,
+                        state="nothing was changed"))  # fmt: skip
+        for name in STEP_NAMES[1:-1]:
+            run.add(FixStep(name, "skipped", "the cluster could not be read"))
+        run.add(_advice_step(secret_name))
+        return FixResult(tuple(run.steps), **kw)
+
+    conn: PgConnection | None = None
+    try:
+        status, conn = _status(found, pools, connect_fn)
+        run.add(_status_step(status))
+        # 2. terminate idle sessions (saturated only), on the same connection.
+        terminated, would, step = _terminate_step(status, conn, idle_for=idle_for, dry_run=dry_run)
+        run.add(step)
+    finally:
+        if conn is not None:
+            conn.close()
+    kw.update(cluster=found, status=status, terminated=terminated, would_terminate=would)
+
+    # 3. the pool (API only).
+    try:
+        ensured: EnsureResult | None = ensure_pool(gateway, request, cluster=found.id, dry_run=dry_run,
+                                                   replace=replace)  # fmt: skip
+    except DoPgpoolError as exc:
+        ensured = None
+        run.add(FixStep("ensure-pool", "failed", f"pool {request.pool_name!r} could not be put in place", error=exc,
+                        state=_ensure_state(exc, request)))  # fmt: skip
+    else:
+        assert ensured is not None
+        run.add(_ensure_step(ensured))
+    kw["ensure"] = ensured
+    pool = ensured.current if ensured is not None else None
+
+    # 4. secrets, only once the pool is confirmed.
+    formatted: list[SecretTarget] = [format_target(t, cluster=found.name) for t in targets]
+    outcomes, step = _secrets_step(
+        ensured, pool, found, formatted, secret_name=secret_name, direct_secret_name=direct_secret_name,
+        private=private, github=github, apps=gateway, redeploy=redeploy, dry_run=dry_run,
+    )  # fmt: skip
+    run.add(step)
+    kw["secrets"] = tuple(outcomes)
+
+    # 5. verify through the pool.
+    verified, step = _verify_step(pool, status, dry_run=dry_run, timeout=verify_timeout)
+    run.add(step)
+    kw["verify"] = verified
+
+    # 6. what the application needs behind a transaction pool.
+    run.add(_advice_step(secret_name))
+    return FixResult(tuple(run.steps), **kw)
+
+
+# --- 1. status -------------------------------------------------------------------------------------------
+
+
+def _status(
+    found: Cluster, pools: tuple[Pool, ...], connect_fn: Callable[[str], PgConnection]
+) -> tuple[ClusterStatus, PgConnection | None]:
+    """Like ``cluster_status``, but the connection is returned open for the terminate step."""
+    info = found.connection
+    if info is None or not info.has_password:
+        return ClusterStatus(found, pools, None, error="the API returned no password for the cluster (the token "
+                             "lacks database:view_credentials); live usage needs it"), None  # fmt: skip
+    try:
+        conn = connect_fn(info.uri)
+    except DatabaseError as exc:
+        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated), None
+    try:
+        return ClusterStatus(found, pools, snapshot(conn)), conn
+    except DatabaseError as exc:
+        conn.close()
+        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated), None
+
+
+def _status_step(status: ClusterStatus) -> FixStep:
+    v = status.verdict
+    if status.usage is not None and v is not None:
+        summary = v.describe()
+    elif status.saturated:
+        summary = "saturated: PostgreSQL refused do-pgpool's connection because it is full"
+    else:
+        summary = f"live usage unavailable: {(status.error or 'unknown').splitlines()[0]}"
+    return FixStep("status", "done", summary, details=tuple(status.lines()))
+
+
+# --- 2. terminate idle sessions --------------------------------------------------------------------------
+
+
+def _terminate_step(
+    status: ClusterStatus, conn: PgConnection | None, *, idle_for: float, dry_run: bool
+) -> tuple[TerminateResult | None, tuple[Session, ...], FixStep]:
+    name = "terminate-idle"
+    if status.saturated and conn is None:
+        return None, (), FixStep(
+            name, "failed", "cannot connect to free idle sessions: PostgreSQL is full",
+            error=DatabaseError(status.error or "PostgreSQL is full", saturated=True),
+            state="no session was terminated; the pool and the secrets are still put in place below (they need "
+                  "no database connection); once the application reconnects through the pool its direct "
+                  "connections go away",
+        )  # fmt: skip
+    if conn is None or status.usage is None:
+        reason = (status.error or "live usage unavailable").splitlines()[0]
+        return None, (), FixStep(name, "skipped", f"live usage unknown, so nothing is terminated ({reason})")
+    v = status.usage.verdict
+    if v.level != "saturated":
+        return None, (), FixStep(name, "skipped", f"not saturated ({v.level}, {v.free} of {v.limit} slots free); "
+                                 "idle sessions are left alone")  # fmt: skip
+    try:
+        idle = tuple(find_idle(conn, idle_for=idle_for))
+        if not idle:
+            return None, (), FixStep(
+                name, "skipped", f"saturated, but no client session has been idle for {idle_for:g} s or more",
+                details=tuple(SATURATED_ADVICE.splitlines()[1:4]),
+            )  # fmt: skip
+        if dry_run:
+            summary = f"would terminate {len(idle)} session(s) idle for {idle_for:g} s or more"
+            return None, idle, FixStep(name, "planned", summary, details=tuple(s.describe() for s in idle))
+        result = terminate(conn, idle)
+    except DatabaseError as exc:
+        return None, (), FixStep(name, "failed", "terminating idle sessions failed", error=exc,
+                                 state="some sessions may have been terminated; re-run to finish")  # fmt: skip
+    details = [f"terminated {s.describe()}" for s in result.terminated]
+    details += [f"kept {s.describe()}: {reason}" for s, reason in result.skipped]
+    return result, (), FixStep(name, "done", result.describe(), details=tuple(details),
+                               changed=bool(result.terminated))  # fmt: skip
+
+
+# --- 3. the pool -----------------------------------------------------------------------------------------
+
+
+def _ensure_step(result: EnsureResult) -> FixStep:
+    p = result.pool
+    spec = f"{p.mode}, size {p.size}, db {p.db}, user {p.user or '(inbound user)'}"
+    details = [c.describe() for c in result.changes] + [f"warning: {w}" for w in result.warnings]
+    if result.note:
+        details.append(f"note: {result.note}")
+    if result.current is not None and result.current.connection is not None:
+        details.append(f"connection: {result.current.connection.masked_uri}")
+    if result.action == "unchanged":
+        return FixStep("ensure-pool", "done", f"pool {p.name!r} is up to date ({spec}); nothing to do",
+                       details=tuple(details))  # fmt: skip
+    if result.action.startswith("would"):
+        return FixStep("ensure-pool", "planned", f"{result.action} pool {p.name!r} ({spec})", details=tuple(details))
+    return FixStep("ensure-pool", "done", f"{result.action} pool {p.name!r} ({spec})", details=tuple(details),
+                   changed=True)  # fmt: skip
+
+
+def _ensure_state(exc: DoPgpoolError, request: PoolRequest) -> str:
+    if "State left" in str(exc):
+        return "see the error; secrets were not written"
+    return f"pool {request.pool_name!r} was not changed; secrets were not written; fix the cause and re-run"
+
+
+# --- 4. secrets ------------------------------------------------------------------------------------------
+
+
+def _secrets_step(
+    ensured: EnsureResult | None,
+    pool: Pool | None,
+    cluster: Cluster,
+    targets: Sequence[SecretTarget],
+    *,
+    secret_name: str,
+    direct_secret_name: str | None,
+    private: bool,
+    github: GitHub | None,
+    apps: Any,
+    redeploy: Redeploy | None,
+    dry_run: bool,
+) -> tuple[list[TargetOutcome], FixStep]:
+    name = "secrets"
+    if not targets:
+        return [], FixStep(name, "skipped", "no --secret target given: point the application at the pool yourself")
+    labels = ", ".join(t.label for t in targets)
+    if ensured is None:
+        return [], FixStep(name, "skipped", f"the pool is not confirmed, so nothing was written to {labels}")
+    if pool is None:  # dry run of a create: the connection string exists only once the pool does
+        names = secret_name + (f" and {direct_secret_name}" if direct_secret_name else "")
+        return [], FixStep(name, "planned", f"would write {names} to {labels} once the pool exists",
+                           details=tuple(t.describe() for t in targets))  # fmt: skip
+    try:
+        values = {secret_name: connection_string_for(pool, private=private)}
+        if direct_secret_name:
+            values[direct_secret_name] = connection_string_for(cluster, private=private)
+        outcomes = write_secrets(targets, values, dry_run=dry_run, github=github, apps=apps, redeploy=redeploy)
+    except DoPgpoolError as exc:
+        return [], FixStep(name, "failed", "nothing was written", error=exc,
+                           state=f"the pool is in place; {labels} left as they were")  # fmt: skip
+    details = [o.describe() for o in outcomes] + [f"  {c.describe()}" for o in outcomes for c in o.changes]
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        done = [o.target for o in outcomes if o.ok]
+        return outcomes, FixStep(
+            name, "failed", f"{len(failed)} of {len(outcomes)} targets failed",
+            details=tuple(details), error=failed[0].error, changed=any(_wrote(o) for o in outcomes),
+            state=f"written or unchanged: {', '.join(done) or 'none'}; failed: "
+                  f"{', '.join(o.target for o in failed)}; re-run to finish (every target is idempotent)",
+        )  # fmt: skip
+    if dry_run:
+        pending = [o for o in outcomes if o.action != "unchanged"]
+        if pending:
+            return outcomes, FixStep(name, "planned", f"would write {len(pending)} of {len(outcomes)} targets",
+                                     details=tuple(details))  # fmt: skip
+        return outcomes, FixStep(name, "done", f"all {len(outcomes)} targets unchanged", details=tuple(details))
+    changed = [o for o in outcomes if _wrote(o)]
+    summary = (f"wrote {len(changed)} of {len(outcomes)} targets" if changed
+               else f"all {len(outcomes)} targets unchanged")  # fmt: skip
+    return outcomes, FixStep(name, "done", summary, details=tuple(details), changed=bool(changed))
+
+
+def _wrote(outcome: TargetOutcome) -> bool:
+    return outcome.ok and outcome.action not in ("unchanged", "printed")
+
+
+# --- 5. verify -------------------------------------------------------------------------------------------
+
+
+def _verify_step(
+    pool: Pool | None, status: ClusterStatus, *, dry_run: bool, timeout: float
+) -> tuple[VerifyResult | None, FixStep]:
+    name = "verify"
+    if dry_run:
+        return None, FixStep(name, "skipped", "dry run: nothing to verify yet")
+    if pool is None:
+        return None, FixStep(name, "skipped", "the pool is not confirmed")
+    try:
+        url = connection_string_for(pool)
+        result = verify_within(url, timeout=timeout)
+    except DoPgpoolError as exc:
+        state = "the pool and the secrets are in place, but the pool did not answer a query"
+        if status.saturated or (status.usage is not None and status.usage.verdict.level == "saturated"):
+            state += (
+                "; PostgreSQL is still full, so the pool cannot open a server connection: restart the "
+                "application so it reconnects through the pool (do-pgpool restart --app APP), then re-run"
+            )
+        if "server_login_retry" in str(exc):
+            state += (
+                "; PgBouncer refuses new logins for server_login_retry (15 s by default) after a failed server "
+                "login: re-run in a few seconds"
+            )
+        return None, FixStep(name, "failed", "could not run SELECT 1 through the pool", error=exc, state=state)
+    return result, FixStep(name, "done", result.describe())
+
+
+def verify_within(url: str, *, timeout: float = VERIFY_TIMEOUT, clock: Callable[[], float] = time.perf_counter
+                  ) -> VerifyResult:  # fmt: skip
+    """``SELECT 1`` through a pool's connection string, connect and query each bounded by ``timeout`` seconds.
+
+    Like ``verify_pool``, plus a watchdog: a pool whose server is full queues the query (PgBouncer ignores a
+    cancel for a queued client), so the connection is shut down when the time is up. Raises DatabaseError.
+    """
+    started = clock()
+    with connect(url, connect_timeout=max(2, math.ceil(timeout))) as conn:
+        connected = clock()
+        watchdog = _Watchdog(conn, timeout)
+        try:
+            row = conn.execute("SELECT 1").fetchone()
+        except psycopg.Error as exc:
+            if watchdog.fired:
+                raise DatabaseError(
+                    f"{mask_url(url)} accepted the connection but SELECT 1 got no server connection within "
+                    f"{timeout:g} s: PgBouncer is waiting for a free PostgreSQL slot (is the server full?)"
+                ) from exc
+            raise _db_error(exc, url, "running SELECT 1 through") from exc
+        finally:
+            watchdog.stop()
+        done = clock()
+    if row is None or row[0] != 1:
+        raise DatabaseError(f"SELECT 1 through {mask_url(url)} returned {row!r}")
+    return VerifyResult(mask_url(url), (connected - started) * 1000.0, (done - connected) * 1000.0)
+
+
+class _Watchdog:
+    """Shuts the connection's socket down after ``timeout`` seconds unless stopped first (bounded wait)."""
+
+    def __init__(self, conn: PgConnection, timeout: float) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.fired = False
+        self._timer = threading.Timer(timeout, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self.fired = True
+            try:
+                dup = os.dup(self._conn.fileno())
+            except (OSError, psycopg.Error):
+                return
+            with socket.socket(fileno=dup) as sock:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+        self._timer.cancel()
+
+
+# --- 6. advice -------------------------------------------------------------------------------------------
+
+
+def _advice_step(secret_name: str) -> FixStep:
+    from ._advice import advice
+
+    keys = ", ".join(a.key for a in advice(pool_env=secret_name))
+    return FixStep("advice", "done", f"settings for apps behind a transaction pool ({keys})")

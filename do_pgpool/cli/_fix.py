@@ -1,0 +1,155 @@
+"""``do-pgpool fix``: status, free idle sessions, pool, secrets, verify, advice - in one idempotent run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from ._common import (
+    EXIT_CODES_HELP,
+    OperationFailed,
+    api_options,
+    cluster_option,
+    dry_run_option,
+    emit_json,
+    open_gateway,
+    output_option,
+)
+from ._secrets import secret_options
+
+if TYPE_CHECKING:
+    from .._fix import FixResult
+
+MODES = ["transaction", "session", "statement"]
+_MARK = {"done": "+", "skipped": "-", "planned": "?", "failed": "!"}
+
+
+@click.command("fix", epilog=EXIT_CODES_HELP)
+@api_options
+@cluster_option
+@click.option("--size", type=click.IntRange(min=1), required=True, help="Server connections the pool may hold.")
+@click.option("--name", metavar="NAME", help="Pool name (3-60 characters).  [default: <db>-pool]")
+@click.option("--mode", type=click.Choice(MODES), help="PgBouncer pool mode.  [default: transaction; kept on update]")
+@click.option("--db", metavar="DB", help="Database the pool serves.  [default: defaultdb; kept on update]")
+@click.option("--user", metavar="USER", help="User the pool connects as.  [default: doadmin; kept on update]")
+@click.option("--inbound-user", is_flag=True, help="No pool user: clients' own credentials pass through.")
+@click.option("--replace", is_flag=True, help="Allow a mode change by delete + create (drops live connections).")
+@secret_options
+@click.option("--idle-for", type=click.FloatRange(min=0), default=300, show_default=True, metavar="SECONDS",
+              help="When saturated, terminate client sessions idle at least this long.")  # fmt: skip
+@click.option("--verify-timeout", type=click.FloatRange(min=0.1), default=10, show_default=True, metavar="SECONDS",
+              help="How long the SELECT 1 through the pool may take.")  # fmt: skip
+@dry_run_option
+@output_option
+def fix_command(
+    token: str | None,
+    api_url: str,
+    cluster: str | None,
+    size: int,
+    name: str | None,
+    mode: str | None,
+    db: str | None,
+    user: str | None,
+    inbound_user: bool,
+    replace: bool,
+    secrets: tuple[str, ...],
+    secret_name: str,
+    direct_secret_name: str | None,
+    private: bool,
+    redeploy_workflow: str | None,
+    ref: str | None,
+    idle_for: float,
+    verify_timeout: float,
+    dry_run: bool,
+    output: str,
+) -> None:
+    """Take a cluster out of connection exhaustion in one run, and keep it out.
+
+    \b
+    Steps, each reported as done, skipped (with the reason), planned (--dry-run) or failed (with the
+    state it left):
+      1 status          budget, pools, live usage from pg_stat_activity, verdict
+      2 terminate-idle  only when saturated: sessions idle for --idle-for seconds or more. If PostgreSQL
+                        refuses even this tool's connection, the options are listed (restart the app,
+                        cluster maintenance, resize) and the run goes on: the pool needs no slot
+      3 ensure-pool     create or update the PgBouncer pool (like ensure-pool)
+      4 secrets         write the pool's connection string to each --secret target, once the pool exists
+      5 verify          SELECT 1 through the pool's connection string (bounded by --verify-timeout)
+      6 advice          the settings an application needs behind a transaction pool
+    Running it again changes nothing. --dry-run reads and changes nothing (no terminate, no pool or secret
+    write, no verification). Exit 1 if any step failed.
+
+    \b
+    Examples:
+      do-pgpool fix --cluster app-db --size 20 --secret dotenv:/srv/app/.env
+      do-pgpool fix --cluster app-db --size 20 --secret github:acme/web@production --dry-run
+      do-pgpool fix --cluster app-db --size 20 -o json | jq '.steps[] | [.name, .outcome]'
+    """
+    from .._fix import fix
+    from .._plan import PoolRequest
+    from ._secrets import prepare_secrets
+
+    request = PoolRequest(size=size, name=name, mode=mode, db=db, user=user, inbound_user=inbound_user)
+    secret_request = prepare_secrets(secrets, secret_name, direct_secret_name, private, redeploy_workflow, ref)
+    try:
+        with open_gateway(token, api_url) as gateway:
+            result = fix(
+                gateway, request, cluster=cluster, targets=secret_request.targets, idle_for=idle_for,
+                dry_run=dry_run, secret_name=secret_name, direct_secret_name=direct_secret_name, private=private,
+                github=secret_request.github, redeploy=secret_request.redeploy, replace=replace,
+                verify_timeout=verify_timeout,
+            )  # fmt: skip
+    finally:
+        secret_request.close()
+    render_fix(result, output)
+    if not result.ok:
+        failed = "; ".join(f"{s.name}: {s.state or s.summary}" for s in result.failed)
+        raise OperationFailed(f"{len(result.failed)} of {len(result.steps)} steps failed. {failed}")
+
+
+def render_fix(result: FixResult, output: str) -> None:
+    """Text: one block per step (stderr when a stdout target prints a value); JSON: one object."""
+    printed = result.printed
+    if output == "json":
+        data = result.as_dict()
+        if printed:
+            data["stdout"] = printed  # the stdout target: the only place a value is shown
+        emit_json(data)
+        return
+    from .._advice import render_text
+
+    err = bool(printed)  # `--secret stdout > file` keeps stdout for the value
+    c = result.cluster
+    head = f"fix cluster {c.name} ({c.id})" if c else "fix"
+    click.echo(head + (" - dry run, nothing will be changed" if result.dry_run else ""), err=err)
+    total = len(result.steps)
+    for i, step in enumerate(result.steps, 1):
+        click.echo(f"{_MARK[step.outcome]} [{i}/{total}] {step.describe()}", err=err)
+        for line in step.details:
+            click.echo(f"      {line}", err=err)
+        if step.error is not None:
+            for line in str(step.error).splitlines():
+                click.echo(f"      error: {line}", err=err)
+        if step.state:
+            click.echo(f"      state left: {step.state}", err=err)
+    click.echo("", err=err)
+    click.echo(render_text(pool_env=result.secret_name), err=err)
+    click.echo("", err=err)
+    click.echo(_summary(result), err=err)
+    if len(printed) == 1:
+        click.echo(next(iter(printed.values())))
+    else:
+        for key, value in printed.items():
+            click.echo(f"{key}={value}")
+
+
+def _summary(result: FixResult) -> str:
+    counts: dict[str, int] = {}
+    for s in result.steps:
+        counts[s.outcome] = counts.get(s.outcome, 0) + 1
+    parts = ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+    if result.dry_run:
+        return f"dry run: {parts}; nothing was changed"
+    verdict = "changed something" if result.changed else "nothing needed changing"
+    return f"{'ok' if result.ok else 'FAILED'}: {parts}; {verdict}"

@@ -67,12 +67,10 @@ _EXPORTS: dict[str, str] = {
     "TerminateResult": "_diagnose",
     "Usage": "_diagnose",
     "Verdict": "_diagnose",
-    "VerifyResult": "_diagnose",
     "find_idle": "_diagnose",
     "snapshot": "_diagnose",
     "terminate": "_diagnose",
     "verdict": "_diagnose",
-    "verify_pool": "_diagnose",
     "Advice": "_advice",
     "advice": "_advice",
     "advice_dict": "_advice",
@@ -99,6 +97,11 @@ _EXPORTS: dict[str, str] = {
     "wait_until_ready": "_wait",
     "connect_database": "_diagnose:connect",
     "render_advice": "_advice:render_text",
+    "VerifyResult": "_verify",
+    "verify_pool": "_verify",
+    "FixResult": "_fix",
+    "FixStep": "_fix",
+    "fix": "_fix",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -136,12 +139,10 @@ if TYPE_CHECKING:
         TerminateResult,
         Usage,
         Verdict,
-        VerifyResult,
         find_idle,
         snapshot,
         terminate,
         verdict,
-        verify_pool,
     )
     from ._diagnose import (
         connect as connect_database,
@@ -172,6 +173,11 @@ if TYPE_CHECKING:
         ServerError,
         TransportError,
         WaitTimeoutError,
+    )
+    from ._fix import (
+        FixResult,
+        FixStep,
+        fix,
     )
     from ._fleet import (
         ClusterOutcome,
@@ -237,6 +243,10 @@ if TYPE_CHECKING:
         format_target,
         parse_target,
         write_secrets,
+    )
+    from ._verify import (
+        VerifyResult,
+        verify_pool,
     )
     from ._wait import (
         Backoff,

@@ -29,14 +29,13 @@ __all__ = [
     "TerminateResult",
     "Usage",
     "Verdict",
-    "VerifyResult",
     "connect",
+    "database_error",
     "find_idle",
     "is_saturation_message",
     "snapshot",
     "terminate",
     "verdict",
-    "verify_pool",
 ]
 
 logger = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ def _server_said(detail: str) -> str:
     return f"FATAL: {tail.strip()}" if sep else last.strip()
 
 
-def _database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
+def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
     detail = _scrub(str(exc).strip(), url)
     if is_saturation_message(detail):
         return DatabaseError(
@@ -133,7 +132,7 @@ def connect(
             prepare_threshold=prepare_threshold,
         )
     except psycopg.Error as exc:
-        raise _database_error(exc, url, "connecting to") from exc
+        raise database_error(exc, url, "connecting to") from exc
 
 
 @contextmanager
@@ -141,7 +140,7 @@ def _mapped(url: str, doing: str) -> Iterator[None]:
     try:
         yield
     except psycopg.Error as exc:
-        raise _database_error(exc, url, doing) from exc
+        raise database_error(exc, url, doing) from exc
 
 
 def _conn_url(conn: Connection) -> str:
@@ -453,7 +452,7 @@ def terminate(
             skipped.append((session, f"permission denied: {reason}"))
             continue
         except psycopg.Error as exc:
-            raise _database_error(exc, url, f"terminating pid {session.pid} on") from exc
+            raise database_error(exc, url, f"terminating pid {session.pid} on") from exc
         if row is None:
             skipped.append((session, "no longer an idle client session (it left or ran a query since listed)"))
         elif not row[0]:
@@ -480,44 +479,3 @@ def _wait_gone(
                 logger.warning("%d terminated session(s) still exiting after %.0f s", len(pids), wait)
             return
         sleep(POLL_INTERVAL)
-
-
-# --- verify a pool ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """A pool answered ``SELECT 1``: how long connecting and the query took."""
-
-    target: str  # masked URL
-    connect_ms: float
-    query_ms: float
-
-    @property
-    def latency_ms(self) -> float:
-        return self.connect_ms + self.query_ms
-
-    def describe(self) -> str:
-        return f"{self.target}: SELECT 1 ok (connect {self.connect_ms:.0f} ms, query {self.query_ms:.1f} ms)"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "ok": True, "connect_ms": round(self.connect_ms, 1),
-                "query_ms": round(self.query_ms, 2), "latency_ms": round(self.latency_ms, 1)}  # fmt: skip
-
-
-def verify_pool(
-    url: str, *, connect_timeout: int = CONNECT_TIMEOUT, clock: Callable[[], float] = time.perf_counter
-) -> VerifyResult:
-    """Connect through a pool's connection string (``prepare_threshold=None``) and run ``SELECT 1``.
-
-    Raises :class:`DatabaseError` when it cannot connect or the query fails.
-    """
-    started = clock()
-    with connect(url, connect_timeout=connect_timeout) as conn:
-        connected = clock()
-        with _mapped(url, "running SELECT 1 through"):
-            row = conn.execute("SELECT 1").fetchone()
-        done = clock()
-    if row is None or row[0] != 1:
-        raise DatabaseError(f"SELECT 1 through {mask_url(url)} returned {row!r}")
-    return VerifyResult(mask_url(url), (connected - started) * 1000.0, (done - connected) * 1000.0)

@@ -22,40 +22,31 @@ Decisions:
 from __future__ import annotations
 
 import logging
-import math
-import os
-import socket
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import psycopg
-
-from ._dburl import mask_url
-from ._diagnose import SATURATED_ADVICE, Session, TerminateResult, VerifyResult, connect, find_idle, snapshot, terminate
+from ._diagnose import SATURATED_ADVICE, Session, TerminateResult, connect, find_idle, snapshot, terminate
 from ._diagnose import Connection as PgConnection
-from ._diagnose import _database_error as _db_error
 from ._ensure import EnsureResult, ensure_pool
 from ._exceptions import DatabaseError, DoPgpoolError
 from ._models import Cluster, Pool
 from ._plan import PoolRequest
 from ._status import ClusterStatus
 from ._targets import SecretTarget, Target, TargetOutcome, connection_string_for, format_target, write_secrets
+from ._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
 
 if TYPE_CHECKING:
     from ._gateway import DigitalOcean
     from ._github import GitHub
     from ._targets import Redeploy
 
-__all__ = ["STEP_NAMES", "FixResult", "FixStep", "fix", "verify_within"]
+__all__ = ["STEP_NAMES", "FixResult", "FixStep", "fix"]
 
 logger = logging.getLogger(__name__)
 
 StepOutcome = Literal["done", "skipped", "planned", "failed"]
 STEP_NAMES = ("status", "terminate-idle", "ensure-pool", "secrets", "verify", "advice")
-VERIFY_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -418,7 +409,7 @@ def _verify_step(
         return None, FixStep(name, "skipped", "the pool is not confirmed")
     try:
         url = connection_string_for(pool)
-        result = verify_within(url, timeout=timeout)
+        result = verify_pool(url, timeout=timeout)
     except DoPgpoolError as exc:
         state = "the pool and the secrets are in place, but the pool did not answer a query"
         if status.saturated or (status.usage is not None and status.usage.verdict.level == "saturated"):
@@ -433,67 +424,6 @@ def _verify_step(
             )
         return None, FixStep(name, "failed", "could not run SELECT 1 through the pool", error=exc, state=state)
     return result, FixStep(name, "done", result.describe())
-
-
-def verify_within(url: str, *, timeout: float = VERIFY_TIMEOUT, clock: Callable[[], float] = time.perf_counter
-                  ) -> VerifyResult:  # fmt: skip
-    """``SELECT 1`` through a pool's connection string, connect and query each bounded by ``timeout`` seconds.
-
-    Like ``verify_pool``, plus a watchdog: a pool whose server is full queues the query (PgBouncer ignores a
-    cancel for a queued client), so the connection is shut down when the time is up. Raises DatabaseError.
-    """
-    started = clock()
-    with connect(url, connect_timeout=max(2, math.ceil(timeout))) as conn:
-        connected = clock()
-        watchdog = _Watchdog(conn, timeout)
-        try:
-            row = conn.execute("SELECT 1").fetchone()
-        except psycopg.Error as exc:
-            if watchdog.fired:
-                raise DatabaseError(
-                    f"{mask_url(url)} accepted the connection but SELECT 1 got no server connection within "
-                    f"{timeout:g} s: PgBouncer is waiting for a free PostgreSQL slot (is the server full?)"
-                ) from exc
-            raise _db_error(exc, url, "running SELECT 1 through") from exc
-        finally:
-            watchdog.stop()
-        done = clock()
-    if row is None or row[0] != 1:
-        raise DatabaseError(f"SELECT 1 through {mask_url(url)} returned {row!r}")
-    return VerifyResult(mask_url(url), (connected - started) * 1000.0, (done - connected) * 1000.0)
-
-
-class _Watchdog:
-    """Shuts the connection's socket down after ``timeout`` seconds unless stopped first (bounded wait)."""
-
-    def __init__(self, conn: PgConnection, timeout: float) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-        self._stopped = False
-        self.fired = False
-        self._timer = threading.Timer(timeout, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._stopped:
-                return
-            self.fired = True
-            try:
-                dup = os.dup(self._conn.fileno())
-            except (OSError, psycopg.Error):
-                return
-            with socket.socket(fileno=dup) as sock:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopped = True
-        self._timer.cancel()
 
 
 # --- 6. advice -------------------------------------------------------------------------------------------

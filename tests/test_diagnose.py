@@ -22,9 +22,9 @@ from do_pgpool._diagnose import (
     snapshot,
     terminate,
     verdict,
-    verify_pool,
 )
 from do_pgpool._exceptions import DatabaseError
+from do_pgpool._verify import verify_pool
 from tests.conftest_servers import POOL_NAME
 from tests.realservers import RealServers, free_port, psycopg_connect
 

@@ -12,6 +12,7 @@ from ._common import EXIT_CODES_HELP, DoPgpoolGroup, configure_logging
 from ._diagnose import status_command, terminate_idle_command
 from ._ensure import ensure_pool_command
 from ._fake import fake_api_command
+from ._fix import fix_command
 from ._resize import resize_command
 from ._restart import restart_command
 from ._secrets import rewrite_secret_command
@@ -45,3 +46,4 @@ main.add_command(resize_command)
 main.add_command(restart_command)
 main.add_command(status_command)
 main.add_command(terminate_idle_command)
+main.add_command(fix_command)

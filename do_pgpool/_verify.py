@@ -1,0 +1,111 @@
+"""Verify a pool: connect through its connection string and run ``SELECT 1``, always within a bound.
+
+When PostgreSQL is full, PgBouncer accepts the client but queues the query until its ``query_wait_timeout``
+(120 s by default) and ignores cancel requests for a queued client; so a watchdog shuts the connection's
+socket down when the time is up, and the caller hears why instead of hanging.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from ._dburl import mask_url
+from ._diagnose import Connection as PgConnection
+from ._diagnose import connect, database_error
+from ._exceptions import DatabaseError
+
+__all__ = ["VERIFY_TIMEOUT", "VerifyResult", "verify_pool"]
+
+VERIFY_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """A pool answered ``SELECT 1``: how long connecting and the query took."""
+
+    target: str  # masked URL
+    connect_ms: float
+    query_ms: float
+
+    @property
+    def latency_ms(self) -> float:
+        return self.connect_ms + self.query_ms
+
+    def describe(self) -> str:
+        return f"{self.target}: SELECT 1 ok (connect {self.connect_ms:.0f} ms, query {self.query_ms:.1f} ms)"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "ok": True, "connect_ms": round(self.connect_ms, 1),
+                "query_ms": round(self.query_ms, 2), "latency_ms": round(self.latency_ms, 1)}  # fmt: skip
+
+
+def verify_pool(
+    url: str, *, timeout: float = VERIFY_TIMEOUT, clock: Callable[[], float] = time.perf_counter
+) -> VerifyResult:
+    """``SELECT 1`` through a pool's connection string, connect and query each bounded by ``timeout`` seconds.
+
+    Connects with ``prepare_threshold=None``. A pool whose server is full queues the query (PgBouncer ignores a
+    cancel for a queued client), so the watchdog shuts the connection down when the time is up.
+    Raises DatabaseError.
+    """
+    started = clock()
+    with connect(url, connect_timeout=max(2, math.ceil(timeout))) as conn:
+        connected = clock()
+        watchdog = _Watchdog(conn, timeout)
+        try:
+            row = conn.execute("SELECT 1").fetchone()
+        except psycopg.Error as exc:
+            if watchdog.fired:
+                raise DatabaseError(
+                    f"{mask_url(url)} accepted the connection but SELECT 1 got no server connection within "
+                    f"{timeout:g} s: PgBouncer is waiting for a free PostgreSQL slot (is the server full?)"
+                ) from exc
+            raise database_error(exc, url, "running SELECT 1 through") from exc
+        finally:
+            watchdog.stop()
+        done = clock()
+    if row is None or row[0] != 1:
+        raise DatabaseError(f"SELECT 1 through {mask_url(url)} returned {row!r}")
+    return VerifyResult(mask_url(url), (connected - started) * 1000.0, (done - connected) * 1000.0)
+
+
+class _Watchdog:
+    """Shuts the connection's socket down after ``timeout`` seconds unless stopped first (bounded wait)."""
+
+    def __init__(self, conn: PgConnection, timeout: float) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.fired = False
+        self._timer = threading.Timer(timeout, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self.fired = True
+            try:
+                dup = os.dup(self._conn.fileno())
+            except (OSError, psycopg.Error):
+                return
+            with socket.socket(fileno=dup) as sock:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+        self._timer.cancel()

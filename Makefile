@@ -38,6 +38,8 @@ demo: $(STAMP)
 
 bench: $(STAMP) servers
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.fleet
+	$(BIN)/python -m benchmarks.startup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

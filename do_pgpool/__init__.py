@@ -83,16 +83,17 @@ _EXPORTS: dict[str, str] = {
     "PoolTemplate": "_fleet",
     "SecretsSpec": "_fleet",
     "ensure_fleet": "_fleet",
-    "ResizePlan": "_resize",
-    "ResizeRequest": "_resize",
+    "ResizePlan": "_resize_plan",
+    "ResizeRequest": "_resize_plan",
+    "plan_resize": "_resize_plan",
     "ResizeResult": "_resize",
-    "plan_resize": "_resize",
     "resize": "_resize",
     "RestartResult": "_restart",
     "restart_app": "_restart",
     "restart_cluster": "_restart",
-    "Backoff": "_wait",
-    "Progress": "_wait",
+    "Backoff": "_poll",
+    "Progress": "_poll",
+    "WaitOptions": "_poll",
     "wait_for_deployment": "_wait",
     "wait_until_ready": "_wait",
     "connect_database": "_diagnose:connect",
@@ -211,12 +212,19 @@ if TYPE_CHECKING:
         UpdatePool,
         plan_pool,
     )
+    from ._poll import (
+        Backoff,
+        Progress,
+        WaitOptions,
+    )
     from ._resize import (
+        ResizeResult,
+        resize,
+    )
+    from ._resize_plan import (
         ResizePlan,
         ResizeRequest,
-        ResizeResult,
         plan_resize,
-        resize,
     )
     from ._restart import (
         RestartResult,
@@ -249,8 +257,6 @@ if TYPE_CHECKING:
         verify_pool,
     )
     from ._wait import (
-        Backoff,
-        Progress,
         wait_for_deployment,
         wait_until_ready,
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "MAX_CONNECTIONS",
     "MAX_POOLS",
     "RESERVED_CONNECTIONS",
     "Budget",

@@ -28,7 +28,7 @@ from ._exceptions import (
     ServerError,
     TransportError,
 )
-from ._models import Cluster, JsonDict, Pool, PoolSpec
+from ._models import Cluster, JsonDict, Pool, PoolSpec, looks_like_uuid
 from ._retry import RetryConfig, api_retrying
 from ._urls import check_api_url as _check_url
 
@@ -121,7 +121,7 @@ class DigitalOcean:
 
     def find_cluster(self, name_or_id: str | None) -> Cluster:
         """One PostgreSQL cluster by uuid or name, or the account's only one. One request either way."""
-        if name_or_id and _looks_like_uuid(name_or_id):
+        if name_or_id and looks_like_uuid(name_or_id):
             return self.get_cluster(name_or_id)
         clusters = self.list_clusters()
         if name_or_id:
@@ -403,13 +403,3 @@ def _float(value: str | None) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _looks_like_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

@@ -6,6 +6,7 @@ through explicit accessors (``Connection.password``, ``Connection.uri``).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ __all__ = [
     "Connection",
     "Pool",
     "PoolSpec",
+    "looks_like_uuid",
 ]
 
 JsonDict = dict[str, Any]
@@ -156,3 +158,12 @@ class Pool:
     @property
     def spec(self) -> PoolSpec:
         return PoolSpec(name=self.name, size=self.size, mode=self.mode, db=self.db, user=self.user)
+
+
+def looks_like_uuid(value: str) -> bool:
+    """Whether ``value`` is a uuid (a cluster's or app's id) rather than a name: ids are looked up directly."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

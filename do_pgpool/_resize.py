@@ -1,9 +1,7 @@
 """``resize``: a bigger plan for the cluster, checked before sending, and a wait that cannot return early.
 
-- ``plan_resize(cluster, options, request)`` is pure: it validates the request against DigitalOcean's
-  ``GET /v2/databases/options`` (valid ``(num_nodes, size)`` pairs come from ``layouts``), refuses what
-  DigitalOcean refuses (unknown slugs, a slug not offered for that node count, a smaller size, more than 3
-  nodes), picks the smallest size for ``--connections N``, and says the connection budget before and after.
+- ``_resize_plan.plan_resize(cluster, options, request)`` is pure: it checks the request against DigitalOcean's
+  size options and picks the target (see there).
 - ``prepare_resize`` reads (cluster + options: 2 requests) and plans; ``apply_resize`` writes and waits;
   ``resize`` does both.
 
@@ -20,37 +18,21 @@ it started.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ._budget import MAX_CONNECTIONS, connection_limit, ram_gib_from_slug
-from ._exceptions import ConfigError, PlanError
 from ._models import Cluster
-from ._wait import (
-    DEFAULT_TIMEOUT,
-    Backoff,
-    ProgressCallback,
-    describe_shape,
-    retry_while_busy,
-    wait_until_ready,
-)
+from ._poll import Stopwatch, WaitOptions, retry_while_busy
+from ._resize_plan import ResizePlan, ResizeRequest, plan_resize
+from ._wait import describe_shape, wait_until_online, wait_until_ready
 
 __all__ = [
-    "MAX_NODES",
-    "ResizeCluster",
-    "ResizePlan",
-    "ResizeRequest",
     "ResizeResult",
     "apply_resize",
-    "plan_resize",
     "prepare_resize",
     "resize",
 ]
-
-#: Primary plus up to two standbys ("Valid values are 1-3").
-MAX_NODES = 3
 
 
 class ResizeGateway(Protocol):
@@ -66,102 +48,6 @@ class ResizeGateway(Protocol):
     def update_cluster_size(
         self, cluster_id: str, *, size: str, num_nodes: int, storage_size_mib: int | None = None
     ) -> None: ...
-
-
-@dataclass(frozen=True)
-class ResizeRequest:
-    """What to resize to: a ``size`` slug or the ``connections`` the budget must reach (exactly one).
-
-    ``num_nodes`` and ``storage_size_mib`` default to the cluster's current values.
-    """
-
-    size: str | None = None
-    connections: int | None = None
-    num_nodes: int | None = None
-    storage_size_mib: int | None = None
-
-    def __post_init__(self) -> None:
-        if (self.size is None) == (self.connections is None):
-            raise ConfigError("give either a size slug (--size-slug) or a connection count (--connections), not both")
-        if self.size is not None and not self.size.strip():
-            raise ConfigError("--size-slug must not be empty")
-        if self.connections is not None and (isinstance(self.connections, bool) or self.connections < 1):
-            raise ConfigError(f"--connections must be at least 1, not {self.connections!r}")
-        if self.num_nodes is not None and not 1 <= self.num_nodes <= MAX_NODES:
-            raise ConfigError(
-                f"--nodes {self.num_nodes}: a DigitalOcean database cluster has 1 to {MAX_NODES} nodes "
-                "(a primary plus up to two standbys)"
-            )
-        if self.storage_size_mib is not None and self.storage_size_mib < 1:
-            raise ConfigError(f"--storage-mib must be positive, not {self.storage_size_mib!r}")
-
-
-@dataclass(frozen=True)
-class ResizeCluster:
-    """The one change a resize plan can hold: ``PUT /resize`` with the full body."""
-
-    cluster_id: str
-    cluster_name: str
-    before_size: str
-    before_nodes: int
-    after_size: str
-    after_nodes: int
-    before_storage_mib: int | None = None
-    #: None: storage is not sent and stays as it is
-    after_storage_mib: int | None = None
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"size": self.after_size, "num_nodes": self.after_nodes}
-        if self.after_storage_mib is not None:
-            out["storage_size_mib"] = self.after_storage_mib
-        return out
-
-    def describe(self) -> str:
-        parts = []
-        if self.before_size != self.after_size:
-            before, after = connection_limit(self.before_size), connection_limit(self.after_size)
-            parts.append(f"size {self.before_size} -> {self.after_size} (budget {_limit(before)} -> {_limit(after)})")
-        if self.before_nodes != self.after_nodes:
-            parts.append(f"nodes {self.before_nodes} -> {self.after_nodes}")
-        if self.after_storage_mib is not None and self.after_storage_mib != self.before_storage_mib:
-            parts.append(f"storage {self.before_storage_mib} -> {self.after_storage_mib} MiB")
-        return f"~ resize cluster {self.cluster_name!r}: {', '.join(parts)}"
-
-
-@dataclass(frozen=True)
-class ResizePlan:
-    cluster: Cluster
-    request: ResizeRequest
-    size: str
-    num_nodes: int
-    storage_size_mib: int | None
-    budget_before: int | None
-    budget_after: int | None
-    changes: tuple[ResizeCluster, ...] = ()
-    warnings: tuple[str, ...] = ()
-    #: why this size (``--connections``), for people
-    reason: str | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.changes)
-
-    def as_dict(self) -> dict[str, Any]:
-        c = self.cluster
-        return {
-            "cluster": {"id": c.id, "name": c.name, "status": c.status, "region": c.region, "engine": c.engine},
-            "current": {
-                "size": c.size, "num_nodes": c.num_nodes, "storage_size_mib": c.storage_size_mib,
-                "budget": self.budget_before,
-            },
-            "target": {
-                "size": self.size, "num_nodes": self.num_nodes,
-                "storage_size_mib": self.storage_size_mib if self.storage_size_mib is not None else c.storage_size_mib,
-                "budget": self.budget_after,
-            },
-            "changes": [ch.describe() for ch in self.changes],
-            "warnings": list(self.warnings),
-            "reason": self.reason,
-        }
 
 
 @dataclass(frozen=True)
@@ -192,184 +78,6 @@ class ResizeResult:
         return out
 
 
-# -- planning (pure) -------------------------------------------------------------------------------
-
-
-def plan_resize(cluster: Cluster, options: Mapping[str, Any], request: ResizeRequest) -> ResizePlan:
-    """Decide the target size/nodes/storage from the options body. Raises ConfigError for what DO would refuse."""
-    engine_options = _engine_options(cluster, options)
-    layouts = _layouts(cluster, engine_options)
-    nodes = request.num_nodes if request.num_nodes is not None else cluster.num_nodes
-    if nodes not in layouts:
-        offered = ", ".join(str(n) for n in sorted(layouts))
-        raise ConfigError(
-            f"DigitalOcean offers {cluster.engine} clusters with {offered} node(s), not {nodes}; pass --nodes "
-            f"{' or '.join(str(n) for n in sorted(layouts) if n <= MAX_NODES)}"
-        )
-    valid = layouts[nodes]
-    warnings: list[str] = []
-    reason: str | None = None
-
-    if request.connections is not None:
-        size, reason = _size_for_connections(cluster, valid, nodes, request.connections)
-    else:
-        assert request.size is not None
-        size = request.size.strip()
-        _check_slug(cluster, layouts, nodes, size)
-    _check_not_smaller(cluster, valid, nodes, size)
-    if ram_gib_from_slug(size) is None or ram_gib_from_slug(cluster.size) is None:
-        warnings.append(
-            f"could not read the RAM from {size!r} or {cluster.size!r}, so the connection budget and "
-            "'not smaller' were not checked; DigitalOcean decides"
-        )
-
-    regions = engine_options.get("regions")
-    if cluster.region and isinstance(regions, list) and regions and cluster.region not in regions:
-        warnings.append(
-            f"DigitalOcean's options do not list region {cluster.region!r} for {cluster.engine}; "
-            "the resize may be refused"
-        )
-    if nodes < cluster.num_nodes:
-        warnings.append(
-            f"going from {cluster.num_nodes} to {nodes} node(s) removes standby node(s): less failover capacity"
-        )
-
-    storage = request.storage_size_mib
-    if storage is not None and cluster.storage_size_mib is not None and storage < cluster.storage_size_mib:
-        warnings.append(
-            f"storage {cluster.storage_size_mib} -> {storage} MiB shrinks it; DigitalOcean only allows shrinking "
-            "down to the data size plus a 25% buffer and may refuse"
-        )
-    if storage is not None and storage == cluster.storage_size_mib:
-        storage = None  # unchanged: not sent
-
-    changes: tuple[ResizeCluster, ...] = ()
-    if size != cluster.size or nodes != cluster.num_nodes or storage is not None:
-        changes = (
-            ResizeCluster(
-                cluster_id=cluster.id,
-                cluster_name=cluster.name,
-                before_size=cluster.size,
-                before_nodes=cluster.num_nodes,
-                after_size=size,
-                after_nodes=nodes,
-                before_storage_mib=cluster.storage_size_mib,
-                after_storage_mib=storage,
-            ),
-        )
-    return ResizePlan(
-        cluster=cluster,
-        request=request,
-        size=size,
-        num_nodes=nodes,
-        storage_size_mib=storage,
-        budget_before=connection_limit(cluster.size),
-        budget_after=connection_limit(size),
-        changes=changes,
-        warnings=tuple(warnings),
-        reason=reason,
-    )
-
-
-def _engine_options(cluster: Cluster, options: Mapping[str, Any]) -> Mapping[str, Any]:
-    engines = options.get("options") if isinstance(options.get("options"), Mapping) else options
-    found = engines.get(cluster.engine) if isinstance(engines, Mapping) else None
-    if not isinstance(found, Mapping):
-        listed = ", ".join(sorted(engines)) if isinstance(engines, Mapping) else "none"
-        raise PlanError(
-            f"GET /v2/databases/options lists no sizes for engine {cluster.engine!r} (engines: {listed}); "
-            "cannot check the resize"
-        )
-    return found
-
-
-def _layouts(cluster: Cluster, engine_options: Mapping[str, Any]) -> dict[int, list[str]]:
-    layouts: dict[int, list[str]] = {}
-    for layout in engine_options.get("layouts") or []:
-        if isinstance(layout, Mapping) and isinstance(layout.get("num_nodes"), int):
-            layouts[int(layout["num_nodes"])] = [str(s) for s in layout.get("sizes") or []]
-    if not layouts:
-        raise PlanError(f"GET /v2/databases/options has no layouts for engine {cluster.engine!r}")
-    return layouts
-
-
-def _check_slug(cluster: Cluster, layouts: Mapping[int, Sequence[str]], nodes: int, size: str) -> None:
-    if size in layouts[nodes]:
-        return
-    with_size = sorted(n for n, sizes in layouts.items() if size in sizes)
-    choices = _choices(cluster, layouts[nodes])
-    if with_size:
-        raise ConfigError(
-            f"size {size!r} is not offered with {nodes} node(s) (it is with {', '.join(map(str, with_size))}). "
-            f"Sizes for {nodes} node(s) at least as big as the current {cluster.size}: {choices}"
-        )
-    raise ConfigError(
-        f"unknown size slug {size!r} for {cluster.engine} in DigitalOcean's options. "
-        f"Sizes for {nodes} node(s) at least as big as the current {cluster.size}: {choices}"
-    )
-
-
-def _check_not_smaller(cluster: Cluster, valid: Sequence[str], nodes: int, size: str) -> None:
-    ram_now, ram_new = ram_gib_from_slug(cluster.size), ram_gib_from_slug(size)
-    if ram_now is not None and ram_new is not None and ram_new < ram_now:
-        raise ConfigError(
-            f"{size} ({ram_new} GiB) is smaller than the current {cluster.size} ({ram_now} GiB); DigitalOcean "
-            f"cannot resize a database cluster to a smaller size. Sizes for {nodes} node(s) at least as big: "
-            f"{_choices(cluster, valid)}"
-        )
-
-
-def _choices(cluster: Cluster, valid: Sequence[str]) -> str:
-    ram_now = ram_gib_from_slug(cluster.size) or 0
-    big_enough = [s for s in valid if (ram_gib_from_slug(s) or 0) >= ram_now]
-    return ", ".join(_sorted_sizes(big_enough or list(valid), cluster.size)) or "none"
-
-
-def _family(slug: str) -> str:
-    """``db-s-2vcpu-4gb`` -> ``db-s``; ``gd-2vcpu-8gb`` -> ``gd``; ``so1_5-2vcpu-16gb`` -> ``so1_5``."""
-    head, sep, _ = slug.partition("vcpu")
-    return head.rsplit("-", 1)[0] if sep else slug
-
-
-def _sorted_sizes(sizes: Sequence[str], current: str) -> list[str]:
-    """Smallest RAM first; at equal RAM, the current slug's family, then DigitalOcean's order in the options."""
-    family = _family(current)
-    order = {s: i for i, s in enumerate(sizes)}
-    return sorted(sizes, key=lambda s: (ram_gib_from_slug(s) or 1 << 30, _family(s) != family, order[s]))
-
-
-def _size_for_connections(cluster: Cluster, valid: Sequence[str], nodes: int, wanted: int) -> tuple[str, str]:
-    current = connection_limit(cluster.size)
-    if current is not None and current >= wanted and cluster.size in valid:
-        return cluster.size, f"the current size {cluster.size} already allows {current} connections (>= {wanted})"
-    if wanted > MAX_CONNECTIONS:
-        raise ConfigError(
-            f"--connections {wanted}: DigitalOcean caps a cluster at {MAX_CONNECTIONS} backend connections "
-            "whatever its size. Put clients behind PgBouncer pools (do-pgpool ensure-pool), which share "
-            "fewer server connections among many clients"
-        )
-    ram_now = ram_gib_from_slug(cluster.size) or 0
-    fitting = [
-        s for s in valid
-        if (limit := connection_limit(s)) is not None and limit >= wanted and (ram_gib_from_slug(s) or 0) >= ram_now
-    ]
-    if not fitting:
-        raise ConfigError(
-            f"no {cluster.engine} size for {nodes} node(s) gives {wanted} connections "
-            f"(sizes: {', '.join(_sorted_sizes(list(valid), cluster.size))})"
-        )
-    best = _sorted_sizes(fitting, cluster.size)[0]
-    limit = connection_limit(best)
-    return best, f"smallest size for {nodes} node(s) with at least {wanted} connections: {best} ({limit})"
-
-
-def _limit(limit: int | None) -> str:
-    return "unknown" if limit is None else str(limit)
-
-
-# -- reading and applying ----------------------------------------------------------------------------
-
-
 def prepare_resize(gateway: ResizeGateway, request: ResizeRequest, *, cluster: str | None = None) -> ResizePlan:
     """Read the cluster and the options (2 requests) and plan. Nothing is written."""
     target = gateway.find_cluster(cluster)
@@ -382,48 +90,31 @@ def apply_resize(
     plan: ResizePlan,
     *,
     wait: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    backoff: Backoff | None = None,
-    on_progress: ProgressCallback | None = None,
+    waiting: WaitOptions | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> ResizeResult:
     """Send the plan's resize (if any) and, with ``wait``, wait until the cluster has the target shape.
 
-    One deadline (``timeout`` seconds) covers waiting for a busy cluster, 412 retries and the resize itself.
-    ``options`` (the list_options body) lets a plan made on a busy cluster be re-checked without a read.
+    One deadline (``waiting.timeout`` seconds) covers waiting for a busy cluster, 412 retries and the resize
+    itself. ``options`` (the list_options body) lets a plan made on a busy cluster be re-checked without a read.
     """
-    start_count = gateway.request_count
-    start = clock()
-    deadline = start + timeout
-    policy = backoff or Backoff()
-
-    def remaining() -> float:
-        return max(deadline - clock(), 0.0)
+    watch = Stopwatch(gateway, waiting)
 
     def result(action: str, p: ResizePlan, cluster: Cluster, note: str | None = None) -> ResizeResult:
-        return ResizeResult(action, p, cluster, clock() - start, gateway.request_count - start_count, note)
+        return ResizeResult(action, p, cluster, watch.elapsed(), watch.requests(), note)
 
     cluster = plan.cluster
     if cluster.status != "online":
-        shape = describe_shape(plan.size, plan.num_nodes)
-        if not plan and not wait:  # already the target shape: e.g. a re-run after --no-wait
-            return result("unchanged", plan, cluster, f"cluster is {cluster.status}; it already reads {shape}")
-        if not wait:
-            raise PlanError(
-                f"cluster {cluster.name!r} is {cluster.status!r}, not online: a resize or maintenance is running. "
-                "Re-run without --no-wait to wait for it first, or later."
-            )
-        if not plan:  # already the target shape: a resize we (or someone) started is running; wait for it
+        if not plan:
+            shape = describe_shape(plan.size, plan.num_nodes)
+            if not wait:  # already the target shape: e.g. a re-run after --no-wait
+                return result("unchanged", plan, cluster, f"cluster is {cluster.status}; it already reads {shape}")
+            # already the target shape: a resize we (or someone) started is running; wait for it
             done = wait_until_ready(
-                gateway, cluster.id, size=plan.size, num_nodes=plan.num_nodes,
-                timeout=remaining(), clock=clock, sleep=sleep, backoff=policy, on_progress=on_progress,
+                gateway, cluster.id, size=plan.size, num_nodes=plan.num_nodes, waiting=watch.waiting()
             )
             return result("unchanged", plan, done, f"waited for the running resize to {shape}")
-        cluster = wait_until_ready(
-            gateway, cluster.id, timeout=remaining(), clock=clock, sleep=sleep, backoff=policy, on_progress=on_progress
-        )
+        cluster = wait_until_online(gateway, cluster, wait=wait, waiting=watch.waiting())
         fresh_options = options if options is not None else gateway.list_options()
         plan = plan_resize(cluster, fresh_options, plan.request)
 
@@ -441,11 +132,7 @@ def apply_resize(
         what=f"cluster {cluster.name!r}",
         action="resize",
         wait=wait,
-        timeout=remaining(),
-        clock=clock,
-        sleep=sleep,
-        backoff=policy,
-        on_progress=on_progress,
+        waiting=watch.waiting(),
     )
     if not wait:
         return result("requested", plan, cluster, "resize requested; not waiting (--no-wait)")
@@ -455,11 +142,7 @@ def apply_resize(
         size=change.after_size,
         num_nodes=change.after_nodes,
         storage_size_mib=change.after_storage_mib,
-        timeout=remaining(),
-        clock=clock,
-        sleep=sleep,
-        backoff=policy,
-        on_progress=on_progress,
+        waiting=watch.waiting(),
     )
     return result("resized", plan, done)
 
@@ -471,11 +154,7 @@ def resize(
     cluster: str | None = None,
     dry_run: bool = False,
     wait: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    backoff: Backoff | None = None,
-    on_progress: ProgressCallback | None = None,
+    waiting: WaitOptions | None = None,
     on_plan: Callable[[ResizePlan], None] | None = None,
 ) -> ResizeResult:
     """Resize ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster) as ``request`` asks.
@@ -484,8 +163,7 @@ def resize(
     ``on_plan(plan)`` (to show it) and, unless ``dry_run``, PUTs the resize and (``wait=True``) waits until
     ``online`` with the requested size and node count, or raises WaitTimeoutError.
     """
-    start_count = gateway.request_count
-    start = clock()
+    watch = Stopwatch(gateway, waiting)
     target = gateway.find_cluster(cluster)
     options = gateway.list_options()
     plan = plan_resize(target, options, request)
@@ -493,11 +171,6 @@ def resize(
         on_plan(plan)
     if dry_run or (not plan and target.status == "online"):
         action = "would resize" if plan and dry_run else "unchanged"
-        return ResizeResult(action, plan, target, clock() - start, gateway.request_count - start_count)
-    done = apply_resize(
-        gateway, plan, wait=wait, timeout=timeout, clock=clock, sleep=sleep, backoff=backoff,
-        on_progress=on_progress, options=options,
-    )
-    return ResizeResult(
-        done.action, done.plan, done.cluster, clock() - start, gateway.request_count - start_count, done.note
-    )
+        return ResizeResult(action, plan, target, watch.elapsed(), watch.requests())
+    done = apply_resize(gateway, plan, wait=wait, waiting=waiting, options=options)
+    return replace(done, elapsed=watch.elapsed(), requests=watch.requests())

@@ -20,22 +20,14 @@ confirmation in between; ``restart_cluster`` / ``restart_app`` do both.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ._exceptions import ConfigError, NotFoundError, PlanError
-from ._models import Cluster
-from ._wait import (
-    DEFAULT_TIMEOUT,
-    Backoff,
-    ProgressCallback,
-    retry_while_busy,
-    wait_for_deployment,
-    wait_for_maintenance,
-    wait_until_ready,
-)
+from ._exceptions import ConfigError, NotFoundError
+from ._models import Cluster, looks_like_uuid
+from ._poll import Stopwatch, WaitOptions, retry_while_busy
+from ._wait import wait_for_deployment, wait_for_maintenance, wait_until_online
 
 __all__ = [
     "AppRestartPlan",
@@ -167,43 +159,17 @@ def prepare_cluster_restart(gateway: ClusterGateway, *, cluster: str | None = No
 
 
 def apply_cluster_restart(
-    gateway: ClusterGateway,
-    plan: ClusterRestartPlan,
-    *,
-    wait: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    backoff: Backoff | None = None,
-    on_progress: ProgressCallback | None = None,
+    gateway: ClusterGateway, plan: ClusterRestartPlan, *, wait: bool = True, waiting: WaitOptions | None = None
 ) -> RestartResult:
     """Start the pending maintenance (if any) and, with ``wait``, wait until it is over. One deadline for all."""
-    start_count = gateway.request_count
-    start = clock()
-    deadline = start + timeout
-    policy = backoff or Backoff()
+    watch = Stopwatch(gateway, waiting)
     cluster = plan.cluster
-
-    def result(action: str, state: Cluster) -> RestartResult:
-        return RestartResult(
-            action, "cluster", state.name, state.id, plan.describe(), clock() - start,
-            gateway.request_count - start_count, cluster=state,
-        )
-
     if not plan.pending:
-        return result("nothing pending", cluster)
+        return _cluster_result("nothing pending", plan, cluster, watch)
     if cluster.status != "online":
-        if not wait:
-            raise PlanError(
-                f"cluster {cluster.name!r} is {cluster.status!r}, not online: a resize or maintenance is running. "
-                "Re-run without --no-wait to wait for it first, or later."
-            )
-        cluster = wait_until_ready(
-            gateway, cluster.id, timeout=max(deadline - clock(), 0.0), clock=clock, sleep=sleep, backoff=policy,
-            on_progress=on_progress,
-        )
+        cluster = wait_until_online(gateway, cluster, wait=wait, waiting=watch.waiting())
         if not cluster.maintenance_pending:  # the busy spell was the maintenance itself
-            return result("nothing pending", cluster)
+            return _cluster_result("nothing pending", plan, cluster, watch)
 
     target = cluster
     retry_while_busy(
@@ -211,19 +177,12 @@ def apply_cluster_restart(
         what=f"cluster {cluster.name!r}",
         action="install_update",
         wait=wait,
-        timeout=max(deadline - clock(), 0.0),
-        clock=clock,
-        sleep=sleep,
-        backoff=policy,
-        on_progress=on_progress,
+        waiting=watch.waiting(),
     )
     if not wait:
-        return result("requested", cluster)
-    done = wait_for_maintenance(
-        gateway, cluster.id, timeout=max(deadline - clock(), 0.0), clock=clock, sleep=sleep, backoff=policy,
-        on_progress=on_progress,
-    )
-    return result("restarted", done)
+        return _cluster_result("requested", plan, cluster, watch)
+    done = wait_for_maintenance(gateway, cluster.id, waiting=watch.waiting())
+    return _cluster_result("restarted", plan, done, watch)
 
 
 def restart_cluster(
@@ -232,27 +191,21 @@ def restart_cluster(
     cluster: str | None = None,
     dry_run: bool = False,
     wait: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    backoff: Backoff | None = None,
-    on_progress: ProgressCallback | None = None,
+    waiting: WaitOptions | None = None,
 ) -> RestartResult:
     """Start the cluster's pending maintenance: the nearest thing to a restart DigitalOcean's API has."""
-    start_count = gateway.request_count
-    start = clock()
+    watch = Stopwatch(gateway, waiting)
     plan = prepare_cluster_restart(gateway, cluster=cluster)
     if dry_run:
-        action = "would restart" if plan.pending else "nothing pending"
-        c = plan.cluster
-        return RestartResult(
-            action, "cluster", c.name, c.id, plan.describe(), clock() - start, gateway.request_count - start_count,
-            cluster=c,
-        )
-    done = apply_cluster_restart(
-        gateway, plan, wait=wait, timeout=timeout, clock=clock, sleep=sleep, backoff=backoff, on_progress=on_progress
+        return _cluster_result("would restart" if plan.pending else "nothing pending", plan, plan.cluster, watch)
+    done = apply_cluster_restart(gateway, plan, wait=wait, waiting=waiting)
+    return replace(done, elapsed=watch.elapsed(), requests=watch.requests())
+
+
+def _cluster_result(action: str, plan: ClusterRestartPlan, state: Cluster, watch: Stopwatch) -> RestartResult:
+    return RestartResult(
+        action, "cluster", state.name, state.id, plan.describe(), watch.elapsed(), watch.requests(), cluster=state
     )
-    return _restamp(done, clock() - start, gateway.request_count - start_count)
 
 
 # -- App Platform ----------------------------------------------------------------------------------
@@ -279,7 +232,7 @@ def prepare_app_restart(
 
 
 def _find_app(gateway: AppGateway, app: str) -> dict[str, Any]:
-    if _looks_like_uuid(app):
+    if looks_like_uuid(app):
         return gateway.get_app(app)
     apps = gateway.list_apps()
     matches = [a for a in apps if (a.get("spec") or {}).get("name") == app]
@@ -292,37 +245,17 @@ def _find_app(gateway: AppGateway, app: str) -> dict[str, Any]:
 
 
 def apply_app_restart(
-    gateway: AppGateway,
-    plan: AppRestartPlan,
-    *,
-    wait: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    backoff: Backoff | None = None,
-    on_progress: ProgressCallback | None = None,
+    gateway: AppGateway, plan: AppRestartPlan, *, wait: bool = True, waiting: WaitOptions | None = None
 ) -> RestartResult:
     """POST the restart (never retried blindly: a second restart would restart again) and wait for ACTIVE."""
-    start_count = gateway.request_count
-    start = clock()
+    watch = Stopwatch(gateway, waiting)
     deployment = gateway.restart_app(plan.app_id, list(plan.components) or None)
     deployment_id = str(deployment.get("id") or "")
     phase = str(deployment.get("phase") or "") or None
-
-    def result(action: str, phase: str | None) -> RestartResult:
-        return RestartResult(
-            action, "app", plan.app_name, plan.app_id, plan.describe(), clock() - start,
-            gateway.request_count - start_count, deployment_id=deployment_id or None, phase=phase,
-            components=plan.components,
-        )
-
     if not wait or not deployment_id:
-        return result("requested", phase)
-    done = wait_for_deployment(
-        gateway, plan.app_id, deployment_id, app_name=plan.app_name, timeout=timeout, clock=clock, sleep=sleep,
-        backoff=backoff, on_progress=on_progress,
-    )
-    return result("restarted", str(done.get("phase") or "ACTIVE"))
+        return _app_result("requested", plan, watch, deployment_id, phase)
+    done = wait_for_deployment(gateway, plan.app_id, deployment_id, app_name=plan.app_name, waiting=waiting)
+    return _app_result("restarted", plan, watch, deployment_id, str(done.get("phase") or "ACTIVE"))
 
 
 def restart_app(
@@ -332,38 +265,21 @@ def restart_app(
     components: Sequence[str] = (),
     dry_run: bool = False,
     wait: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    backoff: Backoff | None = None,
-    on_progress: ProgressCallback | None = None,
+    waiting: WaitOptions | None = None,
 ) -> RestartResult:
     """Rolling-restart an App Platform app (name or uuid) and wait for the restart's deployment to be ACTIVE."""
-    start_count = gateway.request_count
-    start = clock()
+    watch = Stopwatch(gateway, waiting)
     plan = prepare_app_restart(gateway, app, components=components)
     if dry_run:
-        return RestartResult(
-            "would restart", "app", plan.app_name, plan.app_id, plan.describe(), clock() - start,
-            gateway.request_count - start_count, components=plan.components,
-        )
-    done = apply_app_restart(
-        gateway, plan, wait=wait, timeout=timeout, clock=clock, sleep=sleep, backoff=backoff, on_progress=on_progress
+        return _app_result("would restart", plan, watch)
+    done = apply_app_restart(gateway, plan, wait=wait, waiting=waiting)
+    return replace(done, elapsed=watch.elapsed(), requests=watch.requests())
+
+
+def _app_result(
+    action: str, plan: AppRestartPlan, watch: Stopwatch, deployment_id: str = "", phase: str | None = None
+) -> RestartResult:
+    return RestartResult(
+        action, "app", plan.app_name, plan.app_id, plan.describe(), watch.elapsed(), watch.requests(),
+        deployment_id=deployment_id or None, phase=phase, components=plan.components,
     )
-    return _restamp(done, clock() - start, gateway.request_count - start_count)
-
-
-def _restamp(result: RestartResult, elapsed: float, requests: int) -> RestartResult:
-    from dataclasses import replace
-
-    return replace(result, elapsed=elapsed, requests=requests)
-
-
-def _looks_like_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

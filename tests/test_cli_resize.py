@@ -13,7 +13,7 @@ import pytest
 import respx
 from click.testing import CliRunner, Result
 
-from do_pgpool._wait import Progress
+from do_pgpool._poll import Progress
 from do_pgpool.cli import _restart as restart_cli
 from do_pgpool.cli import main
 from do_pgpool.cli._progress import ProgressRenderer, WaitClock, parse_duration

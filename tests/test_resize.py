@@ -13,10 +13,23 @@ import respx
 from do_pgpool import _exceptions as errors
 from do_pgpool._gateway import DigitalOcean
 from do_pgpool._models import Cluster
-from do_pgpool._resize import ResizeRequest, plan_resize, resize
-from do_pgpool._wait import Progress
+from do_pgpool._poll import Progress, ProgressCallback
+from do_pgpool._resize import ResizeResult, resize
+from do_pgpool._resize_plan import ResizeRequest, plan_resize
 from do_pgpool.testing import FakeClock, FakeDigitalOcean, LifecycleOptions
-from tests.test_wait import CLUSTER_ID, CLUSTER_PATH, Script, api, clock, cluster, cluster_json, error, gateway, ok
+from tests.test_wait import (
+    CLUSTER_ID,
+    CLUSTER_PATH,
+    Script,
+    api,
+    clock,
+    cluster,
+    cluster_json,
+    error,
+    fake_waiting,
+    gateway,
+    ok,
+)
 
 __all__ = ["OPTIONS", "api", "clock", "gateway"]  # fixtures re-used from test_wait
 
@@ -134,6 +147,24 @@ def serve_options(api: respx.MockRouter) -> Script:
     return script
 
 
+def serve_busy_put(api: respx.MockRouter) -> Script:
+    """The options, an online cluster, and a PUT /resize that answers 412 (maintenance) every time."""
+    serve_options(api)
+    api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online")))
+    put = Script(error(412, "precondition_failed", "cluster is undergoing maintenance"))
+    api.put(RESIZE_PATH).mock(side_effect=put)
+    return put
+
+
+def resize_to_2gb(
+    gateway: DigitalOcean, clock: FakeClock, *, wait: bool = True, timeout: float = 30 * 60.0,
+    on_progress: ProgressCallback | None = None,
+) -> ResizeResult:
+    """``resize --cluster CLUSTER_ID --size-slug db-s-2vcpu-4gb`` on the virtual clock."""
+    waiting = fake_waiting(clock, timeout=timeout, on_progress=on_progress)
+    return resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, wait=wait, waiting=waiting)
+
+
 def test_resize_accepted_while_still_online_with_the_old_size_waits_for_the_new_size(
     api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock
 ) -> None:
@@ -148,8 +179,7 @@ def test_resize_accepted_while_still_online_with_the_old_size_waits_for_the_new_
     put = Script(ok(None, 202))
     api.put(RESIZE_PATH).mock(side_effect=put)
     seen: list[Progress] = []
-    result = resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, clock=clock,
-                    sleep=clock.sleep, on_progress=seen.append)
+    result = resize_to_2gb(gateway, clock, on_progress=seen.append)
     assert result.action == "resized"
     assert (result.cluster.status, result.cluster.size) == ("online", "db-s-2vcpu-4gb")
     assert put.bodies() == [{"size": "db-s-2vcpu-4gb", "num_nodes": 1}]
@@ -170,7 +200,7 @@ def test_412_on_the_put_is_retried_with_backoff_then_succeeds(
         ok(None, 202),
     )
     api.put(RESIZE_PATH).mock(side_effect=put)
-    result = resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, clock=clock, sleep=clock.sleep)
+    result = resize_to_2gb(gateway, clock)
     assert result.action == "resized"
     assert put.count == 3
     assert clock.sleeps[:2] == [5.0, 7.5]
@@ -179,26 +209,18 @@ def test_412_on_the_put_is_retried_with_backoff_then_succeeds(
 def test_412_on_the_put_without_wait_says_nothing_changed(
     api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock
 ) -> None:
-    serve_options(api)
-    api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online")))
-    put = Script(error(412, "precondition_failed", "cluster is undergoing maintenance"))
-    api.put(RESIZE_PATH).mock(side_effect=put)
+    put = serve_busy_put(api)
     with pytest.raises(errors.PreconditionFailedError, match="Nothing was changed"):
-        resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, wait=False, clock=clock,
-               sleep=clock.sleep)
+        resize_to_2gb(gateway, clock, wait=False)
     assert put.count == 1 and clock.sleeps == []
 
 
 def test_412_on_the_put_until_the_deadline_times_out(
     api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock
 ) -> None:
-    serve_options(api)
-    api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online")))
-    put = Script(error(412, "precondition_failed", "cluster is undergoing maintenance"))
-    api.put(RESIZE_PATH).mock(side_effect=put)
+    put = serve_busy_put(api)
     with pytest.raises(errors.WaitTimeoutError, match="412.*nothing was changed"):
-        resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, timeout=60, clock=clock,
-               sleep=clock.sleep)
+        resize_to_2gb(gateway, clock, timeout=60)
     assert put.count <= 6
 
 
@@ -215,7 +237,7 @@ def test_already_at_the_target_is_a_no_op_with_two_reads(
     serve_options(api)
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online")))
     put = api.put(RESIZE_PATH).mock(return_value=httpx.Response(202))
-    result = resize(gateway, request_, cluster=CLUSTER_ID, clock=clock, sleep=clock.sleep)
+    result = resize(gateway, request_, cluster=CLUSTER_ID, waiting=fake_waiting(clock))
     assert result.action == "unchanged" and not put.called
     assert result.requests == 2
 
@@ -235,7 +257,7 @@ def test_refusals_happen_before_any_write(
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online")))
     put = api.put(RESIZE_PATH).mock(return_value=httpx.Response(202))
     with pytest.raises(errors.ConfigError, match=message):
-        resize(gateway, request_, cluster=CLUSTER_ID, clock=clock, sleep=clock.sleep)
+        resize(gateway, request_, cluster=CLUSTER_ID, waiting=fake_waiting(clock))
     assert not put.called
 
 
@@ -244,7 +266,7 @@ def test_smaller_size_refused_before_any_write(api: respx.MockRouter, gateway: D
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online", "db-s-4vcpu-8gb")))
     put = api.put(RESIZE_PATH).mock(return_value=httpx.Response(202))
     with pytest.raises(errors.ConfigError, match="smaller"):
-        resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, clock=clock, sleep=clock.sleep)
+        resize_to_2gb(gateway, clock)
     assert not put.called
 
 
@@ -253,8 +275,10 @@ def test_dry_run_reads_two_and_writes_nothing(api: respx.MockRouter, gateway: Di
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online")))
     put = api.put(RESIZE_PATH).mock(return_value=httpx.Response(202))
     shown = []
-    result = resize(gateway, ResizeRequest(connections=90), cluster=CLUSTER_ID, dry_run=True, clock=clock,
-                    sleep=clock.sleep, on_plan=shown.append)
+    result = resize(
+        gateway, ResizeRequest(connections=90), cluster=CLUSTER_ID, dry_run=True, waiting=fake_waiting(clock),
+        on_plan=shown.append,
+    )
     assert result.action == "would resize" and result.plan.size == "db-s-2vcpu-4gb"
     assert not put.called and result.requests == 2
     assert shown == [result.plan]
@@ -265,8 +289,7 @@ def test_no_wait_returns_after_the_202(api: respx.MockRouter, gateway: DigitalOc
     reads = Script(cluster("online"))
     api.get(CLUSTER_PATH).mock(side_effect=reads)
     api.put(RESIZE_PATH).mock(side_effect=Script(ok(None, 202)))
-    result = resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, wait=False, clock=clock,
-                    sleep=clock.sleep)
+    result = resize_to_2gb(gateway, clock, wait=False)
     assert result.action == "requested" and reads.count == 1 and clock.sleeps == []
 
 
@@ -277,8 +300,7 @@ def test_timeout_after_the_put_has_the_last_status(
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online"), cluster("resizing")))
     api.put(RESIZE_PATH).mock(side_effect=Script(ok(None, 202)))
     with pytest.raises(errors.WaitTimeoutError) as info:
-        resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, timeout=300, clock=clock,
-               sleep=clock.sleep)
+        resize_to_2gb(gateway, clock, timeout=300)
     assert info.value.last_status == "resizing"
     assert "db-s-1vcpu-1gb x1" in str(info.value)
     assert info.value.elapsed == pytest.approx(300.0)
@@ -296,7 +318,7 @@ def test_a_busy_cluster_is_waited_for_then_resized(
     api.get(CLUSTER_PATH).mock(side_effect=reads)
     put = Script(ok(None, 202))
     api.put(RESIZE_PATH).mock(side_effect=put)
-    result = resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, clock=clock, sleep=clock.sleep)
+    result = resize_to_2gb(gateway, clock)
     assert result.action == "resized" and put.count == 1
 
 
@@ -307,8 +329,7 @@ def test_a_busy_cluster_with_no_wait_is_refused_without_writing(
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("resizing")))
     put = api.put(RESIZE_PATH).mock(return_value=httpx.Response(202))
     with pytest.raises(errors.PlanError, match="'resizing', not online"):
-        resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, wait=False, clock=clock,
-               sleep=clock.sleep)
+        resize_to_2gb(gateway, clock, wait=False)
     assert not put.called
 
 
@@ -320,7 +341,7 @@ def test_rerun_while_the_resize_runs_just_waits_for_it(
     reads = Script(cluster("resizing", new), cluster("resizing", new), cluster("online", new))
     api.get(CLUSTER_PATH).mock(side_effect=reads)
     put = api.put(RESIZE_PATH).mock(return_value=httpx.Response(202))
-    result = resize(gateway, ResizeRequest(size="db-s-2vcpu-4gb"), cluster=CLUSTER_ID, clock=clock, sleep=clock.sleep)
+    result = resize_to_2gb(gateway, clock)
     assert result.action == "unchanged" and not put.called
     assert result.cluster.status == "online"
 
@@ -333,8 +354,8 @@ def test_end_to_end_against_the_fake_and_idempotent() -> None:
     fake = FakeDigitalOcean(clock=fake_clock, lifecycle=LifecycleOptions(resize_online_reads=3, resize_busy_reads=4))
     fake.add_cluster("app-db", size="db-s-1vcpu-1gb")
     with fake.http_client() as http, DigitalOcean("fake-token", http=http) as do:
-        first = resize(do, ResizeRequest(connections=90), cluster="app-db", clock=fake_clock, sleep=fake_clock.sleep)
-        second = resize(do, ResizeRequest(connections=90), cluster="app-db", clock=fake_clock, sleep=fake_clock.sleep)
+        first = resize(do, ResizeRequest(connections=90), cluster="app-db", waiting=fake_waiting(fake_clock))
+        second = resize(do, ResizeRequest(connections=90), cluster="app-db", waiting=fake_waiting(fake_clock))
     assert first.action == "resized" and first.cluster.size == "db-s-2vcpu-4gb"
     assert second.action == "unchanged" and second.requests == 2
     assert [c.method for c in fake.calls_to("PUT")] == ["PUT"]

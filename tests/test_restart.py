@@ -10,10 +10,11 @@ import respx
 
 from do_pgpool import _exceptions as errors
 from do_pgpool._gateway import DigitalOcean
+from do_pgpool._poll import Progress
 from do_pgpool._restart import prepare_app_restart, restart_app, restart_cluster
-from do_pgpool._wait import DeploymentFailedError, Progress
+from do_pgpool._wait import DeploymentFailedError
 from do_pgpool.testing import FakeClock, FakeDigitalOcean, LifecycleOptions
-from tests.test_wait import CLUSTER_ID, CLUSTER_PATH, Script, api, clock, cluster, error, gateway, ok
+from tests.test_wait import CLUSTER_ID, CLUSTER_PATH, Script, api, clock, cluster, error, fake_waiting, gateway, ok
 
 __all__ = ["api", "clock", "gateway"]  # fixtures re-used from test_wait
 
@@ -30,7 +31,7 @@ def test_nothing_pending_means_no_write_and_says_so(
 ) -> None:
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online", pending=False)))
     put = api.put(UPDATE_PATH).mock(return_value=httpx.Response(204))
-    result = restart_cluster(gateway, cluster=CLUSTER_ID, clock=clock, sleep=clock.sleep)
+    result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock))
     assert result.action == "nothing pending" and not put.called
     assert result.requests == 1 and "no maintenance pending" in result.description
 
@@ -48,7 +49,7 @@ def test_pending_update_is_started_and_waited_for_through_busy_and_back(
     put = Script(ok(None, 204))
     api.put(UPDATE_PATH).mock(side_effect=put)
     seen: list[Progress] = []
-    result = restart_cluster(gateway, cluster=CLUSTER_ID, clock=clock, sleep=clock.sleep, on_progress=seen.append)
+    result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock, on_progress=seen.append))
     assert result.action == "restarted" and put.count == 1 and reads.count == 5
     assert result.cluster is not None and result.cluster.status == "online"
     assert "maintenance not started yet" in seen[0].detail
@@ -58,7 +59,7 @@ def test_pending_update_is_started_and_waited_for_through_busy_and_back(
 def test_dry_run_reads_once_and_writes_nothing(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online", pending=True)))
     put = api.put(UPDATE_PATH).mock(return_value=httpx.Response(204))
-    result = restart_cluster(gateway, cluster=CLUSTER_ID, dry_run=True, clock=clock, sleep=clock.sleep)
+    result = restart_cluster(gateway, cluster=CLUSTER_ID, dry_run=True, waiting=fake_waiting(clock))
     assert result.action == "would restart" and not put.called and result.requests == 1
 
 
@@ -68,7 +69,7 @@ def test_412_on_install_update_is_retried_until_accepted(
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online", pending=True), cluster("online", pending=False)))
     put = Script(error(412, "precondition_failed", "cluster is undergoing maintenance"), ok(None, 204))
     api.put(UPDATE_PATH).mock(side_effect=put)
-    result = restart_cluster(gateway, cluster=CLUSTER_ID, clock=clock, sleep=clock.sleep)
+    result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock))
     assert result.action == "restarted" and put.count == 2 and clock.sleeps[0] == 5.0
 
 
@@ -78,7 +79,7 @@ def test_restart_wait_times_out_with_the_last_status(
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online", pending=True), cluster("migrating", pending=True)))
     api.put(UPDATE_PATH).mock(side_effect=Script(ok(None, 204)))
     with pytest.raises(errors.WaitTimeoutError) as info:
-        restart_cluster(gateway, cluster=CLUSTER_ID, timeout=120, clock=clock, sleep=clock.sleep)
+        restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock, timeout=120))
     assert info.value.last_status == "migrating" and "last seen migrating" in str(info.value)
 
 
@@ -87,8 +88,8 @@ def test_end_to_end_cluster_restart_against_the_fake_then_nothing_pending() -> N
     fake = FakeDigitalOcean(clock=fake_clock, lifecycle=LifecycleOptions(update_busy_reads=3))
     fake.add_cluster("app-db", maintenance_pending=True)
     with fake.http_client() as http, DigitalOcean("fake-token", http=http) as do:
-        first = restart_cluster(do, cluster="app-db", clock=fake_clock, sleep=fake_clock.sleep)
-        second = restart_cluster(do, cluster="app-db", clock=fake_clock, sleep=fake_clock.sleep)
+        first = restart_cluster(do, cluster="app-db", waiting=fake_waiting(fake_clock))
+        second = restart_cluster(do, cluster="app-db", waiting=fake_waiting(fake_clock))
     assert first.action == "restarted"
     assert second.action == "nothing pending" and second.requests == 1
     assert len(fake.calls_to("PUT")) == 1
@@ -121,7 +122,7 @@ def test_app_by_name_is_restarted_and_its_deployment_waited_for(
     api.post(f"/v2/apps/{APP_ID}/restart").mock(side_effect=post)
     polls = Script(deployment("DEPLOYING"), deployment("DEPLOYING"), deployment("ACTIVE"))
     api.get(f"/v2/apps/{APP_ID}/deployments/{DEPLOYMENT_ID}").mock(side_effect=polls)
-    result = restart_app(gateway, "web", components=["api"], clock=clock, sleep=clock.sleep)
+    result = restart_app(gateway, "web", components=["api"], waiting=fake_waiting(clock))
     assert result.action == "restarted" and result.phase == "ACTIVE"
     assert post.bodies() == [{"components": ["api"]}]
     assert polls.count == 3 and result.requests == 5  # list apps, POST, 3 polls
@@ -136,7 +137,7 @@ def test_app_by_id_is_one_read_and_all_components_by_default(
     post = Script(deployment("PENDING_DEPLOY"))
     api.post(f"/v2/apps/{APP_ID}/restart").mock(side_effect=post)
     api.get(f"/v2/apps/{APP_ID}/deployments/{DEPLOYMENT_ID}").mock(side_effect=Script(deployment("ACTIVE")))
-    result = restart_app(gateway, APP_ID, clock=clock, sleep=clock.sleep)
+    result = restart_app(gateway, APP_ID, waiting=fake_waiting(clock))
     assert result.action == "restarted" and result.name == "web"
     assert not listing.called and get_app.count == 1
     assert post.bodies() in ([{}], [None]), "no components: DigitalOcean restarts them all"
@@ -146,7 +147,7 @@ def test_no_wait_returns_after_the_post(api: respx.MockRouter, gateway: DigitalO
     serve_app(api)
     api.post(f"/v2/apps/{APP_ID}/restart").mock(side_effect=Script(deployment("PENDING_DEPLOY")))
     polls = api.get(f"/v2/apps/{APP_ID}/deployments/{DEPLOYMENT_ID}").mock(return_value=httpx.Response(500))
-    result = restart_app(gateway, "web", wait=False, clock=clock, sleep=clock.sleep)
+    result = restart_app(gateway, "web", wait=False, waiting=fake_waiting(clock))
     assert result.action == "requested" and result.deployment_id == DEPLOYMENT_ID and not polls.called
 
 
@@ -157,7 +158,7 @@ def test_failed_deployment_raises_with_the_phase(
     api.post(f"/v2/apps/{APP_ID}/restart").mock(side_effect=Script(deployment("PENDING_DEPLOY")))
     api.get(f"/v2/apps/{APP_ID}/deployments/{DEPLOYMENT_ID}").mock(side_effect=Script(deployment("ERROR")))
     with pytest.raises(DeploymentFailedError, match="ended in ERROR"):
-        restart_app(gateway, "web", clock=clock, sleep=clock.sleep)
+        restart_app(gateway, "web", waiting=fake_waiting(clock))
 
 
 def test_unknown_app_lists_the_apps(api: respx.MockRouter, gateway: DigitalOcean) -> None:
@@ -179,6 +180,6 @@ def test_app_restart_against_the_fake() -> None:
     fake = FakeDigitalOcean(clock=fake_clock)
     fake.add_app("web")
     with fake.http_client() as http, DigitalOcean("fake-token", http=http) as do:
-        result = restart_app(do, "web", clock=fake_clock, sleep=fake_clock.sleep)
+        result = restart_app(do, "web", waiting=fake_waiting(fake_clock))
     assert result.action == "restarted" and result.phase == "ACTIVE"
     assert len(fake.calls_to("POST")) == 1

@@ -18,17 +18,9 @@ import respx
 from do_pgpool import _exceptions as errors
 from do_pgpool._gateway import DigitalOcean
 from do_pgpool._models import Cluster
+from do_pgpool._poll import Backoff, Observation, Progress, ProgressCallback, Stopwatch, WaitOptions, poll_until
 from do_pgpool._retry import RetryConfig
-from do_pgpool._wait import (
-    Backoff,
-    DeploymentFailedError,
-    Observation,
-    Progress,
-    poll_until,
-    wait_for_deployment,
-    wait_for_maintenance,
-    wait_until_ready,
-)
+from do_pgpool._wait import DeploymentFailedError, wait_for_deployment, wait_for_maintenance, wait_until_ready
 from do_pgpool.testing import FakeClock
 from tests.openapi_check import validate_response
 
@@ -39,6 +31,16 @@ RATE_HEADERS = {"ratelimit-limit": "5000", "ratelimit-remaining": "4990", "ratel
 
 
 # -- helpers shared by test_resize / test_restart / test_cli_resize ------------------------------------
+
+
+def fake_waiting(
+    clock: FakeClock, *, timeout: float = 30 * 60.0, on_progress: ProgressCallback | None = None,
+    backoff: Backoff | None = None,
+) -> WaitOptions:
+    """Wait options on the virtual clock: every sleep advances it, nothing really sleeps."""
+    return WaitOptions(
+        timeout=timeout, clock=clock, sleep=clock.sleep, backoff=backoff or Backoff(), on_progress=on_progress
+    )
 
 
 def cluster_json(
@@ -168,7 +170,7 @@ def test_backoff_grows_by_the_factor_and_is_capped() -> None:
 
 
 def test_poll_sleeps_the_backoff_between_reads_and_returns_when_done(clock: FakeClock) -> None:
-    value = poll_until(statuses("a", "b", "c", "done"), what="thing", clock=clock, sleep=clock.sleep)
+    value = poll_until(statuses("a", "b", "c", "done"), what="thing", waiting=fake_waiting(clock))
     assert value == "done"
     assert clock.sleeps == [5.0, 7.5, 11.25]
 
@@ -181,7 +183,7 @@ def test_poll_in_ten_minutes_reads_at_most_24_times(clock: FakeClock) -> None:
         return Observation("busy", "busy")
 
     with pytest.raises(errors.WaitTimeoutError):
-        poll_until(observe, what="thing", timeout=600, clock=clock, sleep=clock.sleep)
+        poll_until(observe, what="thing", waiting=fake_waiting(clock, timeout=600))
     # reads at 0, 5, 12.5, 23.75, 40.6, 65.9 s, then every 30 s up to 575.9 s (17 more), then one at the deadline
     assert len(reads) == 24
     gaps = [b - a for a, b in zip(reads, reads[1:], strict=False)]
@@ -193,7 +195,7 @@ def test_timeout_names_the_thing_the_last_status_and_the_expectation(clock: Fake
     with pytest.raises(errors.WaitTimeoutError) as info:
         poll_until(
             lambda: Observation("x", "resizing", "db-s-1vcpu-1gb x1"),
-            what="cluster 'app-db'", timeout=90, clock=clock, sleep=clock.sleep, expectation="online",
+            what="cluster 'app-db'", waiting=fake_waiting(clock, timeout=90), expectation="online",
         )
     err = info.value
     assert err.last_status == "resizing"
@@ -204,15 +206,15 @@ def test_timeout_names_the_thing_the_last_status_and_the_expectation(clock: Fake
 
 
 def test_zero_timeout_still_reads_once(clock: FakeClock) -> None:
-    assert poll_until(statuses("done"), what="x", timeout=0, clock=clock, sleep=clock.sleep) == "done"
+    assert poll_until(statuses("done"), what="x", waiting=fake_waiting(clock, timeout=0)) == "done"
     with pytest.raises(errors.WaitTimeoutError):
-        poll_until(statuses("busy"), what="x", timeout=0, clock=clock, sleep=clock.sleep)
+        poll_until(statuses("busy"), what="x", waiting=fake_waiting(clock, timeout=0))
     assert clock.sleeps == []
 
 
 def test_progress_reports_every_read_and_the_end(clock: FakeClock) -> None:
     seen: list[Progress] = []
-    poll_until(statuses("a", "a", "done"), what="thing", clock=clock, sleep=clock.sleep, on_progress=seen.append)
+    poll_until(statuses("a", "a", "done"), what="thing", waiting=fake_waiting(clock, on_progress=seen.append))
     assert [(p.status, p.polls, p.next_in, p.done) for p in seen] == [
         ("a", 1, 5.0, False), ("a", 2, 7.5, False), ("done", 3, None, True),
     ]
@@ -238,7 +240,7 @@ def api_error(cls: type[errors.APIError], status: int, **kw: Any) -> errors.APIE
 def test_412_while_polling_is_busy_not_fatal(clock: FakeClock) -> None:
     seen: list[Progress] = []
     observe = raising(api_error(errors.PreconditionFailedError, 412), api_error(errors.PreconditionFailedError, 412))
-    assert poll_until(observe, what="x", clock=clock, sleep=clock.sleep, on_progress=seen.append) == "done"
+    assert poll_until(observe, what="x", waiting=fake_waiting(clock, on_progress=seen.append)) == "done"
     assert seen[0].status == "busy (412)"
     assert clock.sleeps == [5.0, 7.5]
 
@@ -246,16 +248,16 @@ def test_412_while_polling_is_busy_not_fatal(clock: FakeClock) -> None:
 def test_429_that_escapes_the_gateway_waits_longer_not_crashes(clock: FakeClock) -> None:
     no_hint = errors.RateLimitedError("429", status=429)
     with_hint = errors.RateLimitedError("429", status=429, retry_after=3.0)
-    assert poll_until(raising(no_hint, with_hint), what="x", clock=clock, sleep=clock.sleep) == "done"
+    assert poll_until(raising(no_hint, with_hint), what="x", waiting=fake_waiting(clock)) == "done"
     # no retry-after: a whole burst window; a retry-after shorter than the backoff: the backoff
     assert clock.sleeps == [60.0, 7.5]
 
 
 def test_server_errors_are_tolerated_a_few_times_in_a_row_then_raised(clock: FakeClock) -> None:
     boom = api_error(errors.ServerError, 503)
-    assert poll_until(raising(boom, boom, None), what="x", clock=clock, sleep=clock.sleep) == "done"
+    assert poll_until(raising(boom, boom, None), what="x", waiting=fake_waiting(clock)) == "done"
     with pytest.raises(errors.ServerError):
-        poll_until(raising(*[boom] * 5), what="x", clock=clock, sleep=clock.sleep, backoff=Backoff())
+        poll_until(raising(*[boom] * 5), what="x", waiting=fake_waiting(clock, backoff=Backoff()))
 
 
 @pytest.mark.parametrize(
@@ -268,7 +270,7 @@ def test_server_errors_are_tolerated_a_few_times_in_a_row_then_raised(clock: Fak
 )
 def test_other_errors_end_the_wait_at_once(clock: FakeClock, exc: Exception) -> None:
     with pytest.raises(type(exc)):
-        poll_until(raising(exc), what="x", clock=clock, sleep=clock.sleep)
+        poll_until(raising(exc), what="x", waiting=fake_waiting(clock))
     assert clock.sleeps == []
 
 
@@ -285,7 +287,7 @@ def test_ready_needs_online_and_the_target_size_not_just_online(
         cluster("online", "db-s-2vcpu-4gb"),
     )
     api.get(CLUSTER_PATH).mock(side_effect=script)
-    done = wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", num_nodes=1, clock=clock, sleep=clock.sleep)
+    done = wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", num_nodes=1, waiting=fake_waiting(clock))
     assert (done.status, done.size) == ("online", "db-s-2vcpu-4gb")
     assert script.count == 5
 
@@ -295,7 +297,7 @@ def test_online_with_the_right_size_but_wrong_node_count_keeps_waiting(
 ) -> None:
     script = Script(cluster("online", "db-s-2vcpu-4gb", 1), cluster("online", "db-s-2vcpu-4gb", 2))
     api.get(CLUSTER_PATH).mock(side_effect=script)
-    done = wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", num_nodes=2, clock=clock, sleep=clock.sleep)
+    done = wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", num_nodes=2, waiting=fake_waiting(clock))
     assert done.num_nodes == 2 and script.count == 2
 
 
@@ -303,7 +305,7 @@ def test_unknown_statuses_are_busy(api: respx.MockRouter, gateway: DigitalOcean,
     seen: list[Progress] = []
     script = Script(cluster("upgrading"), cluster("rebalancing"), cluster("online"))
     api.get(CLUSTER_PATH).mock(side_effect=script)
-    done = wait_until_ready(gateway, CLUSTER_ID, clock=clock, sleep=clock.sleep, on_progress=seen.append)
+    done = wait_until_ready(gateway, CLUSTER_ID, waiting=fake_waiting(clock, on_progress=seen.append))
     assert done.status == "online"
     assert [p.status for p in seen] == ["upgrading", "rebalancing", "online"]
     assert seen[0].what == "cluster 'app-db'"
@@ -318,7 +320,7 @@ def test_429_while_polling_goes_through_the_gateway_retry_then_continues(
         cluster("online", "db-s-2vcpu-4gb"),
     )
     api.get(CLUSTER_PATH).mock(side_effect=script)
-    done = wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", clock=clock, sleep=clock.sleep)
+    done = wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", waiting=fake_waiting(clock))
     assert done.size == "db-s-2vcpu-4gb"
     assert clock.sleeps == [5.0, 7.0], "the backoff, then the gateway honouring retry-after"
 
@@ -331,7 +333,7 @@ def test_429_that_outlasts_the_gateway_retries_becomes_a_longer_backoff(
     script = Script(cluster("resizing"), limited, cluster("online"))
     api.get(CLUSTER_PATH).mock(side_effect=script)
     with DigitalOcean("dop_v1_t", retry=RetryConfig(max_attempts=1, sleep=clock.sleep, clock=clock)) as gw:
-        done = wait_until_ready(gw, CLUSTER_ID, clock=clock, sleep=clock.sleep)
+        done = wait_until_ready(gw, CLUSTER_ID, waiting=fake_waiting(clock))
     assert done.status == "online"
     assert clock.sleeps == [5.0, 60.0]
 
@@ -339,14 +341,14 @@ def test_429_that_outlasts_the_gateway_retries_becomes_a_longer_backoff(
 def test_412_while_polling_backs_off(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
     script = Script(error(412, "precondition_failed", "cluster is undergoing maintenance"), cluster("online"))
     api.get(CLUSTER_PATH).mock(side_effect=script)
-    assert wait_until_ready(gateway, CLUSTER_ID, clock=clock, sleep=clock.sleep).status == "online"
+    assert wait_until_ready(gateway, CLUSTER_ID, waiting=fake_waiting(clock)).status == "online"
     assert script.count == 2 and clock.sleeps == [5.0]
 
 
 def test_timeout_says_the_last_status_and_size(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("resizing", "db-s-1vcpu-1gb")))
     with pytest.raises(errors.WaitTimeoutError) as info:
-        wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", timeout=120, clock=clock, sleep=clock.sleep)
+        wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", waiting=fake_waiting(clock, timeout=120))
     text = str(info.value)
     assert info.value.last_status == "resizing"
     assert "last seen resizing (db-s-1vcpu-1gb x1; waiting for size db-s-1vcpu-1gb -> db-s-2vcpu-4gb)" in text
@@ -358,7 +360,7 @@ def test_polling_rate_is_bounded_by_the_backoff(api: respx.MockRouter, gateway: 
     script = Script(cluster("resizing"))
     api.get(CLUSTER_PATH).mock(side_effect=script)
     with pytest.raises(errors.WaitTimeoutError):
-        wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", timeout=600, clock=clock, sleep=clock.sleep)
+        wait_until_ready(gateway, CLUSTER_ID, size="db-s-2vcpu-4gb", waiting=fake_waiting(clock, timeout=600))
     assert script.count <= 24, f"{script.count} GETs in 10 minutes (doctl's fixed 10 s would make 60)"
     assert gateway.request_count == script.count
 
@@ -384,19 +386,19 @@ def c(status: str = "online", pending: bool = False) -> Cluster:
 
 def test_maintenance_wait_is_not_done_while_online_with_the_update_still_pending(clock: FakeClock) -> None:
     reader = Reader(c("online", True), c("online", True), c("migrating", True), c("online", True))
-    done = wait_for_maintenance(reader, CLUSTER_ID, clock=clock, sleep=clock.sleep)
+    done = wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock))
     assert done.status == "online" and reader.reads == 4, "online after being seen busy ends it"
 
 
 def test_maintenance_wait_ends_when_pending_flips_even_if_busy_was_never_seen(clock: FakeClock) -> None:
     reader = Reader(c("online", True), c("online", False))
-    assert wait_for_maintenance(reader, CLUSTER_ID, clock=clock, sleep=clock.sleep).maintenance_pending is False
+    assert wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock)).maintenance_pending is False
     assert reader.reads == 2
 
 
 def test_maintenance_wait_times_out_if_nothing_ever_happens(clock: FakeClock) -> None:
     with pytest.raises(errors.WaitTimeoutError, match="maintenance not started yet"):
-        wait_for_maintenance(Reader(c("online", True)), CLUSTER_ID, timeout=60, clock=clock, sleep=clock.sleep)
+        wait_for_maintenance(Reader(c("online", True)), CLUSTER_ID, waiting=fake_waiting(clock, timeout=60))
 
 
 class Deployments:
@@ -417,7 +419,7 @@ def test_deployment_wait_ends_at_active(clock: FakeClock) -> None:
     seen: list[Progress] = []
     done = wait_for_deployment(
         Deployments("PENDING_DEPLOY", "DEPLOYING", "ACTIVE"), "app-1", "dep-1", app_name="web",
-        clock=clock, sleep=clock.sleep, on_progress=seen.append,
+        waiting=fake_waiting(clock, on_progress=seen.append),
     )
     assert done["phase"] == "ACTIVE"
     assert [p.status for p in seen] == ["PENDING_DEPLOY", "DEPLOYING", "ACTIVE"]
@@ -428,7 +430,28 @@ def test_deployment_wait_ends_at_active(clock: FakeClock) -> None:
 def test_deployment_failure_phases_raise_with_the_reason(clock: FakeClock, phase: str) -> None:
     with pytest.raises(DeploymentFailedError) as info:
         wait_for_deployment(Deployments("DEPLOYING", phase, reason="health check failed"), "app-1", "dep-1",
-                            clock=clock, sleep=clock.sleep)
+                            waiting=fake_waiting(clock))
     assert info.value.phase == phase and info.value.deployment_id == "dep-1"
     assert f"ended in {phase} (web: health check failed)" in str(info.value)
     assert isinstance(info.value, errors.DoPgpoolError)
+
+
+# -- WaitOptions and Stopwatch: one value for how to wait, one deadline per operation ----------------
+
+
+def test_a_negative_timeout_is_refused_when_the_options_are_made() -> None:
+    with pytest.raises(ValueError, match="must not be negative"):
+        WaitOptions(timeout=-1)
+
+
+def test_the_stopwatch_shares_one_deadline_and_counts_time_and_requests(clock: FakeClock) -> None:
+    class Counter:
+        request_count = 7
+
+    counter = Counter()
+    watch = Stopwatch(counter, fake_waiting(clock, timeout=100))
+    clock.advance(30)
+    counter.request_count = 10
+    assert (watch.elapsed(), watch.requests(), watch.waiting().timeout) == (30.0, 3, 70.0)
+    clock.advance(500)
+    assert watch.waiting().timeout == 0.0, "never negative once the deadline has passed"

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from .._wait import Progress
+    from .._poll import Progress, WaitOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -188,3 +188,15 @@ def _clock_text(seconds: float) -> str:
 def renderer_for(output: str, waits: WaitClock) -> ProgressRenderer:
     """Progress on stderr for text output; silent for ``-o json``."""
     return ProgressRenderer(stream=sys.stderr, enabled=output != "json", clock=waits.clock, real_sleep=waits.sleep)
+
+
+def progress_and_waiting(output: str, timeout: float) -> tuple[ProgressRenderer, WaitOptions]:
+    """The progress renderer (``finish()`` it after the wait) and the wait options that report to it.
+
+    The clock and sleep come from ``wait_clock()`` (a fake one in tests); the renderer's ``sleep`` ticks the
+    live line while the wait sleeps.
+    """
+    from .._poll import WaitOptions
+
+    progress = renderer_for(output, wait_clock())
+    return progress, WaitOptions(timeout=timeout, clock=progress.clock, sleep=progress.sleep, on_progress=progress)

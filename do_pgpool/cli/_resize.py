@@ -16,10 +16,11 @@ from ._common import (
     output_option,
     warn,
 )
-from ._progress import renderer_for, wait_clock, wait_options
+from ._progress import progress_and_waiting, wait_options
 
 if TYPE_CHECKING:
-    from .._resize import ResizePlan, ResizeResult
+    from .._resize import ResizeResult
+    from .._resize_plan import ResizePlan
 
 
 @click.command("resize", epilog=EXIT_CODES_HELP)
@@ -72,13 +73,13 @@ def resize_command(
       do-pgpool resize --cluster app-db --size-slug db-s-2vcpu-4gb --timeout 45m
       do-pgpool resize --size-slug db-s-4vcpu-8gb --nodes 2 --no-wait -o json
     """
-    from .._resize import ResizeRequest, resize
+    from .._resize import resize
+    from .._resize_plan import ResizeRequest
 
     if (size_slug is None) == (connections is None):
         raise click.UsageError("give exactly one of --size-slug SLUG or --connections N")
     request = ResizeRequest(size=size_slug, connections=connections, num_nodes=nodes, storage_size_mib=storage_mib)
-    waits = wait_clock()
-    progress = renderer_for(output, waits)
+    progress, waiting = progress_and_waiting(output, timeout)
 
     def show(plan: ResizePlan) -> None:
         if output != "json":
@@ -89,8 +90,7 @@ def resize_command(
     with open_gateway(token, api_url) as gateway:
         try:
             result = resize(
-                gateway, request, cluster=cluster, dry_run=dry_run, wait=wait, timeout=timeout, clock=waits.clock,
-                sleep=progress.sleep, on_progress=progress, on_plan=show,
+                gateway, request, cluster=cluster, dry_run=dry_run, wait=wait, waiting=waiting, on_plan=show
             )
         finally:
             progress.finish()
@@ -144,6 +144,6 @@ def render_resize(result: ResizeResult, output: str) -> None:
 
 
 def _took(seconds: float) -> str:
-    from .._wait import format_duration
+    from .._poll import format_duration
 
     return format_duration(seconds)

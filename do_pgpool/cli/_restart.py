@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -16,7 +17,7 @@ from ._common import (
     open_gateway,
     output_option,
 )
-from ._progress import renderer_for, wait_clock, wait_options
+from ._progress import ProgressRenderer, progress_and_waiting, wait_options
 
 if TYPE_CHECKING:
     from .._restart import RestartResult
@@ -84,8 +85,7 @@ def restart_command(
         raise click.UsageError("--component applies to --app only")
     if app is None and cluster is None:
         raise click.UsageError("say what to restart: --cluster NAME_OR_UUID or --app NAME_OR_ID")
-    waits = wait_clock()
-    progress = renderer_for(output, waits)
+    progress, waiting = progress_and_waiting(output, timeout)
 
     with open_gateway(token, api_url) as gateway:
         result: RestartResult
@@ -95,14 +95,10 @@ def restart_command(
             if dry_run:
                 result = _dry(app_plan.app_name, app_plan.app_id, "app", app_plan.describe(), gateway.request_count)
             else:
-                _confirm(yes, f"Restart app {app_plan.app_name!r} now?")
-                try:
-                    result = apply_app_restart(
-                        gateway, app_plan, wait=wait, timeout=timeout, clock=waits.clock, sleep=progress.sleep,
-                        on_progress=progress,
-                    )
-                finally:
-                    progress.finish()
+                result = _confirm_and_apply(
+                    yes, f"Restart app {app_plan.app_name!r} now?", progress,
+                    lambda: apply_app_restart(gateway, app_plan, wait=wait, waiting=waiting),
+                )
         else:
             plan = prepare_cluster_restart(gateway, cluster=cluster)
             c = plan.cluster
@@ -112,14 +108,10 @@ def restart_command(
                 action = "would restart" if plan.pending else "nothing pending"
                 result = _dry(c.name, c.id, "cluster", plan.describe(), gateway.request_count, action)
             else:
-                _confirm(yes, f"Start the pending maintenance on cluster {c.name!r} now?")
-                try:
-                    result = apply_cluster_restart(
-                        gateway, plan, wait=wait, timeout=timeout, clock=waits.clock, sleep=progress.sleep,
-                        on_progress=progress,
-                    )
-                finally:
-                    progress.finish()
+                result = _confirm_and_apply(
+                    yes, f"Start the pending maintenance on cluster {c.name!r} now?", progress,
+                    lambda: apply_cluster_restart(gateway, plan, wait=wait, waiting=waiting),
+                )
         requests = gateway.request_count
     from dataclasses import replace
 
@@ -137,6 +129,17 @@ def _dry(
 def _show(text: str, output: str) -> None:
     if output != "json":
         click.echo(text)
+
+
+def _confirm_and_apply(
+    yes: bool, question: str, progress: ProgressRenderer, apply: Callable[[], RestartResult]
+) -> RestartResult:
+    """Ask (unless ``yes``), then apply; the live progress line is ended however the wait ends."""
+    _confirm(yes, question)
+    try:
+        return apply()
+    finally:
+        progress.finish()
 
 
 def _confirm(yes: bool, question: str) -> None:
@@ -171,6 +174,6 @@ def render_restart(result: RestartResult, output: str) -> None:
 
 
 def _took(seconds: float) -> str:
-    from .._wait import format_duration
+    from .._poll import format_duration
 
     return format_duration(seconds)

@@ -30,6 +30,7 @@ from ._diagnose import SATURATED_ADVICE, Session, TerminateResult, connect, find
 from ._diagnose import Connection as PgConnection
 from ._ensure import EnsureResult, ensure_pool
 from ._exceptions import DatabaseError, DoPgpoolError
+from ._fleet import PoolTemplate
 from ._models import Cluster, Pool
 from ._plan import PoolRequest
 from ._status import ClusterStatus
@@ -151,7 +152,7 @@ class _Run:
 
 def fix(
     gateway: DigitalOcean,
-    request: PoolRequest,
+    request: PoolRequest | PoolTemplate,
     *,
     cluster: str | None = None,
     targets: Sequence[Target] = (),
@@ -167,6 +168,9 @@ def fix(
     connect_fn: Callable[[str], PgConnection] = connect,
 ) -> FixResult:
     """Run the remediation on ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster).
+
+    ``request`` may be a ``PoolTemplate`` whose size is a share of the cluster's connection budget
+    (``PoolSize.parse("50%")``): it is resolved against the cluster found in the status step.
 
     Never raises for a step's failure: it is in the returned steps (``result.ok`` is False). ``dry_run``
     reads (API and ``pg_stat_activity``) and changes nothing: no terminate, no pool write, no secret write,
@@ -201,14 +205,16 @@ def fix(
             conn.close()
     kw.update(cluster=found, status=status, terminated=terminated, would_terminate=would)
 
-    # 3. the pool (API only).
+    # 3. the pool (API only); a --size N% is resolved against this cluster's budget.
+    pool_name = (request.request(1) if isinstance(request, PoolTemplate) else request).pool_name
     try:
-        ensured: EnsureResult | None = ensure_pool(gateway, request, cluster=found.id, dry_run=dry_run,
+        wanted = request.for_cluster(found) if isinstance(request, PoolTemplate) else request
+        ensured: EnsureResult | None = ensure_pool(gateway, wanted, cluster=found.id, dry_run=dry_run,
                                                    replace=replace)  # fmt: skip
     except DoPgpoolError as exc:
         ensured = None
-        run.add(FixStep("ensure-pool", "failed", f"pool {request.pool_name!r} could not be put in place", error=exc,
-                        state=_ensure_state(exc, request)))  # fmt: skip
+        run.add(FixStep("ensure-pool", "failed", f"pool {pool_name!r} could not be put in place", error=exc,
+                        state=_ensure_state(exc, pool_name)))  # fmt: skip
     else:
         assert ensured is not None
         run.add(_ensure_step(ensured))
@@ -329,10 +335,10 @@ def _ensure_step(result: EnsureResult) -> FixStep:
                    changed=True)  # fmt: skip
 
 
-def _ensure_state(exc: DoPgpoolError, request: PoolRequest) -> str:
+def _ensure_state(exc: DoPgpoolError, pool_name: str) -> str:
     if "State left" in str(exc):
         return "see the error; secrets were not written"
-    return f"pool {request.pool_name!r} was not changed; secrets were not written; fix the cause and re-run"
+    return f"pool {pool_name!r} was not changed; secrets were not written; fix the cause and re-run"
 
 
 # --- 4. secrets ------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ details that point at the real local PostgreSQL and PgBouncer."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -10,18 +11,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from do_pgpool.cli._common import DoPgpoolGroup
-from do_pgpool.cli._diagnose import status_command, terminate_idle_command
 from do_pgpool.testing import FakeDigitalOcean
+from tests.cli_runner import assert_none_shown, invoke
 from tests.conftest_servers import POOL_NAME
 from tests.realservers import RealServers, psycopg_connect
 
 TOKEN = "dop_v1_" + "d" * 8 + "diagnose-cli-token"
-
-# Registered on a group of its own here: the lead owns cli/__init__.py.
-cli = DoPgpoolGroup(commands={"status": status_command, "terminate-idle": terminate_idle_command})
 
 pytestmark = pytest.mark.postgres
 
@@ -38,15 +35,11 @@ def api(pgbouncer_server: RealServers, empty_pg: RealServers) -> Iterator[str]:
         yield url
 
 
-def run(url: str, *args: str) -> Result:
-    return CliRunner().invoke(cli, [args[0], "--api-url", url, *args[1:]], env={"DIGITALOCEAN_TOKEN": TOKEN},
-                              catch_exceptions=False)  # fmt: skip
+run = functools.partial(invoke, token=TOKEN)
 
 
 def assert_no_secrets(result: Result, servers: RealServers) -> None:
-    text = result.stdout + result.stderr
-    assert TOKEN not in text
-    assert servers.password not in text
+    assert_none_shown(result, TOKEN, servers.password)
 
 
 def _leak(stack: ExitStack, servers: RealServers, n: int, app: str = "leaky-web") -> list[psycopg.Connection[Any]]:

@@ -84,6 +84,8 @@ def test_401_exits_1_and_names_the_token_variable() -> None:
         (["--size", "5", "--mode", "batch"], "'batch' is not one of"),
         (["--size", "5", "--name", "x"], "3 to 60"),
         (["--size", "5", "--user", "u", "--inbound-user"], "exclude each other"),
+        (["--size", "5", "--secret-name", "BAD-NAME"], "not valid"),
+        (["--size", "5", "--ref", "main"], "--ref only apply with --secret"),
         ([], "Missing option '--size'"),
     ],
 )

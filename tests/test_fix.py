@@ -7,6 +7,7 @@ run through PgBouncer with zero connection errors on at most 20 server backends.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -20,17 +21,16 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from dotenv import dotenv_values
 
 from do_pgpool._fix import fix
+from do_pgpool._fleet import PoolSize, PoolTemplate
 from do_pgpool._gateway import DigitalOcean
 from do_pgpool._plan import PoolRequest
 from do_pgpool._targets import parse_target
-from do_pgpool.cli._common import DoPgpoolGroup
-from do_pgpool.cli._diagnose import status_command, terminate_idle_command
-from do_pgpool.cli._fix import fix_command
 from do_pgpool.testing import FakeDigitalOcean
+from tests.cli_runner import assert_none_shown, invoke
 from tests.conftest_servers import kick_client_backends
 from tests.realservers import PoolAlias, RealServers, psycopg_connect
 
@@ -44,9 +44,6 @@ FULL_POOL = "full-pool"
 POOL_SIZE = 20  # the fake's pool and PgBouncer's alias agree
 LEAKY = "leaky-web"
 MAX_LEAK = 40  # bound for "open connections until the FATAL": the server has 25
-
-# Registered on a group of its own here: the lead owns cli/__init__.py.
-cli = DoPgpoolGroup(commands={"status": status_command, "terminate-idle": terminate_idle_command, "fix": fix_command})
 
 
 # --- fixtures --------------------------------------------------------------------------------------------
@@ -87,15 +84,11 @@ def api(fake: FakeDigitalOcean) -> Iterator[str]:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
-def run(url: str, *args: str) -> Result:
-    return CliRunner().invoke(cli, [args[0], "--api-url", url, *args[1:]], env={"DIGITALOCEAN_TOKEN": TOKEN},
-                              catch_exceptions=False)  # fmt: skip
+run = functools.partial(invoke, token=TOKEN)
 
 
 def assert_no_secrets(result: Result, servers: RealServers) -> None:
-    text = result.stdout + result.stderr
-    assert TOKEN not in text
-    assert servers.password not in text
+    assert_none_shown(result, TOKEN, servers.password)
 
 
 def leak_until_full(stack: ExitStack, servers: RealServers) -> tuple[list[psycopg.Connection[Any]], str]:
@@ -396,3 +389,60 @@ def test_library_a_failed_pool_step_leaves_the_secrets_alone_and_says_so(
     assert writes(fake) == []
     assert servers.password not in json.dumps(result.as_dict())
     assert os.environ.get("DATABASE_URL") != servers.password  # nothing leaked into the process either
+
+
+def test_size_as_a_percentage_is_half_of_this_clusters_budget_and_a_rerun_changes_nothing(
+    api: str, fake: FakeDigitalOcean, servers: RealServers
+) -> None:
+    first = run(api, "fix", "--cluster", "app-db", "--size", "50%", "--name", POOL, "--idle-for", "0")
+    assert first.exit_code == 0, first.output
+    assert f"+ [3/6] ensure-pool: done: created pool '{POOL}' (transaction, size 11, db defaultdb" in first.stdout
+    assert fake.databases.cluster("app-db").pools[POOL].size == 11  # 1 GiB: budget 22, half of it
+    assert "+ [5/6] verify: done: postgres" in first.stdout
+
+    writes_before = len(writes(fake))
+    again = run(api, "fix", "--cluster", "app-db", "--size", "50%", "--name", POOL, "--idle-for", "0", "-o", "json")
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.stdout)
+    assert data["changed"] is False
+    assert (data["pool"]["action"], data["pool"]["pool"]["size"]) == ("unchanged", 11)
+    assert len(writes(fake)) == writes_before
+    assert_no_secrets(first, servers)
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [("0", "0 is not in the range x>=1"), ("150%", "use 1% to 100%"), ("half", "neither a whole number nor a")],
+)
+def test_a_bad_size_exits_2_before_any_request(api: str, fake: FakeDigitalOcean, size: str, message: str) -> None:
+    result = run(api, "fix", "--cluster", "app-db", "--size", size)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert fake.calls == []
+
+
+def test_secret_options_without_a_target_exit_2_like_ensure_pool(api: str, fake: FakeDigitalOcean) -> None:
+    result = run(api, "fix", "--cluster", "app-db", "--size", "20", "--private")
+    assert result.exit_code == 2
+    assert "--private only apply with --secret TARGET" in result.stderr
+    assert fake.calls == []
+
+
+def test_library_a_percentage_on_a_cluster_without_a_known_budget_fails_the_pool_step_only(
+    fake: FakeDigitalOcean, servers: RealServers
+) -> None:
+    fake.add_cluster("odd-db", size="db-custom", host=servers.host, port=servers.pg_port,
+                     pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
+    http = httpx.Client(transport=fake.http_transport())
+    with DigitalOcean("test-token", http=http) as gateway:
+        result = fix(gateway, PoolTemplate(PoolSize.parse("50%"), name=POOL), cluster="odd-db", idle_for=0)
+    http.close()
+    assert [(s.name, s.outcome) for s in result.steps] == [
+        ("status", "done"), ("terminate-idle", "skipped"), ("ensure-pool", "failed"),
+        ("secrets", "skipped"), ("verify", "skipped"), ("advice", "done"),
+    ]  # fmt: skip
+    failed = result.step("ensure-pool")
+    assert type(failed.error).__name__ == "PlanError"
+    assert "size slug 'db-custom' does not say the node's RAM; give an absolute --size" in str(failed.error)
+    assert failed.state == f"pool {POOL!r} was not changed; secrets were not written; fix the cause and re-run"
+    assert writes(fake) == []

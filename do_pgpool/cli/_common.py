@@ -79,6 +79,18 @@ def api_options(f: F) -> F:
     return f
 
 
+def command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
+    """A cluster command: ``click.command`` with the exit-code epilog, ``--token``/``--api-url`` and ``--cluster``.
+
+    Put it where ``@click.command`` goes; the command's own options follow these in ``--help``.
+    """
+
+    def decorate(f: Callable[..., Any]) -> click.Command:
+        return click.command(name, epilog=EXIT_CODES_HELP)(api_options(cluster_option(f)))
+
+    return decorate
+
+
 def cluster_option(f: F) -> F:
     return click.option(
         "--cluster",

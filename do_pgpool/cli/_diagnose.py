@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ._common import (
-    EXIT_CODES_HELP,
-    api_options,
-    cluster_option,
-    dry_run_option,
-    emit_json,
-    open_gateway,
-    output_option,
-)
+from ._common import command, dry_run_option, emit_json, open_gateway, output_option
 
 
-@click.command("status", epilog=EXIT_CODES_HELP)
-@api_options
-@cluster_option
+@command("status")
 @click.option("--advice/--no-advice", default=True, show_default=True,
               help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
 @output_option
@@ -53,9 +43,7 @@ def status_command(token: str | None, api_url: str, cluster: str | None, advice:
         raise DatabaseError(result.error or "live usage unavailable", saturated=result.saturated)
 
 
-@click.command("terminate-idle", epilog=EXIT_CODES_HELP)
-@api_options
-@cluster_option
+@command("terminate-idle")
 @click.option("--idle-for", type=click.FloatRange(min=0), default=300, show_default=True, metavar="SECONDS",
               help="Only sessions idle at least this long.")  # fmt: skip
 @click.option("--user", metavar="USER", help="Only this database user's sessions.")

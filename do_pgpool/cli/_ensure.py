@@ -4,76 +4,39 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from ._common import (
-    EXIT_CODES_HELP,
     EXIT_PENDING,
     OperationFailed,
-    api_options,
-    cluster_option,
+    command,
     dry_run_option,
     emit_json,
     open_gateway,
     output_option,
     warn,
 )
+from ._pool_options import pool_options
 from ._secrets import secret_options
 
 if TYPE_CHECKING:
     from .._ensure import EnsureResult
-    from .._fleet import ClusterOutcome, FleetResult, PoolSize
+    from .._fleet import ClusterOutcome, FleetResult
     from .._gateway import DigitalOcean
-    from ._secrets import SecretRequest
-
-    _ParamType = click.ParamType[PoolSize, Any]
-else:  # click < 8.2 has no generic ParamType
-    _ParamType = click.ParamType
-
-MODES = ["transaction", "session", "statement"]
+    from ._pool_options import PoolOptions
+    from ._secrets import SecretOptions, SecretRequest
 
 
-class SizeType(_ParamType):
-    """``--size 20`` (server connections) or ``--size 50%`` (of each cluster's connection budget)."""
-
-    name = "N|P%"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> PoolSize:
-        from .._exceptions import ConfigError
-        from .._fleet import PoolSize
-
-        if isinstance(value, PoolSize):
-            return value
-        text = str(value).strip()
-        if text.lstrip("-").isdigit() and int(text) < 1:
-            self.fail(f"{int(text)} is not in the range x>=1.", param, ctx)  # click's IntRange wording
-        try:
-            return PoolSize.parse(text)
-        except ConfigError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-@click.command("ensure-pool", epilog=EXIT_CODES_HELP)
-@api_options
-@cluster_option
+@command("ensure-pool")
 @click.option("--tag", metavar="TAG", help="Fleet mode: every PostgreSQL cluster with this tag.")
 @click.option("--all", "all_clusters", is_flag=True, help="Fleet mode: every PostgreSQL cluster of the account.")
 @click.option(
     "--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
     help="Fleet mode: clusters worked on at once (all share one rate limiter).",
 )
-@click.option(
-    "--size", type=SizeType(), required=True,
-    help="Server connections the pool may hold, or a share of each cluster's budget: 20, 50%.",
-)
-@click.option("--name", metavar="NAME", help="Pool name (3-60 characters).  [default: <db>-pool]")
-@click.option("--mode", type=click.Choice(MODES), help="PgBouncer pool mode.  [default: transaction; kept on update]")
-@click.option("--db", metavar="DB", help="Database the pool serves.  [default: defaultdb; kept on update]")
-@click.option("--user", metavar="USER", help="User the pool connects as.  [default: doadmin; kept on update]")
-@click.option("--inbound-user", is_flag=True, help="No pool user: clients' own credentials pass through.")
-@click.option("--replace", is_flag=True, help="Allow a mode change by delete + create (drops live connections).")
+@pool_options
 @secret_options
 @click.option("--check", is_flag=True, help="Like --dry-run, but exit 3 when changes are pending (a CI drift gate).")
 @dry_run_option
@@ -87,19 +50,8 @@ def ensure_pool_command(
     tag: str | None,
     all_clusters: bool,
     concurrency: int,
-    size: PoolSize,
-    name: str | None,
-    mode: str | None,
-    db: str | None,
-    user: str | None,
-    inbound_user: bool,
-    replace: bool,
-    secrets: tuple[str, ...],
-    secret_name: str,
-    direct_secret_name: str | None,
-    private: bool,
-    redeploy_workflow: str | None,
-    ref: str | None,
+    pool: PoolOptions,
+    secrets: SecretOptions,
     check: bool,
     dry_run: bool,
     output: str,
@@ -134,33 +86,15 @@ def ensure_pool_command(
       do-pgpool ensure-pool --tag customers --size 50% --secret dotenv:/srv/{cluster}/.env
       do-pgpool ensure-pool --all --size 50% --dry-run -o json | jq -c '[.cluster.name, .action]'
     """
-    from .._fleet import PoolTemplate
-
     fleet = _fleet_mode(ctx, cluster, tag, all_clusters)
-    template = PoolTemplate(size, name=name, mode=mode, db=db, user=user, inbound_user=inbound_user)
-    request = _secret_request(secrets, secret_name, direct_secret_name, private, redeploy_workflow, ref)
     plan_only = dry_run or check
-    if fleet:
-        result = _run_fleet(token, api_url, template, request, tag, concurrency, plan_only, replace, output)
-        render_fleet(result, output)
-        if not result.ok:
-            failed = [o.cluster.name for o in result.failed]
-            raise OperationFailed(
-                f"{len(failed)} of {len(result.outcomes)} clusters failed: {', '.join(failed)}. "
-                "Re-run the same command to finish: converged clusters are only read."
-            )
-        if check and any(o.pending for o in result.outcomes):
-            raise SystemExit(EXIT_PENDING)
-        return
-    from .._fleet import ensure_pool_on
-
-    with open_gateway(token, api_url) as gateway:
-        one = ensure_pool_on(gateway, cluster, template, dry_run=plan_only, replace=replace)
-        pending = bool(one.changes)
-        if request is None:
-            render_ensure(one, output)
+    with secrets.prepare() as prepared:
+        request = prepared if prepared.targets else None
+        if fleet:
+            pending = _report_fleet(_run_fleet(token, api_url, pool, request, tag, concurrency, plan_only, output),
+                                    output)  # fmt: skip
         else:
-            pending = _single_secrets(gateway, one, request, plan_only, output) or pending
+            pending = _ensure_one(token, api_url, cluster, pool, request, plan_only, output)
     if check and pending:
         raise SystemExit(EXIT_PENDING)
 
@@ -176,26 +110,27 @@ def _fleet_mode(ctx: click.Context, cluster: str | None, tag: str | None, all_cl
     return fleet
 
 
-def _secret_request(
-    secrets: tuple[str, ...],
-    secret_name: str,
-    direct_secret_name: str | None,
-    private: bool,
-    redeploy_workflow: str | None,
-    ref: str | None,
-) -> SecretRequest | None:
-    from ._secrets import prepare_secrets
-
-    if not secrets:
-        extra = [flag for flag, given in (("--direct-secret-name", direct_secret_name), ("--private", private),
-                                          ("--redeploy-workflow", redeploy_workflow), ("--ref", ref)) if given]
-        if extra:
-            raise click.UsageError(f"{', '.join(extra)} only apply with --secret TARGET")
-        return None
-    return prepare_secrets(secrets, secret_name, direct_secret_name, private, redeploy_workflow, ref)
-
-
 # -- one cluster ---------------------------------------------------------------------------------------
+
+
+def _ensure_one(
+    token: str | None,
+    api_url: str,
+    cluster: str | None,
+    pool: PoolOptions,
+    request: SecretRequest | None,
+    dry_run: bool,
+    output: str,
+) -> bool:
+    """Ensure (or plan) the pool and its secrets on one cluster, render the outcome; True if anything is pending."""
+    from .._fleet import ensure_pool_on
+
+    with open_gateway(token, api_url) as gateway:
+        result = ensure_pool_on(gateway, cluster, pool.template, dry_run=dry_run, replace=pool.replace)
+        if request is None:
+            render_ensure(result, output)
+            return bool(result.changes)
+        return _single_secrets(gateway, result, request, dry_run, output) or bool(result.changes)
 
 
 def render_ensure(result: EnsureResult, output: str, *, err: bool = False) -> None:
@@ -211,14 +146,13 @@ def _single_secrets(
     gateway: DigitalOcean, result: EnsureResult, request: SecretRequest, dry_run: bool, output: str
 ) -> bool:
     """Write (or plan) the secrets of one cluster after its pool is confirmed; True if any would change."""
-    from .._fleet import SecretsSpec, cluster_secrets
+    from .._fleet import cluster_secrets
     from .._targets import StdoutTarget
     from ._secrets import values_for, write_and_render
 
     prints_value = any(isinstance(t, StdoutTarget) for t in request.targets)
     if result.current is None:  # dry run of a create: no connection string exists yet
-        spec = SecretsSpec(request.targets, request.secret_name, request.direct_secret_name, request.private)
-        outcomes = cluster_secrets(gateway, result, spec, dry_run=True)
+        outcomes = cluster_secrets(gateway, result, request.spec(), dry_run=True)
         if output == "json":
             emit_json({**result.as_dict(), "secrets": [o.as_dict() for o in outcomes]})
         else:
@@ -266,27 +200,35 @@ def _text(result: EnsureResult) -> str:
 # -- fleet ---------------------------------------------------------------------------------------------
 
 
+def _report_fleet(result: FleetResult, output: str) -> bool:
+    """Render the fleet's outcome; exit 1 if any cluster failed, else True if anything is pending."""
+    render_fleet(result, output)
+    if not result.ok:
+        failed = [o.cluster.name for o in result.failed]
+        raise OperationFailed(
+            f"{len(failed)} of {len(result.outcomes)} clusters failed: {', '.join(failed)}. "
+            "Re-run the same command to finish: converged clusters are only read."
+        )
+    return any(o.pending for o in result.outcomes)
+
+
 def _run_fleet(
     token: str | None,
     api_url: str,
-    template: Any,
+    pool: PoolOptions,
     request: SecretRequest | None,
     tag: str | None,
     concurrency: int,
     dry_run: bool,
-    replace: bool,
     output: str,
 ) -> FleetResult:
     import httpx
 
-    from .._fleet import SecretsSpec, ensure_fleet
+    from .._fleet import ensure_fleet
     from .._gateway import DigitalOcean
     from .._limiter import RateLimiter
 
-    spec = None
-    if request is not None:
-        spec = SecretsSpec(request.targets, request.secret_name, request.direct_secret_name, request.private,
-                           request.redeploy, request.github)
+    spec = request.spec() if request is not None else None
     limiter = RateLimiter()  # one for the whole run: DigitalOcean counts per token
     progress = FleetProgress(sys.stderr) if output == "text" else None
     with httpx.Client(timeout=30.0) as http:
@@ -294,8 +236,8 @@ def _run_fleet(
             return DigitalOcean(token or "", api_url=api_url, http=http, limiter=limiter)
 
         try:
-            return ensure_fleet(connect, template, tag=tag, secrets=spec, concurrency=concurrency, dry_run=dry_run,
-                                replace=replace, progress=progress)
+            return ensure_fleet(connect, pool.template, tag=tag, secrets=spec, concurrency=concurrency,
+                                dry_run=dry_run, replace=pool.replace, progress=progress)
         finally:
             if progress is not None:
                 progress.close()

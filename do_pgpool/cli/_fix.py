@@ -6,35 +6,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._common import (
-    EXIT_CODES_HELP,
-    OperationFailed,
-    api_options,
-    cluster_option,
-    dry_run_option,
-    emit_json,
-    open_gateway,
-    output_option,
-)
+from ._common import OperationFailed, command, dry_run_option, emit_json, open_gateway, output_option
+from ._pool_options import pool_options
 from ._secrets import secret_options
 
 if TYPE_CHECKING:
     from .._fix import FixResult
+    from ._pool_options import PoolOptions
+    from ._secrets import SecretOptions
 
-MODES = ["transaction", "session", "statement"]
 _MARK = {"done": "+", "skipped": "-", "planned": "?", "failed": "!"}
 
 
-@click.command("fix", epilog=EXIT_CODES_HELP)
-@api_options
-@cluster_option
-@click.option("--size", type=click.IntRange(min=1), required=True, help="Server connections the pool may hold.")
-@click.option("--name", metavar="NAME", help="Pool name (3-60 characters).  [default: <db>-pool]")
-@click.option("--mode", type=click.Choice(MODES), help="PgBouncer pool mode.  [default: transaction; kept on update]")
-@click.option("--db", metavar="DB", help="Database the pool serves.  [default: defaultdb; kept on update]")
-@click.option("--user", metavar="USER", help="User the pool connects as.  [default: doadmin; kept on update]")
-@click.option("--inbound-user", is_flag=True, help="No pool user: clients' own credentials pass through.")
-@click.option("--replace", is_flag=True, help="Allow a mode change by delete + create (drops live connections).")
+@command("fix")
+@pool_options
 @secret_options
 @click.option("--idle-for", type=click.FloatRange(min=0), default=300, show_default=True, metavar="SECONDS",
               help="When saturated, terminate client sessions idle at least this long.")  # fmt: skip
@@ -46,19 +31,8 @@ def fix_command(
     token: str | None,
     api_url: str,
     cluster: str | None,
-    size: int,
-    name: str | None,
-    mode: str | None,
-    db: str | None,
-    user: str | None,
-    inbound_user: bool,
-    replace: bool,
-    secrets: tuple[str, ...],
-    secret_name: str,
-    direct_secret_name: str | None,
-    private: bool,
-    redeploy_workflow: str | None,
-    ref: str | None,
+    pool: PoolOptions,
+    secrets: SecretOptions,
     idle_for: float,
     verify_timeout: float,
     dry_run: bool,
@@ -81,27 +55,23 @@ def fix_command(
     write, no verification). Exit 1 if any step failed.
 
     \b
+    --size 50% takes half of the cluster's connection budget (25 per GiB of RAM - 3): 11 on a 1 GiB cluster.
+
+    \b
     Examples:
       do-pgpool fix --cluster app-db --size 20 --secret dotenv:/srv/app/.env
+      do-pgpool fix --cluster app-db --size 50% --secret app:web-shop
       do-pgpool fix --cluster app-db --size 20 --secret github:acme/web@production --dry-run
       do-pgpool fix --cluster app-db --size 20 -o json | jq '.steps[] | [.name, .outcome]'
     """
     from .._fix import fix
-    from .._plan import PoolRequest
-    from ._secrets import prepare_secrets
 
-    request = PoolRequest(size=size, name=name, mode=mode, db=db, user=user, inbound_user=inbound_user)
-    secret_request = prepare_secrets(secrets, secret_name, direct_secret_name, private, redeploy_workflow, ref)
-    try:
-        with open_gateway(token, api_url) as gateway:
-            result = fix(
-                gateway, request, cluster=cluster, targets=secret_request.targets, idle_for=idle_for,
-                dry_run=dry_run, secret_name=secret_name, direct_secret_name=direct_secret_name, private=private,
-                github=secret_request.github, redeploy=secret_request.redeploy, replace=replace,
-                verify_timeout=verify_timeout,
-            )  # fmt: skip
-    finally:
-        secret_request.close()
+    with secrets.prepare() as request, open_gateway(token, api_url) as gateway:
+        result = fix(
+            gateway, pool.template, cluster=cluster, targets=request.targets, idle_for=idle_for, dry_run=dry_run,
+            secret_name=request.secret_name, direct_secret_name=request.direct_secret_name, private=request.private,
+            github=request.github, redeploy=request.redeploy, replace=pool.replace, verify_timeout=verify_timeout,
+        )  # fmt: skip
     render_fix(result, output)
     if not result.ok:
         failed = "; ".join(f"{s.name}: {s.state or s.summary}" for s in result.failed)

@@ -1,35 +1,29 @@
 """``do-pgpool rewrite-secret``: write an existing pool's connection string to where the app reads it.
 
-Also the pieces ``ensure-pool --secret`` reuses: ``secret_options`` (the options), ``prepare_secrets`` (parse
-and check everything before any request) and ``write_and_render`` (write, print, exit code).
+Also the pieces ``ensure-pool`` and ``fix`` reuse: ``secret_options`` (the options, handed to the command as one
+``SecretOptions``), ``SecretOptions.prepare`` (parse and check everything before any request) and
+``write_and_render`` (write, print, exit code).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._common import (
-    EXIT_CODES_HELP,
-    OperationFailed,
-    api_options,
-    cluster_option,
-    dry_run_option,
-    emit_json,
-    open_gateway,
-    output_option,
-)
+from ._common import OperationFailed, command, dry_run_option, emit_json, open_gateway, output_option
 
 if TYPE_CHECKING:
+    from .._fleet import SecretsSpec
     from .._github import GitHub
     from .._models import Cluster, Pool
     from .._targets import Redeploy, Target, TargetOutcome
     from .._targets._app import AppsAPI
 
-F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 TARGET_HELP = (
     "Where to write the connection string (repeatable): github:OWNER/REPO, github:OWNER/REPO@ENVIRONMENT, "
@@ -37,30 +31,80 @@ TARGET_HELP = (
 )
 
 
-def secret_options(f: F) -> F:
-    """--secret, --secret-name, --direct-secret-name, --private, --redeploy-workflow, --ref."""
-    f = click.option("--ref", metavar="REF", help="Branch or tag for --redeploy-workflow.")(f)
-    f = click.option(
-        "--redeploy-workflow",
-        metavar="FILE",
-        help="After writing github: targets, dispatch this workflow (needs `on: workflow_dispatch`), e.g. deploy.yml.",
-    )(f)
-    f = click.option("--private", is_flag=True, help="Write the VPC (private_connection) string instead.")(f)
-    f = click.option(
+_OPTIONS = (
+    click.option("--secret", "targets", multiple=True, metavar="TARGET", help=TARGET_HELP),
+    click.option(
+        "--secret-name", default="DATABASE_URL", show_default=True, metavar="NAME", help="Name of the secret."
+    ),
+    click.option(
         "--direct-secret-name",
         metavar="NAME",
         help="Also write the cluster's direct string (port 25060, for migrations) under this name.",
-    )(f)
-    f = click.option(
-        "--secret-name", default="DATABASE_URL", show_default=True, metavar="NAME", help="Name of the secret."
-    )(f)
-    f = click.option("--secret", "secrets", multiple=True, metavar="TARGET", help=TARGET_HELP)(f)
-    return f
+    ),
+    click.option("--private", is_flag=True, help="Write the VPC (private_connection) string instead."),
+    click.option(
+        "--redeploy-workflow",
+        metavar="FILE",
+        help="After writing github: targets, dispatch this workflow (needs `on: workflow_dispatch`), e.g. deploy.yml.",
+    ),
+    click.option("--ref", metavar="REF", help="Branch or tag for --redeploy-workflow."),
+)
+
+
+@dataclass(frozen=True)
+class SecretOptions:
+    """The secret options as given, before any check: ``prepare()`` checks them and opens the GitHub client."""
+
+    targets: tuple[str, ...] = ()
+    secret_name: str = "DATABASE_URL"
+    direct_secret_name: str | None = None
+    private: bool = False
+    redeploy_workflow: str | None = None
+    ref: str | None = None
+
+    def prepare(self) -> SecretRequest:
+        """Refuse options that need a --secret TARGET when none is given, then ``prepare_secrets``."""
+        if not self.targets:
+            given = (("--direct-secret-name", self.direct_secret_name), ("--private", self.private),
+                     ("--redeploy-workflow", self.redeploy_workflow), ("--ref", self.ref))  # fmt: skip
+            extra = [flag for flag, value in given if value]
+            if extra:
+                raise click.UsageError(f"{', '.join(extra)} only apply with --secret TARGET")
+        return prepare_secrets(
+            self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy_workflow, self.ref
+        )
+
+
+def secret_options(f: Callable[..., R]) -> Callable[..., R]:
+    """--secret, --secret-name, --direct-secret-name, --private, --redeploy-workflow, --ref: handed to the
+    command as one ``secrets: SecretOptions`` argument."""
+
+    @functools.wraps(f)
+    def with_secrets(
+        *args: Any,
+        targets: tuple[str, ...],
+        secret_name: str,
+        direct_secret_name: str | None,
+        private: bool,
+        redeploy_workflow: str | None,
+        ref: str | None,
+        **kwargs: Any,
+    ) -> R:
+        options = SecretOptions(targets, secret_name, direct_secret_name, private, redeploy_workflow, ref)
+        return f(*args, secrets=options, **kwargs)
+
+    decorated: Callable[..., R] = with_secrets
+    for option in reversed(_OPTIONS):
+        decorated = option(decorated)
+    return decorated
 
 
 @dataclass(frozen=True)
 class SecretRequest:
-    """Everything checked before the first request: targets, names, redeploy, GitHub client."""
+    """Everything checked before the first request: targets, names, redeploy, GitHub client.
+
+    A context manager: leaving it closes the GitHub client (if a github: target opened one).
+    """
 
     targets: tuple[Target, ...]
     secret_name: str
@@ -69,9 +113,22 @@ class SecretRequest:
     redeploy: Redeploy | None
     github: GitHub | None
 
+    def spec(self) -> SecretsSpec:
+        """The same, as the library's per-cluster ``SecretsSpec`` (fleet mode, ``ensure-pool --secret``)."""
+        from .._fleet import SecretsSpec
+
+        return SecretsSpec(self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy,
+                           self.github)  # fmt: skip
+
     def close(self) -> None:
         if self.github is not None:
             self.github.close()
+
+    def __enter__(self) -> SecretRequest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def prepare_secrets(
@@ -160,9 +217,7 @@ def write_and_render(
     return outcomes
 
 
-@click.command("rewrite-secret", epilog=EXIT_CODES_HELP)
-@api_options
-@cluster_option
+@command("rewrite-secret")
 @click.option(
     "--pool", "pool_name", metavar="NAME", help="Pool whose connection string to write.  [default: the only pool]"
 )
@@ -174,12 +229,7 @@ def rewrite_secret_command(
     api_url: str,
     cluster: str | None,
     pool_name: str | None,
-    secrets: tuple[str, ...],
-    secret_name: str,
-    direct_secret_name: str | None,
-    private: bool,
-    redeploy_workflow: str | None,
-    ref: str | None,
+    secrets: SecretOptions,
     dry_run: bool,
     output: str,
 ) -> None:
@@ -197,18 +247,14 @@ def rewrite_secret_command(
       do-pgpool rewrite-secret --secret github:acme/web --redeploy-workflow deploy.yml --ref main
       do-pgpool rewrite-secret --secret stdout > database_url.txt
     """
-    if not secrets:
+    if not secrets.targets:
         raise click.UsageError("give at least one --secret TARGET, e.g. --secret github:OWNER/REPO")
-    request = prepare_secrets(secrets, secret_name, direct_secret_name, private, redeploy_workflow, ref)
-    try:
-        with open_gateway(token, api_url) as gateway:
-            target = gateway.find_cluster(cluster)
-            pool = _find_pool(gateway, target.id, pool_name)
-            values = values_for(request, target, pool)
-            header = {"cluster": {"id": target.id, "name": target.name}, "pool": pool.name}
-            write_and_render(request, target, values, apps=gateway, dry_run=dry_run, output=output, header=header)
-    finally:
-        request.close()
+    with secrets.prepare() as request, open_gateway(token, api_url) as gateway:
+        target = gateway.find_cluster(cluster)
+        pool = _find_pool(gateway, target.id, pool_name)
+        values = values_for(request, target, pool)
+        header = {"cluster": {"id": target.id, "name": target.name}, "pool": pool.name}
+        write_and_render(request, target, values, apps=gateway, dry_run=dry_run, output=output, header=header)
 
 
 def _find_pool(gateway: Any, cluster_id: str, name: str | None) -> Pool:

@@ -1,0 +1,97 @@
+"""The pool options ``ensure-pool`` and ``fix`` share, declared once and handed to the command as one value.
+
+``@pool_options`` adds ``--size --name --mode --db --user --inbound-user --replace`` and calls the command with
+``pool=PoolOptions(template, replace)``: a ``PoolTemplate`` (validated before any request; a bad name, mode or
+user is a ConfigError, exit 2) whose size may be a share of the cluster's budget (``--size 50%``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from .._fleet import PoolSize, PoolTemplate
+
+    _ParamType = click.ParamType[PoolSize, Any]
+else:  # click < 8.2 has no generic ParamType
+    _ParamType = click.ParamType
+
+R = TypeVar("R")
+
+MODES = ["transaction", "session", "statement"]
+
+
+class SizeType(_ParamType):
+    """``--size 20`` (server connections) or ``--size 50%`` (of the cluster's connection budget)."""
+
+    name = "N|P%"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> PoolSize:
+        from .._exceptions import ConfigError
+        from .._fleet import PoolSize
+
+        if isinstance(value, PoolSize):
+            return value
+        text = str(value).strip()
+        if text.lstrip("-").isdigit() and int(text) < 1:
+            self.fail(f"{int(text)} is not in the range x>=1.", param, ctx)  # click's IntRange wording
+        try:
+            return PoolSize.parse(text)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """The pool asked for on the command line, and whether a mode change may delete + create it."""
+
+    template: PoolTemplate
+    replace: bool = False
+
+
+_OPTIONS = (
+    click.option(
+        "--size", type=SizeType(), required=True,
+        help="Server connections the pool may hold, or a share of the cluster's connection budget "
+             "(25 per GiB of RAM - 3): 20, 50%.",
+    ),  # fmt: skip
+    click.option("--name", metavar="NAME", help="Pool name (3-60 characters).  [default: <db>-pool]"),
+    click.option(
+        "--mode", type=click.Choice(MODES), help="PgBouncer pool mode.  [default: transaction; kept on update]"
+    ),
+    click.option("--db", metavar="DB", help="Database the pool serves.  [default: defaultdb; kept on update]"),
+    click.option("--user", metavar="USER", help="User the pool connects as.  [default: doadmin; kept on update]"),
+    click.option("--inbound-user", is_flag=True, help="No pool user: clients' own credentials pass through."),
+    click.option("--replace", is_flag=True, help="Allow a mode change by delete + create (drops live connections)."),
+)
+
+
+def pool_options(f: Callable[..., R]) -> Callable[..., R]:
+    """Declare the pool options; the command receives them as one ``pool: PoolOptions`` argument."""
+
+    @functools.wraps(f)
+    def with_pool(
+        *args: Any,
+        size: PoolSize,
+        name: str | None,
+        mode: str | None,
+        db: str | None,
+        user: str | None,
+        inbound_user: bool,
+        replace: bool,
+        **kwargs: Any,
+    ) -> R:
+        from .._fleet import PoolTemplate
+
+        template = PoolTemplate(size, name=name, mode=mode, db=db, user=user, inbound_user=inbound_user)
+        return f(*args, pool=PoolOptions(template, replace), **kwargs)
+
+    decorated: Callable[..., R] = with_pool
+    for option in reversed(_OPTIONS):
+        decorated = option(decorated)
+    return decorated

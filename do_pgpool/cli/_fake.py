@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from ._common import EXIT_CODES_HELP
 
-@click.command("fake-api")
+
+@click.command("fake-api", epilog=EXIT_CODES_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind; others are refused.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port to listen on.  [default: 0, a free port]")
 @click.option(
@@ -18,7 +20,10 @@ import click
 )
 @click.option("--seed", type=click.Choice(["demo"]), help="Start with demo data (when no --state file exists yet).")
 @click.option("--token", "tokens", multiple=True, metavar="TOKEN", help="Accept only this bearer token (repeatable).")
-@click.option("--rate-limit-per-minute", type=click.IntRange(min=1), default=250, show_default=True)
+@click.option(
+    "--rate-limit-per-minute", type=click.IntRange(min=1), default=250, show_default=True,
+    help="Requests per minute per token before the fake answers 429 (DigitalOcean: 250).",
+)
 def fake_api_command(
     host: str, port: int, state_file: Path | None, seed: str | None, tokens: tuple[str, ...], rate_limit_per_minute: int
 ) -> None:

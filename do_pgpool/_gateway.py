@@ -28,6 +28,7 @@ from ._exceptions import (
     ServerError,
     TransportError,
 )
+from ._headers import header, header_number
 from ._models import Cluster, JsonDict, Pool, PoolSpec, looks_like_uuid
 from ._retry import RetryConfig, api_retrying
 from ._urls import check_api_url as _check_url
@@ -353,7 +354,7 @@ def _api_error(
 ) -> APIError:
     error_id = str(body.get("id") or "") or None
     api_message = str(body.get("message") or "") or None
-    request_id = str(body.get("request_id") or "") or _header(headers, "x-request-id")
+    request_id = str(body.get("request_id") or "") or header(headers, "x-request-id")
     what = f"{method} {path}: {status} {api_message or 'error'}"
     if request_id:
         what += f" (request {request_id})"
@@ -380,8 +381,8 @@ def _api_error(
     if status == 412:
         return PreconditionFailedError(f"{what}. The cluster is busy (maintenance?); try again later.", **common)
     if status == 429:
-        retry_after = _float(_header(headers, "retry-after"))
-        reset_at = _float(_header(headers, "ratelimit-reset"))
+        retry_after = header_number(headers, "retry-after")
+        reset_at = header_number(headers, "ratelimit-reset")
         hint = f"retry after {retry_after:.0f}s" if retry_after is not None else "hourly quota exhausted"
         return RateLimitedError(
             f"{what}. DigitalOcean's rate limit ({hint}).", retry_after=retry_after, reset_at=reset_at, **common
@@ -389,17 +390,3 @@ def _api_error(
     if status >= 500:
         return ServerError(f"{what}. DigitalOcean failed; the request may or may not have been applied.", **common)
     return APIError(what, **common)
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return str(value)
-    return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

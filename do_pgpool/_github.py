@@ -34,6 +34,7 @@ from ._exceptions import (
     ServerError,
     TransportError,
 )
+from ._headers import header_number
 from ._retry import RetryConfig, api_retrying
 from ._urls import check_api_url
 
@@ -278,8 +279,8 @@ def _api_error(
     }
     said = f" (GitHub: {api_message})" if api_message else ""
     head = f"{method} {path}: {status}{said}"
-    retry_after = _float(response.headers.get("retry-after"))
-    reset_at = _float(response.headers.get("x-ratelimit-reset"))
+    retry_after = header_number(response.headers, "retry-after")
+    reset_at = header_number(response.headers, "x-ratelimit-reset")
     rate_limited = status == 429 or (
         status == 403 and (retry_after is not None or response.headers.get("x-ratelimit-remaining") == "0")
     )
@@ -315,12 +316,3 @@ def _api_error(
     if status >= 500:
         return ServerError(f"{head}: GitHub failed; retry later", **kw)
     return APIError(f"{head}: unexpected answer from GitHub", **kw)
-
-
-def _float(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ._exceptions import RateLimitedError
+from ._headers import header_number
 
 __all__ = ["DO_RATE_LIMITS", "LimiterStats", "RateLimiter", "Window"]
 
@@ -153,11 +154,10 @@ class RateLimiter:
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Learn from a response's rate-limit headers (case-insensitive); a 429 pauses everyone."""
-        lowered = {k.lower(): v for k, v in headers.items()}
-        limit = _number(lowered.get("ratelimit-limit"))
-        remaining = _number(lowered.get("ratelimit-remaining"))
-        reset = _number(lowered.get("ratelimit-reset"))
-        retry_after = _number(lowered.get("retry-after"))
+        limit = header_number(headers, "ratelimit-limit")
+        remaining = header_number(headers, "ratelimit-remaining")
+        reset = header_number(headers, "ratelimit-reset")
+        retry_after = header_number(headers, "retry-after")
         with self._state:
             now = self._clock()
             if self._in_flight:
@@ -242,12 +242,3 @@ class RateLimiter:
         """Seconds between requests that the quota sustains indefinitely (0.72 s at 5,000/h)."""
         quota = self._quota()
         return quota.seconds / quota.requests
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None

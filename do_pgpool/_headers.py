@@ -1,0 +1,27 @@
+"""Reading HTTP response headers that carry numbers (rate limits). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["header", "header_number"]
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, matched case-insensitively (DigitalOcean's spec even writes ``rateLimit-reset``)."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return str(value)
+    return None
+
+
+def header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """A numeric header (``retry-after``, ``ratelimit-reset``...), or None when absent or not a number."""
+    value = header(headers, name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None

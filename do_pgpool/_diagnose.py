@@ -55,7 +55,7 @@ SATURATED_ADVICE = (
     "do-pgpool cannot connect either, so it cannot terminate idle sessions. What can still be done:\n"
     "  - restart the application that holds the connections: do-pgpool restart --app APP\n"
     "  - restart the cluster through maintenance: do-pgpool restart --cluster CLUSTER\n"
-    "  - resize the cluster for more connections: do-pgpool resize --cluster CLUSTER --size SLUG\n"
+    "  - resize the cluster for more connections: do-pgpool resize --cluster CLUSTER --connections N\n"
     "On DigitalOcean doadmin is not a superuser, so the reserved slots cannot be used. Once a slot is free, "
     "put a pool in front: do-pgpool fix --cluster CLUSTER --size N"
 )

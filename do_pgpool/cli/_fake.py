@@ -6,10 +6,14 @@ from pathlib import Path
 
 import click
 
-from ._common import EXIT_CODES_HELP
+FAKE_API_EXIT_CODES = """\b
+Exit codes:
+  0  stopped by Ctrl-C or SIGTERM (the --state file is saved first)
+  2  usage: bad options, a non-loopback --host, an unreadable --state file
+"""
 
 
-@click.command("fake-api", epilog=EXIT_CODES_HELP)
+@click.command("fake-api", epilog=FAKE_API_EXIT_CODES)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind; others are refused.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port to listen on.  [default: 0, a free port]")
 @click.option(
@@ -51,7 +55,13 @@ def fake_api_command(
     if tokens:
         fake.require_token(*tokens)
     if state_file is not None and state_file.exists():
-        fake.load_state(state_file)
+        try:
+            fake.load_state(state_file)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise click.BadParameter(
+                f"{state_file} is not a state file this command wrote ({type(exc).__name__}: {exc}); "
+                "move it away to start afresh", param_hint="--state",
+            ) from exc
     elif seed == "demo":
         seed_demo(fake)
 

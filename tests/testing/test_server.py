@@ -99,3 +99,12 @@ def test_cli_serves_the_demo_seed_and_saves_state_on_sigterm(tmp_path: Path) -> 
     assert saved["clusters"][0]["pools"] == [
         {"name": "web", "mode": "transaction", "size": 20, "db": "defaultdb", "user": "doadmin"}
     ]
+
+
+def test_cli_refuses_a_state_file_it_did_not_write(tmp_path: Path) -> None:
+    bad = tmp_path / "state.json"
+    bad.write_text("not json")
+    result = CliRunner().invoke(fake_api_command, ["--state", str(bad)])
+    assert result.exit_code == 2
+    assert "is not a state file this command wrote" in result.output
+    assert "Traceback" not in result.output

@@ -31,6 +31,7 @@ from ._exceptions import (
 from ._headers import header, header_number
 from ._models import Cluster, JsonDict, Pool, PoolSpec, looks_like_uuid
 from ._retry import RetryConfig, api_retrying
+from ._tokens import check_token
 from ._urls import check_api_url as _check_url
 
 __all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter"]
@@ -81,12 +82,13 @@ class DigitalOcean:
                 "no DigitalOcean API token: pass --token or set DIGITALOCEAN_TOKEN "
                 "(a token with database:read/create/update and database:view_credentials scopes)"
             )
+        token = check_token(token, what="DigitalOcean API token", hint="Check DIGITALOCEAN_TOKEN or --token.")
         self.api_url = check_api_url(api_url)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._retry = retry or RetryConfig()
         self._transport = _CountingTransport(self._http, timeout=timeout, limiter=limiter)
-        self._pydo = _make_pydo(token.strip(), self.api_url, self._transport, timeout)
+        self._pydo = _make_pydo(token, self.api_url, self._transport, timeout)
 
     def __repr__(self) -> str:
         return f"DigitalOcean(api_url={self.api_url!r})"
@@ -112,13 +114,14 @@ class DigitalOcean:
         kwargs: dict[str, Any] = {"params": {"per_page": 200}}
         if tag_name:
             kwargs["tag_name"] = tag_name
-        body = self._read("GET", "/v2/databases", self._pydo.databases.list_clusters, **kwargs)
-        return [Cluster.from_api(d) for d in body.get("databases") or []]
+        path = "/v2/databases"
+        body = self._read("GET", path, self._pydo.databases.list_clusters, **kwargs)
+        return [_parse(Cluster.from_api, d, "GET", path) for d in _items(body, "databases", "GET", path)]
 
     def get_cluster(self, cluster_id: str) -> Cluster:
         path = f"/v2/databases/{cluster_id}"
         body = self._read("GET", path, self._pydo.databases.get_cluster, cluster_id)
-        return Cluster.from_api(body["database"])
+        return _parse(Cluster.from_api, _envelope(body, "database", "GET", path), "GET", path)
 
     def find_cluster(self, name_or_id: str | None) -> Cluster:
         """One PostgreSQL cluster by uuid or name, or the account's only one. One request either way."""
@@ -152,7 +155,7 @@ class DigitalOcean:
 
     def list_users(self, cluster_id: str) -> list[JsonDict]:
         path = f"/v2/databases/{cluster_id}/users"
-        return list(self._read("GET", path, self._pydo.databases.list_users, cluster_id).get("users") or [])
+        return _items(self._read("GET", path, self._pydo.databases.list_users, cluster_id), "users", "GET", path)
 
     def update_cluster_size(
         self, cluster_id: str, *, size: str, num_nodes: int, storage_size_mib: int | None = None
@@ -172,19 +175,19 @@ class DigitalOcean:
     def list_connection_pools(self, cluster_id: str) -> list[Pool]:
         path = f"/v2/databases/{cluster_id}/pools"
         body = self._read("GET", path, self._pydo.databases.list_connection_pools, cluster_id)
-        return [Pool.from_api(p) for p in body.get("pools") or []]
+        return [_parse(Pool.from_api, p, "GET", path) for p in _items(body, "pools", "GET", path)]
 
     def get_connection_pool(self, cluster_id: str, name: str) -> Pool:
         path = f"/v2/databases/{cluster_id}/pools/{name}"
         body = self._read("GET", path, self._pydo.databases.get_connection_pool, cluster_id, name)
-        return Pool.from_api(body["pool"])
+        return _parse(Pool.from_api, _envelope(body, "pool", "GET", path), "GET", path)
 
     def add_connection_pool(self, cluster_id: str, spec: PoolSpec) -> Pool:
         """POST, retried only after a 429: DigitalOcean may apply a create and still answer 5xx (see ``_ensure``)."""
         path = f"/v2/databases/{cluster_id}/pools"
         body = {"name": spec.name, **spec.body()}
         out = self._write("POST", path, self._pydo.databases.add_connection_pool, cluster_id, body, retry=False)
-        return Pool.from_api(_envelope(out, "pool", "POST", path))
+        return _parse(Pool.from_api, _envelope(out, "pool", "POST", path), "POST", path)
 
     def update_connection_pool(self, cluster_id: str, spec: PoolSpec) -> None:
         """Full-body PUT (204): mode, size, db and user always sent, so nothing is dropped by omission."""
@@ -206,13 +209,14 @@ class DigitalOcean:
         apps: list[JsonDict] = []
         for page in range(1, 51):  # 50 pages x 200 apps: far beyond any account's app limit
             body = self._read("GET", "/v2/apps", self._pydo.apps.list, page=page, per_page=200)
-            apps.extend(body.get("apps") or [])
+            apps.extend(_items(body, "apps", "GET", "/v2/apps"))
             if not ((body.get("links") or {}).get("pages") or {}).get("next"):
                 break
         return apps
 
     def get_app(self, app_id: str) -> JsonDict:
-        return dict(self._read("GET", f"/v2/apps/{app_id}", self._pydo.apps.get, app_id)["app"])
+        path = f"/v2/apps/{app_id}"
+        return _envelope(self._read("GET", path, self._pydo.apps.get, app_id), "app", "GET", path)
 
     def update_app(self, app_id: str, spec: JsonDict) -> JsonDict:
         """PUT the whole spec (the only way to change an env var). Starts a deployment."""
@@ -223,7 +227,7 @@ class DigitalOcean:
     def get_deployment(self, app_id: str, deployment_id: str) -> JsonDict:
         path = f"/v2/apps/{app_id}/deployments/{deployment_id}"
         body = self._read("GET", path, self._pydo.apps.get_deployment, app_id, deployment_id)
-        return dict(body["deployment"])
+        return _envelope(body, "deployment", "GET", path)
 
     def restart_app(self, app_id: str, components: list[str] | None = None) -> JsonDict:
         """POST .../restart: a rolling restart, which closes every connection the app holds."""
@@ -312,6 +316,25 @@ class _CountingTransport:
 
 def _with_status(pipeline_response: Any, body: Any, headers: Any) -> tuple[int, Any]:
     return int(pipeline_response.http_response.status_code), body
+
+
+def _items(body: JsonDict, key: str, method: str, path: str) -> list[JsonDict]:
+    """The list of objects under ``key`` (absent or null: none), or InvalidResponseError."""
+    items = body.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise InvalidResponseError(f"{method} {path}: DigitalOcean's answer has no list of {key!r} objects")
+    return items
+
+
+def _parse(factory: Callable[[JsonDict], T], data: JsonDict, method: str, path: str) -> T:
+    """A model from one API object; a missing or mistyped field is an InvalidResponseError, not a KeyError."""
+    try:
+        return factory(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidResponseError(
+            f"{method} {path}: DigitalOcean's answer has an object do-pgpool cannot read "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _envelope(body: Any, key: str, method: str, path: str) -> JsonDict:

@@ -36,6 +36,7 @@ from ._exceptions import (
 )
 from ._headers import header_number
 from ._retry import RetryConfig, api_retrying
+from ._tokens import check_token
 from ._urls import check_api_url
 
 __all__ = [
@@ -124,7 +125,7 @@ class GitHub:
         if not token or not token.strip():
             raise ConfigError("no GitHub token: set GITHUB_TOKEN or GH_TOKEN")
         self.api_url = _check_api_url(api_url)
-        self._token = token.strip()
+        self._token = check_token(token, what="GitHub token", hint="Check GITHUB_TOKEN (or GH_TOKEN).")
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._retry = retry or RetryConfig()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from ._dburl import mask_url
 from ._exceptions import ConfigError
 
 __all__ = ["check_api_url", "is_loopback"]
@@ -21,12 +22,17 @@ def is_loopback(host: str) -> bool:
 
 def check_api_url(api_url: str, *, label: str, example: str, https_hint: str = "Use https") -> str:
     """The URL without a trailing slash, or a ConfigError that says why a token must not go there."""
-    parts = urlsplit(api_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{label} {api_url!r} is not an http(s) URL, e.g. {example}")
+    try:
+        parts = urlsplit(api_url)
+        _ = parts.port  # raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        parts = None
+    shown = repr(mask_url(api_url))  # a URL with user:password@ must not echo the password
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{label} {shown} is not an http(s) URL, e.g. {example}")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
-            f"{label} {api_url!r} uses plain http to a non-loopback host; the token would travel in clear. "
+            f"{label} {shown} uses plain http to a non-loopback host; the token would travel in clear. "
             f"{https_hint}."
         )
     return api_url.rstrip("/")

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,6 +25,12 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_PENDING = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+INTERRUPTED_MESSAGE = (
+    "Interrupted: anything already sent to DigitalOcean or GitHub may have been applied; "
+    "run the same command again to finish (it is idempotent), or look with `do-pgpool status`."
+)
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -45,7 +54,10 @@ class BadConfiguration(click.ClickException):
 
 
 class DoPgpoolGroup(click.Group):
-    """Turns library errors into messages and exit codes, in one place for every command."""
+    """Turns library errors, Ctrl-C and bugs into one-line messages and exit codes, in one place for every command.
+
+    Never a traceback on the terminal unless ``-vv`` asked for one (then it is logged, secrets masked).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         from .._exceptions import ConfigError, DoPgpoolError
@@ -53,9 +65,27 @@ class DoPgpoolGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            raise BadConfiguration(str(exc)) from exc
+            raise BadConfiguration(redact(str(exc))) from exc
         except DoPgpoolError as exc:
-            raise OperationFailed(str(exc)) from exc
+            raise OperationFailed(redact(str(exc))) from exc
+        except KeyboardInterrupt:
+            click.echo(INTERRUPTED_MESSAGE, err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            logging.getLogger("do_pgpool").debug("unexpected error", exc_info=True)
+            detail = " ".join(redact(str(exc)).split())[:200]
+            raise OperationFailed(
+                f"unexpected {type(exc).__name__}{': ' + detail if detail else ''} "
+                "(a do-pgpool bug: run with -vv for the traceback and report it)"
+            ) from exc
+
+
+def _remember_token(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        _TOKENS.add(value.strip())
+    return value
 
 
 def api_options(f: F) -> F:
@@ -75,6 +105,7 @@ def api_options(f: F) -> F:
         show_envvar=True,
         metavar="TOKEN",
         help="DigitalOcean API token; prefer the environment variable (flags show up in `ps`).",
+        callback=_remember_token,
     )(f)
     return f
 
@@ -112,6 +143,18 @@ def output_option(f: F) -> F:
     )(f)
 
 
+class Seconds(click.FloatRange):
+    """A finite number of seconds, at least ``min`` (click's FloatRange lets ``nan`` and ``inf`` through)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
+
+
 def dry_run_option(f: F) -> F:
     return click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")(f)
 
@@ -130,10 +173,33 @@ def warn(message: str) -> None:
     click.secho(f"warning: {message}", fg="yellow", err=True)
 
 
+# Environment variables whose values are secrets; their values are masked in every message and log line.
+SECRET_ENV_VARS = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN")
+_TOKENS: set[str] = set()  # tokens given as --token
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s'\"]+")
+
+
+def redact(text: str) -> str:
+    """Mask URL passwords, bearer credentials and the values of the token variables (and --token) in ``text``."""
+    from .._dburl import MASK, mask_secrets_in
+
+    secrets = {v.strip() for v in (os.environ.get(name, "") for name in SECRET_ENV_VARS)} | _TOKENS
+    for secret in sorted((s for s in secrets if len(s) >= 8), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return _BEARER.sub(lambda m: f"{m[1]}{m[2]}{MASK}", mask_secrets_in(text))
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Every formatted record, traceback included, goes through ``redact``: a last line of defence."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"))
+    handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"))
     root = logging.getLogger("do_pgpool")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -9,7 +9,7 @@ import click
 FAKE_API_EXIT_CODES = """\b
 Exit codes:
   0  stopped by Ctrl-C or SIGTERM (the --state file is saved first)
-  2  usage: bad options, a non-loopback --host, an unreadable --state file
+  2  usage: bad options, a non-loopback --host, a busy --port, an unreadable or unwritable --state file
 """
 
 
@@ -69,7 +69,15 @@ def fake_api_command(
         if state_file is not None:
             fake.save_state(state_file)
 
-    server = FakeServer(fake, host, port, after_request=save if state_file is not None else None)
+    try:
+        save()  # now, not at the first write: a --state that cannot be written is a usage error
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {state_file}: {exc.strerror or exc}", param_hint="--state") from exc
+    try:
+        server = FakeServer(fake, host, port, after_request=save if state_file is not None else None)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot listen on {host} port {port}: {exc.strerror or exc}",
+                                 param_hint="--port") from exc  # fmt: skip
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

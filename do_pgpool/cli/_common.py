@@ -34,10 +34,11 @@ INTERRUPTED_MESSAGE = (
 
 EXIT_CODES_HELP = """\b
 Exit codes:
-  0  success, nothing to do, or --dry-run
-  1  operational failure: API error, budget, conflict, timeout, a failed secret target
-  2  usage: bad options or configuration, found before any request
-  3  with --check only: changes are pending
+    0  success, nothing to do, or --dry-run
+    1  operational failure: API error, budget, conflict, timeout, a failed secret target
+    2  usage: bad options or configuration, found before any request
+    3  with --check only: changes are pending
+  130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish
 """
 
 

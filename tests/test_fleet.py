@@ -25,6 +25,7 @@ from do_pgpool._models import Cluster
 from do_pgpool._retry import RetryConfig
 from do_pgpool._targets import parse_target
 from do_pgpool.testing import FakeClock, FakeDigitalOcean
+from tests.test_limiter import most_in_any_window
 
 TAG = "fleet"
 SIZES = ["db-s-1vcpu-1gb", "db-s-1vcpu-2gb", "db-s-2vcpu-4gb", "db-s-4vcpu-8gb"]  # limits 22, 47, 97, 197
@@ -78,16 +79,6 @@ def harness() -> Iterator[Harness]:
     h = Harness()
     yield h
     h.http.close()
-
-
-def most_in_any_window(times: list[float], seconds: float) -> int:
-    ordered = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(ordered):
-        while ordered[lo] <= t - seconds:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 # -- sizes -------------------------------------------------------------------------------------------

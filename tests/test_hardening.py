@@ -229,15 +229,20 @@ def test_nan_and_infinite_seconds_are_usage_errors_before_any_request(
 # -- a bug is one line, not a traceback (and never a secret) ---------------------------------------------------
 
 
-def test_an_unexpected_error_is_one_line_without_secrets(
-    served: tuple[FakeDigitalOcean, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _, url = served
+def _break_find_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the first API call hit a bug whose message carries a password and the token."""
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"boom postgres://doadmin:{PASSWORD}@db.example:25060/defaultdb and {TOKEN}")
 
     monkeypatch.setattr(DigitalOcean, "find_cluster", broken)
+
+
+def test_an_unexpected_error_is_one_line_without_secrets(
+    served: tuple[FakeDigitalOcean, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, url = served
+    _break_find_cluster(monkeypatch)
     result = run(url, "status")
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
@@ -251,11 +256,7 @@ def test_with_vv_an_unexpected_error_shows_its_traceback_with_secrets_masked(
     served: tuple[FakeDigitalOcean, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, url = served
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError(f"boom postgres://doadmin:{PASSWORD}@db.example:25060/defaultdb and {TOKEN}")
-
-    monkeypatch.setattr(DigitalOcean, "find_cluster", broken)
+    _break_find_cluster(monkeypatch)
     result = run(url, "-vv", "status")
     assert result.exit_code == 1
     assert "Traceback" in result.stderr and "RuntimeError: boom postgres://doadmin:***@db.example" in result.stderr

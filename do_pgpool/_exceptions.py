@@ -10,7 +10,10 @@
     │   ├── RateLimitedError         429 (retryable)
     │   └── ServerError              5xx (retryable)
     ├── TransportError               no usable HTTP answer: connect/read errors, timeouts (retryable)
+    │   ├── ConnectionFailedError    refused, unresolvable host, no TCP connection (retried once)
+    │   ├── RequestTimeoutError      no complete answer within the request's overall deadline (retried once)
     │   └── InvalidResponseError     an answer that is not the JSON it should be (not retried)
+    ├── DeadlineExceededError        the run's overall time limit (--timeout) ran out
     ├── BudgetError                  the pool does not fit the cluster's connection budget; nothing written
     ├── PlanError                    the desired state needs a flag or a different state (mode change, busy cluster)
     ├── CredentialsMissingError      the API returned no password; refuse to write a password-less URL
@@ -31,8 +34,10 @@ __all__ = [
     "BudgetError",
     "ConfigError",
     "ConflictError",
+    "ConnectionFailedError",
     "CredentialsMissingError",
     "DatabaseError",
+    "DeadlineExceededError",
     "DeploymentFailedError",
     "DotenvError",
     "DoPgpoolError",
@@ -41,6 +46,7 @@ __all__ = [
     "PlanError",
     "PreconditionFailedError",
     "RateLimitedError",
+    "RequestTimeoutError",
     "ServerError",
     "TransportError",
     "WaitTimeoutError",
@@ -126,11 +132,31 @@ class RateLimitedError(APIError):
 
 
 class ServerError(APIError):
-    """5xx: DigitalOcean failed. The request may or may not have been applied."""
+    """5xx: DigitalOcean failed. The request may or may not have been applied.
+
+    ``retry_after`` (seconds) when the answer said when to come back (a 503 with ``Retry-After``).
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
 
 
 class TransportError(DoPgpoolError):
     """No usable answer: connection refused, timeout, protocol error or a body that is not JSON."""
+
+
+class ConnectionFailedError(TransportError):
+    """No connection at all: refused, a host name that does not resolve, no TCP answer. The URL is wrong, the
+    host is down or the network (proxy, DNS, firewall) is in the way: retrying for long would not help."""
+
+
+class RequestTimeoutError(TransportError):
+    """A request got no complete answer within its overall deadline (the server hung, or trickled)."""
+
+
+class DeadlineExceededError(DoPgpoolError):
+    """The run's overall time limit (``--timeout``) ran out before the work was done. Never retried."""
 
 
 class InvalidResponseError(TransportError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
@@ -21,10 +21,12 @@ from ._exceptions import (
     AuthenticationError,
     ConfigError,
     ConflictError,
+    ConnectionFailedError,
     InvalidResponseError,
     NotFoundError,
     PreconditionFailedError,
     RateLimitedError,
+    RequestTimeoutError,
     ServerError,
     TransportError,
 )
@@ -33,6 +35,9 @@ from ._models import Cluster, JsonDict, Pool, PoolSpec, looks_like_uuid
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._urls import check_api_url as _check_url
+
+if TYPE_CHECKING:
+    from ._deadline import Deadline
 
 __all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter"]
 
@@ -65,6 +70,9 @@ class DigitalOcean:
 
     ``http`` may be injected (tests pass ``httpx.Client(transport=fake.http_transport())``); otherwise the
     gateway owns one and ``close()`` closes it. The token never appears in repr, logs or errors.
+
+    ``timeout`` is each request's overall deadline (connect, send and the whole answer; not per read).
+    ``deadline`` is the run's (``--timeout``): no request, retry or rate-limit wait goes past it.
     """
 
     def __init__(
@@ -76,7 +84,11 @@ class DigitalOcean:
         timeout: float = 30.0,
         retry: RetryConfig | None = None,
         limiter: RequestLimiter | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
+        from ._duration import check_seconds
+
+        timeout = check_seconds(timeout, what="the request timeout", positive=True)
         if not token or not token.strip():
             raise ConfigError(
                 "no DigitalOcean API token: pass --token or set DIGITALOCEAN_TOKEN "
@@ -85,9 +97,14 @@ class DigitalOcean:
         token = check_token(token, what="DigitalOcean API token", hint="Check DIGITALOCEAN_TOKEN or --token.")
         self.api_url = check_api_url(api_url)
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        if http is None:
+            from ._transport import deadline_client
+
+            http = deadline_client()
+        self._http = http
         self._retry = retry or RetryConfig()
-        self._transport = _CountingTransport(self._http, timeout=timeout, limiter=limiter)
+        self._deadline = deadline
+        self._transport = _CountingTransport(self._http, timeout=timeout, limiter=limiter, deadline=deadline)
         self._pydo = _make_pydo(token, self.api_url, self._transport, timeout)
 
     def __repr__(self) -> str:
@@ -249,13 +266,13 @@ class DigitalOcean:
         self, method: str, path: str, fn: Callable[..., Any], *args: Any, retry: bool, **kwargs: Any
     ) -> Any:
         def once() -> Any:
-            with _map_errors(method, path):
+            with _map_errors(method, path, self.api_url):
                 status, body = fn(*args, cls=_with_status, **kwargs)
             if status == 404:  # pydo returns documented 404s instead of raising
                 raise _api_error(404, body if isinstance(body, dict) else {}, {}, method, path)
             return body
 
-        return api_retrying(self._retry, only_rate_limits=not retry)(once)
+        return api_retrying(self._retry, only_rate_limits=not retry, deadline=self._deadline)(once)
 
 
 def _make_pydo(token: str, api_url: str, transport: Any, timeout: float) -> Any:
@@ -283,10 +300,12 @@ def _make_pydo(token: str, api_url: str, transport: Any, timeout: float) -> Any:
 class _CountingTransport:
     """Our httpx transport plus a request counter and an optional shared limiter."""
 
-    def __init__(self, http: httpx.Client, *, timeout: float, limiter: RequestLimiter | None) -> None:
+    def __init__(
+        self, http: httpx.Client, *, timeout: float, limiter: RequestLimiter | None, deadline: Deadline | None
+    ) -> None:
         from ._transport import HttpxTransport
 
-        self._inner = HttpxTransport(http, timeout=timeout)
+        self._inner = HttpxTransport(http, timeout=timeout, deadline=deadline)
         self._limiter = limiter
         self.count = 0
 
@@ -344,9 +363,11 @@ def _envelope(body: Any, key: str, method: str, path: str) -> JsonDict:
 
 
 @contextmanager
-def _map_errors(method: str, path: str) -> Iterator[None]:
+def _map_errors(method: str, path: str, api_url: str = DEFAULT_API_URL) -> Iterator[None]:
     """azure/pydo exceptions -> our tree, most specific first. Messages never carry bodies verbatim."""
     from azure.core.exceptions import AzureError, DecodeError, HttpResponseError
+
+    from ._transport import RequestDeadlineError
 
     try:
         yield
@@ -365,11 +386,35 @@ def _map_errors(method: str, path: str) -> Iterator[None]:
             except ValueError:
                 body = {}
         raise _api_error(status, body, headers, method, path) from exc
+    except RequestDeadlineError as exc:
+        raise RequestTimeoutError(f"{method} {path}: {exc.message}; {api_url} accepted the request but did "
+                                  "not answer in time") from exc  # fmt: skip
     except AzureError as exc:  # ServiceRequestError (connect), ServiceResponseError (read timeout, protocol)
         cause = exc.inner_exception or exc
+        if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout)):
+            raise ConnectionFailedError(_connect_failure(method, path, api_url, cause)) from exc
         raise TransportError(f"{method} {path}: no answer from DigitalOcean ({type(cause).__name__}: {cause})") from exc
     except ValueError as exc:  # a 2xx whose body is not JSON at all
         raise InvalidResponseError(f"{method} {path}: DigitalOcean's answer is not valid JSON") from exc
+
+
+_DNS_FAILURES = ("name or service", "name resolution", "nodename", "no address associated", "getaddrinfo")
+
+
+def _connect_failure(method: str, path: str, api_url: str, cause: BaseException) -> str:
+    text = str(cause)
+    if isinstance(cause, httpx.ConnectTimeout):
+        why, check = "no TCP connection", "that the host is up and no firewall drops the traffic"
+    elif any(sign in text.lower() for sign in _DNS_FAILURES):
+        why, check = "the host name does not resolve", "the host name for typos, and DNS"
+    elif "refused" in text.lower():
+        why, check = "connection refused", "the port, and that the server is running"
+    else:
+        why, check = text or type(cause).__name__, "the host and port"
+    return (
+        f"cannot connect to {api_url} ({method} {path}): {why}. Check --api-url (DIGITALOCEAN_API_URL; "
+        f"the default is {DEFAULT_API_URL}), {check}, and any HTTPS_PROXY setting."
+    )
 
 
 def _api_error(
@@ -411,5 +456,7 @@ def _api_error(
             f"{what}. DigitalOcean's rate limit ({hint}).", retry_after=retry_after, reset_at=reset_at, **common
         )
     if status >= 500:
-        return ServerError(f"{what}. DigitalOcean failed; the request may or may not have been applied.", **common)
+        retry_after = header_number(headers, "retry-after")
+        return ServerError(f"{what}. DigitalOcean failed; the request may or may not have been applied.",
+                           retry_after=retry_after, **common)  # fmt: skip
     return APIError(what, **common)

@@ -197,9 +197,11 @@ def test_garbage_headers_are_ignored(clock: Clock) -> None:
 def test_a_wait_longer_than_max_wait_raises_with_the_numbers(clock: Clock) -> None:
     lim = limiter(clock, Window(2, 3600.0), margin=0.0, max_wait=60.0)
     send(lim, clock, 2)
-    with pytest.raises(RateLimitedError, match="3600s wait, more than the 60s allowed") as info:
+    with pytest.raises(RateLimitedError, match=r"needs a 1h wait, until 2026-01-01 01:00:00 UTC \(in 1h\): more "
+                       "than --max-wait 1m allows") as info:
         lim.acquire()
     assert info.value.retry_after == pytest.approx(3600.0)
+    assert info.value.reset_at == pytest.approx(START + 3600.0)
     assert lim.stats.requests == 2  # the refused request was not counted
 
 

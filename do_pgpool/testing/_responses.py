@@ -114,6 +114,7 @@ def _handle(
         burst = fake.faults.take("burst", method, path)
         if burst is not None:
             answer.headers["retry-after"] = str(burst.retry_after)
+            answer.headers["ratelimit-remaining"] = "0"  # as DigitalOcean's burst 429 sample: retry-after wins
             return answer.error(FakeAPIError(429)), True
         verdict = fake.limiter.hit(token, fake.clock.now())
         answer.headers = verdict.headers

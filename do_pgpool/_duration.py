@@ -14,21 +14,31 @@ from ._exceptions import ConfigError
 
 __all__ = ["check_seconds", "format_seconds", "parse_duration"]
 
-_UNITS = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
-_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")  # ASCII digits only: float() would also take "nan", "1e9" and "２０"
+_UNITS = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$", re.ASCII)
+_NUMBER = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)$", re.ASCII)
 
 
 def parse_duration(text: str, *, what: str = "duration", minimum: float = 0.0, positive: bool = False) -> float:
-    """``90``, ``90s``, ``30m``, ``1h``, ``1h30m`` -> seconds (see ``check_seconds``); ConfigError otherwise."""
+    """``90``, ``2.5``, ``90s``, ``30m``, ``1h``, ``1h30m`` -> seconds (see ``check_seconds``); ConfigError otherwise.
+
+    Digits are ASCII (``２０`` is refused: a duration is typed, not pasted from prose); ``1e3`` is 1000 seconds.
+    """
     value = str(text).strip().lower()
-    if _NUMBER.match(value):
-        seconds = float(value)
-    else:
-        match = _UNITS.match(value)
-        if not value or not match or not any(match.groupdict().values()):
-            raise ConfigError(f"{what} {text!r} is not a duration: use seconds (90) or 90s, 30m, 1h, 1h30m")
+    match = _UNITS.match(value)
+    if value and match and any(match.groupdict().values()):
         parts = {unit: float(number) for unit, number in match.groupdict().items() if number}
         seconds = parts.get("h", 0.0) * 3600 + parts.get("m", 0.0) * 60 + parts.get("s", 0.0)
+    elif _NUMBER.match(value):
+        seconds = float(value)
+    else:
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = None
+        if seconds is None or not value.isascii():
+            raise ConfigError(f"{what} {text!r} is not a duration: use seconds (90) or 90s, 30m, 1h, 1h30m")
+        if not math.isfinite(seconds):
+            raise ConfigError(f"{what} {text!r} is not a finite number of seconds")
     return check_seconds(seconds, what=what, minimum=minimum, positive=positive)
 
 
@@ -38,7 +48,7 @@ def check_seconds(value: object, *, what: str, minimum: float = 0.0, positive: b
         raise ConfigError(f"{what} must be a number of seconds, not {type(value).__name__} {value!r}")
     seconds = float(value)
     if not math.isfinite(seconds):
-        raise ConfigError(f"{what} must be a finite number of seconds, not {value!r}")
+        raise ConfigError(f"{what} {value!r} is not a finite number of seconds")
     if seconds < minimum:
         raise ConfigError(f"{what} must be at least {format_seconds(minimum)}, not {value!r}")
     if positive and seconds <= 0:

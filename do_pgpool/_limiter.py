@@ -12,11 +12,12 @@ windows; digitalocean-api.md §8). ``RateLimiter`` implements the gateway's ``Re
   flight counts as "now"; one that never gets an ``observe()`` is taken as answered ``stale_after`` seconds
   after it left.
 - The server's view, from the headers of every answer (``ratelimit-limit``, ``-remaining``, ``-reset``): they
-  count requests this process does not know about (another job on the same token) and describe windows it was
-  not told about (a scaled-down fake). ``remaining`` is a budget: each request sent spends one; the requests
-  still in flight when an answer arrives may not be in its count, so they are taken off it too. A header whose
-  ``reset`` is earlier than one already seen is older news (the oldest request of a sliding window only ever
-  gets younger) and is ignored. At 0, while answers are on their way, the next request waits for them (each
+  count requests this process does not know about (another job on the same token). ``remaining`` is a budget:
+  each request sent spends one; the requests still in flight when an answer arrives may not be in its count,
+  so they are taken off it too. Answers overtake each other (threads), so an older one is recognised and
+  ignored: its ``reset`` is earlier than one already seen (the oldest request of a sliding window only ever
+  gets younger), or it is the same and its ``remaining`` higher (nothing left the window, so the count only
+  grew). At 0, while answers are on their way, the next request waits for them (each
   brings a fresher count); with none in flight it waits until ``reset`` (the moment the oldest request leaves
   the window), then one request goes out alone and its answer says how many more may follow: a probe, so
   the workers never guess together.
@@ -59,9 +60,9 @@ _MAX_ROUNDS = 8
 NOTICE_AFTER = 5.0
 #: the longest single rate-limit wait of a fleet run unless told otherwise (``--max-wait``): a burst window
 DEFAULT_MAX_WAIT = 60.0
-#: a whole-second ``ratelimit-reset`` (DigitalOcean's) may name the second the oldest request leaves in
-_WHOLE_SECOND_MARGIN = 1.0
-_FRACTION_MARGIN = 0.01
+#: after ``ratelimit-reset``: DigitalOcean's is a whole second, taken as rounded up (the oldest request has left
+#: by then; a server that rounds down costs one 429, which pauses everyone until its next reset)
+_RESET_MARGIN = 0.05
 
 WaitNotice = Callable[[float, str], None]
 
@@ -141,6 +142,8 @@ class RateLimiter:
         self._server_limit: int | None = None
         self._server_remaining: int | None = None  # the server's count, minus what we sent since
         self._server_reset: float | None = None
+        self._fresh_remaining: int | None = None  # the lowest ratelimit-remaining seen with that reset
+        self._others: int | None = None  # requests in the server's count that are not ours (None: unknown)
         self._requests = 0
         self._waits = 0
         self._waited = 0.0
@@ -238,19 +241,24 @@ class RateLimiter:
         if retry_after is not None:  # a burst 429 (or a 503 saying when): its remaining/reset are the hour's
             until, reason = now + retry_after, f"DigitalOcean answered {status} with retry-after {retry_after:g}s"
         elif reset is not None:
-            until = reset + _reset_margin(reset)
+            until = reset + _RESET_MARGIN
             reason = f"DigitalOcean answered 429; its quota resets at {when_text(reset, now)}"
         else:
             until, reason = now + 1.0, "DigitalOcean answered 429"
         if until > self._paused_until:
             self._paused_until, self._pause_reason = until, reason
         # after the pause one request probes the budget (the others wait for its answer), whatever it says
-        self._server_remaining, self._server_reset = 0, None
+        self._server_remaining, self._server_reset, self._fresh_remaining, self._others = 0, None, None, None
         logger.warning("rate limited (%s); pausing every request for %.1fs", reason, until - now)
 
     def _learn(self, remaining: int, reset: float) -> None:
-        if self._server_reset is not None and reset < self._server_reset:
-            return  # an older answer overtaken by a newer one (the oldest request of a window only gets younger)
+        if self._server_reset is not None:
+            if reset < self._server_reset:
+                return  # older news: the oldest request of a sliding window only ever gets younger
+            if reset == self._server_reset and self._fresh_remaining is not None and remaining > self._fresh_remaining:
+                return  # older news: with the same oldest request nothing left the window, so the count only grows
+        self._fresh_remaining = remaining
+        self._others = self._others_in_window(remaining)
         # the requests still in flight may not be in this answer's count: spend them now
         self._server_remaining, self._server_reset = remaining - len(self._in_flight), reset
 
@@ -316,11 +324,21 @@ class RateLimiter:
         later(self._paused_until, self._pause_reason)
         remaining, reset = self._server_remaining, self._server_reset
         if remaining is not None:
-            if remaining <= 0 and reset is not None:
-                later(reset + _reset_margin(reset), f"the server's budget is spent until {when_text(reset, now)}")
+            if remaining <= 0 and reset is not None and self._others != 0:
+                later(reset + _RESET_MARGIN, f"the server's budget is spent until {when_text(reset, now)}")
             elif reset is not None and remaining < self.low_water * self._quota().requests and self._last_sent:
                 later(self._last_sent + self._quota_spacing(), "the server's hourly budget runs low")
         return max(start - now, 0.0), reason
+
+    def _others_in_window(self, remaining: int) -> int | None:
+        """How many requests the server counts that our own window of its size does not hold (another job on the
+        token); None without such a window. At 0, ours know to the millisecond when the oldest leaves, where
+        ``ratelimit-reset`` only says the second."""
+        for window, answered in zip(self.windows, self._answered, strict=True):
+            if window.requests == self._server_limit:
+                ours = len(answered) - bisect.bisect_right(answered, self._clock() - window.seconds - self.margin)
+                return max(window.requests - remaining - ours - len(self._in_flight), 0)
+        return None
 
     def _quota(self) -> Window:
         """The longest window (the hourly quota); the server's ``ratelimit-limit`` wins when it is lower."""
@@ -335,6 +353,3 @@ class RateLimiter:
         return quota.seconds / quota.requests
 
 
-def _reset_margin(reset: float) -> float:
-    """DigitalOcean's reset is a whole second (maybe the one the oldest request leaves in); a finer one is exact."""
-    return _WHOLE_SECOND_MARGIN if float(reset).is_integer() else _FRACTION_MARGIN

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 import sys
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from .._deadline import Deadline
     from .._gateway import DigitalOcean
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -118,7 +118,8 @@ def command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
     """
 
     def decorate(f: Callable[..., Any]) -> click.Command:
-        return click.command(name, epilog=EXIT_CODES_HELP)(api_options(cluster_option(f)))
+        return click.command(name, epilog=EXIT_CODES_HELP)(api_options(cluster_option(timeout_option(
+            DEFAULT_RUN_TIMEOUT)(f))))
 
     return decorate
 
@@ -144,16 +145,73 @@ def output_option(f: F) -> F:
     )(f)
 
 
-class Seconds(click.FloatRange):
-    """A finite number of seconds, at least ``min`` (click's FloatRange lets ``nan`` and ``inf`` through)."""
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[float, Any]
+else:  # click < 8.2 has no generic ParamType
+    _ParamType = click.ParamType
 
-    name = "seconds"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
-        return number
+class Duration(_ParamType):
+    """Every duration option: seconds (``90``, ``2.5``) or ``90s``, ``30m``, ``1h``, ``1h30m``; finite, at least
+    ``min`` (``positive``: above 0). ``nan``, ``inf`` and the rest are usage errors, the same for every option."""
+
+    name = "duration"
+
+    def __init__(self, *, min: float = 0.0, positive: bool = False) -> None:  # noqa: A002 (click's own word)
+        self.min = min
+        self.positive = positive
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        from .._duration import check_seconds, parse_duration
+        from .._exceptions import ConfigError
+
+        what = f"--{param.name.replace('_', '-')}" if param is not None and param.name else "duration"
+        try:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return check_seconds(value, what=what, minimum=self.min, positive=self.positive)
+            return parse_duration(str(value), what=what, minimum=self.min, positive=self.positive)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+#: the whole run's time limit (``--timeout``) of the API commands that do not wait for an operation
+DEFAULT_RUN_TIMEOUT = "5m"
+_TIMEOUT_KEY = "do_pgpool.timeout"
+
+
+def _remember_timeout(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    ctx.meta[_TIMEOUT_KEY] = value
+    return value
+
+
+def timeout_option(default: str, *, expose_value: bool = False, help: str | None = None) -> Callable[[F], F]:  # noqa: A002
+    """``--timeout``: the whole run's time limit (every request, retry, rate-limit wait and wait for DigitalOcean)."""
+    return click.option(
+        "--timeout",
+        type=Duration(positive=True),
+        default=default,
+        show_default=True,
+        expose_value=expose_value,
+        callback=_remember_timeout,
+        help=help or "Give up after this long, whatever is happening (90s, 5m, 1h, or seconds); a re-run finishes "
+        "the job. Each request also gives up after 30s without a complete answer.",
+    )
+
+
+def run_deadline() -> Deadline:
+    """The run's ``Deadline`` (from ``--timeout``), one per command invocation; on the wait clock (fake in tests)."""
+    from .._deadline import Deadline
+    from ._progress import wait_clock
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return Deadline(None)
+    root = ctx.find_root()
+    found = root.meta.get("do_pgpool.deadline")
+    if found is None:
+        found = Deadline(ctx.meta.get(_TIMEOUT_KEY), clock=wait_clock().clock)
+        root.meta["do_pgpool.deadline"] = found
+    return found
 
 
 def dry_run_option(f: F) -> F:
@@ -161,9 +219,10 @@ def dry_run_option(f: F) -> F:
 
 
 def open_gateway(token: str | None, api_url: str) -> DigitalOcean:
+    """A gateway bound by the run's ``--timeout``."""
     from .._gateway import DigitalOcean
 
-    return DigitalOcean(token or "", api_url=api_url)
+    return DigitalOcean(token or "", api_url=api_url, deadline=run_deadline())
 
 
 def emit_json(data: Any) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 import click
 
 from ._common import (
     EXIT_PENDING,
+    Duration,
     OperationFailed,
     command,
     dry_run_option,
@@ -36,6 +38,11 @@ if TYPE_CHECKING:
     "--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
     help="Fleet mode: clusters worked on at once (all share one rate limiter).",
 )
+@click.option(
+    "--max-wait", type=Duration(), default="60s", show_default=True, metavar="DURATION",
+    help="Fleet mode: the longest single wait for DigitalOcean's rate limit. A longer one (an exhausted hourly "
+    "quota) fails at once, saying when the limit resets; waits of 5s or more are announced on stderr.",
+)
 @pool_options
 @secret_options
 @click.option("--check", is_flag=True, help="Like --dry-run, but exit 3 when changes are pending (a CI drift gate).")
@@ -50,6 +57,7 @@ def ensure_pool_command(
     tag: str | None,
     all_clusters: bool,
     concurrency: int,
+    max_wait: float,
     pool: PoolOptions,
     secrets: SecretOptions,
     check: bool,
@@ -91,8 +99,8 @@ def ensure_pool_command(
     with secrets.prepare() as prepared:
         request = prepared if prepared.targets else None
         if fleet:
-            pending = _report_fleet(_run_fleet(token, api_url, pool, request, tag, concurrency, plan_only, output),
-                                    output)  # fmt: skip
+            fleet_run = _run_fleet(token, api_url, pool, request, tag, concurrency, max_wait, plan_only, output)
+            pending = _report_fleet(fleet_run, output)
         else:
             pending = _ensure_one(token, api_url, cluster, pool, request, plan_only, output)
     if check and pending:
@@ -219,21 +227,24 @@ def _run_fleet(
     request: SecretRequest | None,
     tag: str | None,
     concurrency: int,
+    max_wait: float,
     dry_run: bool,
     output: str,
 ) -> FleetResult:
-    import httpx
-
     from .._fleet import ensure_fleet
     from .._gateway import DigitalOcean
     from .._limiter import RateLimiter
+    from .._transport import deadline_client
+    from ._common import run_deadline
 
     spec = request.spec() if request is not None else None
-    limiter = RateLimiter()  # one for the whole run: DigitalOcean counts per token
+    deadline = run_deadline()  # made here: worker threads have no click context
     progress = FleetProgress(sys.stderr) if output == "text" else None
-    with httpx.Client(timeout=30.0) as http:
+    # one limiter for the whole run: DigitalOcean counts per token
+    limiter = RateLimiter(max_wait=max_wait, deadline=deadline, on_wait=_wait_notice(progress))
+    with deadline_client() as http:
         def connect() -> DigitalOcean:
-            return DigitalOcean(token or "", api_url=api_url, http=http, limiter=limiter)
+            return DigitalOcean(token or "", api_url=api_url, http=http, limiter=limiter, deadline=deadline)
 
         try:
             return ensure_fleet(connect, pool.template, tag=tag, secrets=spec, concurrency=concurrency,
@@ -241,6 +252,18 @@ def _run_fleet(
         finally:
             if progress is not None:
                 progress.close()
+
+
+def _wait_notice(progress: FleetProgress | None) -> Callable[[float, str], None]:
+    """Say on stderr, before it starts, that the run waits for the rate limit and why."""
+    from .._duration import format_seconds
+
+    def notice(seconds: float, reason: str) -> None:
+        if progress is not None:
+            progress.close()
+        click.echo(f"waiting {format_seconds(seconds)} for DigitalOcean's rate limit: {reason}", err=True)
+
+    return notice
 
 
 class FleetProgress:
@@ -263,6 +286,7 @@ class FleetProgress:
         if self._shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+            self._shown = False
 
 
 def render_fleet(result: FleetResult, output: str) -> None:

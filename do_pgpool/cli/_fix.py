@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._common import OperationFailed, Seconds, command, dry_run_option, emit_json, open_gateway, output_option
+from ._common import Duration, OperationFailed, command, dry_run_option, emit_json, open_gateway, output_option
 from ._pool_options import pool_options
 from ._secrets import secret_options
 
@@ -21,9 +21,9 @@ _MARK = {"done": "+", "skipped": "-", "planned": "?", "failed": "!"}
 @command("fix")
 @pool_options
 @secret_options
-@click.option("--idle-for", type=Seconds(min=0), default=300, show_default=True, metavar="SECONDS",
+@click.option("--idle-for", type=Duration(min=0), default=300, show_default=True, metavar="SECONDS",
               help="When saturated, terminate client sessions idle at least this long.")  # fmt: skip
-@click.option("--verify-timeout", type=Seconds(min=0.1), default=10, show_default=True, metavar="SECONDS",
+@click.option("--verify-timeout", type=Duration(min=0.1), default=10, show_default=True, metavar="SECONDS",
               help="How long the SELECT 1 through the pool may take.")  # fmt: skip
 @dry_run_option
 @output_option

@@ -7,8 +7,9 @@ quota headers too (``remaining`` may read 0 while ``reset`` is far away); a quot
 clients must wait for ``ratelimit-reset`` (digitalocean-api.md §8, §13).
 
 Both windows can be scaled down (``quota_window``, ``burst_window``) so pacing can be tested in seconds, e.g.
-10 requests per 2.5 s. A window shorter than a minute cannot be described in whole seconds, so its ``reset``
-(and ``retry-after``) carry milliseconds; at DigitalOcean's sizes they are whole seconds, as DigitalOcean's are.
+10 requests per 2.5 s. Headers stay whole seconds as DigitalOcean's are (pydo refuses anything else):
+``ratelimit-reset`` is rounded up (ASSUMPTION: DigitalOcean's rounding is undocumented; rounding up means the
+oldest request has left by then), ``retry-after`` too, at least 1.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class RateLimiter:
         return {
             "ratelimit-limit": str(self.per_hour),
             "ratelimit-remaining": str(max(self.per_hour - len(window), 0)),
-            "ratelimit-reset": _seconds(reset, self.quota_window),
+            "ratelimit-reset": str(math.ceil(reset)),
         }
 
     def peek(self, token: str, now: float) -> dict[str, str]:
@@ -70,15 +71,8 @@ class RateLimiter:
         recent = [t for t in window if t > now - self.burst_window]
         if len(recent) >= self.per_minute:
             headers = self._headers(window, now)
-            wait = recent[0] + self.burst_window - now
-            if self.burst_window >= MINUTE:
-                headers["retry-after"] = str(max(math.ceil(wait), 1))
-            else:
-                headers["retry-after"] = f"{max(wait, 0.001):.3f}"
+            headers["retry-after"] = str(max(math.ceil(recent[0] + self.burst_window - now), 1))
             return RateVerdict(False, headers)
         window.append(now)
         return RateVerdict(True, self._headers(window, now))
 
-
-def _seconds(at: float, window: float) -> str:
-    return str(math.ceil(at)) if window >= MINUTE else f"{at:.3f}"

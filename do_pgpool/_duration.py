@@ -59,7 +59,7 @@ def check_seconds(value: object, *, what: str, minimum: float = 0.0, positive: b
 def format_seconds(seconds: float) -> str:
     """``2.5`` -> ``2.5s``; ``90`` -> ``1m30s``; ``3600`` -> ``1h``."""
     if seconds < 60:
-        return f"{seconds:g}s"
+        return f"{round(seconds, 2):g}s"
     total = int(round(seconds))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)

@@ -138,7 +138,9 @@ def api_retrying(
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         assert exc is not None  # tenacity gives up only after a failed attempt
         if isinstance(exc, RateLimitedError):
-            explain_rate_limit(exc, cfg.clock())
+            raise explain_rate_limit(exc, cfg.clock())
+        if deadline is not None and wait(retry_state) >= deadline.remaining():
+            raise deadline.exceeded(f"retrying ({exc})") from exc
         raise exc
 
     return Retrying(

@@ -176,8 +176,10 @@ def fix(
     reads (API and ``pg_stat_activity``) and changes nothing: no terminate, no pool write, no secret write,
     no verification.
     """
-    if idle_for < 0:
-        raise ValueError("idle_for must be >= 0 seconds")
+    from ._duration import check_seconds
+
+    idle_for = check_seconds(idle_for, what="idle_for")  # nan, inf, negative: ConfigError
+    verify_timeout = check_seconds(verify_timeout, what="verify_timeout", positive=True)
     run = _Run()
     kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secret_name}
 

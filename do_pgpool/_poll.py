@@ -8,7 +8,10 @@ last. While waiting:
 - 412 (maintenance in progress) means "busy": back off and read again.
 - 429 that escaped the gateway's own retries means "busy" too, with a longer delay (``retry-after``, else a
   whole burst window), never a crash.
-- 5xx and transport errors that escaped the gateway's retries are tolerated a few times in a row, then raised.
+- 5xx and transport errors that escaped the gateway's retries are tolerated a few times in a row, then raised;
+  a 5xx with ``retry-after`` waits at least that long before the next read.
+- The run's deadline (``DeadlineExceededError`` from a read) ends the wait like its own timeout: the message
+  says what was seen last.
 - Anything else (401, 403, 404, a malformed answer) is raised at once.
 
 ``retry_while_busy`` re-sends a state-setting PUT refused with 412. ``WaitOptions`` carries how to wait (the
@@ -225,6 +228,8 @@ def poll_until(
             errors_in_a_row += 1
             if errors_in_a_row >= policy.max_consecutive_errors:
                 raise
+            if isinstance(exc, ServerError) and exc.retry_after is not None:  # a 503 that says when: as a 429
+                delay = max(exc.retry_after, delay)
             status, detail = "API error", _short_error(exc)
         else:
             errors_in_a_row = 0

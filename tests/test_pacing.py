@@ -101,3 +101,19 @@ def test_without_pacing_the_same_fleet_collects_429s() -> None:
     result = s.run(Blind(clock=s.clock.now, sleep=s.clock.sleep))
     assert s.throttled >= 2  # the target above is at most 1
     assert result.requests > 1 + 2 * CLUSTERS
+
+
+def test_a_burst_429_in_a_fleet_run_pauses_everyone_for_its_retry_after_not_for_the_hour() -> None:
+    # the measured bug: a 3001 s sleep for a 29 s retry-after, because remaining was 0 and reset far away
+    clock = FakeClock()
+    fake = FakeDigitalOcean(clock=clock)
+    for i in range(8):
+        fake.add_cluster(f"tenant-{i}", size="db-s-1vcpu-2gb", tags=["fleet"])
+    fake.faults.rate_limit_burst(1, retry_after=29)
+    limiter = RateLimiter(max_wait=60.0, clock=clock.now, sleep=clock.sleep)
+    retry = RetryConfig(sleep=clock.sleep, clock=clock.now)
+    with httpx.Client(transport=fake.http_transport()) as http:
+        result = ensure_fleet(lambda: DigitalOcean("t", http=http, retry=retry, limiter=limiter),
+                              PoolTemplate(PoolSize.parse("5")), tag="fleet", concurrency=4)  # fmt: skip
+    assert result.ok and [c.status for c in fake.calls].count(429) == 1
+    assert max(clock.sleeps) == 29.0 and sum(clock.sleeps) <= 2 * 29.0  # the retry's sleep and the pause overlap

@@ -77,3 +77,21 @@ def test_a_retry_after_longer_than_the_wait_budget_fails_at_once_saying_when() -
         with pytest.raises(errors.RateLimitedError, match=r"Retry after 2026-01-01 00:01:30 UTC \(in 1m30s\)"):
             gateway(sleeps, max_wait=60.0).list_clusters()
     assert sleeps == []
+
+
+def test_a_wait_reads_again_no_sooner_than_a_503s_retry_after() -> None:
+    from do_pgpool._poll import Backoff, Observation, WaitOptions, poll_until
+
+    clock = FakeClock(NOW)
+    answers: list[object] = [errors.ServerError("503", status=503, retry_after=40.0), Observation("ok", "online",
+                                                                                                    done=True)]
+
+    def observe() -> Observation[str]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    waiting = WaitOptions(timeout=600, clock=clock.now, sleep=clock.sleep, backoff=Backoff(initial=5.0))
+    assert poll_until(observe, what="cluster", waiting=waiting) == "ok"
+    assert clock.sleeps == [40.0]

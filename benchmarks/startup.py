@@ -2,8 +2,8 @@
 
     .venv/bin/python -m benchmarks.startup [--runs 15] [--json]
 
-Wall time is measured from outside, as a user sees it: ``time.perf_counter()`` around ``subprocess.run`` of a
-fresh interpreter, ``--runs`` times each, median reported. Two ratios, each against the floor it cannot beat:
+
+
 
 - ``do-pgpool --help`` / ``python -c "import click"`` (the CLI's framework; target <= 1.3)
 - converged ``do-pgpool ensure-pool --cluster UUID`` / ``python -c "import pydo"`` (the API client; target
@@ -17,12 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +42,33 @@ def cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "do_pgpool"]
 
 
-def median_s(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> float:
-    subprocess.run(cmd, env=env, capture_output=True, check=True, timeout=60)  # warm the page cache
-    times = []
+@dataclass(frozen=True)
+class Timing:
+    """Medians in seconds: ``wall`` as the user waits; ``cpu`` the child's user+system time, which a busy
+    machine disturbs far less (shown beside the wall time, not instead of it)."""
+
+    wall: float
+    cpu: float
+
+
+def paired_medians(floor: list[str], subject: list[str], runs: int, env: dict[str, str] | None = None
+                   ) -> tuple[Timing, Timing]:
+    """Median times of each command, run alternately (floor, subject, floor, ...) so that a load change on
+    the machine during the benchmark hits both sides alike."""
+    for cmd in (floor, subject):
+        subprocess.run(cmd, env=env, capture_output=True, check=True, timeout=60)  # warm the page cache
+    wall: tuple[list[float], list[float]] = ([], [])
+    cpu: tuple[list[float], list[float]] = ([], [])
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, env=env, capture_output=True, check=True, timeout=60)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for i, cmd in enumerate((floor, subject)):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(cmd, env=env, capture_output=True, check=True, timeout=60)
+            wall[i].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[i].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    a, b = (Timing(statistics.median(wall[i]), statistics.median(cpu[i])) for i in (0, 1))
+    return a, b
 
 
 @contextmanager
@@ -91,36 +113,39 @@ def main() -> int:
     opts = parser.parse_args()
     py = sys.executable
     results: dict[str, Any] = {"runs": opts.runs}
-    click_s = median_s([py, "-c", "import click"], opts.runs)
-    help_s = median_s([*cli(), "--help"], opts.runs)
-    pydo_s = median_s([py, "-c", "import pydo"], opts.runs)
+    click_t, help_t = paired_medians([py, "-c", "import click"], [*cli(), "--help"], opts.runs)
     with served() as (fake, env):
         uuid = fake.cluster("app-db").id
         before = len(fake.calls)
-        ensure_s = median_s([*cli(), "ensure-pool", "--cluster", uuid, "--size", "10"], opts.runs, env)
+        converged = [*cli(), "ensure-pool", "--cluster", uuid, "--size", "10"]
+        pydo_t, ensure_t = paired_medians([py, "-c", "import pydo"], converged, opts.runs, env)
         per_run = (len(fake.calls) - before) / (opts.runs + 1)
-        import tempfile
-
         with tempfile.TemporaryDirectory() as tmp:
             counts = request_counts(fake, env, Path(tmp))
     results.update(
-        import_click_s=click_s, help_s=help_s, help_ratio=help_s / click_s,
-        import_pydo_s=pydo_s, ensure_converged_s=ensure_s, ensure_ratio=ensure_s / pydo_s,
+        import_click=asdict(click_t), help=asdict(help_t), help_ratio=help_t.wall / click_t.wall,
+        help_ratio_cpu=help_t.cpu / click_t.cpu, import_pydo=asdict(pydo_t), ensure_converged=asdict(ensure_t),
+        ensure_ratio=ensure_t.wall / pydo_t.wall, ensure_ratio_cpu=ensure_t.cpu / pydo_t.cpu,
         ensure_converged_requests=per_run, requests=counts,
     )  # fmt: skip
     if opts.json:
         print(json.dumps(results, indent=2))
-    else:
-        print(f"median of {opts.runs} runs each (subprocess wall time)")
-        print(f"  python -c 'import click'                    {click_s * 1000:7.1f} ms")
-        print(f"  do-pgpool --help                            {help_s * 1000:7.1f} ms   "
-              f"ratio {help_s / click_s:.2f} (target <= {HELP_TARGET})")
-        print(f"  python -c 'import pydo'                     {pydo_s * 1000:7.1f} ms")
-        print(f"  do-pgpool ensure-pool --cluster UUID (conv.) {ensure_s * 1000:6.1f} ms   "
-              f"ratio {ensure_s / pydo_s:.2f} (target <= {ENSURE_TARGET}); {per_run:g} request(s) per run")
-        print("API requests per ensure-pool (counted by the fake):")
-        for label, n in counts.items():
-            print(f"  {label:40} {n}")
+        return 0
+    print(f"median of {opts.runs} runs each, alternating with the floor (subprocess wall time; cpu = user+sys)")
+    rows = [
+        ("python -c 'import click'", click_t, ""),
+        ("do-pgpool --help", help_t, f"ratio {help_t.wall / click_t.wall:.2f} (cpu {help_t.cpu / click_t.cpu:.2f}); "
+                                     f"target <= {HELP_TARGET}"),
+        ("python -c 'import pydo'", pydo_t, ""),
+        ("ensure-pool --cluster UUID, converged", ensure_t,
+         f"ratio {ensure_t.wall / pydo_t.wall:.2f} (cpu {ensure_t.cpu / pydo_t.cpu:.2f}); target <= {ENSURE_TARGET}; "
+         f"{per_run:g} request(s)"),
+    ]  # fmt: skip
+    for label, t, note in rows:
+        print(f"  {label:38} wall {t.wall * 1000:6.1f} ms  cpu {t.cpu * 1000:6.1f} ms  {note}")
+    print("API requests per ensure-pool (counted by the fake):")
+    for label, n in counts.items():
+        print(f"  {label:40} {n}")
     return 0
 
 

@@ -32,6 +32,7 @@ from ._headers import header, header_number
 from ._models import Cluster, JsonDict, Pool, PoolSpec, looks_like_uuid
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
+from ._transport import http_client
 from ._urls import check_api_url as _check_url
 
 __all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter"]
@@ -85,10 +86,10 @@ class DigitalOcean:
         token = check_token(token, what="DigitalOcean API token", hint="Check DIGITALOCEAN_TOKEN or --token.")
         self.api_url = check_api_url(api_url)
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._http = http if http is not None else http_client(self.api_url, timeout=timeout)
         self._retry = retry or RetryConfig()
         self._transport = _CountingTransport(self._http, timeout=timeout, limiter=limiter)
-        self._pydo = _make_pydo(token, self.api_url, self._transport, timeout)
+        self._pydo = _Operations(token, self.api_url, self._transport, timeout)
 
     def __repr__(self) -> str:
         return f"DigitalOcean(api_url={self.api_url!r})"
@@ -277,26 +278,43 @@ class DigitalOcean:
         return api_retrying(self._retry, only_rate_limits=not retry)(once)
 
 
-def _make_pydo(token: str, api_url: str, transport: Any, timeout: float) -> Any:
-    import pydo
-    from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy, UserAgentPolicy
+class _Operations:
+    """The two pydo operation groups do-pgpool calls, built on one azure-core pipeline.
 
-    class _BearerAuth(SansIOHTTPPolicy[Any, Any]):
-        # pydo's BearerTokenCredentialPolicy refuses http:// (a loopback fake); check_api_url
-        # already refused plain http to anything but loopback.
-        def on_request(self, request: Any) -> None:
-            request.http_request.headers["Authorization"] = f"Bearer {token}"
+    ``pydo.Client`` builds all of its 76 groups and the full default policy list on every construction; these
+    two are the same generated classes (``pydo.operations``), given the pipeline client, serializer and
+    deserializer they expect (pydo-notes.md §1-2). pydo's version is pinned in pyproject.toml.
+    """
 
-    return pydo.Client(
-        "unused",  # pydo insists on a token; ours travels through _BearerAuth
-        endpoint=api_url,
-        transport=transport,
-        retry_policy=RetryPolicy(retry_total=0, timeout=timeout),  # we retry with tenacity
-        authentication_policy=_BearerAuth(),
-        user_agent_policy=UserAgentPolicy(base_user_agent=f"do-pgpool/{__version__}", user_agent_use_env=False),
-        auto_request_id=False,
-        logging_enable=False,
-    )
+    def __init__(self, token: str, api_url: str, transport: Any, timeout: float) -> None:
+        from azure.core import PipelineClient
+        from azure.core.pipeline import policies
+        from pydo._serialization import Deserializer, Serializer
+        from pydo.operations import AppsOperations, DatabasesOperations
+
+        class _BearerAuth(policies.SansIOHTTPPolicy[Any, Any]):
+            # pydo's BearerTokenCredentialPolicy refuses http:// (a loopback fake); check_api_url
+            # already refused plain http to anything but loopback.
+            def on_request(self, request: Any) -> None:
+                request.http_request.headers["Authorization"] = f"Bearer {token}"
+
+        # pydo's order, without request ids (stable cassettes), proxies (httpx reads the environment itself),
+        # hooks, tracing and azure's own HTTP logging (off in do-pgpool).
+        pipeline = [
+            policies.HeadersPolicy(),
+            policies.UserAgentPolicy(base_user_agent=f"do-pgpool/{__version__}", user_agent_use_env=False),
+            policies.ContentDecodePolicy(),
+            policies.RedirectPolicy(),
+            policies.RetryPolicy(retry_total=0, timeout=timeout),  # we retry with tenacity
+            _BearerAuth(),
+            policies.SensitiveHeaderCleanupPolicy(),
+        ]
+        client: Any = PipelineClient(base_url=api_url, policies=pipeline, transport=transport)
+        serialize, deserialize = Serializer(), Deserializer()
+        serialize.client_side_validation = False
+        groups: Any = (DatabasesOperations, AppsOperations)  # generated without annotations
+        self.databases = groups[0](client, None, serialize, deserialize)
+        self.apps = groups[1](client, None, serialize, deserialize)
 
 
 class _CountingTransport:

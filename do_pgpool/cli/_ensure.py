@@ -228,16 +228,15 @@ def _run_fleet(
     dry_run: bool,
     output: str,
 ) -> FleetResult:
-    import httpx
-
     from .._fleet import ensure_fleet
-    from .._gateway import DigitalOcean
+    from .._gateway import DigitalOcean, check_api_url
     from .._limiter import RateLimiter
+    from .._transport import http_client
 
     spec = request.spec() if request is not None else None
     limiter = RateLimiter()  # one for the whole run: DigitalOcean counts per token
     progress = FleetProgress(sys.stderr) if output == "text" else None
-    with httpx.Client(timeout=30.0) as http:
+    with http_client(check_api_url(api_url), timeout=30.0) as http:
         def connect() -> DigitalOcean:
             return DigitalOcean(token or "", api_url=api_url, http=http, limiter=limiter)
 

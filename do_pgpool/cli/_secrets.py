@@ -160,6 +160,9 @@ def prepare_secrets(
     secret_user: str | None = None,
 ) -> SecretRequest:
     """Parse and validate; open the GitHub client if a github: target needs one (ConfigError -> exit 2)."""
+    if not secrets and secret_name == "DATABASE_URL" and direct_secret_name is None:
+        # nothing to write or check: a pool-only run pays for no target code (GitHub, NaCl, dotenv)
+        return SecretRequest((), secret_name, None, private, None, None, secret_user)
     from .._secret_values import check_secret_user
     from .._targets import GitHubTarget, Redeploy, parse_target, validate_secret_name
 

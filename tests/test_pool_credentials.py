@@ -230,3 +230,33 @@ def test_403_names_the_scope_the_call_needs(
     with _gateway_with(fake, {(method, suffix): FORBIDDEN}) as gw, pytest.raises(errors.AuthenticationError) as info:
         call(gw)  # type: ignore[operator]
     assert f"lacks the {scope} for this call" in str(info.value)
+
+
+# --- fix: the same secret path --------------------------------------------------------------------------
+
+
+def _no_database(url: str) -> object:
+    raise errors.DatabaseError("connection refused (test: no database here)")
+
+
+def test_fix_writes_the_new_pool_users_credentials(
+    fake: FakeDigitalOcean, gateway: DigitalOcean, tmp_path: Path
+) -> None:
+    from do_pgpool._fix import fix
+
+    env = tmp_path / ".env"
+    result = fix(gateway, PoolRequest(size=10, user="app"), cluster="app-db", targets=[parse_target(f"dotenv:{env}")],
+                 connect_fn=_no_database, verify_timeout=2)  # type: ignore[arg-type]  # fmt: skip
+    assert result.step("ensure-pool").changed and result.step("secrets").outcome == "done"
+    url = urlsplit(dotenv_url(env))
+    assert (url.username, url.password) == ("app", APP_PASSWORD)
+
+
+def test_fix_refuses_an_inbound_pool_with_targets_and_no_secret_user_before_any_request(
+    fake: FakeDigitalOcean, gateway: DigitalOcean, tmp_path: Path
+) -> None:
+    from do_pgpool._fix import fix
+
+    with pytest.raises(errors.ConfigError, match="secret_user=NAME"):
+        fix(gateway, PoolRequest(size=5, inbound_user=True), targets=[parse_target(f"dotenv:{tmp_path}/.env")])
+    assert fake.calls == []

@@ -7,8 +7,9 @@ per-minute and per-hour limits instead of collecting 429s. One cluster's failure
 ``ClusterOutcome`` and never stops the others.
 
 Request budget: the listing, then per cluster one read of its pools (the listing already carries each cluster's
-status, size, users and connection) plus one write if it is not converged. A converged re-run makes
-``1 + clusters`` requests and writes nothing.
+status, size, users and connection) plus one write if it is not converged, and after a write, when secrets are
+to be written, one read of the pool (its connection carries the pool user's credentials as DigitalOcean serves
+them after the write). A converged re-run makes ``1 + clusters`` requests and writes nothing.
 
 ``--size`` may be a share of each cluster's connection budget (``PoolSize.parse("50%")``): 50 % is 11 on a
 1 GiB cluster (limit 22) and 48 on a 4 GiB one (limit 97), DigitalOcean's own advice for a first pool size.

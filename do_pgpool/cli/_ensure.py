@@ -59,7 +59,7 @@ def ensure_pool_command(
     """Create or update a PgBouncer connection pool so that it matches the options.
 
     \b
-    Reads the cluster and its pools, then does exactly one of:
+    Reads the pools (and the cluster, unless the pool already matches), then does exactly one of:
       create   the pool does not exist (POST)
       update   size or user differ: changed in place, with the full body, so nothing else is dropped
       nothing  it already matches (reads only: 1 request with --cluster UUID, 2 by name; safe in every deploy)
@@ -76,7 +76,10 @@ def ensure_pool_command(
 
     \b
     --secret TARGET writes the pool's connection string (the password never shows, except in stdout) only
-    after the pool is confirmed; each target's outcome is reported.
+    after the pool is confirmed; each target's outcome is reported. After a create or an update the pool is
+    read once more, so the string carries the credentials of the pool's user as DigitalOcean now serves them.
+    A pool without a user (--inbound-user) has none: add --secret-user NAME to write its host, port and
+    database with that database user's credentials.
 
     \b
     Examples:

@@ -59,7 +59,7 @@ def ensure_pool_command(
     """Create or update a PgBouncer connection pool so that it matches the options.
 
     \b
-    Reads the pools (and the cluster, unless the pool already matches), then does exactly one of:
+    Reads the pools and the cluster (not the cluster when --cluster UUID finds the pool matching), then:
       create   the pool does not exist (POST)
       update   size or user differ: changed in place, with the full body, so nothing else is dropped
       nothing  it already matches (reads only: 1 request with --cluster UUID, 2 by name; safe in every deploy)

@@ -59,3 +59,21 @@ def test_loopback_http_client_loads_no_ca_bundle_and_https_does(monkeypatch: pyt
         assert loads == []
     with http_client("https://api.digitalocean.com", timeout=1.0):
         assert len(loads) == 1
+
+
+def test_gateway_builds_two_pydo_operation_groups_not_the_whole_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pydo
+
+    from do_pgpool._gateway import DigitalOcean
+    from do_pgpool.testing import FakeDigitalOcean
+
+    def no_client(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pydo.Client builds all 76 operation groups; the gateway needs two")
+
+    monkeypatch.setattr(pydo, "Client", no_client)
+    fake = FakeDigitalOcean()
+    fake.add_cluster("app-db")
+    with DigitalOcean("dop_v1_transporttesttoken", http=fake.http_client("dop_v1_transporttesttoken")) as gw:
+        assert [c.name for c in gw.list_clusters()] == ["app-db"]
+        assert sorted(vars(gw._pydo)) == ["apps", "databases"]
+    assert fake.calls[0].method == "GET"

@@ -21,7 +21,6 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_fields
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,8 @@ from ._plan import PoolRequest, check_cluster_ready
 from ._secret_values import INBOUND_NEEDS_SECRET_USER, check_secret_user, secret_values
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ._gateway import DigitalOcean
     from ._github import GitHub
     from ._targets import Redeploy, Target, TargetOutcome
@@ -331,6 +332,8 @@ def ensure_fleet(
     this thread as each cluster finishes. Raises only before any cluster is touched (bad input, the listing
     failed, nothing matched).
     """
+    from concurrent.futures import ThreadPoolExecutor, as_completed  # here: one-cluster runs need no threads
+
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ConfigError(f"--concurrency {concurrency} is out of range; use 1 to {MAX_CONCURRENCY}")
     if secrets is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from do_pgpool import _dotenv
+from do_pgpool import _dotenv_io
 from do_pgpool._dotenv import DotenvError, plan_dotenv, set_dotenv_keys, update_dotenv_text
 
 PASSWORD = "AVNS_s3cr3tPassw0rd-xyz"
@@ -165,7 +165,7 @@ def test_crash_during_write_leaves_old_file_and_no_temp_file(tmp_path: Path, mon
         os.write(fd, data[: len(data) // 2])
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_dotenv, "_write_fully", half_then_fail)
+    monkeypatch.setattr(_dotenv_io, "_write_fully", half_then_fail)
     with pytest.raises(DotenvError) as info:
         set_dotenv_keys(env, {"DATABASE_URL": URL})
     assert "No space left on device" in str(info.value)

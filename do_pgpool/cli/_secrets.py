@@ -141,7 +141,7 @@ def prepare_secrets(
 ) -> SecretRequest:
     """Parse and validate; open the GitHub client if a github: target needs one (ConfigError -> exit 2)."""
     from .._github import open_github
-    from .._targets import GitHubTarget, Redeploy, parse_target, validate_secret_name
+    from .._targets import GitHubTarget, Redeploy, check_targets, parse_target, validate_secret_name
 
     targets = tuple(parse_target(text) for text in secrets)
     validate_secret_name(secret_name)
@@ -159,6 +159,7 @@ def prepare_secrets(
         if not has_github:
             raise click.UsageError("--redeploy-workflow needs a github:OWNER/REPO --secret target")
         redeploy = Redeploy(redeploy_workflow, ref)
+    check_targets(targets)  # a dotenv: path that is a device, FIFO, folder ... is refused before any request
     github = open_github() if has_github else None
     return SecretRequest(targets, secret_name, direct_secret_name, private, redeploy, github)
 

@@ -170,7 +170,8 @@ def update_dotenv_text(text: str, values: Mapping[str, str]) -> tuple[str, dict[
 def _check_round_trip(old: str, new: str, values: Mapping[str, str]) -> None:
     """Every key of ours reads back as the new value; every other binding reads back exactly as before."""
     def others(text: str) -> list[tuple[str | None, str | None, bool]]:
-        return [(b.key, b.value, b.error) for b in _bindings(text) if b.key not in values]
+        # Blank and comment lines are left out: the parser glues blank lines to the binding after them.
+        return [(b.key, b.value, b.error) for b in _bindings(text) if b.key not in values and (b.key or b.error)]
 
     wrong = sorted({k for b in _bindings(new) if (k := b.key) is not None and k in values and b.value != values[k]})
     if wrong:

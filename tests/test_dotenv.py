@@ -203,3 +203,11 @@ def test_text_function_is_pure_and_reports_each_key() -> None:
 def test_unparseable_lines_are_kept_untouched() -> None:
     text, _ = update_dotenv_text("A=1\n!!! not a binding\nB='unterminated\n", {"DATABASE_URL": URL})
     assert text == f"A=1\n!!! not a binding\nB='unterminated\nDATABASE_URL={URL}\n"
+
+
+@pytest.mark.parametrize("before", ["\n", "\n\n# c\n", "   \n", "\r\n"])
+def test_a_file_of_blank_lines_gets_the_key_appended_not_refused(before: str) -> None:
+    # python-dotenv glues blank lines to the binding after them: the safety check must not mistake that for a change.
+    text, actions = update_dotenv_text(before, {"DATABASE_URL": URL})
+    assert text == before + f"DATABASE_URL={URL}" + ("\r\n" if "\r\n" in before else "\n")
+    assert actions == {"DATABASE_URL": "create"}

@@ -27,7 +27,8 @@ R = TypeVar("R")
 
 TARGET_HELP = (
     "Where to write the connection string (repeatable): github:OWNER/REPO, github:OWNER/REPO@ENVIRONMENT, "
-    "app:APP, app:APP/COMPONENT, dotenv:PATH, stdout. {cluster} is replaced by the cluster's name."
+    "app:APP, app:APP/COMPONENT, dotenv:PATH (a regular file, or a new one in an existing folder), stdout. "
+    "{cluster} is replaced by the cluster's name."
 )
 
 
@@ -240,6 +241,8 @@ def rewrite_secret_command(
     The value is the pool's URI exactly as DigitalOcean gives it (port 25061, the pool name as database,
     sslmode=require). Each target is written independently and idempotently; a failed one makes the exit
     code 1 and a re-run finishes the job. Passwords are shown only by the stdout target.
+    A .env file is replaced atomically (written in place if it is a bind mount or has hard links); runs
+    writing the same .env take turns; a dotenv: path that is a device, FIFO or folder is refused up front.
 
     \b
     Examples:

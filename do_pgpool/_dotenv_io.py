@@ -81,22 +81,28 @@ def _unescape_mount(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
 
 
-def filesystem_type(path: str) -> str | None:
-    """The type of the file system holding the absolute ``path`` (Linux ``/proc/self/mountinfo``), else None."""
+def _mounts() -> list[tuple[str, str]]:
+    """(mount point, file system type) in mount order (Linux ``/proc/self/mountinfo``; elsewhere none)."""
     try:
         with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
     except OSError:
-        return None
-    best, kind = "", None
+        return []
+    mounts = []
     for line in lines:
         fields = line.split(" ")
-        if "-" not in fields[6:] or len(fields) < 5:
-            continue
-        mount = _unescape_mount(fields[4])
+        if len(fields) > 7 and "-" in fields[6:]:
+            mounts.append((_unescape_mount(fields[4]), fields[fields.index("-", 6) + 1]))
+    return mounts
+
+
+def filesystem_type(path: str) -> str | None:
+    """The type of the file system holding the absolute ``path``, None when unknown."""
+    best, kind = "", None
+    for mount, fstype in _mounts():
         inside = path == mount or path.startswith(mount.rstrip("/") + "/")
         if inside and len(mount) >= len(best):  # the deepest (and, for equal ones, latest) mount wins
-            best, kind = mount, fields[fields.index("-", 6) + 1]
+            best, kind = mount, fstype
     return kind
 
 
@@ -141,7 +147,11 @@ def dotenv_path_problem(path: str | os.PathLike[str]) -> str | None:
         return f"{given}{via} is {st.st_size} bytes, too big for a .env file (limit {MAX_BYTES})"
     if not os.access(real, os.R_OK):
         return f"cannot read {given}{via}: permission denied"
-    return _unwritable(os.path.dirname(real))
+    problem = _unwritable(os.path.dirname(real))
+    if problem is not None and any(mount == real for mount, _ in _mounts()):
+        problem += (f"; {real} itself is a mount point (a single-file bind mount or subPath): mount its folder "
+                    "instead, or make the folder writable")  # fmt: skip
+    return problem
 
 
 def _check_regular(fd: int, path: str) -> os.stat_result:

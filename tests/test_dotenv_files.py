@@ -405,3 +405,21 @@ def test_where_folders_cannot_be_locked_a_lock_file_beside_is_used(tmp_path: Pat
     lock = str(tmp_path / "..env.do-pgpool.lock")
     assert locked == [lock] and names(tmp_path) == ["..env.do-pgpool.lock", ".env"]
     assert (tmp_path / ".env").read_text() == f"DATABASE_URL={URL}\n"
+
+
+@pytest.mark.skipif(NOT_ROOT, reason="mount --bind needs root")
+def test_a_bind_mounted_file_in_a_read_only_folder_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    host = tmp_path / "host.env"
+    host.write_text(OLD_TEXT)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / ".env").touch()
+    with bind_mount(app, app, read_only=True), bind_mount(host, app / ".env"):
+        with pytest.raises(DotenvError) as info:
+            set_dotenv_keys(app / ".env", {"DATABASE_URL": URL})
+    assert str(info.value) == (
+        f"cannot write {app}/.env: cannot create files in the folder {app}: it is on a read-only file system; "
+        f"{app}/.env itself is a mount point (a single-file bind mount or subPath): mount its folder instead, "
+        "or make the folder writable; nothing was written"
+    )
+    assert host.read_text() == OLD_TEXT

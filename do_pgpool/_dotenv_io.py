@@ -14,9 +14,10 @@
   lock, so never a live writer's) and says so.
 * A file that cannot be renamed over -- a single-file bind mount (Docker ``-v ./x.env:/app/.env``,
   Kubernetes ``subPath``: EBUSY/EXDEV) -- or that has hard links (a rename would split them, leaving the old
-  password under the other names) is written *in place*: the temporary file is kept as a journal
-  (``.inplace``, 0600) while one ``pwrite`` + ``ftruncate`` + ``fsync`` rewrite the file; a run killed
-  between the two leaves the new text plus a tail of the old one, which the next run trims using the journal.
+  password under the other names) is written *in place* (``pwrite`` + ``ftruncate`` + ``fsync``), with a
+  journal beside it (``.<name>.do-pgpool-XXXXXXXX.inplace``, 0600, fsynced first) holding the old and the new
+  text until the write is complete. A run killed (or a system that crashed) half-way leaves a mix of the two;
+  the next run recognises the mix and completes the write. A failed write puts the old text back.
 """
 
 from __future__ import annotations
@@ -161,18 +162,18 @@ def _check_regular(fd: int, path: str) -> os.stat_result:
     return st
 
 
-def _read_fd(fd: int, path: str) -> bytes:
+def _read_fd(fd: int, path: str, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while chunk := os.read(fd, 65536):
         size += len(chunk)
-        if size > MAX_BYTES:
-            raise DotenvError(f"{path} is larger than {MAX_BYTES} bytes, too big for a .env file; not changed")
+        if size > limit:
+            raise DotenvError(f"{path} is larger than {limit} bytes, too big for a .env file; not changed")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def read_regular(real: str) -> tuple[bytes, os.stat_result] | None:
+def read_regular(real: str, limit: int = MAX_BYTES) -> tuple[bytes, os.stat_result] | None:
     """The bytes and stat of the regular file ``real`` (no symlink followed), None if it does not exist."""
     try:
         fd = os.open(real, os.O_RDONLY | _OPEN_FLAGS)
@@ -184,7 +185,7 @@ def read_regular(real: str) -> tuple[bytes, os.stat_result] | None:
         raise DotenvError(f"cannot read {real}: {exc.strerror}; not changed") from exc
     try:
         st = _check_regular(fd, real)
-        return _read_fd(fd, real), st
+        return _read_fd(fd, real, limit), st
     finally:
         os.close(fd)
 
@@ -280,8 +281,8 @@ def recover_leftovers(real: str) -> list[str]:
         try:
             if not stat.S_ISREG(os.lstat(path).st_mode):
                 continue
-            if m[1] == "inplace" and _trim_torn(real, path):
-                notes.append("trimmed the file: an interrupted in-place write had left a tail of the old text")
+            if m[1] == "inplace":
+                notes.extend(_finish_in_place(real, path))
             os.unlink(path)
         except OSError as exc:
             notes.append(f"could not remove the leftover temporary file {entry}: {exc.strerror}")
@@ -290,23 +291,39 @@ def recover_leftovers(real: str) -> list[str]:
     return notes
 
 
-def _trim_torn(real: str, journal: str) -> bool:
-    """The journal holds the text an in-place write was writing; file = journal + old tail means torn."""
-    found = read_regular(journal)
-    current = read_regular(real)
-    if found is None or current is None:
-        return False
-    wanted, now = found[0], current[0]
-    if len(now) <= len(wanted) or not now.startswith(wanted):
-        return False
-    fd = os.open(real, os.O_WRONLY | _OPEN_FLAGS)
+_JOURNAL = re.compile(rb"do-pgpool in-place journal v1 (\d+) (\d+)")
+
+
+def _write_journal(folder: str, name: str, old: bytes, new: bytes) -> str:
+    """Both texts of an in-place write, fsynced before the file is touched (mode 0600 from creation)."""
+    fd, journal = tempfile.mkstemp(dir=folder, prefix=f".{name}{_MARK}", suffix=".inplace")
     try:
-        _check_regular(fd, real)
-        os.ftruncate(fd, len(wanted))
+        _write_fully(fd, b"do-pgpool in-place journal v1 %d %d\n" % (len(old), len(new)) + old + new)
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
-    return True
+        os.unlink(journal)
+        raise
+    os.close(fd)
+    _fsync_dir(folder)
+    return journal
+
+
+def _finish_in_place(real: str, journal: str) -> list[str]:
+    """Roll an interrupted in-place write forward when the file is a mix of its old and new text."""
+    found, current = read_regular(journal, limit=3 * MAX_BYTES), read_regular(real)
+    head, _, body = found[0].partition(b"\n") if found else (b"", b"", b"")
+    m = _JOURNAL.fullmatch(head)
+    if m is None or current is None or len(body) != int(m[1]) + int(m[2]):
+        return []
+    old, new, now = body[: int(m[1])], body[int(m[1]) :], current[0]
+    if now in (old, new):
+        return []  # killed before the write began, or after it was complete
+    done = len(os.path.commonprefix([now, new]))  # how far the interrupted write got
+    if now != new[:done] + old[done:]:
+        return ["an interrupted in-place write left a journal, but the file was changed since: left as it is"]
+    _write_in_place(real, new)
+    return ["completed an in-place write that an interrupted run had left half done"]
 
 
 def _write_in_place(real: str, data: bytes) -> None:
@@ -320,16 +337,15 @@ def _write_in_place(real: str, data: bytes) -> None:
         os.close(fd)
 
 
-def _journaled_in_place(real: str, data: bytes, old_data: bytes, tmp: str, journal: str) -> None:
-    """Write ``real`` in place with the new text kept in ``journal`` (0600) until the write is complete."""
-    os.rename(tmp, journal)
+def _journaled_in_place(real: str, old: bytes, new: bytes) -> None:
+    """Rewrite ``real`` in place; until that is complete a journal beside it lets the next run finish it."""
+    folder, name = os.path.split(real)
+    journal = _write_journal(folder, name, old, new)
     try:
-        _write_in_place(real, data)
+        _write_in_place(real, new)
     except BaseException:
-        try:
-            _write_in_place(real, old_data)  # put the old text back
-        except OSError:  # pragma: no cover - a disk that fails twice in a row
-            pass
+        _write_in_place(real, old)  # put the old text back (should that fail too, the journal stays for the next run)
+        os.unlink(journal)
         raise
     os.unlink(journal)
 
@@ -339,45 +355,35 @@ def write_file(real: str, data: bytes, old: tuple[bytes, os.stat_result] | None)
 
     The old mode and owner are kept (a new file gets 0600). Raises OSError; the file is then unchanged.
     """
-    folder, name = os.path.split(real)
-    folder = folder or "."
-    old_st = old[1] if old is not None else None
-    mode = NEW_FILE_MODE if old_st is None else stat.S_IMODE(old_st.st_mode)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}{_MARK}", suffix=".tmp")  # 0600 from creation
-    journal = tmp[: -len(".tmp")] + ".inplace"
+    folder = os.path.dirname(real)
+    if old is not None and old[1].st_nlink > 1:
+        _journaled_in_place(real, old[0], data)
+        return WriteReport(True, (f"written in place: the file has {old[1].st_nlink} hard links, "
+                                  "which a rename would split",))  # fmt: skip
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(real)}{_MARK}", suffix=".tmp")  # 0600
     try:
         try:
             _write_fully(fd, data)
             os.fsync(fd)
-            if old_st is not None:
+            if old is not None:
                 try:
-                    os.fchown(fd, old_st.st_uid, old_st.st_gid)
+                    os.fchown(fd, old[1].st_uid, old[1].st_gid)
                 except PermissionError:
                     pass  # not root: the file ends up owned by us, as any editor would leave it
-                if old_st.st_nlink > 1:
-                    assert old is not None
-                    _journaled_in_place(real, data, old[0], tmp, journal)
-                    return WriteReport(True, (f"written in place: the file has {old_st.st_nlink} hard links, "
-                                              "which a rename would split",))  # fmt: skip
-            # Readable from now on by exactly whom the .env allows, and renamed at once.
-            os.fchmod(fd, mode)
+                # Readable from now on by exactly whom the .env allows, and renamed at once.
+                os.fchmod(fd, stat.S_IMODE(old[1].st_mode))
         finally:
             os.close(fd)
-        try:
-            _replace(tmp, real)
-        except OSError as exc:
-            if old is None or exc.errno not in (errno.EBUSY, errno.EXDEV):
-                raise
-            os.chmod(tmp, NEW_FILE_MODE)
-            _journaled_in_place(real, data, old[0], tmp, journal)
-            return WriteReport(True, ("written in place: the file is a mount point (a single-file bind mount?), "
-                                      "which a rename cannot replace",))  # fmt: skip
+        _replace(tmp, real)
+    except OSError as exc:
+        os.unlink(tmp)
+        if old is None or exc.errno not in (errno.EBUSY, errno.EXDEV):
+            raise
+        _journaled_in_place(real, old[0], data)
+        return WriteReport(True, ("written in place: the file is a mount point (a single-file bind mount?), "
+                                  "which a rename cannot replace",))  # fmt: skip
     except BaseException:
-        for leftover in (tmp, journal):
-            try:
-                os.unlink(leftover)
-            except FileNotFoundError:
-                pass
+        os.unlink(tmp)
         raise
     _fsync_dir(folder)
     return WriteReport()

@@ -338,26 +338,85 @@ def test_an_in_place_write_that_fails_puts_the_old_text_back(tmp_path: Path, mon
     assert names(tmp_path) == [".env", "twin"]
 
 
-def test_the_next_run_trims_an_in_place_write_killed_before_its_truncate(tmp_path: Path) -> None:
+def journal(old: str, new: str) -> bytes:
+    return b"do-pgpool in-place journal v1 %d %d\n" % (len(old), len(new)) + old.encode() + new.encode()
+
+
+LONG_OLD = OLD_TEXT + "".join(f"KEY_{i}=value-{i}\n" for i in range(40))
+LONG_NEW = LONG_OLD.replace("AVNS_old@db:25061/app", "AVNS_n@db:25061/a")  # shorter: the truncate matters
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "cut"),
+    [
+        (LONG_OLD, LONG_NEW, len(LONG_NEW)),  # a shorter text written, the truncate not done
+        (LONG_OLD, LONG_NEW, 200),  # written half-way
+        (OLD_TEXT, NEW_TEXT, 90),  # a longer text written half-way
+    ],
+)
+def test_the_next_run_completes_an_in_place_write_killed_half_way(tmp_path: Path, old: str, new: str, cut: int
+                                                                  ) -> None:  # fmt: skip
+    left = new[:cut] + old[cut:]
     env = tmp_path / ".env"
-    short = "DATABASE_URL=postgresql://u:p@h/db\n"
-    env.write_text(short + "tail of the old, longer text\n")  # pwrite done, ftruncate not
-    journal = tmp_path / "..env.do-pgpool-Zz09_abc.inplace"
-    journal.write_text(short)
-    result = set_dotenv_keys(env, {"DATABASE_URL": "postgresql://u:p@h/db"})
-    assert not result.written and env.read_text() == short
-    assert result.notes == ("trimmed the file: an interrupted in-place write had left a tail of the old text",
-                            f"removed {journal.name}, a temporary file left by an interrupted run")  # fmt: skip
+    env.write_text(left)
+    assert left not in (old, new)
+    (tmp_path / "..env.do-pgpool-Zz09_abc.inplace").write_bytes(journal(old, new))
+    result = set_dotenv_keys(env, {"LOG_LEVEL": "info"})  # already so: only the recovery writes
+    assert env.read_text() == new and not result.written
+    assert result.notes == ("completed an in-place write that an interrupted run had left half done",
+                            "removed ..env.do-pgpool-Zz09_abc.inplace, a temporary file left by an interrupted run")
     assert names(tmp_path) == [".env"]
 
 
-def test_a_journal_of_a_write_that_never_started_changes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("left", "note"),
+    [
+        (OLD_TEXT, ()),  # killed before the write began: the file is the old one, this run rewrites it
+        (NEW_TEXT, ()),  # killed after the write, before the journal was removed
+        ("EDITED=by hand\n", ("an interrupted in-place write left a journal, but the file was changed since: "
+                               "left as it is",)),  # fmt: skip
+    ],
+)
+def test_a_journal_never_overrides_a_file_that_is_not_a_mix_of_its_texts(
+    tmp_path: Path, left: str, note: tuple[str, ...]
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text(left)
+    (tmp_path / "..env.do-pgpool-Zz09_abc.inplace").write_bytes(journal(OLD_TEXT, NEW_TEXT))
+    result = set_dotenv_keys(env, {"EDITED": "by hand"} if "EDITED" in left else {"LOG_LEVEL": "info"})
+    assert env.read_text() == left
+    assert result.notes == (*note, "removed ..env.do-pgpool-Zz09_abc.inplace, a temporary file left by an "
+                                   "interrupted run")  # fmt: skip
+
+
+def test_a_leftover_that_is_not_our_journal_is_only_removed(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(OLD_TEXT + "tail\n")
+    (tmp_path / "..env.do-pgpool-Zz09_abc.inplace").write_text(OLD_TEXT)  # no header: not trusted
+    result = set_dotenv_keys(env, {"LOG_LEVEL": "info"})
+    assert env.read_text() == OLD_TEXT + "tail\n"
+    assert result.notes == ("removed ..env.do-pgpool-Zz09_abc.inplace, a temporary file left by an interrupted run",)
+
+
+def test_an_in_place_write_keeps_a_0600_journal_of_both_texts_until_it_is_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = tmp_path / ".env"
     env.write_text(OLD_TEXT)
-    (tmp_path / "..env.do-pgpool-Zz09_abc.inplace").write_text(NEW_TEXT)
-    result = set_dotenv_keys(env, {"LOG_LEVEL": "info"})
-    assert env.read_text() == OLD_TEXT and not result.written
-    assert result.notes == ("removed ..env.do-pgpool-Zz09_abc.inplace, a temporary file left by an interrupted run",)
+    env.chmod(0o644)
+    os.link(env, tmp_path / "twin")
+    seen: list[tuple[str, int, bytes]] = []
+    real = _dotenv_io._write_in_place
+
+    def look(path: str, data: bytes) -> None:
+        for j in tmp_path.glob("..env.do-pgpool-*.inplace"):
+            seen.append((j.name, stat.S_IMODE(j.stat().st_mode), j.read_bytes()))
+        real(path, data)
+
+    monkeypatch.setattr(_dotenv_io, "_write_in_place", look)
+    set_dotenv_keys(env, {"DATABASE_URL": URL})
+    assert [(mode, data) for _, mode, data in seen] == [(0o600, journal(OLD_TEXT, NEW_TEXT))]
+    assert names(tmp_path) == [".env", "twin"]
 
 
 # -- the writers' lock -----------------------------------------------------------------------------------

@@ -395,6 +395,10 @@ def _ensure_one(
     start = gateway.request_count
     wants_secrets = secrets is not None and bool(secrets.targets)
     try:
+        if secrets is not None:  # a dotenv:/srv/{cluster}/.env that cannot be written: refused before the pool
+            from ._targets import check_targets
+
+            check_targets(secrets.targets, cluster=cluster.name)
         result = ensure_pool_on(gateway, cluster, template, dry_run=dry_run, replace=replace,
                                 fresh_connection=wants_secrets)  # fmt: skip
     except DoPgpoolError as exc:

@@ -28,7 +28,8 @@ R = TypeVar("R")
 
 TARGET_HELP = (
     "Where to write the connection string (repeatable): github:OWNER/REPO, github:OWNER/REPO@ENVIRONMENT, "
-    "app:APP, app:APP/COMPONENT, dotenv:PATH, stdout. {cluster} is replaced by the cluster's name."
+    "app:APP, app:APP/COMPONENT, dotenv:PATH (a regular file, or a new one in an existing folder), stdout. "
+    "{cluster} is replaced by the cluster's name."
 )
 
 
@@ -164,7 +165,7 @@ def prepare_secrets(
         # nothing to write or check: a pool-only run pays for no target code (GitHub, NaCl, dotenv)
         return SecretRequest((), secret_name, None, private, None, None, secret_user)
     from .._secret_values import check_secret_user
-    from .._targets import GitHubTarget, Redeploy, parse_target, validate_secret_name
+    from .._targets import GitHubTarget, Redeploy, check_targets, parse_target, validate_secret_name
 
     targets = tuple(parse_target(text) for text in secrets)
     check_secret_user(secret_user)
@@ -183,6 +184,7 @@ def prepare_secrets(
         if not has_github:
             raise click.UsageError("--redeploy-workflow needs a github:OWNER/REPO --secret target")
         redeploy = Redeploy(redeploy_workflow, ref)
+    check_targets(targets)  # a dotenv: path that is a device, FIFO, folder ... is refused before any request
     github = None
     if has_github:
         from .._github import open_github  # GitHub's client (and NaCl) only when a github: target needs it
@@ -274,6 +276,8 @@ def rewrite_secret_command(
     The value is the pool's URI exactly as DigitalOcean gives it (port 25061, the pool name as database,
     sslmode=require). Each target is written independently and idempotently; a failed one makes the exit
     code 1 and a re-run finishes the job. Passwords are shown only by the stdout target.
+    A .env file is replaced atomically (written in place if it is a bind mount or has hard links); runs
+    writing the same .env take turns; a dotenv: path that is a device, FIFO or folder is refused up front.
 
     \b
     Examples:

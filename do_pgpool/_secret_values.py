@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ._exceptions import ConfigError, CredentialsMissingError, PlanError
+from ._exceptions import ConfigError, CredentialsMissingError, NotFoundError, PlanError
 from ._models import Cluster, JsonDict, Pool
 
 __all__ = ["INBOUND_NEEDS_SECRET_USER", "UserReader", "check_secret_user", "secret_values"]
@@ -77,7 +77,14 @@ def _with_user(users: UserReader, cluster_id: str, pool: Pool, user_name: str, p
     if conn is None:
         kind = "private (VPC)" if private else "public"
         raise PlanError(f"pool {pool.name!r} has no {kind} connection in DigitalOcean's answer")
-    user = users.get_user(cluster_id, user_name)
+    try:
+        user = users.get_user(cluster_id, user_name)
+    except NotFoundError as exc:
+        raise PlanError(
+            f"database user {user_name!r} does not exist on this cluster, so its credentials cannot go into pool "
+            f"{pool.name!r}'s string. Create it first (`doctl databases user create CLUSTER_ID {user_name}`) or "
+            "name an existing user with --secret-user."
+        ) from exc
     password = str(user.get("password") or "")
     if not password:
         raise CredentialsMissingError(

@@ -260,3 +260,11 @@ def test_fix_refuses_an_inbound_pool_with_targets_and_no_secret_user_before_any_
     with pytest.raises(errors.ConfigError, match="secret_user=NAME"):
         fix(gateway, PoolRequest(size=5, inbound_user=True), targets=[parse_target(f"dotenv:{tmp_path}/.env")])
     assert fake.calls == []
+
+
+def test_secret_user_that_does_not_exist_says_so(fake: FakeDigitalOcean, gateway: DigitalOcean) -> None:
+    fake.add_pool("app-db", "in-pool", 3, user=None)
+    cluster_id = fake.cluster("app-db").id
+    pool = gateway.get_connection_pool(cluster_id, "in-pool")
+    with pytest.raises(errors.PlanError, match="database user 'nobody' does not exist"):
+        secret_values(gateway, cluster_id, pool, name="DATABASE_URL", secret_user="nobody")

@@ -10,10 +10,8 @@ import pytest
 
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._routes import ROUTES, match
-from tests.openapi_check import SPEC, validate_request, validate_response
+from tests.openapi_check import validate_request, validate_response
 from tests.testing.conftest import pool_body
-
-pytestmark = pytest.mark.skipif(not SPEC.exists(), reason=f"DigitalOcean's OpenAPI description is not at {SPEC}")
 
 Exchange = tuple[httpx.Request, httpx.Response]
 

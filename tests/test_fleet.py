@@ -269,7 +269,7 @@ def test_secrets_go_to_each_clusters_own_target_after_its_pool_is_confirmed(harn
     assert not (tmp_path / names[2] / ".env").exists()
     for name in names[1:2] + names[3:]:
         text = (tmp_path / name / ".env").read_text()
-        assert f"@{name}-do-user-0-0.db.ondigitalocean.com:25061/defaultdb-pool" in text
+        assert f"@{harness.fake.cluster(name).host}:25061/defaultdb-pool" in text
         assert ":25060/defaultdb" in text and text.startswith("DATABASE_URL=")
         assert by_name[name].secrets_summary() == "1 changed"
 

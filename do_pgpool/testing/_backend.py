@@ -34,6 +34,14 @@ __all__ = [
 
 JsonDict = dict[str, Any]
 POOL_MODES = ("session", "transaction", "statement")
+#: The fake account's number, as it appears in every real host name (``<name>-do-user-<n>-0...``).
+ACCOUNT_NUMBER = 19081923
+_HOST_SHARDS = "bcdfgkm"
+
+
+def default_host(name: str, index: int) -> str:
+    """A host name shaped like DigitalOcean's: ``<name>-do-user-<account>-0.<letter>.db.ondigitalocean.com``."""
+    return f"{name}-do-user-{ACCOUNT_NUMBER}-0.{_HOST_SHARDS[(index - 1) % len(_HOST_SHARDS)]}.db.ondigitalocean.com"
 
 
 def _require(body: Mapping[str, Any], key: str, kind: type) -> Any:
@@ -53,6 +61,8 @@ class DatabasesBackend:
         self.ids = ids
         self.lifecycle = lifecycle
         self.clusters: dict[str, FakeCluster] = {}
+        #: every cluster of the fake account sits in its default project
+        self.project_id = ids.uuid("project", "default")
 
     # -- seeding ---------------------------------------------------------------------------------------
     def create_cluster(
@@ -75,6 +85,7 @@ class DatabasesBackend:
         maintenance_pending: bool = False,
         config: Mapping[str, Any] | None = None,
     ) -> FakeCluster:
+        number = self.ids.next("cluster-host")
         cluster = FakeCluster(
             id=self.ids.uuid("cluster", name),
             name=name,
@@ -82,12 +93,13 @@ class DatabasesBackend:
             num_nodes=num_nodes,
             region=region,
             version=version,
-            host=host or f"{name}-do-user-0-0.db.ondigitalocean.com",
+            host=host or default_host(name, number),
             port=port,
             pool_port=pool_port,
             created_at=iso(self.clock.now()),
             engine=engine,
             status=status,
+            project_id=self.project_id,
             tags=list(tags),
             db_names=list(db_names),
             maintenance_pending=maintenance_pending,
@@ -321,6 +333,24 @@ class DatabasesBackend:
         cluster = self._get(database_cluster_uuid)
         cluster.maintenance_day = _require(body, "day", str).lower()
         cluster.maintenance_hour = _require(body, "hour", str)
+
+    # -- storage autoscaling (read by Terraform's cluster resource and data source) ------------------------
+    def get_autoscale(self, database_cluster_uuid: str) -> JsonDict:
+        return {"storage": dict(self._get(database_cluster_uuid).autoscale_storage)}
+
+    def update_autoscale(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> None:
+        cluster = self._get(database_cluster_uuid)
+        storage = body.get("storage")
+        if not isinstance(storage, dict) or not isinstance(storage.get("enabled"), bool):
+            raise invalid("storage.enabled is required and must be a boolean")
+        # The schema's ranges (database_storage_autoscale_params).
+        for key, low, high in (("threshold_percent", 15, 95), ("increment_gib", 10, 500)):
+            value = storage.get(key)
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if value is not None and not (whole and low <= value <= high):
+                raise invalid(f"storage.{key} must be a whole number from {low} to {high}")
+        cluster.autoscale_storage = {k: storage[k] for k in ("enabled", "threshold_percent", "increment_gib")
+                                     if k in storage}
 
     # pydo's names for the dbs operations (defined last so ``list`` does not shadow the builtin above)
     list = list_dbs

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._budget import connection_limit, share_of_budget
 from ._ensure import EnsureResult, ensure_pool
-from ._exceptions import ConfigError, DoPgpoolError, PlanError
+from ._exceptions import ConfigError, DoPgpoolError, Param, PlanError
 from ._models import Cluster
 from ._plan import PoolRequest, check_cluster_ready
 
@@ -66,7 +66,8 @@ class PoolSize:
     def __post_init__(self) -> None:
         if self.percent:
             if not 0 < self.value <= 100:
-                raise ConfigError(f"--size {self.value:g}% is not a share of the budget; use 1% to 100%, e.g. 50%")
+                raise ConfigError([Param("size", f"{self.value:g}%"), " is not a share of the budget; use 1% to 100%, "
+                                   "e.g. ", Param("size", "50%")])
         elif self.value != int(self.value) or self.value < 1:
             raise ConfigError(f"pool size must be a whole number of at least 1, not {self.value:g}")
 
@@ -81,7 +82,8 @@ class PoolSize:
             return cls(float(match.group(1)), percent=True)
         if raw.isdigit():
             return cls(int(raw))
-        raise ConfigError(f"--size {text!r} is neither a whole number nor a percentage; e.g. --size 20 or --size 50%")
+        raise ConfigError([Param("size", repr(text)), " is neither a whole number nor a percentage; e.g. ",
+                           Param("size", 20), " or ", Param("size", "50%")])
 
     def resolve(self, cluster: Cluster) -> int:
         """The pool size for this cluster (a percentage is taken of its connection limit, rounded down)."""
@@ -89,10 +91,10 @@ class PoolSize:
             return int(self.value)
         limit = connection_limit(cluster.size)
         if limit is None:
-            raise PlanError(
-                f"--size {self} needs cluster {cluster.name!r}'s connection budget, but its size slug "
-                f"{cluster.size!r} does not say the node's RAM; give an absolute --size for it"
-            )
+            raise PlanError([
+                Param("size", self), f" needs cluster {cluster.name!r}'s connection budget, but its size slug "
+                f"{cluster.size!r} does not say the node's RAM; give an absolute ", Param("size"), " for it",
+            ])
         return share_of_budget(limit, self.value)
 
     def __str__(self) -> str:
@@ -146,7 +148,7 @@ def check_fleet_targets(targets: Sequence[Target]) -> None:
     for target in targets:
         if not isinstance(target, StdoutTarget) and not has_placeholder(target.text):
             raise ConfigError(
-                f"--secret {target.text!r} has no {{cluster}} placeholder: every cluster of the fleet would "
+                f"secret target {target.text!r} has no {{cluster}} placeholder: every cluster of the fleet would "
                 f"overwrite the same secret. Put the cluster's name in it, e.g. {_example(target.text)}"
             )
 
@@ -310,7 +312,7 @@ def ensure_fleet(
     failed, nothing matched).
     """
     if not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise ConfigError(f"--concurrency {concurrency} is out of range; use 1 to {MAX_CONCURRENCY}")
+        raise ConfigError([Param("concurrency", concurrency), f" is out of range; use 1 to {MAX_CONCURRENCY}"])
     if secrets is not None:
         check_fleet_targets(secrets.targets)
     gateways: list[DigitalOcean] = []

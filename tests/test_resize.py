@@ -79,7 +79,7 @@ def test_connections_picks_the_smallest_fitting_size(current: str, nodes: int, w
 
 
 def test_connections_above_the_997_cap_is_refused_with_advice() -> None:
-    with pytest.raises(errors.ConfigError, match="caps a cluster at 997.*ensure-pool"):
+    with pytest.raises(errors.ConfigError, match=r"caps a cluster at 997.*ensure_pool\(\)"):
         plan_resize(on(), OPTIONS, ResizeRequest(connections=998))
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 __all__ = [
     "APIError",
@@ -80,6 +81,7 @@ class Step:
 
 
 Part = str | Param | Step
+_E = TypeVar("_E", bound="DoPgpoolError")
 
 
 class DoPgpoolError(Exception):
@@ -103,6 +105,16 @@ class DoPgpoolError(Exception):
         # Code that rewrites a message (redaction, a note on the state left) keeps plain text from then on.
         if text != self._message:
             self.parts, self._message = (text,), text
+
+    def extended(self: _E, *parts: Part) -> _E:
+        """A copy of this error (same type and facts) whose message goes on with ``parts``: a note on the
+        state left or on what to do, added where that is known. Raise it ``from`` the original."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.parts = self.parts + parts
+        new._message = "".join(map(str, new.parts))
+        new.args = (new._message,)
+        return new
 
     def render(self, word: Callable[[Param | Step], str]) -> str:
         """The message with each ``Param``/``Step`` worded by ``word`` (the CLI passes its flag names)."""

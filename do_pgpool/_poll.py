@@ -262,11 +262,9 @@ def retry_while_busy(send: Callable[[], T], *, what: str, action: str, wait: boo
             return send()
         except PreconditionFailedError as exc:
             if not wait:
-                raise PreconditionFailedError(
-                    [f"{exc.message}\nNothing was changed. Run again once the maintenance is over, or without ",
-                     Param("no_wait", True), " to keep retrying until the ", Param("timeout"), "."],
-                    status=exc.status, error_id=exc.error_id, api_message=exc.api_message,
-                    request_id=exc.request_id, method=exc.method, path=exc.path,
+                raise exc.extended(
+                    "\nNothing was changed. Run again once the maintenance is over, or without ",
+                    Param("no_wait", True), " to keep retrying until the ", Param("timeout"), ".",
                 ) from exc
             attempt += 1
             elapsed = clock() - start

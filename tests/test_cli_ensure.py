@@ -33,7 +33,7 @@ def test_create_prints_a_summary_with_a_masked_connection_string() -> None:
     assert result.exit_code == 0, result.output
     assert "+ create pool 'defaultdb-pool': transaction, size 20" in result.stdout
     assert "created pool 'defaultdb-pool'" in result.stdout
-    assert "postgres://doadmin:***@" in result.stdout
+    assert "postgresql://doadmin:***@" in result.stdout
     assert "leaving 2 for direct connections" in result.stderr
     assert_no_secrets(result)
 

@@ -1,7 +1,7 @@
 """``FakeDigitalOcean``: one object holding the state of a fake DigitalOcean (and GitHub) account.
 
 Two faces over the same state: ``fake.http_transport()`` for in-process httpx clients, and
-``with fake.serve() as url:`` for a loopback HTTP server (subprocesses, doctl, Terraform). Seeding helpers
+``with fake.serve() as url:`` for a loopback HTTP server (subprocesses, ``do-pgpool fake-api``). Seeding helpers
 make a test read like a story; ``fake.calls`` records every request. No global registry: every fake is
 independent, and ``reset()`` re-runs ``__init__`` with the same arguments.
 """

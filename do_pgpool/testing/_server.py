@@ -1,4 +1,4 @@
-"""A loopback HTTP server over ``fake.handle``: for subprocesses, ``doctl --api-url`` and Terraform.
+"""A loopback HTTP server over ``fake.handle``: for subprocesses and any HTTP client of the routes it serves.
 
 It binds loopback addresses only (the fake accepts any token and holds passwords). Threaded; every
 request goes through the same lock-protected ``handle`` as the in-process transport.

@@ -44,3 +44,11 @@ def test_no_test_reads_outside_the_repository() -> None:
         if outside.search(line)
     ]
     assert offenders == []
+
+
+def test_the_fakes_size_options_are_digitaloceans_own_example() -> None:
+    from do_pgpool.testing._options import PG_OPTIONS
+
+    example = openapi.load()["components"]["responses"]["options"]["content"]["application/json"]["example"]
+    assert PG_OPTIONS["options"]["pg"]["layouts"] == example["options"]["pg"]["layouts"]
+    assert PG_OPTIONS["options"]["pg"]["versions"] == example["options"]["pg"]["versions"]

@@ -50,6 +50,7 @@ def test_state_round_trips_through_a_file(tmp_path: Path) -> None:
     seed_demo(fake)
     fake.add_pool("app-db", "web", 10)
     fake.github.add_repo("acme/api", environments=("staging",))
+    fake.cluster("app-db").autoscale_storage = {"enabled": True, "threshold_percent": 80, "increment_gib": 10}
     path = tmp_path / "state.json"
 
     fake.save_state(path)
@@ -67,6 +68,8 @@ def test_state_round_trips_through_a_file(tmp_path: Path) -> None:
         "web-app", "DATABASE_URL", "web"
     )
     assert loaded.github.repo("acme/web").repo.key_id == fake.github.repo("acme/web").repo.key_id
+    assert copy.to_api() == original.to_api()  # hosts, tags, project, storage: the cluster answers the same
+    assert copy.autoscale_storage == original.autoscale_storage
 
 
 def test_cli_refuses_a_non_loopback_host() -> None:

@@ -169,3 +169,19 @@ def test_a_pool_named_like_a_database(guess: bool, gateway_for: object) -> None:
     assert "also the name of a database on the cluster" in text and "choose another name (e.g. defaultdb-pool)" in text
     assert "re-run" not in text.lower()
     assert [w for w in writes(fake)] == [("POST", "pools")]  # one attempt, then a read to reconcile, no retry
+
+
+@pytest.mark.parametrize("busy", ["migrating", "online"])
+def test_a_cluster_restart_is_done_only_when_the_maintenance_is(busy: str) -> None:
+    from do_pgpool._restart import restart_cluster
+    from do_pgpool.testing import FakeClock, LifecycleOptions
+    from tests.test_wait import fake_waiting
+
+    clock = FakeClock()
+    fake = FakeDigitalOcean(clock=clock, lifecycle=LifecycleOptions(update_busy_reads=3),
+                            assumptions=Assumptions(update_busy_status=busy))
+    cluster = fake.add_cluster("app-db", maintenance_pending=True)
+    with fake.http_client() as http, DigitalOcean("dop_v1_assumptions", http=http) as do:
+        result = restart_cluster(do, cluster="app-db", waiting=fake_waiting(clock))
+    assert result.action == "restarted"
+    assert not cluster.maintenance_pending and cluster.update is None  # not reported done before it was

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._budget import Budget
-from ._exceptions import ConflictError, DoPgpoolError, ServerError, TransportError
+from ._exceptions import ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
 from ._gateway import DigitalOcean
 from ._models import Cluster, Pool, PoolSpec, looks_like_uuid
 from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, check_cluster_ready, plan_pool
@@ -140,7 +140,7 @@ def apply_pool_plan(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | 
     if isinstance(change, ReplacePool):
         gateway.delete_connection_pool(cluster_id, change.before.name)
         try:
-            return _create(gateway, cluster_id, change.after)
+            return _create(gateway, plan.cluster, change.after)
         except DoPgpoolError as exc:
             exc.message = (
                 f"{exc.message}\nState left: pool {change.before.name!r} was deleted and could not be created "
@@ -148,10 +148,11 @@ def apply_pool_plan(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | 
             )
             raise
     assert isinstance(change, CreatePool)
-    return _create(gateway, cluster_id, change.spec)
+    return _create(gateway, plan.cluster, change.spec)
 
 
-def _create(gateway: DigitalOcean, cluster_id: str, spec: PoolSpec) -> tuple[Pool, str | None]:
+def _create(gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec) -> tuple[Pool, str | None]:
+    cluster_id = cluster.id
     try:
         return gateway.add_connection_pool(cluster_id, spec), None
     except (ServerError, TransportError, ConflictError) as exc:
@@ -169,6 +170,17 @@ def _create(gateway: DigitalOcean, cluster_id: str, spec: PoolSpec) -> tuple[Poo
                 f"{exc.message}\nA pool named {spec.name!r} exists with other settings "
                 f"({existing.mode}, size {existing.size}, db {existing.db}); re-run to update it in place."
             )
+        elif isinstance(exc, ConflictError):
+            # Refused, not failed: the same request would be refused again, so say what to change instead.
+            clash: tuple[Part, ...] = ()
+            if spec.name in cluster.db_names:  # ASSUMPTION (see testing.Assumptions): such a name is refused
+                clash = (f" The pool name {spec.name!r} is also the name of a database on the cluster, which "
+                         "DigitalOcean refuses as a pool name: choose another ", Param("name"),
+                         f" (e.g. {spec.name}-pool).")
+            raise exc.extended(
+                "\nState left: the pool does not exist; nothing was changed. DigitalOcean refused the request as "
+                "asked, so sending it again cannot help: change what its message names.", *clash,
+            ) from exc
         else:
             exc.message = f"{exc.message}\nState left: the pool does not exist; nothing was changed. Re-run to retry."
         raise

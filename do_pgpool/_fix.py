@@ -33,7 +33,7 @@ from ._exceptions import DatabaseError, DoPgpoolError
 from ._fleet import PoolTemplate
 from ._models import Cluster, Pool
 from ._plan import PoolRequest
-from ._secret_values import INBOUND_NEEDS_SECRET_USER, check_secret_user, secret_values
+from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 from ._status import ClusterStatus
 from ._targets import SecretTarget, Target, TargetOutcome, format_target, write_secrets
 from ._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
@@ -189,7 +189,7 @@ def fix(
     if inbound and targets and secret_user is None:
         from ._exceptions import ConfigError
 
-        raise ConfigError(INBOUND_NEEDS_SECRET_USER.format(pool="an inbound-user pool"))
+        raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
     run = _Run()
     kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secret_name}
 

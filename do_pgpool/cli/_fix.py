@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._common import OperationFailed, Seconds, command, dry_run_option, emit_json, open_gateway, output_option
+from ._common import (
+    OperationFailed,
+    Seconds,
+    command,
+    dry_run_option,
+    emit_json,
+    error_text,
+    open_gateway,
+    output_option,
+)
 from ._pool_options import pool_options
 from ._secrets import secret_options
 
@@ -100,7 +109,7 @@ def render_fix(result: FixResult, output: str) -> None:
         for line in step.details:
             click.echo(f"      {line}", err=err)
         if step.error is not None:
-            for line in str(step.error).splitlines():
+            for line in error_text(step.error).splitlines():
                 click.echo(f"      error: {line}", err=err)
         if step.state:
             click.echo(f"      state left: {step.state}", err=err)

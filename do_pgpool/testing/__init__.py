@@ -13,6 +13,7 @@ for do-pgpool's tests and for yours: moto's shape, no monkeypatching.
 ``with fake.serve() as url:`` runs the same fake as a loopback HTTP server (``do-pgpool fake-api``).
 """
 
+from ._assumptions import Assumptions
 from ._backend import (
     AppsBackend,
     DatabasesBackend,
@@ -34,6 +35,7 @@ from ._state import seed_demo
 
 __all__ = [
     "AppsBackend",
+    "Assumptions",
     "Call",
     "DatabasesBackend",
     "FakeAPIError",

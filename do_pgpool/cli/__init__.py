@@ -15,6 +15,7 @@ from ._fake import fake_api_command
 from ._fix import fix_command
 from ._resize import resize_command
 from ._restart import restart_command
+from ._sandbox import sandbox_command
 from ._secrets import rewrite_secret_command
 
 __all__ = ["main"]
@@ -47,3 +48,4 @@ main.add_command(restart_command)
 main.add_command(status_command)
 main.add_command(terminate_idle_command)
 main.add_command(fix_command)
+main.add_command(sandbox_command)

@@ -8,7 +8,7 @@ Where DigitalOcean's answer is undocumented the choice is marked ASSUMPTION (see
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._budget import MAX_POOLS, connection_limit, ram_gib_from_slug
@@ -53,6 +53,9 @@ class DatabasesBackend:
         self.ids = ids
         self.lifecycle = lifecycle
         self.clusters: dict[str, FakeCluster] = {}
+        #: called with the cluster after every pool create, update and delete through the API (``do-pgpool
+        #: sandbox`` mirrors the pools into a real PgBouncer); a FakeAPIError it raises is the answer
+        self.pool_listeners: list[Callable[[FakeCluster], None]] = []
 
     # -- seeding ---------------------------------------------------------------------------------------
     def create_cluster(
@@ -253,6 +256,7 @@ class DatabasesBackend:
         mode, size, db, user = self._check_pool(cluster, name, body)
         pool = FakePool(name, mode, size, db, user, cluster)
         cluster.pools[name] = pool
+        self._pools_changed(cluster)
         return pool
 
     def update_connection_pool(self, database_cluster_uuid: str, pool_name: str, body: Mapping[str, Any]) -> None:
@@ -266,11 +270,17 @@ class DatabasesBackend:
             raise invalid(f"the mode of pool {pool_name} cannot be changed after creation ({pool.mode})")
         # A full replacement: a PUT without "user" turns the pool into an inbound-user pool (doctl #1553).
         pool.size, pool.db, pool.user = size, db, user
+        self._pools_changed(cluster)
 
     def delete_connection_pool(self, database_cluster_uuid: str, pool_name: str) -> None:
         cluster = self._get(database_cluster_uuid)
         if cluster.pools.pop(pool_name, None) is None:
             raise not_found("connection pool")
+        self._pools_changed(cluster)
+
+    def _pools_changed(self, cluster: FakeCluster) -> None:
+        for listener in self.pool_listeners:
+            listener(cluster)
 
     # -- resize and maintenance ------------------------------------------------------------------------
     def update_cluster_size(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> None:

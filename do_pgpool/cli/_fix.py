@@ -8,6 +8,7 @@ import click
 
 from ._common import OperationFailed, Seconds, command, dry_run_option, emit_json, open_gateway, output_option
 from ._pool_options import pool_options
+from ._sandbox import sandbox_hint
 from ._secrets import secret_options
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ def fix_command(
             github=request.github, redeploy=request.redeploy, replace=pool.replace, verify_timeout=verify_timeout,
         )  # fmt: skip
     render_fix(result, output)
+    hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None
+    if hint:
+        click.echo(hint, err=True)
     if not result.ok:
         failed = "; ".join(f"{s.name}: {s.state or s.summary}" for s in result.failed)
         raise OperationFailed(f"{len(result.failed)} of {len(result.steps)} steps failed. {failed}")

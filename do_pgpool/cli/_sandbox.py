@@ -117,3 +117,20 @@ def _announce(box: Sandbox) -> None:
     ]
     for line in lines:
         click.echo(line)
+
+
+def sandbox_hint(api_url: str) -> str | None:
+    """When the database did not answer and the API is on loopback (a fake): where a real one can be had."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(api_url).hostname or ""
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return None
+    if not loopback:
+        return None
+    return (f"The API at {api_url} is local, probably do-pgpool's fake, whose clusters name hosts that do not "
+            "exist. `do-pgpool sandbox` serves the same fake API with a real local PostgreSQL and PgBouncer "
+            "behind its cluster.")  # fmt: skip

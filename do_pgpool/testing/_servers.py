@@ -382,8 +382,10 @@ class RealServers:
         self.bouncer_port = free_port()
         self._write_bouncer_ini()
         self._run([str(self.binaries.pgbouncer), "-d", "-q", str(self.workdir / "pgbouncer.ini")], timeout=30)
-        port = self.bouncer_port
-        _wait_for(lambda: _port_open(port), START_DEADLINE, f"PgBouncer on {HOST}:{port}")
+        port, pidfile = self.bouncer_port, self.workdir / "pgbouncer.pid"
+        # the daemon writes its pidfile on its own time; stop() needs it, so it is part of being up
+        _wait_for(lambda: _port_open(port) and _read_pid(pidfile) is not None, START_DEADLINE,
+                  f"PgBouncer on {HOST}:{port}")  # fmt: skip
 
     def _write_bouncer_ini(self) -> None:
         aliases = "".join(

@@ -109,7 +109,8 @@ def incident_story() -> int:
         with Sandbox.start() as box, tempfile.TemporaryDirectory(prefix="do-pgpool-demo-") as tmp:
             return incident(box, Path(tmp))
     except ServersUnavailable as exc:
-        print(f"SKIPPED: {exc}")
+        print(f"SKIPPED the replay on real servers (the 23rd connection's FATAL, status, fix, {CLIENTS} clients "
+              f"through the pool, a second fix): {exc}")
         return 0
 
 

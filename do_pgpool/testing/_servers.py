@@ -68,10 +68,7 @@ RUN_AS = "postgres"  # OS user when running as root
 BOUNCER_ADMIN = "pgbouncer_admin"
 START_DEADLINE = 30.0
 STOP_DEADLINE = 15.0
-INSTALL_HINT = (
-    "install them with `apt-get install postgresql pgbouncer` as root (Debian/Ubuntu; `make servers` does it), "
-    "or set PG_BINDIR to a folder holding initdb and pg_ctl"
-)
+INSTALL_HINT = "as root, `apt-get install postgresql pgbouncer` installs both (Debian, Ubuntu; `make servers` does it)"
 
 
 class ServersUnavailable(RuntimeError):
@@ -110,7 +107,8 @@ def find_binaries() -> Binaries:
     pg_bindir = next((Path(c) for c in candidates if (Path(c) / "initdb").is_file()), None)
     if pg_bindir is None:
         raise ServersUnavailable(
-            f"PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb): {INSTALL_HINT}"
+            "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb): install Debian's "
+            f"`postgresql` package: {INSTALL_HINT}. Or set PG_BINDIR to a folder holding initdb and pg_ctl"
         )
     bouncer = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").is_file() else None)
     return Binaries(pg_bindir=pg_bindir, pgbouncer=Path(bouncer) if bouncer else None)
@@ -373,7 +371,7 @@ class RealServers:
     # --- PgBouncer ------------------------------------------------------------------------------------------
     def start_pgbouncer(self, pools: Mapping[str, PoolAlias]) -> None:
         if self.binaries.pgbouncer is None:
-            raise ServersUnavailable(f"pgbouncer not found: {INSTALL_HINT}")
+            raise ServersUnavailable(f"pgbouncer not found: install Debian's `pgbouncer` package: {INSTALL_HINT}")
         self.pools = dict(pools)
         # Plain passwords (PgBouncer hashes them for SCRAM): a pool with a forced ``user=`` must log in to
         # PostgreSQL itself, which a SCRAM verifier copied from pg_authid cannot do.

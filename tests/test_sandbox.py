@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -225,3 +226,20 @@ def test_the_incident_end_to_end_status_fix_ensure_pool_and_an_app_reading_the_d
     assert refixed.exit_code == 0 and json.loads(refixed.stdout)["changed"] is False
     assert SANDBOX_TOKEN not in fixed.output + again.output and box.servers.password not in fixed.output + again.output
     assert api(box, "DELETE", "/pools/defaultdb-pool").status_code == 204  # as the module found it
+
+
+def test_a_busy_port_or_a_non_loopback_host_is_a_usage_error_before_any_server_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_servers(*args: object, **kwargs: object) -> None:
+        raise AssertionError("no server may start")
+
+    monkeypatch.setattr(_servers.RealServers, "start_postgres", no_servers)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["sandbox", "--port", str(port)])
+    assert result.exit_code == 2 and f"cannot listen on 127.0.0.1 port {port}" in result.stderr
+    result = CliRunner().invoke(main, ["sandbox", "--host", "192.0.2.1"])
+    assert result.exit_code == 2 and "loopback addresses only" in result.stderr

@@ -49,12 +49,14 @@ def sandbox_command(host: str, port: int, cmd: tuple[str, ...]) -> None:
       do-pgpool fix --size 20 --secret dotenv:./.env
       do-pgpool terminate-idle --idle-for 0 --dry-run
     Or in one go:   do-pgpool sandbox -- do-pgpool status
+  `make demo` replays the whole incident on it: the 23rd connection's FATAL, status, fix, 200 clients.
 
     \b
     Needs PostgreSQL's server binaries and pgbouncer (Debian/Ubuntu: apt-get install postgresql
     pgbouncer). As root they run as the postgres OS user (they refuse root).
     """
     import signal
+    import socket
     import subprocess
     import threading
 
@@ -67,6 +69,12 @@ def sandbox_command(host: str, port: int, cmd: tuple[str, ...]) -> None:
         check_loopback(host)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--host") from exc
+    try:  # the port first, before any server is started for nothing
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise click.BadParameter(f"cannot listen on {host} port {port}: {exc.strerror or exc}",
+                                 param_hint="--port") from exc  # fmt: skip
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
 
@@ -90,9 +98,8 @@ def sandbox_command(host: str, port: int, cmd: tuple[str, ...]) -> None:
                 threading.Event().wait()  # until Ctrl-C or SIGTERM
     except ServersUnavailable as exc:
         raise OperationFailed(f"cannot start the sandbox: {exc}") from exc
-    except OSError as exc:
-        raise click.BadParameter(f"cannot listen on {host} port {port}: {exc.strerror or exc}",
-                                 param_hint="--port") from exc  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise OperationFailed(f"cannot start the sandbox: {exc}") from exc
     except KeyboardInterrupt:
         code = 130 if cmd else 0  # Ctrl-C stops a CMD run; without CMD it is how the sandbox ends
     click.echo("do-pgpool sandbox: stopped; every process it started is gone and its folder removed", err=True)

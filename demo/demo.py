@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from do_pgpool._dburl import mask_secrets_in
-from do_pgpool.testing import FakeDigitalOcean, seed_demo
-from do_pgpool.testing._sandbox import Sandbox
-from do_pgpool.testing._servers import ServersUnavailable, psycopg_connect
+from do_pgpool.testing import FakeDigitalOcean, Sandbox, ServersUnavailable, seed_demo
+from do_pgpool.testing._servers import psycopg_connect
 
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 CLIENTS = 200

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import psycopg
@@ -89,6 +90,24 @@ def test_a_pool_created_through_the_api_is_served_by_pgbouncer_with_the_uri_the_
     assert "web-pool" not in served_pools(box)
     with pytest.raises(psycopg.OperationalError, match="no such database: web-pool"):
         psycopg_connect(uri, prepare_threshold=None)
+
+
+def test_a_user_created_through_the_api_can_log_in_directly_and_through_its_pool(box: Sandbox) -> None:
+    created = api(box, "POST", "/users", {"name": "reporting"})
+    assert created.status_code == 201, created.text
+    password = created.json()["user"]["password"]
+    direct = box.servers.direct_url("reporting")
+    assert password and password in unquote(direct)
+    with psycopg_connect(direct) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("reporting",)
+    pool = api(box, "POST", "/pools", {"name": "reports-pool", "mode": "session", "size": 2, "db": "defaultdb",
+                                        "user": "reporting"})  # fmt: skip
+    assert pool.status_code == 201, pool.text
+    try:
+        with psycopg_connect(pool.json()["pool"]["connection"]["uri"], prepare_threshold=None) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("reporting",)
+    finally:
+        assert api(box, "DELETE", "/pools/reports-pool").status_code == 204
 
 
 def test_the_cluster_is_the_local_postgresql_shaped_like_a_1gb_digitalocean_cluster(box: Sandbox) -> None:

@@ -37,7 +37,7 @@ def sandbox_command(host: str, port: int, cmd: tuple[str, ...]) -> None:
       - the fake DigitalOcean API (see fake-api), seeded with cluster app-db, App Platform app web-app
         and GitHub repo acme/web; the cluster's connection string points at that PostgreSQL, its pools'
         at that PgBouncer. A pool created, resized or deleted through the API is a real PgBouncer pool
-        before the API answers.
+        before the API answers; a user created through the API is a real PostgreSQL role.
     Prints the environment to export, then serves until Ctrl-C or SIGTERM, and stops every process it
     started (by pid) and removes the folder. With `-- CMD`, runs CMD in that environment instead, and
     stops everything when CMD exits, with CMD's exit code.

@@ -53,9 +53,9 @@ class DatabasesBackend:
         self.ids = ids
         self.lifecycle = lifecycle
         self.clusters: dict[str, FakeCluster] = {}
-        #: called with the cluster after every pool create, update and delete through the API (``do-pgpool
-        #: sandbox`` mirrors the pools into a real PgBouncer); a FakeAPIError it raises is the answer
-        self.pool_listeners: list[Callable[[FakeCluster], None]] = []
+        #: called with the cluster after every pool create, update and delete and every user create (``do-pgpool
+        #: sandbox`` mirrors them into a real PostgreSQL and PgBouncer); a FakeAPIError it raises is the answer
+        self.listeners: list[Callable[[FakeCluster], None]] = []
 
     # -- seeding ---------------------------------------------------------------------------------------
     def create_cluster(
@@ -192,6 +192,7 @@ class DatabasesBackend:
         if name in cluster.users:
             raise invalid(f"user {name!r} already exists")  # ASSUMPTION: status undocumented
         cluster.users[name] = FakeUser(name, self.ids.password())
+        self._changed(cluster)
         return cluster.users[name]
 
     def list_dbs(self, database_cluster_uuid: str) -> list[JsonDict]:
@@ -256,7 +257,7 @@ class DatabasesBackend:
         mode, size, db, user = self._check_pool(cluster, name, body)
         pool = FakePool(name, mode, size, db, user, cluster)
         cluster.pools[name] = pool
-        self._pools_changed(cluster)
+        self._changed(cluster)
         return pool
 
     def update_connection_pool(self, database_cluster_uuid: str, pool_name: str, body: Mapping[str, Any]) -> None:
@@ -270,16 +271,16 @@ class DatabasesBackend:
             raise invalid(f"the mode of pool {pool_name} cannot be changed after creation ({pool.mode})")
         # A full replacement: a PUT without "user" turns the pool into an inbound-user pool (doctl #1553).
         pool.size, pool.db, pool.user = size, db, user
-        self._pools_changed(cluster)
+        self._changed(cluster)
 
     def delete_connection_pool(self, database_cluster_uuid: str, pool_name: str) -> None:
         cluster = self._get(database_cluster_uuid)
         if cluster.pools.pop(pool_name, None) is None:
             raise not_found("connection pool")
-        self._pools_changed(cluster)
+        self._changed(cluster)
 
-    def _pools_changed(self, cluster: FakeCluster) -> None:
-        for listener in self.pool_listeners:
+    def _changed(self, cluster: FakeCluster) -> None:
+        for listener in self.listeners:
             listener(cluster)
 
     # -- resize and maintenance ------------------------------------------------------------------------

@@ -4,9 +4,9 @@
 TLS, a non-superuser ``doadmin``), seeds the fake with the demo data (``seed_demo``: cluster ``app-db``,
 App Platform app ``web-app``, GitHub repo ``acme/web``) whose cluster connection points at that PostgreSQL
 and whose pool connections point at that PgBouncer, and serves the fake on loopback. Every pool created,
-resized or deleted through the API becomes the same pool in PgBouncer before the API answers, so the
-connection string the API hands out works. Leaving the ``with`` block stops everything by pid and removes
-the temporary folder.
+resized or deleted through the API becomes the same pool in PgBouncer before the API answers, so the connection
+string the API hands out works; a user created through the API becomes a PostgreSQL role. Leaving the ``with``
+block stops everything by pid and removes the temporary folder.
 
     with Sandbox.start() as box:
         subprocess.run(["do-pgpool", "fix", "--size", "20"], env={**os.environ, **box.env})
@@ -65,7 +65,7 @@ class Sandbox:
             servers.start_pgbouncer({})
             fake = FakeDigitalOcean(clock=SystemClock(), strict=False)
             cluster = _seed(fake, servers)
-            fake.databases.pool_listeners.append(_PgBouncerMirror(servers, cluster))
+            fake.databases.listeners.append(_Mirror(servers, cluster))
             with serving(fake, host, api_port) as url:
                 yield cls(servers, fake, url, cluster)
         finally:
@@ -85,8 +85,9 @@ def _seed(fake: FakeDigitalOcean, servers: RealServers) -> FakeCluster:
     return cluster
 
 
-class _PgBouncerMirror:
-    """A pool listener of the fake: PgBouncer serves exactly the sandbox cluster's pools."""
+class _Mirror:
+    """A listener of the fake: users created through the API become PostgreSQL roles (known to PgBouncer),
+    and PgBouncer serves exactly the sandbox cluster's pools."""
 
     def __init__(self, servers: RealServers, cluster: FakeCluster) -> None:
         self.servers = servers
@@ -95,8 +96,12 @@ class _PgBouncerMirror:
     def __call__(self, cluster: FakeCluster) -> None:
         if cluster is not self.cluster:
             return
-        pools = {p.name: PoolAlias(p.db, p.size, p.mode, p.user) for p in cluster.pools.values()}
         try:
-            self.servers.set_pools(pools)
-        except Exception as exc:  # noqa: BLE001 - the API answers 500 rather than hide a pool PgBouncer lacks
-            raise FakeAPIError(500, f"the sandbox's PgBouncer did not take the change: {exc}") from exc
+            for user in cluster.users.values():
+                if user.name not in self.servers.passwords:
+                    self.servers.add_role(user.name, user.password)
+            pools = {p.name: PoolAlias(p.db, p.size, p.mode, p.user) for p in cluster.pools.values()}
+            if pools != self.servers.pools:
+                self.servers.set_pools(pools)
+        except Exception as exc:  # noqa: BLE001 - the API answers 500 rather than hide what the servers lack
+            raise FakeAPIError(500, f"the sandbox's servers did not take the change: {exc}") from exc

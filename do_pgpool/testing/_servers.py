@@ -353,30 +353,38 @@ class RealServers:
         with self._superuser_connect() as conn:
             row = conn.execute("SHOW server_version_num").fetchone()
             self.server_version_num = int(row[0]) if row else 0
-            for role, password in self.passwords.items():
-                extra = " CREATEDB CREATEROLE" if role == "doadmin" else ""
-                conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}" + extra).format(
-                        sql.Identifier(role), sql.Literal(password)
-                    )
-                )
+            conn.execute(sql.SQL("CREATE ROLE doadmin LOGIN PASSWORD {} CREATEDB CREATEROLE").format(
+                sql.Literal(self.password)))  # fmt: skip
             # DigitalOcean's doadmin may terminate other users' sessions and read their activity.
             conn.execute("GRANT pg_signal_backend, pg_read_all_stats TO doadmin")
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER doadmin").format(sql.Identifier(DATABASE)))
+        for role, password in self.passwords.items():
+            if role != "doadmin":
+                self._create_role(role, password)
+
+    def _create_role(self, role: str, password: str) -> None:
+        """A login role like a DigitalOcean database user: may create tables in ``defaultdb``'s public schema."""
+        from psycopg import sql
+
         with psycopg_connect(self.superuser_conninfo()) as conn:
-            for role in self.passwords:
-                if role != "doadmin":
-                    conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(role)))
+            name = sql.Identifier(role)
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(name, sql.Literal(password)))
+            conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(name))
+
+    def add_role(self, role: str, password: str) -> None:
+        """A new database user, known to PgBouncer too (its auth file is rewritten and reloaded)."""
+        self._create_role(role, password)
+        self.passwords[role] = password
+        if self.bouncer_port is not None:
+            self._write_userlist()
+            self._reload()
 
     # --- PgBouncer ------------------------------------------------------------------------------------------
     def start_pgbouncer(self, pools: Mapping[str, PoolAlias]) -> None:
         if self.binaries.pgbouncer is None:
             raise ServersUnavailable(f"pgbouncer not found: install Debian's `pgbouncer` package: {INSTALL_HINT}")
         self.pools = dict(pools)
-        # Plain passwords (PgBouncer hashes them for SCRAM): a pool with a forced ``user=`` must log in to
-        # PostgreSQL itself, which a SCRAM verifier copied from pg_authid cannot do.
-        users = {**self.passwords, BOUNCER_ADMIN: self._admin_password}
-        self._write("userlist.txt", "".join(f'"{name}" "{password}"\n' for name, password in users.items()))
+        self._write_userlist()
         self.bouncer_port = free_port()
         self._write_bouncer_ini()
         self._run([str(self.binaries.pgbouncer), "-d", "-q", str(self.workdir / "pgbouncer.ini")], timeout=30)
@@ -384,6 +392,18 @@ class RealServers:
         # the daemon writes its pidfile on its own time; stop() needs it, so it is part of being up
         _wait_for(lambda: _port_open(port) and _read_pid(pidfile) is not None, START_DEADLINE,
                   f"PgBouncer on {HOST}:{port}")  # fmt: skip
+
+    def _write_userlist(self) -> None:
+        # Plain passwords (PgBouncer hashes them for SCRAM): a pool with a forced ``user=`` must log in to
+        # PostgreSQL itself, which a SCRAM verifier copied from pg_authid cannot do.
+        users = {**self.passwords, BOUNCER_ADMIN: self._admin_password}
+        self._write("userlist.txt", "".join(f'"{name}" "{password}"\n' for name, password in users.items()))
+
+    def _reload(self) -> dict[str, dict[str, Any]]:
+        """``RELOAD`` (synchronous: the new files are in effect when it answers); returns ``SHOW DATABASES``."""
+        with _admin_connect(self.admin_conninfo()) as conn:
+            conn.execute("RELOAD")
+            return {row["name"]: row for row in conn.execute("SHOW DATABASES").fetchall()}
 
     def _write_bouncer_ini(self) -> None:
         aliases = "".join(
@@ -427,9 +447,7 @@ class RealServers:
             raise RuntimeError("PgBouncer is not running")
         self.pools = dict(pools)
         self._write_bouncer_ini()
-        with _admin_connect(self.admin_conninfo()) as conn:
-            conn.execute("RELOAD")  # synchronous: the new config is in effect when it answers
-            served = {row["name"]: row for row in conn.execute("SHOW DATABASES").fetchall()}
+        served = self._reload()
         wrong = sorted(
             name for name, alias in self.pools.items()
             if name not in served

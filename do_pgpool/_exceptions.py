@@ -25,6 +25,8 @@ credentialed URL: values that could carry one are masked before they reach an ex
 
 from __future__ import annotations
 
+from . import _log  # noqa: F401  (every library module imports this one: its loggers are quiet from the start)
+
 __all__ = [
     "APIError",
     "AuthenticationError",

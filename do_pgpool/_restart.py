@@ -7,8 +7,8 @@ but there may be brief periods of latency"; the nodes' IP addresses change, and 
 the switchover drop, so clients must connect by DNS name. When nothing is pending there is nothing to start:
 ``restart_cluster`` reports that and writes nothing.
 
-The wait after ``install_update`` cannot compare a size, so it ends when the cluster is ``online`` after it was
-seen busy, or ``online`` with no update pending any more (``_wait.wait_for_maintenance``).
+The wait after ``install_update`` cannot compare a size, so it ends when the cluster was seen busy (the
+switch-over) **and** is ``online`` again with no update pending (``_wait.wait_for_maintenance``).
 
 ``restart_app`` restarts an App Platform app (``POST /v2/apps/{id}/restart``, a rolling restart of all or some
 components). That closes every database connection the app holds: often the fastest way to free slots when the

@@ -1,12 +1,11 @@
 """What every command shares: API options, output format, error handling and exit codes.
 
-Imports only click at module level: ``do-pgpool --help`` must not pay for pydo (about 0.3 s).
+Imports only click at module level: ``do-pgpool --help`` must not pay for pydo (about 0.3 s), nor for json
+and logging (a few ms each), which the commands import when they run.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import os
 import re
@@ -75,6 +74,8 @@ class DoPgpoolGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:
+            import logging
+
             logging.getLogger("do_pgpool").debug("unexpected error", exc_info=True)
             detail = " ".join(redact(str(exc)).split())[:200]
             raise OperationFailed(
@@ -167,6 +168,8 @@ def open_gateway(token: str | None, api_url: str) -> DigitalOcean:
 
 
 def emit_json(data: Any) -> None:
+    import json
+
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
@@ -190,14 +193,15 @@ def redact(text: str) -> str:
     return _BEARER.sub(lambda m: f"{m[1]}{m[2]}{MASK}", mask_secrets_in(text))
 
 
-class _RedactingFormatter(logging.Formatter):
-    """Every formatted record, traceback included, goes through ``redact``: a last line of defence."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
-
-
 def configure_logging(verbose: int) -> None:
+    import logging
+
+    class _RedactingFormatter(logging.Formatter):
+        """Every formatted record, traceback included, goes through ``redact``: a last line of defence."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            return redact(super().format(record))
+
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"))

@@ -67,11 +67,12 @@ def fix_command(
     """
     from .._fix import fix
 
-    with secrets.prepare() as request, open_gateway(token, api_url) as gateway:
+    with secrets.prepare(inbound_user=pool.template.inbound_user) as request, open_gateway(token, api_url) as gateway:
         result = fix(
             gateway, pool.template, cluster=cluster, targets=request.targets, idle_for=idle_for, dry_run=dry_run,
             secret_name=request.secret_name, direct_secret_name=request.direct_secret_name, private=request.private,
             github=request.github, redeploy=request.redeploy, replace=pool.replace, verify_timeout=verify_timeout,
+            secret_user=request.secret_user,
         )  # fmt: skip
     render_fix(result, output)
     hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None

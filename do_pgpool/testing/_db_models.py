@@ -138,8 +138,9 @@ class FakePool:
     cluster: FakeCluster = field(repr=False, compare=False)
 
     def _conn(self, prefix: str, view_credentials: bool) -> JsonDict:
-        # ASSUMPTION (§12.3): an inbound-user pool's connection has no user and no password; callers must
-        # combine its host/port/name with an app user's credentials themselves.
+        # As DigitalOcean serves it (the Terraform provider's live tests): the connection carries the pool
+        # user's credentials, read from the cluster's users now, so a PUT that changes the user changes them;
+        # an inbound-user pool answers "user": "" and "password": "" with host, port and URI set.
         user = self.cluster.users.get(self.user) if self.user else None
         host = self.cluster.host_variant(prefix)
         return _connection(host, self.cluster.pool_port, self.name, user, view_credentials, self.name)

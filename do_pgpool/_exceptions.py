@@ -255,9 +255,11 @@ class DatabaseError(DoPgpoolError):
     """PostgreSQL refused the connection or a query failed.
 
     ``saturated`` is true when the server refused because every non-reserved slot is taken
-    (``remaining connection slots are reserved ...`` or ``too many clients``).
+    (``remaining connection slots are reserved ...`` or ``too many clients``); ``unreachable`` when no
+    server answered at all (the host does not resolve, the connection is refused or times out).
     """
 
-    def __init__(self, message: str, *, saturated: bool = False) -> None:
+    def __init__(self, message: str, *, saturated: bool = False, unreachable: bool = False) -> None:
         super().__init__(message)
         self.saturated = saturated
+        self.unreachable = unreachable

@@ -277,7 +277,8 @@ def _status(
     try:
         conn = connect_fn(info.uri)
     except DatabaseError as exc:
-        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated), None
+        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated,
+                             unreachable=exc.unreachable), None  # fmt: skip
     try:
         return ClusterStatus(found, pools, snapshot(conn)), conn
     except DatabaseError as exc:
@@ -292,7 +293,9 @@ def _status_step(status: ClusterStatus) -> FixStep:
     elif status.saturated:
         summary = "saturated: PostgreSQL refused do-pgpool's connection because it is full"
     else:
+        # Only the API side was read: the step did not do what it is for, and says so.
         summary = f"live usage unavailable: {(status.error or 'unknown').splitlines()[0]}"
+        return FixStep("status", "skipped", summary, details=tuple(status.lines()))
     return FixStep("status", "done", summary, details=tuple(status.lines()))
 
 
@@ -312,7 +315,8 @@ def _terminate_step(
                   "connections go away",
         )  # fmt: skip
     if conn is None or status.usage is None:
-        reason = (status.error or "live usage unavailable").splitlines()[0]
+        reason = "the database did not answer" if status.unreachable else (
+            status.error or "live usage unavailable").splitlines()[0]
         return None, (), FixStep(name, "skipped", f"live usage unknown, so nothing is terminated ({reason})")
     v = status.usage.verdict
     if v.level != "saturated":

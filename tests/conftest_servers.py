@@ -1,4 +1,5 @@
-"""Session-scoped real PostgreSQL + PgBouncer fixtures (see tests/realservers.py).
+"""Session-scoped real PostgreSQL + PgBouncer fixtures: ``do_pgpool.testing._servers``, the code that
+``do-pgpool sandbox`` and the benchmarks start their servers with.
 
 A missing server is a failure as root or in CI (``CI=true``): there ``make servers`` can install them,
 so the real-server tests must never vanish. Only a non-root machine without the binaries skips them, and
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.realservers import PoolAlias, RealServers, ServersUnavailable
+from do_pgpool.testing._servers import PoolAlias, RealServers, ServersUnavailable
 
 #: The pool every real-server test can use, named like a DigitalOcean pool (``<db>-pool``), size 20.
 POOL_NAME = "defaultdb-pool"
@@ -85,7 +86,7 @@ def kick_client_backends(servers: RealServers, *, keep_users: tuple[str, ...] = 
 
     Returns how many were terminated. Waits (bounded, PostgreSQL 14+) until each one is gone.
     """
-    from tests.realservers import psycopg_connect
+    from do_pgpool.testing._servers import psycopg_connect
 
     wait = ", 5000" if servers.server_version_num >= 140000 else ""
     with psycopg_connect(servers.superuser_conninfo()) as conn:

@@ -30,9 +30,9 @@ from do_pgpool._gateway import DigitalOcean
 from do_pgpool._plan import PoolRequest
 from do_pgpool._targets import parse_target
 from do_pgpool.testing import FakeDigitalOcean
+from do_pgpool.testing._servers import PoolAlias, RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
 from tests.conftest_servers import kick_client_backends
-from tests.realservers import PoolAlias, RealServers, psycopg_connect
 
 pytestmark = pytest.mark.postgres
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests import conftest_servers, realservers
+from do_pgpool.testing import _servers as realservers
+from tests import conftest_servers
 
 
 def test_missing_servers_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ from ._common import (
     output_option,
 )
 from ._pool_options import pool_options
+from ._sandbox import sandbox_hint
 from ._secrets import secret_options
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ def fix_command(
             secret_user=request.secret_user,
         )  # fmt: skip
     render_fix(result, output)
+    hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None
+    if hint:
+        click.echo(hint, err=True)
     if not result.ok:
         failed = "; ".join(f"{s.name}: {s.state or s.summary}" for s in result.failed)
         raise OperationFailed(f"{len(result.failed)} of {len(result.steps)} steps failed. {failed}")

@@ -9,7 +9,7 @@ reason; a test can flip it) or, for minor choices, marked ASSUMPTION where it is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._budget import MAX_POOLS, connection_limit, ram_gib_from_slug
@@ -68,6 +68,9 @@ class DatabasesBackend:
         self.clusters: dict[str, FakeCluster] = {}
         #: every cluster of the fake account sits in its default project
         self.project_id = ids.uuid("project", "default")
+        #: called with the cluster after every pool create, update and delete and every user create (``do-pgpool
+        #: sandbox`` mirrors them into a real PostgreSQL and PgBouncer); a FakeAPIError it raises is the answer
+        self.listeners: list[Callable[[FakeCluster], None]] = []
 
     # -- seeding ---------------------------------------------------------------------------------------
     def create_cluster(
@@ -206,6 +209,7 @@ class DatabasesBackend:
         if name in cluster.users:
             raise invalid(f"user {name!r} already exists")  # ASSUMPTION: status undocumented
         cluster.users[name] = FakeUser(name, self.ids.password())
+        self._changed(cluster)
         return cluster.users[name]
 
     def list_dbs(self, database_cluster_uuid: str) -> list[JsonDict]:
@@ -270,6 +274,7 @@ class DatabasesBackend:
         mode, size, db, user = self._check_pool(cluster, name, body)
         pool = FakePool(name, mode, size, db, user, cluster)
         cluster.pools[name] = pool
+        self._changed(cluster)
         return pool
 
     def update_connection_pool(self, database_cluster_uuid: str, pool_name: str, body: Mapping[str, Any]) -> None:
@@ -282,11 +287,17 @@ class DatabasesBackend:
             raise invalid(f"the mode of pool {pool_name} cannot be changed after creation ({pool.mode})")
         # A full replacement: a PUT without "user" turns the pool into an inbound-user pool (doctl #1553).
         pool.mode, pool.size, pool.db, pool.user = mode, size, db, user
+        self._changed(cluster)
 
     def delete_connection_pool(self, database_cluster_uuid: str, pool_name: str) -> None:
         cluster = self._get(database_cluster_uuid)
         if cluster.pools.pop(pool_name, None) is None:
             raise not_found("connection pool")
+        self._changed(cluster)
+
+    def _changed(self, cluster: FakeCluster) -> None:
+        for listener in self.listeners:
+            listener(cluster)
 
     # -- resize and maintenance ------------------------------------------------------------------------
     def update_cluster_size(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> None:

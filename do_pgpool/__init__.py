@@ -8,13 +8,11 @@ The public API is re-exported here from private modules. Names load on first use
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# A library stays silent unless its user configures logging (the CLI does, on stderr).
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+# The library stays silent unless its user configures logging: see _log.py (not imported here, for speed).
 
 # public name -> "private_module" or "private_module:attribute"
 _EXPORTS: dict[str, str] = {
@@ -32,11 +30,13 @@ _EXPORTS: dict[str, str] = {
     "DotenvError": "_exceptions",
     "InvalidResponseError": "_exceptions",
     "NotFoundError": "_exceptions",
+    "Param": "_exceptions",
     "PlanError": "_exceptions",
     "PreconditionFailedError": "_exceptions",
     "RateLimitedError": "_exceptions",
     "RequestTimeoutError": "_exceptions",
     "ServerError": "_exceptions",
+    "Step": "_exceptions",
     "TransportError": "_exceptions",
     "WaitTimeoutError": "_exceptions",
     "Budget": "_budget",
@@ -64,6 +64,7 @@ _EXPORTS: dict[str, str] = {
     "SecretTarget": "_targets",
     "StdoutTarget": "_targets",
     "TargetOutcome": "_targets",
+    "check_targets": "_targets",
     "connection_string_for": "_targets",
     "format_target": "_targets",
     "parse_target": "_targets",
@@ -181,11 +182,13 @@ if TYPE_CHECKING:
         DotenvError,
         InvalidResponseError,
         NotFoundError,
+        Param,
         PlanError,
         PreconditionFailedError,
         RateLimitedError,
         RequestTimeoutError,
         ServerError,
+        Step,
         TransportError,
         WaitTimeoutError,
     )
@@ -261,6 +264,7 @@ if TYPE_CHECKING:
         SecretTarget,
         StdoutTarget,
         TargetOutcome,
+        check_targets,
         connection_string_for,
         format_target,
         parse_target,

@@ -1,4 +1,4 @@
-"""One overall time limit for a whole run (the CLI's ``--timeout``), shared by every request, retry and wait.
+"""One time limit for a whole run (``timeout``; the CLI's ``--timeout``), shared by every request, retry and wait.
 
 Per-read timeouts do not bound a run: a server that accepts and never answers, or trickles one byte at a time,
 can hold each read just under its timeout forever. A ``Deadline`` is a point in time; every request gets at
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from ._duration import check_seconds, format_seconds
-from ._exceptions import DeadlineExceededError
+from ._exceptions import DeadlineExceededError, Param
 
 __all__ = ["Deadline"]
 
@@ -48,8 +48,8 @@ class Deadline:
             why = f"{doing} needs {format_seconds(needs)}, more than the {format_seconds(self.remaining())} left"
         else:
             why = f"it ran out while {doing}"
-        return DeadlineExceededError(
-            f"gave up after the run's time limit (--timeout {limit}): {why}. Anything already sent may have "
-            "been applied; run the same command again to finish (it is idempotent), with a longer --timeout "
-            "if DigitalOcean is slow."
-        )
+        return DeadlineExceededError([
+            "gave up after the run's time limit (", Param("timeout", limit), f"): {why}. Anything already sent may "
+            "have been applied; run the same command again to finish (it is idempotent), with a longer ",
+            Param("timeout"), " if DigitalOcean is slow.",
+        ])

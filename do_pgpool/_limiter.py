@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._duration import check_seconds, format_seconds
-from ._exceptions import RateLimitedError
+from ._exceptions import Param, Part, RateLimitedError
 from ._headers import header_number, when_text
 
 if TYPE_CHECKING:
@@ -277,18 +277,19 @@ class RateLimiter:
 
     def _check_wait(self, delay: float, reason: str, now: float) -> None:
         """Refuse, before it starts, a wait longer than ``max_wait`` or past the run's deadline."""
-        limits = []
+        limits: list[list[Part]] = []
         if self.max_wait is not None and delay > self.max_wait:
-            limits.append(f"--max-wait {format_seconds(self.max_wait)}")
+            limits.append([Param("max_wait", format_seconds(self.max_wait))])
         if self.deadline is not None and delay >= self.deadline.remaining():
-            limits.append(f"the {format_seconds(self.deadline.remaining())} left of --timeout")
+            limits.append([f"the {format_seconds(self.deadline.remaining())} left of ", Param("timeout")])
         if not limits:
             return
         reset_at = now + delay
+        bounds: list[Part] = [*limits[0], *([" and ", *limits[1]] if len(limits) > 1 else [])]
         raise RateLimitedError(
-            f"the API rate limit ({reason}) needs a {format_seconds(delay)} wait, until {when_text(reset_at, now)}: "
-            f"more than {' and '.join(limits)} allows. Run the same command again then (converged clusters are "
-            "only read), or allow a longer wait.",
+            [f"the API rate limit ({reason}) needs a {format_seconds(delay)} wait, until {when_text(reset_at, now)}: "
+             "more than ", *bounds, " allows. Run the same command again then (converged clusters are only read), "
+             "or allow a longer wait."],
             status=429,
             error_id="too_many_requests",
             retry_after=delay,

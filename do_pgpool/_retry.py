@@ -138,7 +138,7 @@ def api_retrying(
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         assert exc is not None  # tenacity gives up only after a failed attempt
         if isinstance(exc, RateLimitedError):
-            raise explain_rate_limit(exc, cfg.clock())
+            raise explain_rate_limit(exc, cfg.clock()) from exc
         if deadline is not None and wait(retry_state) >= deadline.remaining():
             raise deadline.exceeded(f"retrying ({exc})") from exc
         raise exc
@@ -159,18 +159,14 @@ def api_retrying(
 
 
 def explain_rate_limit(exc: RateLimitedError, now: float) -> RateLimitedError:
-    """Add to a 429's message when the limit lifts (once): DigitalOcean's retry-after, else its reset time."""
-    if getattr(exc, "_explained", False):
-        return exc
+    """The 429 with, in its message, when the limit lifts: DigitalOcean's retry-after, else its reset time."""
     if exc.retry_after is not None:
         when = f"Retry after {when_text(now + exc.retry_after, now)}"
     elif exc.reset_at is not None:
         when = f"The hourly quota resets at {when_text(exc.reset_at, now)}"
     else:
         return exc
-    exc.message = f"{exc.message} {when}: longer than this run may wait; run the same command again then."
-    exc._explained = True  # type: ignore[attr-defined]
-    return exc
+    return exc.extended(f" {when}: longer than this run may wait; run the same command again then.")
 
 
 def _log_retry(retry_state: RetryCallState) -> None:

@@ -9,7 +9,7 @@ azure-core's minor version and ``tests/test_transport.py`` covers the adapter.
 
 Time: httpx's timeouts are per socket operation, so a server that trickles a byte every few seconds never trips
 them. Each request here gets one overall deadline instead (the gateway's ``timeout``, cut to what is left of the
-run's ``Deadline``): ``deadline_client`` wraps httpcore's network backend so that every connect, read and write
+run's ``Deadline``): ``with_deadlines`` wraps httpcore's network backend so that every connect, read and write
 is given at most the time left until that deadline (a ``ContextVar`` set around the request; sync httpx runs
 it in this thread). A client without the wrapper (one a test injects) still gets the budget per read.
 azure-core's RetryPolicy passes ``connection_timeout`` per request; it may only shorten the budget.
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from ._deadline import Deadline
 
-__all__ = ["CONNECT_TIMEOUT", "HttpxTransport", "RequestDeadlineError", "deadline_client"]
+__all__ = ["CONNECT_TIMEOUT", "HttpxTransport", "RequestDeadlineError", "http_client", "with_deadlines"]
 
 #: a TCP (and TLS) connection that takes longer than this will not come: fail, and say what to check
 CONNECT_TIMEOUT = 10.0
@@ -101,13 +101,24 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def deadline_client() -> httpx.Client:
-    """An ``httpx.Client`` (proxies from the environment kept) whose requests honour ``HttpxTransport``'s deadline.
+def http_client(api_url: str, *, timeout: float) -> httpx.Client:
+    """The ``httpx.Client`` for ``api_url``, its requests bound by ``HttpxTransport``'s overall deadline.
+
+    Loading the CA bundle (an SSL context with certifi's roots) costs tens of ms per client; a plain ``http://``
+    URL (only ever loopback: ``check_api_url`` refuses any other) never does TLS, so it gets a client without
+    certificate loading. Every https URL is verified as usual."""
+    if api_url.startswith("http://"):
+        return with_deadlines(httpx.Client(timeout=timeout, verify=False))  # no TLS here: nothing to verify
+    return with_deadlines(httpx.Client(timeout=timeout))
+
+
+def with_deadlines(client: httpx.Client) -> httpx.Client:
+    """``client`` (proxies from the environment kept), its connects, reads and writes cut to the deadline of the
+    request ``HttpxTransport`` is sending.
 
     httpx has no public hook for the network backend: this wraps each transport's httpcore pool's
     ``_network_backend`` (tests/test_deadlines.py fails if a new httpx/httpcore renames it).
     """
-    client = httpx.Client()
     for transport in (client._transport, *client._mounts.values()):
         pool = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)

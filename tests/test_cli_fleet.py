@@ -77,7 +77,7 @@ def test_json_lines_one_object_per_cluster(fake: FakeDigitalOcean, url: str) -> 
     first = records[0]
     assert (first["action"], first["pool_size"], first["ok"], first["error"]) == ("created", 10, True, None)
     assert first["pool"]["name"] == "defaultdb-pool" and first["secrets"] == [] and first["requests"] == 2
-    assert first["connection"].startswith("postgres://doadmin:***@shop-0-")
+    assert first["connection"].startswith("postgresql://doadmin:***@shop-0-do-user-")
     assert_no_secrets(result)
 
 
@@ -132,7 +132,7 @@ def test_check_exits_3_while_the_fleet_drifts_and_0_once_converged(fake: FakeDig
         (["--tag", "x", "--size", "0"], "0 is not in the range x>=1"),
         (["--tag", "x", "--size", "120%"], "use 1% to 100%"),
         (["--tag", "x", "--direct-secret-name", "DIRECT_URL"], "--direct-secret-name only apply with --secret"),
-        (["--tag", "x", "--secret", "dotenv:/srv/app/.env"], "no {cluster} placeholder"),
+        (["--tag", "x", "--secret", "dotenv:/tmp/.env"], "no {cluster} placeholder"),
     ],
 )
 def test_usage_errors_exit_2_before_any_request(
@@ -195,8 +195,10 @@ def test_a_failed_secret_target_fails_the_run_but_not_the_other_clusters(
                  "-o", "json")
     assert result.exit_code == 1
     records = {r["cluster"]["name"]: r for r in map(json.loads, result.stdout.splitlines())}
-    assert records[names[0]]["action"] == "created" and records[names[0]]["ok"] is False
-    assert records[names[0]]["secrets"][0]["action"] == "failed"
+    # The .env of the first cluster cannot be written (no folder): refused before its pool is touched.
+    assert records[names[0]]["action"] == "failed" and records[names[0]]["ok"] is False
+    assert "does not exist" in records[names[0]]["error"]
+    assert not fake.cluster(names[0]).pools
     assert all(records[n]["ok"] for n in names[1:])
     assert f"1 of 3 clusters failed: {names[0]}" in result.stderr
     assert_no_secrets(result)
@@ -210,7 +212,7 @@ def test_the_stdout_target_prints_each_clusters_value_and_moves_the_table_to_std
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line.split("\t")[0] for line in lines] == names
-    assert all(f"{name}\tDATABASE_URL=postgres://doadmin:fake-password-" in line and ":25061/defaultdb-pool" in line
+    assert all(f"{name}\tDATABASE_URL=postgresql://doadmin:fake-password-" in line and ":25061/defaultdb-pool" in line
                for name, line in zip(names, lines, strict=True))
     assert "CLUSTER" in result.stderr and "1 printed" in result.stderr and TOKEN not in result.output
 

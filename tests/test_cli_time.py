@@ -60,7 +60,8 @@ def test_every_duration_option_refuses_endless_values_the_same_way(
 
 @pytest.mark.parametrize("args", DURATION_OPTIONS, ids=lambda a: f"{a[0]} {a[-1]}")
 def test_every_duration_option_is_the_one_duration_type(args: tuple[str, ...]) -> None:
-    command = main.commands[args[0]]
+    command = main.get_command(click.Context(main), args[0])
+    assert command is not None
     option = next(p for p in command.params if args[-1] in p.opts)
     assert isinstance(option.type, Duration)
     for text, seconds in [("90", 90.0), ("2.5", 2.5), ("90s", 90.0), ("1m30s", 90.0), ("1h", 3600.0)]:

@@ -20,7 +20,7 @@ from do_pgpool import _exceptions as errors
 from do_pgpool._deadline import Deadline
 from do_pgpool._gateway import DigitalOcean
 from do_pgpool._retry import RetryConfig
-from do_pgpool._transport import deadline_client
+from do_pgpool._transport import http_client
 
 TOKEN = "dop_v1_" + "0" * 8 + "not-a-real-token"
 BODY = b'{"databases": []}' + b" " * 1007  # a 1 KB answer
@@ -131,7 +131,7 @@ def test_the_runs_deadline_cuts_every_request_and_retry_short(silent_url: str) -
         error, _ = timed(do.list_clusters)
         assert do.request_count == 1  # the request got what was left of 0.6 s; no retry fits after it
     assert isinstance(error, errors.DeadlineExceededError)
-    assert "time limit (--timeout 0.6s): it ran out while retrying (GET /v2/databases: no complete answer" in str(error)
+    assert "time limit (timeout=0.6s): it ran out while retrying (GET /v2/databases: no complete answer" in str(error)
     assert time.monotonic() - started < 1.2 and sleeps == []
 
 
@@ -143,7 +143,7 @@ def test_a_request_after_the_deadline_is_not_sent() -> None:
     with DigitalOcean(TOKEN, http=http, deadline=deadline) as do:
         do.list_clusters()
         clock[0] = 5.0
-        with pytest.raises(errors.DeadlineExceededError, match=r"--timeout 5s\): it ran out while sending GET"):
+        with pytest.raises(errors.DeadlineExceededError, match=r"timeout=5s\): it ran out while sending GET"):
             do.list_clusters()
     assert len(sent) == 1
 
@@ -156,7 +156,7 @@ def test_connection_refused_fails_in_well_under_two_seconds_with_the_url_and_wha
     assert isinstance(error, errors.ConnectionFailedError)
     text = str(error)
     assert f"cannot connect to {closed_url} (GET /v2/databases): connection refused" in text
-    assert "Check --api-url (DIGITALOCEAN_API_URL" in text
+    assert "Check api_url (DIGITALOCEAN_API_URL" in text  # the CLI says --api-url
     assert elapsed < 1.0 and sum(sleeps) < 1.0  # one short wait, then the answer
 
 
@@ -178,8 +178,9 @@ def test_the_deadline_hook_is_in_place_on_the_client_the_gateway_builds() -> Non
     # httpx has no public hook for the network backend; this fails if a new httpx/httpcore renames it
     from do_pgpool._transport import _DeadlineBackend
 
-    with deadline_client() as http:
-        assert isinstance(http._transport._pool._network_backend, _DeadlineBackend)  # type: ignore[attr-defined]
+    for url in ("http://127.0.0.1:1", "https://api.digitalocean.com"):
+        with http_client(url, timeout=30.0) as http:
+            assert isinstance(http._transport._pool._network_backend, _DeadlineBackend)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), 0.0, -1.0])

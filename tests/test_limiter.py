@@ -198,7 +198,7 @@ def test_a_wait_longer_than_max_wait_raises_with_the_numbers(clock: Clock) -> No
     lim = limiter(clock, Window(2, 3600.0), margin=0.0, max_wait=60.0)
     send(lim, clock, 2)
     with pytest.raises(RateLimitedError, match=r"needs a 1h wait, until 2026-01-01 01:00:00 UTC \(in 1h\): more "
-                       "than --max-wait 1m allows") as info:
+                       "than max_wait=1m allows") as info:
         lim.acquire()
     assert info.value.retry_after == pytest.approx(3600.0)
     assert info.value.reset_at == pytest.approx(START + 3600.0)
@@ -246,7 +246,7 @@ def test_an_hourly_429_an_hour_away_fails_at_once_saying_when_the_limit_resets(c
     with pytest.raises(RateLimitedError) as info:
         lim.acquire()
     assert "until 2026-01-01 01:00:00 UTC (in 1h)" in str(info.value)
-    assert "more than --max-wait 1m allows" in str(info.value)
+    assert "more than max_wait=1m allows" in str(info.value)
     assert clock.sleeps == []  # refused before sleeping
 
 
@@ -255,7 +255,7 @@ def test_a_wait_past_the_runs_deadline_is_refused_before_it_starts(clock: Clock)
 
     lim = limiter(clock, Window(1, 30.0), margin=0.0, deadline=Deadline(10.0, clock=clock))
     send(lim, clock, 1)
-    with pytest.raises(RateLimitedError, match=r"needs a 30s wait.*more than the 10s left of --timeout"):
+    with pytest.raises(RateLimitedError, match=r"needs a 30s wait.*more than the 10s left of timeout"):
         lim.acquire()
     assert clock.sleeps == []
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TypeAlias
 
@@ -16,7 +17,7 @@ from .._exceptions import ConfigError
 from ._app import AppTarget
 from ._simple import DotenvTarget, GitHubTarget, StdoutTarget
 
-__all__ = ["TARGET_FORMS", "Target", "format_target", "has_placeholder", "parse_target"]
+__all__ = ["TARGET_FORMS", "Target", "check_targets", "format_target", "has_placeholder", "parse_target"]
 
 Target: TypeAlias = GitHubTarget | AppTarget | DotenvTarget | StdoutTarget
 
@@ -41,7 +42,9 @@ def has_placeholder(text: str) -> bool:
 def _check_braces(text: str) -> None:
     rest = text.replace(PLACEHOLDER, "")
     if "{" in rest or "}" in rest:
-        raise ConfigError(f"--secret {text!r}: the only placeholder is {{cluster}}, e.g. dotenv:/srv/{{cluster}}/.env")
+        raise ConfigError(
+            f"secret target {text!r}: the only placeholder is {{cluster}}, e.g. dotenv:/srv/{{cluster}}/.env"
+        )
 
 
 def parse_target(text: str) -> Target:
@@ -74,12 +77,12 @@ def _parse(raw: str) -> Target:
         return StdoutTarget(text=raw)
     kind, sep, rest = raw.partition(":")
     if not sep:
-        raise ConfigError(f"--secret {raw!r} is not a secret target; expected one of: {TARGET_FORMS}")
+        raise ConfigError(f"{raw!r} is not a secret target; expected one of: {TARGET_FORMS}")
     if kind == "github":
         m = _GITHUB.match(rest)
         if not m:
             raise ConfigError(
-                f"--secret {raw!r}: expected github:OWNER/REPO or github:OWNER/REPO@ENVIRONMENT, "
+                f"secret target {raw!r}: expected github:OWNER/REPO or github:OWNER/REPO@ENVIRONMENT, "
                 "e.g. github:octo-org/web-app or github:octo-org/web-app@production"
             )
         return GitHubTarget(m["owner"], m["repo"], m["env"], text=raw)
@@ -87,15 +90,15 @@ def _parse(raw: str) -> Target:
         m = _APP.match(rest)
         if not m:
             raise ConfigError(
-                f"--secret {raw!r}: expected app:APP or app:APP/COMPONENT (app name or id), "
+                f"secret target {raw!r}: expected app:APP or app:APP/COMPONENT (app name or id), "
                 "e.g. app:web-shop or app:web-shop/api"
             )
         return AppTarget(m["app"], m["component"], text=raw)
     if kind == "dotenv":
         if not rest or rest.endswith(("/", os.sep)):
-            raise ConfigError(f"--secret {raw!r}: expected dotenv:PATH to a file, e.g. dotenv:/srv/app/.env")
+            raise ConfigError(f"secret target {raw!r}: expected dotenv:PATH to a file, e.g. dotenv:/srv/app/.env")
         return DotenvTarget(os.path.expanduser(rest), text=raw)
-    raise ConfigError(f"--secret {raw!r}: unknown target kind {kind!r}; expected one of: {TARGET_FORMS}")
+    raise ConfigError(f"secret target {raw!r}: unknown target kind {kind!r}; expected one of: {TARGET_FORMS}")
 
 
 def format_target(target: Target, *, cluster: str) -> Target:
@@ -108,3 +111,19 @@ def format_target(target: Target, *, cluster: str) -> Target:
     if isinstance(fresh, AppTarget) and isinstance(target, AppTarget):
         return fresh.bind(apps=target.client)
     return fresh
+
+
+def check_targets(targets: Sequence[Target], *, cluster: str | None = None) -> None:
+    """Preflight before anything is sent: ConfigError if a ``dotenv:`` path cannot be a .env file.
+
+    Reads the file system (nothing is opened). A path with ``{cluster}`` is checked once ``cluster`` is known.
+    """
+    for target in targets:
+        if isinstance(target, DotenvTarget):
+            if has_placeholder(target.text):
+                if cluster is None:
+                    continue
+                formatted = format_target(target, cluster=cluster)
+                assert isinstance(formatted, DotenvTarget)
+                target = formatted
+            target.check()

@@ -36,9 +36,9 @@ def parse_duration(text: str, *, what: str = "duration", minimum: float = 0.0, p
         except ValueError:
             seconds = None
         if seconds is None or not value.isascii():
-            raise ConfigError(f"{what} {text!r} is not a duration: use seconds (90) or 90s, 30m, 1h, 1h30m")
+            raise ConfigError(f"{what} {text!r} is not a duration: use seconds (90) or 90s, 30m, 1h, 1h30m".strip())
         if not math.isfinite(seconds):
-            raise ConfigError(f"{what} {text!r} is not a finite number of seconds")
+            raise ConfigError(f"{what} {text!r} is not a finite number of seconds".strip())
     return check_seconds(seconds, what=what, minimum=minimum, positive=positive)
 
 
@@ -48,11 +48,11 @@ def check_seconds(value: object, *, what: str, minimum: float = 0.0, positive: b
         raise ConfigError(f"{what} must be a number of seconds, not {type(value).__name__} {value!r}")
     seconds = float(value)
     if not math.isfinite(seconds):
-        raise ConfigError(f"{what} {value!r} is not a finite number of seconds")
+        raise ConfigError(f"{what} {value!r} is not a finite number of seconds".strip())
     if seconds < minimum:
-        raise ConfigError(f"{what} must be at least {format_seconds(minimum)}, not {value!r}")
+        raise ConfigError(f"{what} must be at least {format_seconds(minimum)}, not {format_seconds(seconds)}".strip())
     if positive and seconds <= 0:
-        raise ConfigError(f"{what} must be more than 0 seconds, not {value!r}")
+        raise ConfigError(f"{what} must be more than 0 seconds, not {format_seconds(seconds)}".strip())
     return seconds
 
 

@@ -172,4 +172,5 @@ def explain_rate_limit(exc: RateLimitedError, now: float) -> RateLimitedError:
 def _log_retry(retry_state: RetryCallState) -> None:
     exc = retry_state.outcome.exception() if retry_state.outcome else None
     wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-    logger.warning("retrying in %.1fs after %s (attempt %d)", wait, exc, retry_state.attempt_number)
+    what = str(exc).split(". ", 1)[0]  # the problem, not the advice: that comes with the final error, if any
+    logger.warning("retrying in %.1fs after %s (attempt %d)", wait, what, retry_state.attempt_number)

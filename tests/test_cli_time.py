@@ -54,7 +54,7 @@ def test_every_duration_option_refuses_endless_values_the_same_way(
     fake, url = served
     result = run(url, *args, value)
     assert result.exit_code == 2, result.output
-    assert f"{args[-1]} {value!r} is not a finite number of seconds" in result.stderr
+    assert f"Invalid value for '{args[-1]}': {value!r} is not a finite number of seconds" in result.stderr
     assert fake.calls == []
 
 

@@ -187,11 +187,10 @@ class Duration(_ParamType):
         from .._duration import check_seconds, parse_duration
         from .._exceptions import ConfigError
 
-        what = f"--{param.name.replace('_', '-')}" if param is not None and param.name else "duration"
-        try:
+        try:  # click names the option ("Invalid value for '--timeout': ..."): the sentence need not
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return check_seconds(value, what=what, minimum=self.min, positive=self.positive)
-            return parse_duration(str(value), what=what, minimum=self.min, positive=self.positive)
+                return check_seconds(value, what="", minimum=self.min, positive=self.positive)
+            return parse_duration(str(value), what="", minimum=self.min, positive=self.positive)
         except ConfigError as exc:
             self.fail(str(exc), param, ctx)
 

@@ -79,7 +79,9 @@ def ensure_pool_command(
     \b
     Fleet mode (--tag TAG or --all): the same pool on every PostgreSQL cluster with the tag, --concurrency
     at a time under one client-side rate limiter (DigitalOcean allows 250 requests a minute, 5,000 an
-    hour). One cluster's failure does not stop the others; the run ends with a table (or, with -o json,
+    hour) that paces every worker by the rate-limit headers of every answer; a 429's retry-after pauses
+    them all. Large fleets take about 1 minute per 125 clusters: raise --timeout to match. One cluster's
+    failure does not stop the others; the run ends with a table (or, with -o json,
     one JSON object per cluster: JSON Lines) and exits 1 if any cluster failed. {cluster} in a --secret
     target is each cluster's name. A converged re-run reads the list and each cluster's pools, nothing else.
 

@@ -84,7 +84,8 @@ def test_a_cluster_that_stays_online_is_done_when_its_events_log_shows_the_maint
         cluster("online", pending=False),
     )
     api.get(CLUSTER_PATH).mock(side_effect=reads)
-    log = Script(events(CREATED, old), events(CREATED, old), events(CREATED, old, ("cluster_maintenance_perform", "pe9")))
+    new = ("cluster_maintenance_perform", "pe9")
+    log = Script(events(CREATED, old), events(CREATED, old), events(CREATED, old, new))
     api.get(EVENTS_PATH).mock(side_effect=log)
     put = Script(ok(None, 204))
     api.put(UPDATE_PATH).mock(side_effect=put)

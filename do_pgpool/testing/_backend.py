@@ -159,7 +159,8 @@ class DatabasesBackend:
                 cluster.status = stage
 
     def _log(self, cluster: FakeCluster, event_type: str) -> None:
-        """Add an event to the cluster's log, stamped with the fake's clock."""
+        """Add an event to the cluster's log, stamped with the fake's clock when the fake applies the change
+        (lifecycles are applied when the cluster is next looked at)."""
         cluster.events.append({
             "id": f"pe{self.ids.next('event'):06x}",
             "cluster_name": cluster.name,

@@ -131,9 +131,9 @@ def wait_for_maintenance(
     """Wait until the maintenance started by ``install_update`` is over; ``before`` is ``maintenance_events``
     read before the request.
 
-    Done = ``online``, ``maintenance_window.pending`` false, and the update seen running or ran since the
-    request: the status left ``online`` at some read, **or** the events log holds a ``cluster_maintenance_perform``
-    event that ``before`` does not.
+    Done = ``online``, ``maintenance_window.pending`` false, and evidence that the update ran since the request:
+    the status left ``online`` at some read, **or** the events log holds a ``cluster_maintenance_perform`` event
+    that ``before`` does not.
 
     Documented: the update builds a new cluster, replicates and switches DNS; ``pending`` says whether updates
     are still to be installed; ``status`` (enum creating/online/resizing/migrating/forking); the events log and
@@ -164,7 +164,7 @@ def wait_for_maintenance(
             if seen_busy[0]:
                 detail += "; online again, waiting for the pending flag to clear"
             elif pending:
-                detail += "; maintenance not started yet"
+                detail += "; maintenance not started yet (or running without leaving online)"
             else:
                 detail += (f"; flag cleared, but no switch-over (status leaving online) and no new {MAINTENANCE_EVENT}"
                            " event seen yet")

@@ -51,7 +51,15 @@ from ._headers import header_number, when_text
 if TYPE_CHECKING:
     from ._deadline import Deadline
 
-__all__ = ["DEFAULT_MAX_WAIT", "DO_RATE_LIMITS", "NOTICE_AFTER", "LimiterStats", "RateLimiter", "Window"]
+__all__ = [
+    "DEFAULT_MAX_WAIT",
+    "DO_RATE_LIMITS",
+    "NOTICE_AFTER",
+    "LimiterStats",
+    "RateLimiter",
+    "WaitRefused",
+    "Window",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +73,10 @@ DEFAULT_MAX_WAIT = 60.0
 _RESET_MARGIN = 0.05
 
 WaitNotice = Callable[[float, str], None]
+
+
+class WaitRefused(RateLimitedError):
+    """A rate-limit wait longer than allowed, refused before any request was sent (not retried: it says when)."""
 
 
 @dataclass(frozen=True)
@@ -241,8 +253,7 @@ class RateLimiter:
         if retry_after is not None:  # a burst 429 (or a 503 saying when): its remaining/reset are the hour's
             until, reason = now + retry_after, f"DigitalOcean answered {status} with retry-after {retry_after:g}s"
         elif reset is not None:
-            until = reset + _RESET_MARGIN
-            reason = f"DigitalOcean answered 429; its quota resets at {when_text(reset, now)}"
+            until, reason = reset + _RESET_MARGIN, "DigitalOcean answered 429 without retry-after"
         else:
             until, reason = now + 1.0, "DigitalOcean answered 429"
         if until > self._paused_until:
@@ -286,10 +297,10 @@ class RateLimiter:
             return
         reset_at = now + delay
         bounds: list[Part] = [*limits[0], *([" and ", *limits[1]] if len(limits) > 1 else [])]
-        raise RateLimitedError(
+        raise WaitRefused(
             [f"the API rate limit ({reason}) needs a {format_seconds(delay)} wait, until {when_text(reset_at, now)}: "
-             "more than ", *bounds, " allows. Run the same command again then (converged clusters are only read), "
-             "or allow a longer wait."],
+             "more than ", *bounds, " allow" if len(limits) > 1 else " allows", ". Run the same command again then "
+             "(converged clusters are only read), or allow a longer wait."],
             status=429,
             error_id="too_many_requests",
             retry_after=delay,
@@ -326,9 +337,9 @@ class RateLimiter:
         remaining, reset = self._server_remaining, self._server_reset
         if remaining is not None:
             if remaining <= 0 and reset is not None and self._others != 0:
-                later(reset + _RESET_MARGIN, f"the server's budget is spent until {when_text(reset, now)}")
+                later(reset + _RESET_MARGIN, "DigitalOcean's ratelimit-remaining is 0")
             elif reset is not None and remaining < self.low_water * self._quota().requests and self._last_sent:
-                later(self._last_sent + self._quota_spacing(), "the server's hourly budget runs low")
+                later(self._last_sent + self._quota_spacing(), "DigitalOcean's ratelimit-remaining runs low")
         return max(start - now, 0.0), reason
 
     def _others_in_window(self, remaining: int) -> int | None:

@@ -138,13 +138,15 @@ def api_retrying(
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         assert exc is not None  # tenacity gives up only after a failed attempt
         if isinstance(exc, RateLimitedError):
-            raise explain_rate_limit(exc, cfg.clock()) from exc
+            raise explain_rate_limit(exc, cfg.clock(), tries=retry_state.attempt_number) from exc
         if deadline is not None and wait(retry_state) >= deadline.remaining():
             raise deadline.exceeded(f"retrying ({exc})") from exc
         raise exc
 
+    from ._limiter import WaitRefused  # refused before sending, saying when: another try would be refused too
+
     return Retrying(
-        retry=retry_if_exception_type(retryable) & retry_if_not_exception_type(InvalidResponseError),
+        retry=retry_if_exception_type(retryable) & retry_if_not_exception_type((InvalidResponseError, WaitRefused)),
         wait=wait,
         stop=(
             stop_after_attempt(cfg.max_attempts)
@@ -158,15 +160,19 @@ def api_retrying(
     )
 
 
-def explain_rate_limit(exc: RateLimitedError, now: float) -> RateLimitedError:
+def explain_rate_limit(exc: RateLimitedError, now: float, *, tries: int = 1) -> RateLimitedError:
     """The 429 with, in its message, when the limit lifts: DigitalOcean's retry-after, else its reset time."""
     if exc.retry_after is not None:
-        when = f"Retry after {when_text(now + exc.retry_after, now)}"
+        at, when = now + exc.retry_after, "Retry after"
     elif exc.reset_at is not None:
-        when = f"The hourly quota resets at {when_text(exc.reset_at, now)}"
+        at, when = exc.reset_at, "The hourly quota resets at"
     else:
         return exc
-    return exc.extended(f" {when}: longer than this run may wait; run the same command again then.")
+    if at - now > 1.0:
+        return exc.extended(f" {when} {when_text(at, now)}: longer than this run may wait; run the same command "
+                            "again then.")  # fmt: skip
+    return exc.extended(f" {when} {when_text(at, now)}, but DigitalOcean still refused after {tries} tries; run "
+                        "the same command again in a minute.")  # fmt: skip
 
 
 def _log_retry(retry_state: RetryCallState) -> None:

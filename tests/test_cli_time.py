@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import math
+import re
 import socket
 import threading
 import time
@@ -10,12 +12,17 @@ from collections.abc import Iterator
 
 import click
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner, Result
 
+from do_pgpool._duration import parse_duration
+from do_pgpool._exceptions import ConfigError
 from do_pgpool.cli import main
 from do_pgpool.cli._common import Duration
 from do_pgpool.cli._ensure import FleetProgress, _wait_notice
 from do_pgpool.testing import FakeDigitalOcean
+from do_pgpool.testing._clock import SystemClock
 
 TOKEN = "dop_v1_" + "t" * 16 + "time-cli-token"
 
@@ -135,3 +142,31 @@ def test_a_rate_limit_wait_is_announced_on_stderr_above_the_live_line() -> None:
         said = err.getvalue().decode()
     assert stream.getvalue() == "\r\x1b[K"  # the live line is cleared first
     assert said == "waiting 29s for DigitalOcean's rate limit: DigitalOcean answered 429 with retry-after 29s\n"
+
+
+def test_a_fleet_whose_hourly_quota_is_spent_fails_at_once_saying_when_it_resets() -> None:
+    fake = FakeDigitalOcean(clock=SystemClock(), rate_limit_per_hour=1)  # the listing spends it, for an hour
+    for i in range(3):
+        fake.add_cluster(f"shop-{i}", tags=["customers"])
+    started = time.monotonic()
+    with fake.serve() as url:
+        result = run(url, "ensure-pool", "--tag", "customers", "--size", "5")
+    assert time.monotonic() - started < 3.0
+    assert result.exit_code == 1
+    assert "3 of 3 clusters failed" in result.stderr
+    # the listing's answer said remaining 0: no cluster sends a request into an hour-long wait
+    assert re.search(r"the API rate limit \(DigitalOcean's ratelimit-remaining is 0\) needs a (1h|59m)\w* wait, "
+                     r"until 20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (1h|59m)\w*\): more than --max-wait 1m "
+                     r"and the (5m|4m)\w* left of --timeout allow\. Run the same command again then", result.stdout)
+    assert "Retry after" not in result.stdout  # said once
+    assert len(fake.calls) == 1
+
+
+@given(st.text(max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_any_text_is_a_finite_duration_or_one_config_error(text: str) -> None:
+    try:
+        seconds = parse_duration(text)
+    except ConfigError:
+        return
+    assert math.isfinite(seconds) and seconds >= 0

@@ -95,3 +95,14 @@ def test_a_wait_reads_again_no_sooner_than_a_503s_retry_after() -> None:
     waiting = WaitOptions(timeout=600, clock=clock.now, sleep=clock.sleep, backoff=Backoff(initial=5.0))
     assert poll_until(observe, what="cluster", waiting=waiting) == "ok"
     assert clock.sleeps == [40.0]
+
+
+def test_a_429_still_there_after_its_reset_says_so_rather_than_blaming_the_wait() -> None:
+    sleeps: list[float] = []
+    with respx.mock:
+        route = respx.get(f"{API}/v2/databases").respond(
+            429, json=LIMITED, headers={"ratelimit-remaining": "0", "ratelimit-reset": str(NOW - 5)}  # clock skew
+        )
+        with pytest.raises(errors.RateLimitedError, match="DigitalOcean still refused after 5 tries"):
+            gateway(sleeps).list_clusters()
+    assert route.call_count == 5 and len(sleeps) == 4

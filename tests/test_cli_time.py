@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import click
 import pytest
+from click.testing import CliRunner, Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from click.testing import CliRunner, Result
 
 from do_pgpool._duration import parse_duration
 from do_pgpool._exceptions import ConfigError

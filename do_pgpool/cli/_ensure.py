@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .._ensure import EnsureResult
     from .._fleet import ClusterOutcome, FleetResult
     from .._gateway import DigitalOcean
+    from .._models import Cluster
     from ._pool_options import PoolOptions
     from ._secrets import SecretOptions, SecretRequest
 
@@ -129,12 +130,26 @@ def _ensure_one(
     from .._fleet import ensure_pool_on
 
     with open_gateway(token, api_url) as gateway:
-        result = ensure_pool_on(gateway, cluster, pool.template, dry_run=dry_run, replace=pool.replace,
+        target: Cluster | str | None = cluster
+        if request is not None and _has_placeholder_dotenv(request):
+            # dotenv:/srv/{cluster}/.env needs the cluster's name to be checked: read it before the pool is written
+            # (ensure_pool_on then reuses it, so this costs no extra request)
+            from .._targets import check_targets
+
+            target = gateway.find_cluster(cluster)
+            check_targets(request.targets, cluster=target.name)
+        result = ensure_pool_on(gateway, target, pool.template, dry_run=dry_run, replace=pool.replace,
                                 fresh_connection=request is not None)  # fmt: skip
         if request is None:
             render_ensure(result, output)
             return bool(result.changes)
         return _single_secrets(gateway, result, request, dry_run, output) or bool(result.changes)
+
+
+def _has_placeholder_dotenv(request: SecretRequest) -> bool:
+    from .._targets import DotenvTarget, has_placeholder
+
+    return any(isinstance(t, DotenvTarget) and has_placeholder(t.text) for t in request.targets)
 
 
 def render_ensure(result: EnsureResult, output: str, *, err: bool = False) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._budget import Budget
-from ._exceptions import ConflictError, DoPgpoolError, ServerError, TransportError
+from ._exceptions import ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
 from ._gateway import DigitalOcean
 from ._models import Cluster, Pool, PoolSpec, looks_like_uuid
 from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, check_cluster_ready, plan_pool
@@ -158,7 +158,7 @@ def _apply(gateway: DigitalOcean, plan: PoolPlan, *, replan: bool) -> tuple[Pool
     if isinstance(change, ReplacePool):
         gateway.delete_connection_pool(cluster_id, change.before.name)
         try:
-            return _create(gateway, cluster_id, change.after)
+            return _create(gateway, plan.cluster, change.after)
         except DoPgpoolError as exc:
             exc.message = (
                 f"{exc.message}\nState left: pool {change.before.name!r} was deleted and could not be created "
@@ -166,10 +166,18 @@ def _apply(gateway: DigitalOcean, plan: PoolPlan, *, replan: bool) -> tuple[Pool
             )
             raise
     assert isinstance(change, CreatePool)
+<<<<<<< HEAD
     return _create(gateway, cluster_id, change.spec, replan=replan)
 
 
 def _create(gateway: DigitalOcean, cluster_id: str, spec: PoolSpec, *, replan: bool = False) -> tuple[Pool, str | None]:
+=======
+    return _create(gateway, plan.cluster, change.spec)
+
+
+def _create(gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec) -> tuple[Pool, str | None]:
+    cluster_id = cluster.id
+>>>>>>> main
     try:
         return gateway.add_connection_pool(cluster_id, spec), None
     except (ServerError, TransportError, ConflictError) as exc:
@@ -187,8 +195,22 @@ def _create(gateway: DigitalOcean, cluster_id: str, spec: PoolSpec, *, replan: b
                 f"{exc.message}\nA pool named {spec.name!r} exists with other settings "
                 f"({existing.mode}, size {existing.size}, db {existing.db}); re-run to update it in place."
             )
+<<<<<<< HEAD
             if replan:
                 raise _TakenMeanwhile(exc, existing, pools) from exc
+=======
+        elif isinstance(exc, ConflictError):
+            # Refused, not failed: the same request would be refused again, so say what to change instead.
+            clash: tuple[Part, ...] = ()
+            if spec.name in cluster.db_names:  # ASSUMPTION (see testing.Assumptions): such a name is refused
+                clash = (f" The pool name {spec.name!r} is also the name of a database on the cluster, which "
+                         "DigitalOcean refuses as a pool name: choose another ", Param("name"),
+                         f" (e.g. {spec.name}-pool).")
+            raise exc.extended(
+                "\nState left: the pool does not exist; nothing was changed. DigitalOcean refused the request as "
+                "asked, so sending it again cannot help: change what its message names.", *clash,
+            ) from exc
+>>>>>>> main
         else:
             exc.message = f"{exc.message}\nState left: the pool does not exist; nothing was changed. Re-run to retry."
         raise

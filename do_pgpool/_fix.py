@@ -33,7 +33,7 @@ from ._exceptions import DatabaseError, DoPgpoolError
 from ._fleet import PoolTemplate
 from ._models import Cluster, Pool
 from ._plan import PoolRequest
-from ._secret_values import INBOUND_NEEDS_SECRET_USER, check_secret_user, secret_values
+from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 from ._status import ClusterStatus
 from ._targets import SecretTarget, Target, TargetOutcome, check_targets, format_target, write_secrets
 from ._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
@@ -192,7 +192,7 @@ def fix(
     if inbound and targets and secret_user is None:
         from ._exceptions import ConfigError
 
-        raise ConfigError(INBOUND_NEEDS_SECRET_USER.format(pool="an inbound-user pool"))
+        raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
     check_targets(targets)  # a dotenv: path that cannot be a .env file: refused before any request
     run = _Run()
     kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secret_name}
@@ -282,7 +282,8 @@ def _status(
     try:
         conn = connect_fn(info.uri)
     except DatabaseError as exc:
-        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated), None
+        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated,
+                             unreachable=exc.unreachable), None  # fmt: skip
     try:
         return ClusterStatus(found, pools, snapshot(conn)), conn
     except DatabaseError as exc:
@@ -297,7 +298,9 @@ def _status_step(status: ClusterStatus) -> FixStep:
     elif status.saturated:
         summary = "saturated: PostgreSQL refused do-pgpool's connection because it is full"
     else:
+        # Only the API side was read: the step did not do what it is for, and says so.
         summary = f"live usage unavailable: {(status.error or 'unknown').splitlines()[0]}"
+        return FixStep("status", "skipped", summary, details=tuple(status.lines()))
     return FixStep("status", "done", summary, details=tuple(status.lines()))
 
 
@@ -317,7 +320,8 @@ def _terminate_step(
                   "connections go away",
         )  # fmt: skip
     if conn is None or status.usage is None:
-        reason = (status.error or "live usage unavailable").splitlines()[0]
+        reason = "the database did not answer" if status.unreachable else (
+            status.error or "live usage unavailable").splitlines()[0]
         return None, (), FixStep(name, "skipped", f"live usage unknown, so nothing is terminated ({reason})")
     v = status.usage.verdict
     if v.level != "saturated":

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._budget import connection_limit, share_of_budget
 from ._ensure import EnsureResult, ensure_pool
-from ._exceptions import ConfigError, DoPgpoolError, PlanError
+from ._exceptions import ConfigError, DoPgpoolError, Param, PlanError
 from ._models import Cluster
 from ._plan import PoolRequest, check_cluster_ready
-from ._secret_values import INBOUND_NEEDS_SECRET_USER, check_secret_user, secret_values
+from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -70,7 +70,8 @@ class PoolSize:
     def __post_init__(self) -> None:
         if self.percent:
             if not 0 < self.value <= 100:
-                raise ConfigError(f"--size {self.value:g}% is not a share of the budget; use 1% to 100%, e.g. 50%")
+                raise ConfigError([Param("size", f"{self.value:g}%"), " is not a share of the budget; use 1% to 100%, "
+                                   "e.g. ", Param("size", "50%")])
         elif self.value != int(self.value) or self.value < 1:
             raise ConfigError(f"pool size must be a whole number of at least 1, not {self.value:g}")
 
@@ -85,7 +86,8 @@ class PoolSize:
             return cls(float(match.group(1)), percent=True)
         if raw.isdigit():
             return cls(int(raw))
-        raise ConfigError(f"--size {text!r} is neither a whole number nor a percentage; e.g. --size 20 or --size 50%")
+        raise ConfigError([Param("size", repr(text)), " is neither a whole number nor a percentage; e.g. ",
+                           Param("size", 20), " or ", Param("size", "50%")])
 
     def resolve(self, cluster: Cluster) -> int:
         """The pool size for this cluster (a percentage is taken of its connection limit, rounded down)."""
@@ -93,10 +95,10 @@ class PoolSize:
             return int(self.value)
         limit = connection_limit(cluster.size)
         if limit is None:
-            raise PlanError(
-                f"--size {self} needs cluster {cluster.name!r}'s connection budget, but its size slug "
-                f"{cluster.size!r} does not say the node's RAM; give an absolute --size for it"
-            )
+            raise PlanError([
+                Param("size", self), f" needs cluster {cluster.name!r}'s connection budget, but its size slug "
+                f"{cluster.size!r} does not say the node's RAM; give an absolute ", Param("size"), " for it",
+            ])
         return share_of_budget(limit, self.value)
 
     def __str__(self) -> str:
@@ -155,7 +157,7 @@ def check_fleet_targets(targets: Sequence[Target]) -> None:
     for target in targets:
         if not isinstance(target, StdoutTarget) and not has_placeholder(target.text):
             raise ConfigError(
-                f"--secret {target.text!r} has no {{cluster}} placeholder: every cluster of the fleet would "
+                f"secret target {target.text!r} has no {{cluster}} placeholder: every cluster of the fleet would "
                 f"overwrite the same secret. Put the cluster's name in it, e.g. {_example(target.text)}"
             )
 
@@ -163,7 +165,7 @@ def check_fleet_targets(targets: Sequence[Target]) -> None:
 def check_inbound_secrets(inbound_user: bool, secrets: SecretsSpec | None) -> None:
     """An inbound-user pool's connection has no credentials: its secrets need ``secret_user``. Refused up front."""
     if inbound_user and secrets is not None and secrets.targets and secrets.secret_user is None:
-        raise ConfigError(INBOUND_NEEDS_SECRET_USER.format(pool="an inbound-user pool"))
+        raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
 
 
 def _example(text: str) -> str:
@@ -335,7 +337,7 @@ def ensure_fleet(
     from concurrent.futures import ThreadPoolExecutor, as_completed  # here: one-cluster runs need no threads
 
     if not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise ConfigError(f"--concurrency {concurrency} is out of range; use 1 to {MAX_CONCURRENCY}")
+        raise ConfigError([Param("concurrency", concurrency), f" is out of range; use 1 to {MAX_CONCURRENCY}"])
     if secrets is not None:
         check_fleet_targets(secrets.targets)
         check_inbound_secrets(template.inbound_user, secrets)

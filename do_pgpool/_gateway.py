@@ -23,6 +23,8 @@ from ._exceptions import (
     ConflictError,
     InvalidResponseError,
     NotFoundError,
+    Param,
+    Part,
     PreconditionFailedError,
     RateLimitedError,
     ServerError,
@@ -56,7 +58,7 @@ class RequestLimiter(Protocol):
 
 def check_api_url(api_url: str) -> str:
     return _check_url(
-        api_url, label="--api-url", example=DEFAULT_API_URL,
+        api_url, label=Param("api_url"), example=DEFAULT_API_URL,
         https_hint="Use https, or http://127.0.0.1:PORT for a local fake",
     )
 
@@ -79,11 +81,12 @@ class DigitalOcean:
         limiter: RequestLimiter | None = None,
     ) -> None:
         if not token or not token.strip():
-            raise ConfigError(
-                "no DigitalOcean API token: pass --token or set DIGITALOCEAN_TOKEN "
-                "(a token with database:read/create/update and database:view_credentials scopes)"
-            )
-        token = check_token(token, what="DigitalOcean API token", hint="Check DIGITALOCEAN_TOKEN or --token.")
+            raise ConfigError([
+                "no DigitalOcean API token: pass ", Param("token"), " or set DIGITALOCEAN_TOKEN "
+                "(a token with database:read/create/update and database:view_credentials scopes)",
+            ])
+        hint: list[Part] = ["Check DIGITALOCEAN_TOKEN or ", Param("token"), "."]
+        token = check_token(token, what="DigitalOcean API token", hint=hint)
         self.api_url = check_api_url(api_url)
         self._owns_http = http is None
         self._http = http if http is not None else http_client(self.api_url, timeout=timeout)
@@ -145,13 +148,14 @@ class DigitalOcean:
         if len(postgres) == 1:
             return postgres[0]
         if not postgres:
-            raise ConfigError(
-                "this token sees no PostgreSQL cluster; pass --cluster NAME_OR_UUID (or DO_PGPOOL_CLUSTER)"
-            )
+            raise ConfigError([
+                "this token sees no PostgreSQL cluster; pass ", Param("cluster", "NAME_OR_UUID"),
+                " (or DO_PGPOOL_CLUSTER)",
+            ])
         names = ", ".join(sorted(f"{c.name} ({c.id})" for c in postgres))
-        raise ConfigError(
-            f"{len(postgres)} PostgreSQL clusters; choose one with --cluster NAME_OR_UUID: {names}"
-        )
+        raise ConfigError([
+            f"{len(postgres)} PostgreSQL clusters; choose one with ", Param("cluster", "NAME_OR_UUID"), f": {names}",
+        ])
 
     def list_options(self) -> JsonDict:
         return self._read("GET", "/v2/databases/options", self._pydo.databases.list_options)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ._exceptions import ConfigError, NotFoundError
+from ._exceptions import ConfigError, NotFoundError, Param
 from ._models import Cluster, looks_like_uuid
 from ._poll import Stopwatch, WaitOptions, retry_while_busy
 from ._wait import wait_for_deployment, wait_for_maintenance, wait_until_online
@@ -216,7 +216,7 @@ def prepare_app_restart(
 ) -> AppRestartPlan:
     """Find the app by uuid (1 request) or by name (the app list), and check the component names."""
     if not app or not app.strip():
-        raise ConfigError("--app must name an App Platform app (its name or id)")
+        raise ConfigError([Param("app"), " must name an App Platform app (its name or id)"])
     found = _find_app(gateway, app.strip())
     spec = found.get("spec") or {}
     names = tuple(

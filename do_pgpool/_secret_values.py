@@ -12,17 +12,20 @@ from __future__ import annotations
 from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ._exceptions import ConfigError, CredentialsMissingError, NotFoundError, PlanError
+from ._exceptions import ConfigError, CredentialsMissingError, NotFoundError, Param, Part, PlanError
 from ._models import Cluster, JsonDict, Pool
 
-__all__ = ["INBOUND_NEEDS_SECRET_USER", "UserReader", "check_secret_user", "secret_values"]
+__all__ = ["UserReader", "check_secret_user", "inbound_needs_secret_user", "secret_values"]
 
-INBOUND_NEEDS_SECRET_USER = (
-    "{pool} has no user of its own (inbound user): DigitalOcean's connection for it has an empty user and "
-    "password, so there is no connection string to write. Name the database user the application logs in as "
-    "with --secret-user NAME (library: secret_user=NAME); the secret then gets the pool's host, port and "
-    "database with that user's password from the users API."
-)
+
+def inbound_needs_secret_user(pool: str) -> list[Part]:
+    """Why an inbound-user pool has no connection string to write, and what to name instead."""
+    return [
+        f"{pool} has no user of its own (inbound user): DigitalOcean's connection for it has an empty user and "
+        "password, so there is no connection string to write. Name the database user the application logs in "
+        "as with ", Param("secret_user", "NAME"), "; the secret then gets the pool's host, port and database "
+        "with that user's password from the users API.",
+    ]
 
 
 class UserReader(Protocol):
@@ -51,7 +54,7 @@ def secret_values(
     if secret_user is not None:
         values = {name: _with_user(users, cluster_id, pool, secret_user, private)}
     elif pool.user is None:
-        raise CredentialsMissingError(INBOUND_NEEDS_SECRET_USER.format(pool=f"pool {pool.name!r}"))
+        raise CredentialsMissingError(inbound_needs_secret_user(f"pool {pool.name!r}"))
     else:
         values = {name: connection_string_for(pool, private=private)}
     if direct_name:
@@ -63,15 +66,15 @@ def secret_values(
 
 def check_secret_user(secret_user: str | None) -> None:
     if secret_user is not None and (not isinstance(secret_user, str) or not secret_user.strip()):
-        raise ConfigError("secret_user (--secret-user) must name a database user, e.g. --secret-user app")
+        raise ConfigError([Param("secret_user"), " must name a database user, e.g. ", Param("secret_user", "app")])
 
 
 def _with_user(users: UserReader, cluster_id: str, pool: Pool, user_name: str, private: bool) -> str:
     if pool.user is not None and pool.user != user_name:
         raise PlanError(
-            f"pool {pool.name!r} logs in to PostgreSQL as {pool.user!r}, and its connection already carries that "
-            f"user's credentials; --secret-user {user_name} applies to pools without a user (inbound user). "
-            "Drop --secret-user, or make the pool's user that one with --user."
+            [f"pool {pool.name!r} logs in to PostgreSQL as {pool.user!r}, and its connection already carries that "
+             "user's credentials; ", Param("secret_user", user_name), " applies to pools without a user (inbound "
+             "user). Drop ", Param("secret_user"), ", or make the pool's user that one with ", Param("user"), "."]
         )
     conn = pool.private_connection if private else pool.connection
     if conn is None:
@@ -81,9 +84,9 @@ def _with_user(users: UserReader, cluster_id: str, pool: Pool, user_name: str, p
         user = users.get_user(cluster_id, user_name)
     except NotFoundError as exc:
         raise PlanError(
-            f"database user {user_name!r} does not exist on this cluster, so its credentials cannot go into pool "
-            f"{pool.name!r}'s string. Create it first (`doctl databases user create CLUSTER_ID {user_name}`) or "
-            "name an existing user with --secret-user."
+            [f"database user {user_name!r} does not exist on this cluster, so its credentials cannot go into pool "
+             f"{pool.name!r}'s string. Create it first (`doctl databases user create CLUSTER_ID {user_name}`) or "
+             "name an existing user with ", Param("secret_user"), "."]
         ) from exc
     password = str(user.get("password") or "")
     if not password:

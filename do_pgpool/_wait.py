@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ._exceptions import DeploymentFailedError, PlanError
+from ._exceptions import DeploymentFailedError, Param, PlanError
 from ._models import Cluster
 from ._poll import Observation, WaitOptions, poll_until
 
@@ -103,8 +103,8 @@ def wait_until_online(gateway: ClusterReader, cluster: Cluster, *, wait: bool, w
         return cluster
     if not wait:
         raise PlanError(
-            f"cluster {cluster.name!r} is {cluster.status!r}, not online: a resize or maintenance is running. "
-            "Re-run without --no-wait to wait for it first, or later."
+            [f"cluster {cluster.name!r} is {cluster.status!r}, not online: a resize or maintenance is running. "
+             "Run again without ", Param("no_wait", True), " to wait for it first, or later."]
         )
     return wait_until_ready(gateway, cluster.id, waiting=waiting)
 

@@ -202,7 +202,7 @@ def test_timeout_names_the_thing_the_last_status_and_the_expectation(clock: Fake
     assert err.elapsed == pytest.approx(90.0)
     assert "cluster 'app-db' was not ready after 1m30s" in str(err)
     assert "last seen resizing (db-s-1vcpu-1gb x1)" in str(err)
-    assert "waiting for online" in str(err) and "--timeout" in str(err)
+    assert "waiting for online" in str(err) and "longer timeout" in str(err)
 
 
 def test_zero_timeout_still_reads_once(clock: FakeClock) -> None:

@@ -114,7 +114,7 @@ class DotenvTarget:
 
         problem = dotenv_path_problem(self.path)
         if problem is not None:
-            raise ConfigError(f"--secret {self.label}: {problem}. Nothing was sent or written")
+            raise ConfigError(f"secret target {self.label}: {problem}. Nothing was sent or written")
 
     def plan(self, values: Mapping[str, str]) -> list[SecretChange]:
         from .._dotenv import plan_dotenv

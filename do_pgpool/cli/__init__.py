@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "terminate-idle": ("._diagnose:terminate_idle_command",
                        "Terminate idle client sessions (pg_terminate_backend) to free connection slots."),
     "fix": ("._fix:fix_command", "Take a cluster out of connection exhaustion in one run, and keep it out."),
+    "sandbox": ("._sandbox:sandbox_command", "Replay a connection exhaustion locally, with no DigitalOcean account."),
 }  # fmt: skip
 
 

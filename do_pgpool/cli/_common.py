@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from .._exceptions import DoPgpoolError, Param, Step
     from .._gateway import DigitalOcean
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,6 +54,26 @@ class BadConfiguration(click.ClickException):
     exit_code = EXIT_USAGE
 
 
+#: Library parameter names whose flag is not ``--`` + the name with dashes.
+_FLAGS = {"num_nodes": "--nodes", "storage_size_mib": "--storage-mib", "secrets": "--secret",
+          "no_wait": "--no-wait", "api_url": "--api-url"}
+
+
+def flag(param: Param | Step) -> str:
+    """A library ``Param``/``Step`` in the words of the command line: ``--size 2``, ``do-pgpool resize ...``."""
+    from .._exceptions import Step
+
+    if isinstance(param, Step):
+        return " ".join(["do-pgpool", param.name.replace("_", "-"), *map(flag, param.params)])
+    name = _FLAGS.get(param.name, "--" + param.name.replace("_", "-"))
+    return name if param.value is None or param.value is True else f"{name} {param.value}"
+
+
+def error_text(exc: DoPgpoolError) -> str:
+    """A library error as the CLI says it: flags instead of parameter names, secrets masked."""
+    return redact(exc.render(flag))
+
+
 class DoPgpoolGroup(click.Group):
     """Turns library errors, Ctrl-C and bugs into one-line messages and exit codes, in one place for every command.
 
@@ -65,9 +86,9 @@ class DoPgpoolGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            raise BadConfiguration(redact(str(exc))) from exc
+            raise BadConfiguration(error_text(exc)) from exc
         except DoPgpoolError as exc:
-            raise OperationFailed(redact(str(exc))) from exc
+            raise OperationFailed(error_text(exc)) from exc
         except KeyboardInterrupt:
             click.echo(INTERRUPTED_MESSAGE, err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None

@@ -14,6 +14,7 @@ from ._common import (
     command,
     dry_run_option,
     emit_json,
+    error_text,
     open_gateway,
     output_option,
     warn,
@@ -331,7 +332,7 @@ def fleet_table(result: FleetResult) -> str:
     rows = [("CLUSTER", "ACTION", "POOL SIZE", "SECRETS", "ERROR")]
     for o in result.outcomes:
         err = o.first_error
-        message = str(err).splitlines()[0] if err is not None else "-"
+        message = error_text(err).splitlines()[0] if err is not None else "-"
         size = str(o.pool_size) if o.pool_size is not None else "-"
         rows.append((o.cluster.name, o.action, size, o.secrets_summary(), message))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

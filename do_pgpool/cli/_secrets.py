@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._common import OperationFailed, command, dry_run_option, emit_json, open_gateway, output_option
+from ._common import OperationFailed, command, dry_run_option, emit_json, error_text, open_gateway, output_option
 
 if TYPE_CHECKING:
     from .._fleet import SecretsSpec
@@ -84,9 +84,10 @@ class SecretOptions:
             if extra:
                 raise click.UsageError(f"{', '.join(extra)} only apply with --secret TARGET")
         elif inbound_user and self.secret_user is None:
-            from .._secret_values import INBOUND_NEEDS_SECRET_USER
+            from .._exceptions import ConfigError
+            from .._secret_values import inbound_needs_secret_user
 
-            raise click.UsageError(INBOUND_NEEDS_SECRET_USER.format(pool="an --inbound-user pool"))
+            raise click.UsageError(error_text(ConfigError(inbound_needs_secret_user("an --inbound-user pool"))))
         return prepare_secrets(
             self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy_workflow, self.ref,
             self.secret_user,

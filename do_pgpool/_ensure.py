@@ -166,18 +166,13 @@ def _apply(gateway: DigitalOcean, plan: PoolPlan, *, replan: bool) -> tuple[Pool
             )
             raise
     assert isinstance(change, CreatePool)
-<<<<<<< HEAD
-    return _create(gateway, cluster_id, change.spec, replan=replan)
+    return _create(gateway, plan.cluster, change.spec, replan=replan)
 
 
-def _create(gateway: DigitalOcean, cluster_id: str, spec: PoolSpec, *, replan: bool = False) -> tuple[Pool, str | None]:
-=======
-    return _create(gateway, plan.cluster, change.spec)
-
-
-def _create(gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec) -> tuple[Pool, str | None]:
+def _create(
+    gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec, *, replan: bool = False
+) -> tuple[Pool, str | None]:
     cluster_id = cluster.id
->>>>>>> main
     try:
         return gateway.add_connection_pool(cluster_id, spec), None
     except (ServerError, TransportError, ConflictError) as exc:
@@ -195,10 +190,8 @@ def _create(gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec) -> tuple[Po
                 f"{exc.message}\nA pool named {spec.name!r} exists with other settings "
                 f"({existing.mode}, size {existing.size}, db {existing.db}); re-run to update it in place."
             )
-<<<<<<< HEAD
             if replan:
                 raise _TakenMeanwhile(exc, existing, pools) from exc
-=======
         elif isinstance(exc, ConflictError):
             # Refused, not failed: the same request would be refused again, so say what to change instead.
             clash: tuple[Part, ...] = ()
@@ -210,7 +203,6 @@ def _create(gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec) -> tuple[Po
                 "\nState left: the pool does not exist; nothing was changed. DigitalOcean refused the request as "
                 "asked, so sending it again cannot help: change what its message names.", *clash,
             ) from exc
->>>>>>> main
         else:
             exc.message = f"{exc.message}\nState left: the pool does not exist; nothing was changed. Re-run to retry."
         raise

@@ -110,7 +110,7 @@ def test_a_mode_taken_meanwhile_is_refused_without_a_second_write(served: tuple[
             return real_list(cluster_id)
 
         gateway.list_connection_pools = stale_first_read  # type: ignore[method-assign]
-        with pytest.raises(PlanError, match="in session mode.*--replace"):
+        with pytest.raises(PlanError, match="in session mode.*replace=True"):
             ensure_pool(gateway, PoolRequest(db="defaultdb", size=12, mode="transaction"), cluster=cluster.id)
     assert len(reads) == 2  # re-planned once against the pool that exists
     assert fake.calls_to("PUT") == [] and fake.calls_to("DELETE") == []

@@ -67,7 +67,8 @@ def ensure_pool_command(
       nothing  it already matches (reads only: 1 request with --cluster UUID, 2 by name; safe in every deploy)
     A mode change needs --replace (delete + create). A size that does not fit the cluster's connection
     budget (25 per GiB of RAM - 3, shared by all pools) is refused before anything is written.
-    --size 50% takes half of that budget: 11 on a 1 GiB cluster, 48 on a 4 GiB one.
+    --size 50% takes half of that budget: 11 on a 1 GiB cluster, 48 on a 4 GiB one. If another run creates
+    the pool between this run's read and its create, this run updates it in place (once).
 
     \b
     Fleet mode (--tag TAG or --all): the same pool on every PostgreSQL cluster with the tag, --concurrency
@@ -80,6 +81,8 @@ def ensure_pool_command(
     --secret TARGET writes the pool's connection string (the password never shows, except in stdout) only
     after the pool is confirmed; each target's outcome is reported. After a create or an update the pool is
     read once more, so the string carries the credentials of the pool's user as DigitalOcean now serves them.
+    A dotenv: path that cannot be a .env file is refused before anything is written (a {cluster} path once
+    the cluster's name is read).
     A pool without a user (--inbound-user) has none: add --secret-user NAME to write its host, port and
     database with that database user's credentials.
 

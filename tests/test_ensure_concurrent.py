@@ -3,6 +3,9 @@ connection, and a barrier makes both POST only after both have read the pools (t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -115,3 +118,18 @@ def test_a_mode_taken_meanwhile_is_refused_without_a_second_write(served: tuple[
     assert len(reads) == 2  # re-planned once against the pool that exists
     assert fake.calls_to("PUT") == [] and fake.calls_to("DELETE") == []
     assert [(p.mode, p.size) for p in fake.cluster("app-db").pools.values()] == [("session", 10)]
+
+
+def test_cli_runs_at_once_with_different_sizes_all_succeed_with_one_pool(served: tuple[FakeDigitalOcean, str]) -> None:
+    """Real processes, as deploys start them: whichever way the race falls, every run exits 0 and one pool is left
+    (without the re-plan, a run whose create lost the race exited 1 with "re-run")."""
+    fake, url = served
+    env = {**os.environ, "DIGITALOCEAN_TOKEN": TOKEN, "DIGITALOCEAN_API_URL": url}
+    cmd = [sys.executable, "-m", "do_pgpool", "ensure-pool", "--cluster", fake.cluster("app-db").id, "--size"]
+    runs = [subprocess.Popen([*cmd, str(size)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for size in (8, 9, 10, 11)]  # fmt: skip
+    outputs = [run.communicate(timeout=60)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0] * len(runs), outputs
+    pools = list(fake.cluster("app-db").pools.values())
+    assert len(pools) == 1 and pools[0].size in (8, 9, 10, 11)
+    assert len(fake.calls_to("POST")) >= 1 and len(fake.calls_to("DELETE")) == 0

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from do_pgpool._duration import parse_duration
 from do_pgpool._exceptions import ConfigError
+from do_pgpool._limiter import DEFAULT_MAX_WAIT, NOTICE_AFTER
 from do_pgpool.cli import main
 from do_pgpool.cli._common import Duration
 from do_pgpool.cli._ensure import FleetProgress, _wait_notice
@@ -86,6 +87,8 @@ def test_api_commands_document_their_timeout() -> None:
         assert "Each request also gives up after 30s" in text, command
     text = " ".join(CliRunner().invoke(main, ["ensure-pool", "--help"]).output.split())
     assert "--max-wait DURATION" in text and "[default: 60s]" in text and "saying when the limit resets" in text
+    assert (DEFAULT_MAX_WAIT, NOTICE_AFTER) == (60.0, 5.0)  # the numbers --help states (it imports no library)
+    assert "waits of 5s or more are announced on stderr" in text
 
 
 @pytest.fixture

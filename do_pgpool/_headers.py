@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 
@@ -18,14 +19,15 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def header_number(headers: Mapping[str, str], name: str) -> float | None:
-    """A numeric header (``retry-after``, ``ratelimit-reset``...), or None when absent or not a number."""
+    """A numeric header (``retry-after``, ``ratelimit-reset``...), or None when absent or not a finite number."""
     value = header(headers, name)
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def when_text(at: float, now: float) -> str:

@@ -190,6 +190,7 @@ def test_a_429_without_retry_after_waits_for_the_reset(clock: Clock) -> None:
 def test_garbage_headers_are_ignored(clock: Clock) -> None:
     lim = limiter(clock)
     lim.observe(200, {"ratelimit-remaining": "lots", "ratelimit-reset": ""})
+    lim.observe(200, {"ratelimit-limit": "inf", "ratelimit-remaining": "nan", "ratelimit-reset": "-inf"})
     send(lim, clock, 5)
     assert clock.sleeps == [] and lim.stats.server_remaining is None
 

@@ -20,10 +20,14 @@
     └── DatabaseError                PostgreSQL refused or failed (see .saturated)
 
 Messages name the problem, the numbers and the next step. They never contain a token, a password or a
-credentialed URL: values that could carry one are masked before they reach an exception.
+credentialed URL: values that could carry one are masked before they reach an exception, and ``str()`` and
+``repr()`` pass the message through the run's redactor (``_redact``), which also catches a secret that an API
+error body echoes.
 """
 
 from __future__ import annotations
+
+from ._redact import redact
 
 __all__ = [
     "APIError",
@@ -55,7 +59,10 @@ class DoPgpoolError(Exception):
         self.message = message
 
     def __str__(self) -> str:
-        return self.message
+        return redact(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({redact(self.message)!r})"
 
 
 class ConfigError(DoPgpoolError):

@@ -30,6 +30,7 @@ from ._exceptions import (
 )
 from ._headers import header, header_number
 from ._models import Cluster, JsonDict, Pool, PoolSpec, looks_like_uuid
+from ._redact import remember_passwords
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._urls import check_api_url as _check_url
@@ -77,7 +78,7 @@ class DigitalOcean:
         retry: RetryConfig | None = None,
         limiter: RequestLimiter | None = None,
     ) -> None:
-        if not token or not token.strip():
+        if not token or (isinstance(token, str) and not token.strip()):
             raise ConfigError(
                 "no DigitalOcean API token: pass --token or set DIGITALOCEAN_TOKEN "
                 "(a token with database:read/create/update and database:view_credentials scopes)"
@@ -251,6 +252,7 @@ class DigitalOcean:
         def once() -> Any:
             with _map_errors(method, path):
                 status, body = fn(*args, cls=_with_status, **kwargs)
+            remember_passwords(body)  # masked in every message from now on, wherever an error quotes one
             if status == 404:  # pydo returns documented 404s instead of raising
                 raise _api_error(404, body if isinstance(body, dict) else {}, {}, method, path)
             return body

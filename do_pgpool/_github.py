@@ -122,7 +122,7 @@ class GitHub:
         timeout: float = 30.0,
         retry: RetryConfig | None = None,
     ) -> None:
-        if not token or not token.strip():
+        if not token or (isinstance(token, str) and not token.strip()):
             raise ConfigError("no GitHub token: set GITHUB_TOKEN or GH_TOKEN")
         self.api_url = _check_api_url(api_url)
         self._token = check_token(token, what="GitHub token", hint="Check GITHUB_TOKEN (or GH_TOKEN).")

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
-from .._exceptions import CredentialsMissingError, DoPgpoolError, PlanError
+from .._exceptions import ConfigError, CredentialsMissingError, DoPgpoolError, PlanError
 from .._models import Cluster, Connection, Pool
+from .._redact import remember
 from ._app import AppsAPI, AppTarget
 from ._base import SecretTarget, TargetOutcome, overall_action, validate_secret_name
 from ._simple import GitHubTarget, Redeploy
@@ -64,10 +65,13 @@ def _uri_has_password(uri: str) -> bool:
 def _check_values(values: Mapping[str, str]) -> None:
     for name, value in values.items():
         validate_secret_name(name)
+        if not isinstance(value, str):
+            raise ConfigError(f"the value of secret {name} must be a string (str), not {type(value).__name__}")
         try:
             parts = urlsplit(value)
         except ValueError:
             continue
+        remember(parts.password)  # masked in every message, whatever a target's API echoes
         if parts.scheme.startswith("postgres") and not parts.password:
             raise CredentialsMissingError(_MISSING.format(what=f"{name}"))
 

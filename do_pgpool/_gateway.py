@@ -220,9 +220,13 @@ class DigitalOcean:
         return _envelope(self._read("GET", path, self._pydo.apps.get, app_id), "app", "GET", path)
 
     def update_app(self, app_id: str, spec: JsonDict) -> JsonDict:
-        """PUT the whole spec (the only way to change an env var). Starts a deployment."""
+        """PUT the whole spec (the only way to change an env var). Starts a deployment.
+
+        Retried only after a 429: a PUT answered 5xx (or cut off) may have been applied, and sending it again
+        would start a second deployment; the App Platform target reads the app back before deciding.
+        """
         path = f"/v2/apps/{app_id}"
-        out = self._write("PUT", path, self._pydo.apps.update, app_id, {"spec": spec}, retry=True)
+        out = self._write("PUT", path, self._pydo.apps.update, app_id, {"spec": spec}, retry=False)
         return dict(_envelope(out, "app", "PUT", path))
 
     def get_deployment(self, app_id: str, deployment_id: str) -> JsonDict:

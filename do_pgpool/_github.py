@@ -29,6 +29,7 @@ from ._exceptions import (
     AuthenticationError,
     ConfigError,
     ConflictError,
+    InvalidResponseError,
     NotFoundError,
     RateLimitedError,
     ServerError,
@@ -62,6 +63,13 @@ _BUILTIN_TOKEN_NOTE = (
 class PublicKeyInfo:
     key_id: str
     key: str  # base64 Curve25519 public key
+
+
+def _is_curve25519_key(key: str) -> bool:
+    try:
+        return len(base64.b64decode(key.encode("ascii"), validate=True)) == PublicKey.SIZE
+    except (ValueError, UnicodeEncodeError):  # binascii.Error is a ValueError
+        return False
 
 
 def seal(public_key_b64: str, value: str) -> str:
@@ -151,8 +159,15 @@ class GitHub:
         path = f"{_secrets_base(repo, environment)}/public-key"
         body = self._call("GET", path, repo=repo, environment=environment, retry=True)
         if not isinstance(body, dict) or not body.get("key") or not body.get("key_id"):
-            raise TransportError(f"GET {path}: GitHub's answer has no key/key_id")
-        return PublicKeyInfo(key_id=str(body["key_id"]), key=str(body["key"]))
+            raise InvalidResponseError(f"GET {path}: GitHub's answer has no key/key_id")
+        key = str(body["key"])
+        if not _is_curve25519_key(key):
+            raise InvalidResponseError(
+                f"GET {path}: GitHub's public key (key_id {str(body['key_id'])[:40]!r}) is not a base64 Curve25519 "
+                f"key ({len(key)} characters), so no secret can be encrypted for it; nothing was written. "
+                "Check GITHUB_API_URL points at a GitHub API."
+            )
+        return PublicKeyInfo(key_id=str(body["key_id"]), key=key)
 
     def put_secret(
         self, repo: str, name: str, value: str, environment: str | None = None

@@ -146,4 +146,9 @@ def write_secrets(
             _scrub(exc, values)
             logger.warning("secret target %s failed: %s", bound.label, exc)
             outcomes.append(TargetOutcome(bound.label, "failed", error=exc, dry_run=dry_run))
+        except Exception as exc:  # one target's bug must not stop the targets after it
+            logger.debug("secret target %s failed unexpectedly", bound.label, exc_info=True)
+            error = _scrub(DoPgpoolError(f"unexpected {type(exc).__name__}: {exc} (a do-pgpool bug: run with -vv for "
+                                         "the traceback and report it)"), values)
+            outcomes.append(TargetOutcome(bound.label, "failed", error=error, dry_run=dry_run))
     return outcomes

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._budget import Budget
-from ._exceptions import ConflictError, DoPgpoolError, ServerError, TransportError
+from ._exceptions import ConfigError, ConflictError, DoPgpoolError, ServerError, TransportError
 from ._gateway import DigitalOcean
 from ._models import Cluster, Pool, PoolSpec
 from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, check_cluster_ready, plan_pool
@@ -72,6 +72,10 @@ def ensure_pool(
     ``cluster`` is a name or uuid, None for the account's only PostgreSQL cluster, or a ``Cluster`` already
     read (fleet mode lists them all at once), which saves its read.
     """
+    if not isinstance(request, PoolRequest):
+        raise ConfigError(f"ensure_pool needs a PoolRequest, e.g. PoolRequest(size=20), not {type(request).__name__}")
+    if cluster is not None and not isinstance(cluster, (Cluster, str)):
+        raise ConfigError(f"cluster must be a name or uuid (str) or a Cluster, not {type(cluster).__name__}")
     start = gateway.request_count
     target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
     check_cluster_ready(target)  # before reading its pools: a busy or non-PostgreSQL cluster costs one request
@@ -126,6 +130,11 @@ def _create(gateway: DigitalOcean, cluster_id: str, spec: PoolSpec) -> tuple[Poo
             exc.message = (
                 f"{exc.message}\nA pool named {spec.name!r} exists with other settings "
                 f"({existing.mode}, size {existing.size}, db {existing.db}); re-run to update it in place."
+            )
+        elif isinstance(exc, ConflictError):  # refused as asked: the same request would be refused again
+            exc.message = (
+                f"{exc.message}\nState left: the pool does not exist; nothing was changed. DigitalOcean refused "
+                "this request as it stands: change what its message names (a re-run alone would fail the same way)."
             )
         else:
             exc.message = f"{exc.message}\nState left: the pool does not exist; nothing was changed. Re-run to retry."

@@ -29,6 +29,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._headers import header, header_number
+from ._inputs import check_number, check_text
 from ._models import Cluster, JsonDict, Pool, PoolSpec, looks_like_uuid
 from ._redact import remember_passwords
 from ._retry import RetryConfig, api_retrying
@@ -85,6 +86,7 @@ class DigitalOcean:
             )
         token = check_token(token, what="DigitalOcean API token", hint="Check DIGITALOCEAN_TOKEN or --token.")
         self.api_url = check_api_url(api_url)
+        timeout = check_number(timeout, "timeout", minimum=0.001)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._retry = retry or RetryConfig()
@@ -126,6 +128,7 @@ class DigitalOcean:
 
     def find_cluster(self, name_or_id: str | None) -> Cluster:
         """One PostgreSQL cluster by uuid or name, or the account's only one. One request either way."""
+        check_text(name_or_id, "the cluster (name or uuid)", optional=True)
         if name_or_id and looks_like_uuid(name_or_id):
             return self.get_cluster(name_or_id)
         clusters = self.list_clusters()

@@ -36,6 +36,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._headers import header_number
+from ._inputs import check_number
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._urls import check_api_url
@@ -132,8 +133,9 @@ class GitHub:
     ) -> None:
         if not token or (isinstance(token, str) and not token.strip()):
             raise ConfigError("no GitHub token: set GITHUB_TOKEN or GH_TOKEN")
-        self.api_url = _check_api_url(api_url)
         self._token = check_token(token, what="GitHub token", hint="Check GITHUB_TOKEN (or GH_TOKEN).")
+        self.api_url = _check_api_url(api_url)
+        timeout = check_number(timeout, "timeout", minimum=0.001)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._retry = retry or RetryConfig()

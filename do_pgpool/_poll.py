@@ -20,6 +20,7 @@ What is waited for (a cluster, a maintenance, a deployment) lives in ``_wait``.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,7 @@ from ._exceptions import (
     TransportError,
     WaitTimeoutError,
 )
+from ._inputs import check_number
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -117,6 +119,7 @@ class WaitOptions:
     on_progress: ProgressCallback | None = None
 
     def __post_init__(self) -> None:
+        check_number(self.timeout, "timeout", minimum=-math.inf)  # nan would never time out
         if self.timeout < 0:
             raise ValueError(f"timeout must not be negative, not {self.timeout!r}")
 

@@ -27,7 +27,8 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_exponential, wait_random
 
-from ._exceptions import InvalidResponseError, RateLimitedError, ServerError, TransportError
+from ._exceptions import ConfigError, InvalidResponseError, RateLimitedError, ServerError, TransportError
+from ._inputs import check_number
 
 __all__ = ["RetryConfig", "api_retrying"]
 
@@ -48,6 +49,13 @@ class RetryConfig:
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     #: wall clock (Unix time) for ``ratelimit-reset``
     clock: Callable[[], float] = field(default=time.time, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ConfigError(f"max_attempts must be a whole number of at least 1, not {self.max_attempts!r}")
+        for label, value in (("max_wait", self.max_wait), ("initial", self.initial),
+                             ("max_backoff", self.max_backoff)):  # fmt: skip
+            check_number(value, label)
 
 
 def _rate_limit_delay(exc: BaseException | None, clock: Callable[[], float]) -> float | None:

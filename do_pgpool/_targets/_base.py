@@ -37,7 +37,9 @@ _SYMBOL = {"create": "+", "update": "~", "unchanged": "=", "unknown": "?"}
 
 def validate_secret_name(name: str) -> str:
     """A name every target accepts: letters, digits and underscores, not starting with a digit."""
-    if not _NAME.match(name or ""):
+    if not isinstance(name, str):
+        raise ConfigError(f"a secret name must be a string (str), not {type(name).__name__}")
+    if not _NAME.match(name):
         raise ConfigError(
             f"secret name {name!r} is not valid: use letters, digits and underscores, not starting with a digit, "
             "e.g. DATABASE_URL"

@@ -39,6 +39,8 @@ def connection_string_for(source: Pool | Cluster | Connection, private: bool = F
     ``private`` picks the VPC (``private_connection``) string. Raises CredentialsMissingError when the
     password is empty, and PlanError when there is no such connection at all.
     """
+    if not isinstance(source, (Pool, Cluster, Connection)):
+        raise ConfigError(f"connection_string_for needs a Pool, Cluster or Connection, not {type(source).__name__}")
     what = "pool" if isinstance(source, Pool) else "cluster" if isinstance(source, Cluster) else "database"
     if isinstance(source, Connection):
         conn: Connection | None = source
@@ -63,6 +65,8 @@ def _uri_has_password(uri: str) -> bool:
 
 
 def _check_values(values: Mapping[str, str]) -> None:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"values must map secret names to connection strings, not {type(values).__name__}")
     for name, value in values.items():
         validate_secret_name(name)
         if not isinstance(value, str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from ._advice import advice_command
 from ._common import EXIT_CODES_HELP, DoPgpoolGroup, configure_logging
 from ._diagnose import status_command, terminate_idle_command
 from ._ensure import ensure_pool_command
@@ -47,3 +48,4 @@ main.add_command(restart_command)
 main.add_command(status_command)
 main.add_command(terminate_idle_command)
 main.add_command(fix_command)
+main.add_command(advice_command)

@@ -69,6 +69,14 @@ class DoPgpoolGroup(click.Group):
             sys.stdout, sys.stderr = streams
 
     def invoke(self, ctx: click.Context) -> Any:
+        from .._console import settle
+
+        try:
+            return self._invoke(ctx)
+        finally:
+            settle()  # the outcome is decided: a Ctrl-C from now on must not turn it into a crash
+
+    def _invoke(self, ctx: click.Context) -> Any:
         from .._exceptions import ConfigError, DoPgpoolError
 
         try:

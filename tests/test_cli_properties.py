@@ -10,6 +10,7 @@ that would reach PostgreSQL (status, fix, terminate-idle) or wait for real (resi
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 
@@ -105,8 +106,13 @@ def command_lines(draw: st.DrawFn) -> tuple[str, list[str], str | None]:
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[FakeDigitalOcean, str, str]]:
     fake = FakeDigitalOcean()
+    home = os.getcwd()
     with fake.serve() as url, tempfile.TemporaryDirectory() as workdir:
-        yield fake, url, workdir
+        os.chdir(workdir)  # any file a run writes lands in a temporary directory
+        try:
+            yield fake, url, workdir
+        finally:
+            os.chdir(home)
 
 
 def _seed(fake: FakeDigitalOcean) -> None:
@@ -129,9 +135,7 @@ def test_any_command_line_gets_an_answer_never_a_traceback(
     _seed(fake)
     env = {"DIGITALOCEAN_TOKEN": TOKEN, "DIGITALOCEAN_API_URL": api_url if api_url is not None else url,
            "GITHUB_TOKEN": "ghp_property-token", "GITHUB_API_URL": url, "DO_PGPOOL_CLUSTER": ""}  # fmt: skip
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=workdir):  # any file a run writes lands in a temporary directory
-        result = runner.invoke(main, args, env=env)
+    result = CliRunner().invoke(main, args, env=env)
     shown = result.stdout + result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
     assert "Traceback" not in shown and "do-pgpool bug" not in shown, (args, shown)

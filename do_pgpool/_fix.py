@@ -35,6 +35,7 @@ from ._models import Cluster, Pool
 from ._plan import PoolRequest
 from ._status import ClusterStatus
 from ._targets import SecretTarget, Target, TargetOutcome, connection_string_for, format_target, write_secrets
+from ._targets._base import rerun_advice
 from ._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
 
 if TYPE_CHECKING:
@@ -384,7 +385,7 @@ def _secrets_step(
             name, "failed", f"{len(failed)} of {len(outcomes)} targets failed",
             details=tuple(details), error=failed[0].error, changed=any(_wrote(o) for o in outcomes),
             state=f"written or unchanged: {', '.join(done) or 'none'}; failed: "
-                  f"{', '.join(o.target for o in failed)}; re-run to finish (every target is idempotent)",
+                  f"{', '.join(o.target for o in failed)}; {rerun_advice(failed)}",
         )  # fmt: skip
     if dry_run:
         pending = [o for o in outcomes if o.action != "unchanged"]

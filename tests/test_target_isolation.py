@@ -104,3 +104,20 @@ def test_the_library_reports_a_bad_key_as_an_invalid_response() -> None:
     with GitHub("ghp_isolation0token", http=fake.http_client(base_url="https://api.github.com")) as github:
         with pytest.raises(InvalidResponseError, match="4 characters"):
             github.put_secret("acme/web", "DATABASE_URL", "x")
+
+
+def test_the_advice_says_a_plain_rerun_helps_only_after_transient_failures(fake: FakeDigitalOcean) -> None:
+    from do_pgpool._exceptions import ConflictError, ServerError, TransportError
+    from do_pgpool._targets._base import rerun_advice
+
+    def failed(error: Exception) -> TargetOutcome:
+        return TargetOutcome("t", "failed", error=error)  # type: ignore[arg-type]
+
+    transient = [failed(ServerError("500", status=500)), failed(TransportError("reset"))]
+    assert rerun_advice(transient) == "re-run to finish (every target is idempotent)"
+    for lasting in (ConflictError("422", status=422), InvalidResponseError("bad key")):
+        assert "a plain re-run would fail the same way" in rerun_advice([*transient, failed(lasting)])
+
+    break_public_key(fake, "acme/web", "%%%")
+    result = run(fake, "rewrite-secret", "--secret", "github:acme/web")
+    assert "fix what each error names, then re-run" in result.stderr

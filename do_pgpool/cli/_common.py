@@ -115,14 +115,16 @@ def api_options(f: F) -> F:
         default="https://api.digitalocean.com",
         show_default=True,
         metavar="URL",
-        help="DigitalOcean API base URL (http:// only to a loopback host, e.g. `do-pgpool fake-api`).",
+        help="DigitalOcean API base URL (http:// only to a loopback host, e.g. `do-pgpool fake-api`; no "
+             "user:password@, the token is the credential).",
     )(f)
     f = click.option(
         "--token",
         envvar=["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"],
         show_envvar=True,
         metavar="TOKEN",
-        help="DigitalOcean API token; prefer the environment variable (flags show up in `ps`).",
+        help="DigitalOcean API token (printable ASCII, at most 4096 characters); prefer the environment variable "
+             "(flags show up in `ps`).",
         callback=_remember_token,
     )(f)
     return f

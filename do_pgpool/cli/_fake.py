@@ -54,7 +54,7 @@ def _check_state_file(path: Path) -> None:
     "--state",
     "state_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON state file: loaded at start when it exists, saved after every write and on exit.",
+    help="JSON state file (a regular file): loaded at start when it exists, saved after every write and on exit.",
 )
 @click.option("--seed", type=click.Choice(["demo"]), help="Start with demo data (when no --state file exists yet).")
 @click.option("--token", "tokens", multiple=True, metavar="TOKEN", help="Accept only this bearer token (repeatable).")

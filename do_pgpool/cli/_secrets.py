@@ -214,14 +214,10 @@ def write_and_render(
                 click.echo(f"{name}={value}")
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        from .._exceptions import InvalidResponseError, RateLimitedError, ServerError, TransportError
+        from .._targets._base import rerun_advice
 
-        transient = all(isinstance(o.error, (ServerError, TransportError, RateLimitedError))
-                        and not isinstance(o.error, InvalidResponseError) for o in failed)  # fmt: skip
-        advice = ("run again to finish (every target is idempotent)" if transient else
-                  "fix what each error above names, then run again (every target is idempotent)")  # fmt: skip
         raise OperationFailed(f"{len(failed)} of {len(outcomes)} secret targets failed: "
-                              f"{', '.join(o.target for o in failed)}; {advice}")
+                              f"{', '.join(o.target for o in failed)}; {rerun_advice(failed)}")
     return outcomes
 
 

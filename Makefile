@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check do_pgpool tests
 	$(BIN)/mypy --strict do_pgpool
 
-demo: $(STAMP)
+demo: $(STAMP) servers
 	$(BIN)/python demo/demo.py
 
 bench: $(STAMP) servers

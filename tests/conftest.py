@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ["tests.conftest_servers"]
+pytest_plugins = ["tests.conftest_servers", "pytester"]
 
 _SECRET_ENV_PREFIXES = ("DIGITALOCEAN_", "DO_PGPOOL_", "GITHUB_")
 

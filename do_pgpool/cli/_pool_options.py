@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ._common import error_text
+
 if TYPE_CHECKING:
     from .._fleet import PoolSize, PoolTemplate
 
@@ -56,7 +58,7 @@ class SizeType(_ParamType):
         try:
             return PoolSize.parse(text)
         except ConfigError as exc:
-            raise click.UsageError(f"{exc}.".replace("..", "."), ctx) from None
+            raise click.UsageError(f"{error_text(exc)}.".replace("..", "."), ctx) from None
 
 
 _WHOLE = re.compile(r"^-?[0-9]+$")

@@ -149,6 +149,9 @@ WRONG: dict[str, Callable[[], Any]] = {
     "ResizeRequest nan connections": lambda: lib.ResizeRequest(connections=math.nan),  # type: ignore[arg-type]
     "WaitOptions nan": lambda: lib.WaitOptions(timeout=math.nan),
     "RetryConfig inf": lambda: lib.RetryConfig(max_wait=math.inf),
+    "non-string .env value": lambda: lib.set_dotenv_keys("/nonexistent-dir/.env", {"DATABASE_URL": 5}),  # type: ignore[dict-item]
+    "non-string .env key": lambda: lib.set_dotenv_keys("/nonexistent-dir/.env", {5: "x"}),  # type: ignore[dict-item]
+    ".env path int": lambda: lib.set_dotenv_keys(3, {"A": "x"}),  # type: ignore[arg-type]
 }
 
 

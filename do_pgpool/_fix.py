@@ -35,7 +35,7 @@ from ._models import Cluster, Pool
 from ._plan import PoolRequest
 from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 from ._status import ClusterStatus
-from ._targets import SecretTarget, Target, TargetOutcome, format_target, write_secrets
+from ._targets import SecretTarget, Target, TargetOutcome, check_targets, format_target, write_secrets
 from ._targets._base import rerun_advice
 from ._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
 
@@ -182,6 +182,9 @@ def fix(
     The secrets (and the verification) use the pool as DigitalOcean serves it after the pool step's write: its
     connection carries the pool user's credentials. A pool without a user (inbound user) needs ``secret_user``,
     a database user whose credentials go into the string (see ``_secret_values``).
+
+    Raises ``ConfigError`` before any write when a ``dotenv:`` target cannot be a .env file (a ``{cluster}`` path
+    is checked once the cluster is read, before the terminate step).
     """
     if idle_for < 0:
         raise ValueError("idle_for must be >= 0 seconds")
@@ -191,6 +194,7 @@ def fix(
         from ._exceptions import ConfigError
 
         raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
+    check_targets(targets)  # a dotenv: path that cannot be a .env file: refused before any request
     run = _Run()
     kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secret_name}
 
@@ -205,6 +209,7 @@ def fix(
             run.add(FixStep(name, "skipped", "the cluster could not be read"))
         run.add(_advice_step(secret_name))
         return FixResult(tuple(run.steps), **kw)
+    check_targets(targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
 
     conn: PgConnection | None = None
     try:

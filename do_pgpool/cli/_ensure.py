@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .._ensure import EnsureResult
     from .._fleet import ClusterOutcome, FleetResult
     from .._gateway import DigitalOcean
+    from .._models import Cluster
     from ._pool_options import PoolOptions
     from ._secrets import SecretOptions, SecretRequest
 
@@ -66,7 +67,8 @@ def ensure_pool_command(
       nothing  it already matches (reads only: 1 request with --cluster UUID, 2 by name; safe in every deploy)
     A mode change needs --replace (delete + create). A size that does not fit the cluster's connection
     budget (25 per GiB of RAM - 3, shared by all pools) is refused before anything is written.
-    --size 50% takes half of that budget: 11 on a 1 GiB cluster, 48 on a 4 GiB one.
+    --size 50% takes half of that budget: 11 on a 1 GiB cluster, 48 on a 4 GiB one. If another run creates
+    the pool between this run's read and its create, this run updates it in place (once).
 
     \b
     Fleet mode (--tag TAG or --all): the same pool on every PostgreSQL cluster with the tag, --concurrency
@@ -79,6 +81,8 @@ def ensure_pool_command(
     --secret TARGET writes the pool's connection string (the password never shows, except in stdout) only
     after the pool is confirmed; each target's outcome is reported. After a create or an update the pool is
     read once more, so the string carries the credentials of the pool's user as DigitalOcean now serves them.
+    A dotenv: path that cannot be a .env file is refused before anything is written (a {cluster} path once
+    the cluster's name is read).
     A pool without a user (--inbound-user) has none: add --secret-user NAME to write its host, port and
     database with that database user's credentials.
 
@@ -130,12 +134,26 @@ def _ensure_one(
     from .._fleet import ensure_pool_on
 
     with open_gateway(token, api_url) as gateway:
-        result = ensure_pool_on(gateway, cluster, pool.template, dry_run=dry_run, replace=pool.replace,
+        target: Cluster | str | None = cluster
+        if request is not None and _has_placeholder_dotenv(request):
+            # dotenv:/srv/{cluster}/.env needs the cluster's name to be checked: read it before the pool is written
+            # (ensure_pool_on then reuses it, so this costs no extra request)
+            from .._targets import check_targets
+
+            target = gateway.find_cluster(cluster)
+            check_targets(request.targets, cluster=target.name)
+        result = ensure_pool_on(gateway, target, pool.template, dry_run=dry_run, replace=pool.replace,
                                 fresh_connection=request is not None)  # fmt: skip
         if request is None:
             render_ensure(result, output)
             return bool(result.changes)
         return _single_secrets(gateway, result, request, dry_run, output) or bool(result.changes)
+
+
+def _has_placeholder_dotenv(request: SecretRequest) -> bool:
+    from .._targets import DotenvTarget, has_placeholder
+
+    return any(isinstance(t, DotenvTarget) and has_placeholder(t.text) for t in request.targets)
 
 
 def render_ensure(result: EnsureResult, output: str, *, err: bool = False) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._budget import Budget
-from ._exceptions import ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
+from ._exceptions import ConfigError, ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
 from ._gateway import DigitalOcean
 from ._models import Cluster, Pool, PoolSpec, looks_like_uuid
 from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, check_cluster_ready, plan_pool
@@ -88,6 +88,10 @@ def ensure_pool(
     read (fleet mode lists them all at once), which saves its read. ``fresh_connection``: the caller will use
     the pool's connection (to write a secret, to connect); after a write the pool is read again (one request).
     """
+    if not isinstance(request, PoolRequest):
+        raise ConfigError(f"ensure_pool needs a PoolRequest, e.g. PoolRequest(size=20), not {type(request).__name__}")
+    if cluster is not None and not isinstance(cluster, (Cluster, str)):
+        raise ConfigError(f"cluster must be a name or uuid (str) or a Cluster, not {type(cluster).__name__}")
     start = gateway.request_count
     if isinstance(cluster, Cluster) or not (cluster and looks_like_uuid(cluster)):
         target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)

@@ -23,7 +23,9 @@
     └── DatabaseError                PostgreSQL refused or failed (see .saturated)
 
 Messages name the problem, the numbers and the next step. They never contain a token, a password or a
-credentialed URL: values that could carry one are masked before they reach an exception.
+credentialed URL: values that could carry one are masked before they reach an exception, and ``str()``,
+``repr()`` and ``render()`` pass the message through the run's redactor (``_redact``), which also catches a
+secret that an API error body echoes.
 
 Messages speak library: a parameter is named as a ``Param`` (``size=2``) and an operation as a ``Step``
 (``resize(connections=N)``), kept as structured parts of the message so that the CLI words them its own way
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from . import _log  # noqa: F401  (every library module imports this one: its loggers are quiet from the start)
+from ._redact import redact
 
 __all__ = [
     "APIError",
@@ -126,10 +129,13 @@ class DoPgpoolError(Exception):
 
     def render(self, word: Callable[[Param | Step], str]) -> str:
         """The message with each ``Param``/``Step`` worded by ``word`` (the CLI passes its flag names)."""
-        return "".join(part if isinstance(part, str) else word(part) for part in self.parts)
+        return redact("".join(part if isinstance(part, str) else word(part) for part in self.parts))
 
     def __str__(self) -> str:
-        return self._message
+        return redact(self._message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({redact(self._message)!r})"
 
 
 class ConfigError(DoPgpoolError):

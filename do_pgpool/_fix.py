@@ -36,6 +36,7 @@ from ._plan import PoolRequest
 from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 from ._status import ClusterStatus
 from ._targets import SecretTarget, Target, TargetOutcome, check_targets, format_target, write_secrets
+from ._targets._base import rerun_advice
 from ._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
 
 if TYPE_CHECKING:
@@ -436,7 +437,7 @@ def _secrets_step(
             name, "failed", f"{len(failed)} of {len(outcomes)} targets failed",
             details=tuple(details), error=failed[0].error, changed=any(_wrote(o) for o in outcomes),
             state=f"written or unchanged: {', '.join(done) or 'none'}; failed: "
-                  f"{', '.join(o.target for o in failed)}; re-run to finish (every target is idempotent)",
+                  f"{', '.join(o.target for o in failed)}; {rerun_advice(failed)}",
         )  # fmt: skip
     if dry_run:
         pending = [o for o in outcomes if o.action != "unchanged"]

@@ -33,7 +33,9 @@ from ._exceptions import (
     TransportError,
 )
 from ._headers import header, header_number
+from ._inputs import check_number, check_text
 from ._models import Cluster, ClusterEvent, JsonDict, Pool, PoolSpec, looks_like_uuid
+from ._redact import remember_passwords
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._transport import http_client
@@ -92,7 +94,7 @@ class DigitalOcean:
         from ._duration import check_seconds
 
         timeout = check_seconds(timeout, what="the request timeout", positive=True)
-        if not token or not token.strip():
+        if not token or (isinstance(token, str) and not token.strip()):
             raise ConfigError([
                 "no DigitalOcean API token: pass ", Param("token"), " or set DIGITALOCEAN_TOKEN "
                 "(a token with database:read/create/update and database:view_credentials scopes)",
@@ -100,6 +102,7 @@ class DigitalOcean:
         hint: list[Part] = ["Check DIGITALOCEAN_TOKEN or ", Param("token"), "."]
         token = check_token(token, what="DigitalOcean API token", hint=hint)
         self.api_url = check_api_url(api_url)
+        timeout = check_number(timeout, Param("timeout"), minimum=0.001)
         self._owns_http = http is None
         self._http = http if http is not None else http_client(self.api_url, timeout=timeout)
         self._retry = retry or RetryConfig()
@@ -144,6 +147,7 @@ class DigitalOcean:
 
     def find_cluster(self, name_or_id: str | None) -> Cluster:
         """One PostgreSQL cluster by uuid or name, or the account's only one. One request either way."""
+        check_text(name_or_id, Param("cluster"), optional=True)
         if name_or_id and looks_like_uuid(name_or_id):
             return self.get_cluster(name_or_id)
         clusters = self.list_clusters()
@@ -261,9 +265,13 @@ class DigitalOcean:
         return _envelope(self._read("GET", path, self._pydo.apps.get, app_id), "app", "GET", path)
 
     def update_app(self, app_id: str, spec: JsonDict) -> JsonDict:
-        """PUT the whole spec (the only way to change an env var). Starts a deployment."""
+        """PUT the whole spec (the only way to change an env var). Starts a deployment.
+
+        Retried only after a 429: a PUT answered 5xx (or cut off) may have been applied, and sending it again
+        would start a second deployment; the App Platform target reads the app back before deciding.
+        """
         path = f"/v2/apps/{app_id}"
-        out = self._write("PUT", path, self._pydo.apps.update, app_id, {"spec": spec}, retry=True)
+        out = self._write("PUT", path, self._pydo.apps.update, app_id, {"spec": spec}, retry=False)
         return dict(_envelope(out, "app", "PUT", path))
 
     def get_deployment(self, app_id: str, deployment_id: str) -> JsonDict:
@@ -304,6 +312,7 @@ class DigitalOcean:
         def once() -> Any:
             with _map_errors(method, path, scope, self._transport, api_url=self.api_url):
                 status, body = fn(*args, cls=_with_status, **kwargs)
+            remember_passwords(body)  # masked in every message from now on, wherever an error quotes one
             if status == 404:  # pydo returns documented 404s instead of raising
                 raise _api_error(404, body if isinstance(body, dict) else {}, {}, method, path)
             return body

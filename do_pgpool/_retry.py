@@ -33,6 +33,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_exponential, wait_random
 
 from ._exceptions import (
+    ConfigError,
     ConnectionFailedError,
     InvalidResponseError,
     RateLimitedError,
@@ -41,6 +42,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._headers import when_text
+from ._inputs import check_number
 
 if TYPE_CHECKING:
     from ._deadline import Deadline
@@ -66,6 +68,13 @@ class RetryConfig:
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     #: wall clock (Unix time) for ``ratelimit-reset``
     clock: Callable[[], float] = field(default=time.time, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ConfigError(f"max_attempts must be a whole number of at least 1, not {self.max_attempts!r}")
+        for label, value in (("max_wait", self.max_wait), ("initial", self.initial),
+                             ("max_backoff", self.max_backoff)):  # fmt: skip
+            check_number(value, label)
 
 
 def _server_delay(exc: BaseException | None, clock: Callable[[], float]) -> float | None:

@@ -7,7 +7,6 @@ and logging (a few ms each), which the commands import when they run.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -78,9 +77,26 @@ class DoPgpoolGroup(click.Group):
     """Turns library errors, Ctrl-C and bugs into one-line messages and exit codes, in one place for every command.
 
     Never a traceback on the terminal unless ``-vv`` asked for one (then it is logged, secrets masked).
+    Everything written to stdout and stderr while it runs passes the redactor (``RedactingStream``).
     """
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            sys.stdout, sys.stderr = streams
+
     def invoke(self, ctx: click.Context) -> Any:
+        from .._console import settle
+
+        try:
+            return self._invoke(ctx)
+        finally:
+            settle()  # the outcome is decided: a Ctrl-C from now on must not turn it into a crash
+
+    def _invoke(self, ctx: click.Context) -> Any:
         from .._exceptions import ConfigError, DoPgpoolError
 
         try:
@@ -106,8 +122,9 @@ class DoPgpoolGroup(click.Group):
 
 
 def _remember_token(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value:
-        _TOKENS.add(value.strip())
+    from .._redact import remember
+
+    remember(value)
     return value
 
 
@@ -120,14 +137,16 @@ def api_options(f: F) -> F:
         default="https://api.digitalocean.com",
         show_default=True,
         metavar="URL",
-        help="DigitalOcean API base URL (http:// only to a loopback host, e.g. `do-pgpool fake-api`).",
+        help="DigitalOcean API base URL (http:// only to a loopback host, e.g. `do-pgpool fake-api`; no "
+             "user:password@, the token is the credential).",
     )(f)
     f = click.option(
         "--token",
         envvar=["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"],
         show_envvar=True,
         metavar="TOKEN",
-        help="DigitalOcean API token; prefer the environment variable (flags show up in `ps`).",
+        help="DigitalOcean API token (printable ASCII, at most 4096 characters); prefer the environment variable "
+             "(flags show up in `ps`).",
         callback=_remember_token,
     )(f)
     return f
@@ -258,18 +277,37 @@ def warn(message: str) -> None:
 
 # Environment variables whose values are secrets; their values are masked in every message and log line.
 SECRET_ENV_VARS = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN")
-_TOKENS: set[str] = set()  # tokens given as --token
-_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s'\"]+")
 
 
 def redact(text: str) -> str:
-    """Mask URL passwords, bearer credentials and the values of the token variables (and --token) in ``text``."""
-    from .._dburl import MASK, mask_secrets_in
+    """The run's one redactor (``do_pgpool._redact``), after learning the token variables of the environment."""
+    from .._redact import redact as redact_text
+    from .._redact import remember
 
-    secrets = {v.strip() for v in (os.environ.get(name, "") for name in SECRET_ENV_VARS)} | _TOKENS
-    for secret in sorted((s for s in secrets if len(s) >= 8), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return _BEARER.sub(lambda m: f"{m[1]}{m[2]}{MASK}", mask_secrets_in(text))
+    remember(*(os.environ.get(name) for name in SECRET_ENV_VARS))
+    return redact_text(text)
+
+
+class RedactingStream:
+    """A text stream whose every write passes the redactor: the last line of defence for stdout and stderr.
+
+    ``buffer`` is deliberately not offered, so nothing (click included) can write around the redactor.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, text: Any) -> Any:
+        return self._inner.write(redact(text) if isinstance(text, str) else text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "buffer":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
 
 def configure_logging(verbose: int) -> None:

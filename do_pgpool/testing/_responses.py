@@ -159,7 +159,8 @@ def _dispatch(
     method, path = route.method, request.url.path
     failure = fake.faults.take("fail", method, path)
     if failure is not None:
-        return answer.error(FakeAPIError(failure.status, "injected failure" if failure.status < 500 else None))
+        default = "injected failure" if failure.status < 500 else None
+        return answer.error(FakeAPIError(failure.status, failure.message or default))
     if fake.faults.take("timeout", method, path) is not None:
         raise httpx.ReadTimeout("injected timeout (nothing was applied)", request=request)
 
@@ -179,7 +180,9 @@ def _dispatch(
 
     failure = fake.faults.take("fail_after", method, path, route.handler)
     if failure is not None:
-        return answer.error(FakeAPIError(failure.status, "injected failure after the change was applied"))
+        return answer.error(
+            FakeAPIError(failure.status, failure.message or "injected failure after the change was applied")
+        )
     if fake.faults.take("timeout_after", method, path) is not None:
         raise httpx.ReadTimeout("injected timeout (the change was applied)", request=request)
 

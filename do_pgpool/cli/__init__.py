@@ -14,7 +14,7 @@ import importlib
 
 import click
 
-from .. import __version__
+from .._version import __version__
 from ._common import EXIT_CODES_HELP, DoPgpoolGroup, configure_logging
 
 __all__ = ["COMMANDS", "main"]

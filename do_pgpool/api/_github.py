@@ -37,7 +37,7 @@ from .._exceptions import (
 )
 from .._inputs import check_number
 from ._headers import header_number
-from ._retry import RetryConfig, api_retrying
+from ._retry import RetryConfig, api_retrying, unsent_retrying
 from ._tokens import check_token
 from ._urls import check_api_url
 
@@ -229,19 +229,7 @@ class GitHub:
             response: httpx.Response = api_retrying(self._retry)(once)
             return response
         # Not idempotent (a dispatch starts a run): retry only what GitHub certainly did not act on.
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                result: httpx.Response = once()
-                return result
-            except (RateLimitedError, _NotSent) as exc:
-                if attempts >= self._retry.max_attempts:
-                    raise
-                wait = exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else 1.0
-                if wait > self._retry.max_wait:
-                    raise
-                self._retry.sleep(wait)
+        return unsent_retrying(self._retry, unsent=(RateLimitedError, _NotSent))(once)  # type: ignore[no-any-return]
 
 
 class _NotSent(TransportError):

@@ -26,7 +26,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
 
 from .._exceptions import (
     DeadlineExceededError,
@@ -198,6 +200,8 @@ def poll_until(
     Reads happen at 0, then after each backoff delay; the last sleep is shortened to end at the deadline, where
     one final read decides. ``what`` names the thing (a callable: a name learned by the first read);
     ``expectation`` (e.g. "online with size db-s-2vcpu-4gb") goes into the timeout message.
+
+    A tenacity poller: each attempt is one judged read (``_Reading``), retried while it is not done.
     """
 
     def name() -> str:
@@ -207,22 +211,22 @@ def poll_until(
     clock, policy = opts.clock, opts.backoff
     start = clock()
     deadline = start + opts.timeout
-    polls = 0
     errors_in_a_row = 0
-    last_status: str | None = None
-    last_detail = ""
-    while True:
-        polls += 1
+    last: _Reading[T] | None = None
+
+    def read() -> _Reading[T]:
+        nonlocal errors_in_a_row, last
+        polls = 1 if last is None else last.polls + 1
         delay = policy.delay(polls - 1)
         try:
             seen = observe()
         except DeadlineExceededError as exc:  # the run's --timeout ran out at this read: say what was seen last
-            raise _timed_out(name(), clock() - start, polls, last_status, last_detail, expectation) from exc
+            raise _timed_out(name(), clock() - start, polls, last, expectation) from exc
         except PreconditionFailedError:
-            status, detail = "busy (412)", "maintenance in progress; backing off"
+            last = _Reading(polls, "busy (412)", "maintenance in progress; backing off", delay)
         except RateLimitedError as exc:
             delay = max(exc.retry_after if exc.retry_after is not None else policy.rate_limited, delay)
-            status, detail = "rate limited (429)", f"DigitalOcean's rate limit; next read in {delay:.0f}s"
+            last = _Reading(polls, "rate limited (429)", f"DigitalOcean's rate limit; next read in {delay:.0f}s", delay)
         except InvalidResponseError:
             raise
         except (ServerError, TransportError) as exc:
@@ -231,26 +235,57 @@ def poll_until(
                 raise
             if isinstance(exc, ServerError) and exc.retry_after is not None:  # a 503 that says when: as a 429
                 delay = max(exc.retry_after, delay)
-            status, detail = "API error", _short_error(exc)
+            last = _Reading(polls, "API error", _short_error(exc), delay)
         else:
             errors_in_a_row = 0
-            status, detail = seen.status, seen.detail
-            if seen.done:
-                opts.report(name(), status, detail, clock() - start, polls, None, done=True)
-                return seen.value
-        last_status, last_detail = status, detail
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise _timed_out(name(), clock() - start, polls, last_status, last_detail, expectation)
-        pause = min(delay, remaining)
-        opts.report(name(), status, detail, clock() - start, polls, pause)
-        logger.debug("%s: %s (%s); next read in %.1fs", name(), status, detail, pause)
-        opts.sleep(pause)
+            last = _Reading(polls, seen.status, seen.detail, delay, seen.done, seen.value)
+        return last
+
+    def pause(state: RetryCallState) -> float:  # the reading's delay, cut to end at the deadline
+        return min(_reading(state).delay, deadline - clock())
+
+    def report(state: RetryCallState) -> None:
+        seen, next_in = _reading(state), state.upcoming_sleep
+        opts.report(name(), seen.status, seen.detail, clock() - start, seen.polls, next_in)
+        logger.debug("%s: %s (%s); next read in %.1fs", name(), seen.status, seen.detail, next_in)
+
+    def give_up(state: RetryCallState) -> NoReturn:
+        raise _timed_out(name(), clock() - start, _reading(state).polls, last, expectation)
+
+    done: _Reading[T] = Retrying(
+        retry=retry_if_result(lambda seen: not seen.done),
+        wait=pause,
+        stop=lambda state: deadline - clock() <= 0,
+        sleep=opts.sleep,
+        before_sleep=report,
+        retry_error_callback=give_up,
+    )(read)
+    opts.report(name(), done.status, done.detail, clock() - start, done.polls, None, done=True)
+    return done.value  # type: ignore[return-value]  # a done reading carries the observed value
+
+
+@dataclass(frozen=True)
+class _Reading(Generic[T]):
+    """One attempt of a poll: what was seen (or what error was tolerated) and the delay it asks for."""
+
+    polls: int
+    status: str
+    detail: str
+    delay: float
+    done: bool = False
+    value: T | None = None
+
+
+def _reading(state: RetryCallState) -> _Reading[Any]:
+    assert state.outcome is not None  # tenacity asks only after an attempt
+    seen: _Reading[Any] = state.outcome.result()
+    return seen
 
 
 def _timed_out(
-    name: str, elapsed: float, polls: int, last_status: str | None, last_detail: str, expectation: str
+    name: str, elapsed: float, polls: int, last: _Reading[Any] | None, expectation: str
 ) -> WaitTimeoutError:
+    last_status, last_detail = (last.status, last.detail) if last is not None else (None, "")
     wanted = f"; waiting for {expectation}" if expectation else ""
     seen_text = f"{last_status or 'nothing yet'}" + (f" ({last_detail})" if last_detail else "")
     return WaitTimeoutError(
@@ -270,30 +305,43 @@ def retry_while_busy(send: Callable[[], T], *, what: str, action: str, wait: boo
     """
     clock, policy = waiting.clock, waiting.backoff
     start = clock()
-    attempt = 0
-    while True:
+    if not wait:
         try:
             return send()
         except PreconditionFailedError as exc:
-            if not wait:
-                raise exc.extended(
-                    "\nNothing was changed. Run again once the maintenance is over, or without ",
-                    Param("no_wait", True), " to keep retrying until the ", Param("timeout"), ".",
-                ) from exc
-            attempt += 1
-            elapsed = clock() - start
-            delay = min(policy.delay(attempt - 1), max(waiting.timeout - elapsed, 0.0))
-            if delay <= 0:
-                raise WaitTimeoutError(
-                    [f"{what} refused the {action} with 412 (maintenance in progress) for "
-                     f"{format_duration(elapsed)} ({attempt} attempts); nothing was changed. Run again later or with "
-                     "a longer ", Param("timeout"), "."],
-                    last_status="busy (412)",
-                    elapsed=elapsed,
-                ) from exc
-            detail = f"maintenance in progress; {action} not accepted yet, sending it again in {delay:.0f}s"
-            waiting.report(what, "busy (412)", detail, elapsed, attempt, delay)
-            waiting.sleep(delay)
+            raise exc.extended(
+                "\nNothing was changed. Run again once the maintenance is over, or without ",
+                Param("no_wait", True), " to keep retrying until the ", Param("timeout"), ".",
+            ) from exc
+
+    def pause(state: RetryCallState) -> float:
+        return min(policy.delay(state.attempt_number - 1), max(waiting.timeout - (clock() - start), 0.0))
+
+    def report(state: RetryCallState) -> None:
+        delay = state.upcoming_sleep
+        detail = f"maintenance in progress; {action} not accepted yet, sending it again in {delay:.0f}s"
+        waiting.report(what, "busy (412)", detail, clock() - start, state.attempt_number, delay)
+
+    def give_up(state: RetryCallState) -> NoReturn:
+        assert state.outcome is not None
+        elapsed = clock() - start
+        raise WaitTimeoutError(
+            [f"{what} refused the {action} with 412 (maintenance in progress) for "
+             f"{format_duration(elapsed)} ({state.attempt_number} attempts); nothing was changed. Run again later "
+             "or with a longer ", Param("timeout"), "."],
+            last_status="busy (412)",
+            elapsed=elapsed,
+        ) from state.outcome.exception()
+
+    result: T = Retrying(
+        retry=retry_if_exception_type(PreconditionFailedError),
+        wait=pause,
+        stop=lambda state: pause(state) <= 0,
+        sleep=waiting.sleep,
+        before_sleep=report,
+        retry_error_callback=give_up,
+    )(send)
+    return result
 
 
 def _short_error(exc: DoPgpoolError) -> str:

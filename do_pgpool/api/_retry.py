@@ -47,7 +47,7 @@ from ._headers import when_text
 if TYPE_CHECKING:
     from .._deadline import Deadline
 
-__all__ = ["RetryConfig", "api_retrying", "explain_rate_limit"]
+__all__ = ["RetryConfig", "api_retrying", "explain_rate_limit", "unsent_retrying"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,16 @@ class stop_when_wait_budget_spent(stop_base):
         return retry_state.idle_for + delay > self.max_wait
 
 
+class stop_if(stop_base):
+    """Stop when ``predicate`` says so (tenacity's combinators need a ``stop_base``, not a bare function)."""
+
+    def __init__(self, predicate: Callable[[RetryCallState], bool]) -> None:
+        self.predicate = predicate
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.predicate(retry_state)
+
+
 class stop_after_second_try_of(stop_base):
     """Stop after two attempts when the last failure is one of ``kinds``."""
 
@@ -165,6 +175,24 @@ def api_retrying(
         sleep=cfg.sleep,
         before_sleep=_log_retry,
         retry_error_callback=give_up,
+        reraise=True,
+    )
+
+
+def unsent_retrying(config: RetryConfig, *, unsent: tuple[type[BaseException], ...]) -> Retrying:
+    """A tenacity ``Retrying`` for a request that must not run twice (GitHub's workflow dispatch): only the
+    ``unsent`` failures (refused before anything was done) are sent again, after ``retry-after`` or 1 s, at most
+    ``max_attempts`` times; a longer wait than ``max_wait`` is not started. The last failure is raised as is."""
+
+    def delay(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else 1.0
+
+    return Retrying(
+        retry=retry_if_exception_type(unsent),
+        wait=delay,
+        stop=stop_after_attempt(config.max_attempts) | stop_if(lambda state: delay(state) > config.max_wait),
+        sleep=config.sleep,
         reraise=True,
     )
 

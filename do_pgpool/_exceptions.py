@@ -66,6 +66,7 @@ __all__ = [
     "Step",
     "TransportError",
     "WaitTimeoutError",
+    "error_type",
 ]
 
 
@@ -102,9 +103,15 @@ class DoPgpoolError(Exception):
     the library's words and ``render(word)`` lets a front end word the ``Param``/``Step`` parts itself.
     """
 
-    def __init__(self, message: str | Sequence[Part]) -> None:
+    #: what the failure left behind ("the pool does not exist; nothing was changed"), when the raiser knows it;
+    #: set at raise time (``state_left=`` or ``with_state_left``), never parsed back out of the message
+    state_left: str | None = None
+
+    def __init__(self, message: str | Sequence[Part], *, state_left: str | None = None) -> None:
         self.parts: tuple[Part, ...] = (message,) if isinstance(message, str) else tuple(message)
         self._message = "".join(map(str, self.parts))
+        if state_left is not None:
+            self.state_left = state_left
         super().__init__(self._message)
 
     @property
@@ -113,18 +120,25 @@ class DoPgpoolError(Exception):
 
     @message.setter
     def message(self, text: str) -> None:
-        # Code that rewrites a message (redaction, a note on the state left) keeps plain text from then on.
+        # Deprecated: kept only until the last caller moves to ``extended``/``with_state_left`` (issue 13).
         if text != self._message:
             self.parts, self._message = (text,), text
 
     def extended(self: _E, *parts: Part) -> _E:
-        """A copy of this error (same type and facts) whose message goes on with ``parts``: a note on the
-        state left or on what to do, added where that is known. Raise it ``from`` the original."""
+        """A copy of this error (same type and facts) whose message goes on with ``parts``: a note on what to
+        do, added where that is known. Raise it ``from`` the original; the original is never changed."""
         new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.parts = self.parts + parts
         new._message = "".join(map(str, new.parts))
         new.args = (new._message,)
+        return new
+
+    def with_state_left(self: _E, state: str, *advice: Part) -> _E:
+        """A copy that says what state the failure left: the fact in ``state_left``, and in the message
+        ``State left: <state>`` followed by ``advice`` (e.g. " Re-run to retry.")."""
+        new = self.extended("\nState left: ", state, *advice)
+        new.state_left = state
         return new
 
     def render(self, word: Callable[[Param | Step], str]) -> str:
@@ -214,6 +228,22 @@ class ServerError(APIError):
     def __init__(self, message: str | Sequence[Part], *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    412: PreconditionFailedError,
+    422: ConflictError,
+    429: RateLimitedError,
+}
+
+
+def error_type(status: int) -> type[APIError]:
+    """The one HTTP status -> error type table, for DigitalOcean and GitHub alike (each words its own message)."""
+    return ServerError if status >= 500 else _BY_STATUS.get(status, APIError)
 
 
 class TransportError(DoPgpoolError):

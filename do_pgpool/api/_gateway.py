@@ -19,7 +19,6 @@ from .._exceptions import (
     APIError,
     AuthenticationError,
     ConfigError,
-    ConflictError,
     ConnectionFailedError,
     InvalidResponseError,
     NotFoundError,
@@ -30,6 +29,7 @@ from .._exceptions import (
     RequestTimeoutError,
     ServerError,
     TransportError,
+    error_type,
 )
 from .._inputs import check_number, check_text
 from .._models import Cluster, ClusterEvent, JsonDict, Pool, PoolSpec, looks_like_uuid
@@ -39,16 +39,15 @@ from ._headers import header, header_number
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._transport import http_client
-from ._urls import check_api_url as _check_url
+from ._urls import DEFAULT_API_URL, check_api_url
 
 if TYPE_CHECKING:
     from .._deadline import Deadline
 
-__all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter"]
+__all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter", "check_api_url"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://api.digitalocean.com"
 T = TypeVar("T")
 
 # Scope each kind of call needs, for 403 messages (digitalocean-api.md §1-2).
@@ -61,13 +60,6 @@ class RequestLimiter(Protocol):
     def acquire(self) -> None: ...
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None: ...
-
-
-def check_api_url(api_url: str) -> str:
-    return _check_url(
-        api_url, label=Param("api_url"), example=DEFAULT_API_URL,
-        https_hint="Use https, or http://127.0.0.1:PORT for a local fake",
-    )
 
 
 class DigitalOcean:
@@ -526,30 +518,29 @@ def _api_error(
         "method": method,
         "path": path,
     }
-    if status == 401:
-        return AuthenticationError(
-            f"{what}. The token was rejected: check DIGITALOCEAN_TOKEN (expired or revoked?).", **common
-        )
-    if status == 403:
-        kind = "app" if path.startswith("/v2/apps") else "database"
-        scope = scope or f"{kind}:{_SCOPES.get(method, 'read')}"
-        plural = " scopes" if " and " in scope else " scope"
-        return AuthenticationError(f"{what}. The token lacks the {scope}{plural} for this call.", **common)
-    if status == 404:
-        return NotFoundError(f"{what}. It does not exist, or this token cannot see it.", **common)
-    if status in (409, 422):
-        return ConflictError(what, **common)
-    if status == 412:
-        return PreconditionFailedError(f"{what}. The cluster is busy (maintenance?); try again later.", **common)
-    if status == 429:
+    kind = error_type(status)
+    if kind is RateLimitedError:
         retry_after = header_number(headers, "retry-after")
         reset_at = header_number(headers, "ratelimit-reset")
         hint = f"retry after {retry_after:.0f}s" if retry_after is not None else "hourly quota exhausted"
         return RateLimitedError(
             f"{what}. DigitalOcean's rate limit ({hint}).", retry_after=retry_after, reset_at=reset_at, **common
         )
-    if status >= 500:
+    if kind is ServerError:
         retry_after = header_number(headers, "retry-after")
         return ServerError(f"{what}. DigitalOcean failed; the request may or may not have been applied.",
                            retry_after=retry_after, **common)  # fmt: skip
-    return APIError(what, **common)
+    if status == 403:
+        app_or_db = "app" if path.startswith("/v2/apps") else "database"
+        scope = scope or f"{app_or_db}:{_SCOPES.get(method, 'read')}"
+        plural = " scopes" if " and " in scope else " scope"
+        return AuthenticationError(f"{what}. The token lacks the {scope}{plural} for this call.", **common)
+    return kind(what + _ADVICE.get(kind, ""), **common)
+
+
+#: what to do, by error type (403, 429 and 5xx are worded above: they need the call's scope or headers)
+_ADVICE: dict[type[APIError], str] = {
+    AuthenticationError: ". The token was rejected: check DIGITALOCEAN_TOKEN (expired or revoked?).",
+    NotFoundError: ". It does not exist, or this token cannot see it.",
+    PreconditionFailedError: ". The cluster is busy (maintenance?); try again later.",
+}

@@ -34,12 +34,13 @@ from .._exceptions import (
     RateLimitedError,
     ServerError,
     TransportError,
+    error_type,
 )
 from .._inputs import check_number
 from ._headers import header_number
 from ._retry import RetryConfig, api_retrying, unsent_retrying
 from ._tokens import check_token
-from ._urls import check_api_url
+from ._urls import DEFAULT_GITHUB_API_URL, GITHUB, check_api_url
 
 __all__ = [
     "DEFAULT_GITHUB_API_URL",
@@ -50,7 +51,6 @@ __all__ = [
     "seal",
 ]
 
-DEFAULT_GITHUB_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
@@ -104,13 +104,6 @@ def open_github(
     return GitHub(token, api_url=api_url, http=http, retry=retry)
 
 
-def _check_api_url(api_url: str) -> str:
-    return check_api_url(
-        api_url, label="GITHUB_API_URL", example=DEFAULT_GITHUB_API_URL,
-        https_hint="Use https (GitHub Enterprise: https://HOST/api/v3)",
-    )
-
-
 def check_repo(repo: str) -> tuple[str, str]:
     """``OWNER/REPO`` -> (owner, repo), or ConfigError."""
     if not _REPO.match(repo):
@@ -134,7 +127,7 @@ class GitHub:
         if not token or (isinstance(token, str) and not token.strip()):
             raise ConfigError("no GitHub token: set GITHUB_TOKEN or GH_TOKEN")
         self._token = check_token(token, what="GitHub token", hint="Check GITHUB_TOKEN (or GH_TOKEN).")
-        self.api_url = _check_api_url(api_url)
+        self.api_url = check_api_url(api_url, GITHUB)
         timeout = check_number(timeout, "timeout", minimum=0.001)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
@@ -290,15 +283,16 @@ def _api_error(
     rate_limited = status == 429 or (
         status == 403 and (retry_after is not None or response.headers.get("x-ratelimit-remaining") == "0")
     )
-    if rate_limited:
+    kind = RateLimitedError if rate_limited else error_type(status)
+    if kind is RateLimitedError:
         return RateLimitedError(f"{head}: GitHub rate limit hit", retry_after=retry_after, reset_at=reset_at, **kw)
-    if status == 401:
+    if kind is AuthenticationError and status == 401:
         return AuthenticationError(
             f"{head}: the GitHub token is invalid or expired; create a new one and set GITHUB_TOKEN", **kw
         )
-    if status == 403:
+    if kind is AuthenticationError:
         return AuthenticationError(f"{head}: permission denied; {_permission_hint(repo, environment, workflow)}", **kw)
-    if status == 404:
+    if kind is NotFoundError:
         if workflow:
             what = f"repository {repo} or workflow {workflow!r} (on the default branch)"
         elif environment:
@@ -311,7 +305,7 @@ def _api_error(
             f"for missing access); check the name, then the permissions: {hint}",
             **kw,
         )
-    if status in (409, 422):
+    if kind is ConflictError:
         if workflow:
             return ConflictError(
                 f"{head}: GitHub refused to dispatch {workflow!r}: it needs an `on: workflow_dispatch` trigger, "
@@ -319,6 +313,6 @@ def _api_error(
                 **kw,
             )
         return ConflictError(f"{head}: GitHub refused the request", **kw)
-    if status >= 500:
+    if kind is ServerError:
         return ServerError(f"{head}: GitHub failed; retry later", **kw)
-    return APIError(f"{head}: unexpected answer from GitHub", **kw)
+    return kind(f"{head}: unexpected answer from GitHub", **kw)

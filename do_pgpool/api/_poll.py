@@ -23,7 +23,6 @@ What is waited for (a cluster, a maintenance, a deployment) lives in ``_wait``.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, NoReturn, Protocol, TypeVar
@@ -41,6 +40,7 @@ from .._exceptions import (
     TransportError,
     WaitTimeoutError,
 )
+from ._retry import Pacing
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -109,8 +109,9 @@ ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
-class WaitOptions:
-    """How to wait: the deadline, the time source, the delays and who hears about progress.
+class WaitOptions(Pacing):
+    """How to wait: the deadline, the time source (``clock``, ``sleep``: see ``Pacing``), the delays and who
+    hears about progress.
 
     One value instead of the same six keywords on every function that waits. Tests pass a fake ``clock`` and
     ``sleep`` (no real sleeps); the CLI passes its progress renderer as ``on_progress`` and ``sleep``.
@@ -118,8 +119,6 @@ class WaitOptions:
 
     #: seconds until ``WaitTimeoutError``; an operation that waits several times shares one deadline
     timeout: float = DEFAULT_TIMEOUT
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
     backoff: Backoff = field(default_factory=Backoff)
     on_progress: ProgressCallback | None = None
 

@@ -47,7 +47,7 @@ from ._headers import when_text
 if TYPE_CHECKING:
     from .._deadline import Deadline
 
-__all__ = ["RetryConfig", "api_retrying", "explain_rate_limit", "unsent_retrying"]
+__all__ = ["Pacing", "RetryConfig", "api_retrying", "explain_rate_limit", "unsent_retrying"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,20 @@ RETRYABLE = (RateLimitedError, ServerError, TransportError)
 _TRIED_TWICE = (ConnectionFailedError, RequestTimeoutError)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Pacing:
+    """The one config shape of every retry and wait: where time comes from and how to pass it.
+
+    ``RetryConfig`` (one request's retries) and ``WaitOptions`` (a poll until something is done) derive from it,
+    so a test injects one fake ``clock`` and ``sleep`` the same way into both and nothing ever really sleeps.
+    """
+
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+
+
 @dataclass(frozen=True)
-class RetryConfig:
+class RetryConfig(Pacing):
     """How hard to retry one idempotent request."""
 
     max_attempts: int = 5
@@ -65,9 +77,8 @@ class RetryConfig:
     max_wait: float = 60.0
     initial: float = 0.5
     max_backoff: float = 20.0
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     #: wall clock (Unix time) for ``ratelimit-reset``
-    clock: Callable[[], float] = field(default=time.time, compare=False)
+    clock: Callable[[], float] = field(default=time.time, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:

@@ -1,0 +1,44 @@
+"""Errors carry their facts as attributes set at raise time; one status -> error type table for every API."""
+
+from __future__ import annotations
+
+import pytest
+
+from do_pgpool._exceptions import (
+    APIError,
+    AuthenticationError,
+    ConflictError,
+    DoPgpoolError,
+    NotFoundError,
+    PlanError,
+    PreconditionFailedError,
+    RateLimitedError,
+    ServerError,
+    error_type,
+)
+
+
+def test_state_left_is_a_fact_set_on_a_copy_never_on_the_raised_error() -> None:
+    original = ConflictError("POST /pools: 422 name taken", status=422, error_id="unprocessable_entity")
+    left = original.with_state_left("the pool does not exist; nothing was changed.", " Re-run to retry.")
+    assert left.state_left == "the pool does not exist; nothing was changed."
+    assert str(left) == ("POST /pools: 422 name taken\nState left: the pool does not exist; nothing was changed."
+                         " Re-run to retry.")  # fmt: skip
+    assert type(left) is ConflictError and left.status == 422 and left.error_id == "unprocessable_entity"
+    assert original.state_left is None and str(original) == "POST /pools: 422 name taken"
+
+
+def test_state_left_at_raise_time_and_unknown_by_default() -> None:
+    assert PlanError("busy", state_left="nothing was changed").state_left == "nothing was changed"
+    assert DoPgpoolError("x").state_left is None
+    assert str(PlanError("busy", state_left="nothing was changed")) == "busy"  # the fact, not more text
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(401, AuthenticationError), (403, AuthenticationError), (404, NotFoundError), (409, ConflictError),
+     (412, PreconditionFailedError), (422, ConflictError), (429, RateLimitedError), (500, ServerError),
+     (503, ServerError), (400, APIError), (418, APIError)],
+)  # fmt: skip
+def test_one_status_table(status: int, kind: type[APIError]) -> None:
+    assert error_type(status) is kind

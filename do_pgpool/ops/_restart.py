@@ -26,9 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from .._exceptions import ConfigError, NotFoundError, Param
-from .._models import Cluster, ClusterEvent, looks_like_uuid
+from .._exceptions import ConfigError, Param
+from .._models import Cluster, ClusterEvent
+from ..api._apps import find_app
 from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
+from ..api._ports import AppsAPI as AppGateway
 from ._wait import maintenance_events, wait_for_deployment, wait_for_maintenance, wait_until_online
 
 __all__ = [
@@ -58,19 +60,6 @@ class ClusterGateway(Protocol):
     def install_update(self, cluster_id: str) -> None: ...
 
     def list_events(self, cluster_id: str) -> list[ClusterEvent]: ...
-
-
-class AppGateway(Protocol):
-    @property
-    def request_count(self) -> int: ...
-
-    def list_apps(self) -> list[dict[str, Any]]: ...
-
-    def get_app(self, app_id: str) -> dict[str, Any]: ...
-
-    def restart_app(self, app_id: str, components: list[str] | None = None) -> dict[str, Any]: ...
-
-    def get_deployment(self, app_id: str, deployment_id: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -223,7 +212,7 @@ def prepare_app_restart(
     """Find the app by uuid (1 request) or by name (the app list), and check the component names."""
     if not app or not app.strip():
         raise ConfigError([Param("app"), " must name an App Platform app (its name or id)"])
-    found = _find_app(gateway, app.strip())
+    found = find_app(gateway, app.strip(), fresh=False)  # the spec is only read: no second GET
     spec = found.get("spec") or {}
     names = tuple(
         str(c.get("name")) for kind in COMPONENT_KINDS for c in spec.get(kind) or [] if isinstance(c, dict)
@@ -235,19 +224,6 @@ def prepare_app_restart(
             f"(components: {', '.join(names)})"
         )
     return AppRestartPlan(str(found["id"]), str(spec.get("name") or app), tuple(components), names)
-
-
-def _find_app(gateway: AppGateway, app: str) -> dict[str, Any]:
-    if looks_like_uuid(app):
-        return gateway.get_app(app)
-    apps = gateway.list_apps()
-    matches = [a for a in apps if (a.get("spec") or {}).get("name") == app]
-    if not matches:
-        names = ", ".join(sorted(str((a.get("spec") or {}).get("name")) for a in apps)) or "none"
-        raise NotFoundError(
-            f"no App Platform app named {app!r} for this token (apps: {names})", status=404, error_id="not_found"
-        )
-    return matches[0]
 
 
 def apply_app_restart(

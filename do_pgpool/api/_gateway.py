@@ -35,6 +35,7 @@ from .._inputs import check_number, check_text
 from .._models import Cluster, ClusterEvent, JsonDict, Pool, PoolSpec, looks_like_uuid
 from .._redact import remember_passwords
 from .._version import __version__
+from ._client import HttpClientOwner
 from ._headers import header, header_number
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
@@ -62,7 +63,7 @@ class RequestLimiter(Protocol):
     def observe(self, status: int, headers: Mapping[str, str]) -> None: ...
 
 
-class DigitalOcean:
+class DigitalOcean(HttpClientOwner):
     """Typed access to the DigitalOcean endpoints do-pgpool uses.
 
     ``http`` may be injected (tests pass ``httpx.Client(transport=fake.http_transport())``); otherwise the
@@ -95,8 +96,7 @@ class DigitalOcean:
         token = check_token(token, what="DigitalOcean API token", hint=hint)
         self.api_url = check_api_url(api_url)
         timeout = check_number(timeout, Param("timeout"), minimum=0.001)
-        self._owns_http = http is None
-        self._http = http if http is not None else http_client(self.api_url, timeout=timeout)
+        self._adopt(http, lambda: http_client(self.api_url, timeout=timeout))
         self._retry = retry or RetryConfig()
         self._deadline = deadline
         self._transport = _CountingTransport(self._http, timeout=timeout, limiter=limiter, deadline=deadline)
@@ -109,16 +109,6 @@ class DigitalOcean:
     def request_count(self) -> int:
         """HTTP requests sent so far (retries included)."""
         return self._transport.count
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> DigitalOcean:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        self.close()
 
     # -- database clusters ---------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from .._exceptions import (
     error_type,
 )
 from .._inputs import check_number
+from ._client import HttpClientOwner
 from ._headers import header_number
 from ._retry import RetryConfig, api_retrying, unsent_retrying
 from ._tokens import check_token
@@ -112,7 +113,7 @@ def check_repo(repo: str) -> tuple[str, str]:
     return owner, name
 
 
-class GitHub:
+class GitHub(HttpClientOwner):
     """The few GitHub REST calls do-pgpool needs, over an (injectable) httpx.Client."""
 
     def __init__(
@@ -129,23 +130,12 @@ class GitHub:
         self._token = check_token(token, what="GitHub token", hint="Check GITHUB_TOKEN (or GH_TOKEN).")
         self.api_url = check_api_url(api_url, GITHUB)
         timeout = check_number(timeout, "timeout", minimum=0.001)
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._adopt(http, lambda: httpx.Client(timeout=timeout))
         self._retry = retry or RetryConfig()
         self.request_count = 0
 
     def __repr__(self) -> str:
         return f"GitHub(api_url={self.api_url!r})"
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> GitHub:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        self.close()
 
     # -- secrets -------------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, NoReturn, Protocol, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
 
@@ -40,6 +40,7 @@ from .._exceptions import (
     TransportError,
     WaitTimeoutError,
 )
+from ._ports import Counted
 from ._retry import Pacing
 
 __all__ = [
@@ -135,11 +136,6 @@ class WaitOptions(Pacing):
             self.on_progress(Progress(what, status, detail, elapsed, polls, next_in, done))
 
 
-class RequestCounter(Protocol):
-    @property
-    def request_count(self) -> int: ...
-
-
 class Stopwatch:
     """One operation's elapsed time, requests sent, and the one deadline shared by all its waits.
 
@@ -147,7 +143,7 @@ class Stopwatch:
     covers all of it, so each wait gets ``waiting()``: the options with the timeout cut to what is left.
     """
 
-    def __init__(self, gateway: RequestCounter, waiting: WaitOptions | None = None) -> None:
+    def __init__(self, gateway: Counted, waiting: WaitOptions | None = None) -> None:
         waiting = waiting or WaitOptions()
         self._gateway = gateway
         self._options = waiting

@@ -27,10 +27,11 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     retry_if_not_exception_type,
+    retry_if_result,
     stop_after_attempt,
 )
 from tenacity.stop import stop_base
-from tenacity.wait import wait_base, wait_exponential, wait_random
+from tenacity.wait import wait_base, wait_exponential, wait_fixed, wait_random
 
 from .._exceptions import (
     ConfigError,
@@ -47,7 +48,7 @@ from ._headers import when_text
 if TYPE_CHECKING:
     from .._deadline import Deadline
 
-__all__ = ["Pacing", "RetryConfig", "api_retrying", "explain_rate_limit", "unsent_retrying"]
+__all__ = ["Pacing", "RetryConfig", "api_retrying", "explain_rate_limit", "unsent_retrying", "wait_until"]
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +207,30 @@ def unsent_retrying(config: RetryConfig, *, unsent: tuple[type[BaseException], .
         sleep=config.sleep,
         reraise=True,
     )
+
+
+def wait_until(
+    attempt: Callable[[], bool],
+    *,
+    every: float,
+    within: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Call ``attempt`` every ``every`` seconds until it returns True, for at most ``within`` seconds: whether it
+    did. For local waits (a file lock, sessions leaving PostgreSQL); a tenacity poller like ``poll_until``.
+
+    The first call is at once; once the deadline has passed, the last call decides (no sleep past it).
+    """
+    deadline = clock() + within
+    done: bool = Retrying(
+        retry=retry_if_result(lambda ok: not ok),
+        wait=wait_fixed(every),
+        stop=stop_if(lambda state: clock() >= deadline),
+        sleep=sleep,
+        retry_error_callback=lambda state: False,
+    )(attempt)
+    return done
 
 
 def explain_rate_limit(exc: RateLimitedError, now: float, *, tries: int = 1) -> RateLimitedError:

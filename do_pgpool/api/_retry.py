@@ -1,17 +1,22 @@
-"""Retry policy for idempotent API calls, built from tenacity's small strategies.
+"""The one retry engine: every retry and every wait in do-pgpool is a tenacity ``Retrying`` built here or in
+``_poll`` (whose ``poll_until`` is tenacity with ``retry_if_result``: a poller), configured by one shape,
+``Pacing`` (the injectable ``clock`` and ``sleep``), which ``RetryConfig`` and ``_poll.WaitOptions`` extend.
 
-- 429: wait ``retry-after`` (burst limit); without it (hourly quota) wait until ``ratelimit-reset``.
-- 503 (any 5xx) with ``Retry-After``: wait that long, as on a 429. Other 5xx: exponential backoff with jitter.
-- Transport errors: backoff too, but a refused connection, a host that does not resolve and a request that
-  got no complete answer within its overall deadline are tried twice, not five times: they fail in seconds
-  with the URL and what to check, instead of minutes of hopeless retries.
-- Bounded by attempts, by the total time spent waiting (``max_wait``) and by the run's ``Deadline``: a wait
-  that would end past either is not started. A rate-limit error that surfaces this way says when the limit
-  resets (time of day and how long from now).
-- ``sleep`` and ``clock`` are injectable, so tests never sleep.
+- ``api_retrying``: idempotent API calls (GET/PUT/DELETE; POST only after a 429).
+  - 429: wait ``retry-after`` (burst limit); without it (hourly quota) wait until ``ratelimit-reset``.
+  - 503 (any 5xx) with ``Retry-After``: wait that long, as on a 429. Other 5xx: exponential backoff with jitter.
+  - Transport errors: backoff too, but a refused connection, a host that does not resolve and a request that
+    got no complete answer within its overall deadline are tried twice, not five times: they fail in seconds
+    with the URL and what to check, instead of minutes of hopeless retries.
+  - Bounded by attempts, by the total time spent waiting (``max_wait``) and by the run's ``Deadline``: a wait
+    that would end past either is not started. A rate-limit error that surfaces this way says when the limit
+    resets (time of day and how long from now).
+- ``unsent_retrying``: a request that must not run twice (GitHub's workflow dispatch): only what was certainly
+  not acted on is sent again.
+- ``wait_until``: local waits at a fixed interval (a file lock, sessions leaving PostgreSQL).
 
-POST is retried only after a 429 (refused before anything was applied); after any other failure a create may
-have been applied, and ``_ensure.py`` reads before deciding.
+``sleep`` and ``clock`` are injectable, so tests never sleep. After a failed POST other than a 429 a create may
+have been applied, and the pool operation reads before deciding.
 """
 
 from __future__ import annotations

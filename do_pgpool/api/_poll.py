@@ -1,9 +1,9 @@
 """Bounded polling with backoff, and the options every wait shares; the clock and sleep are injectable.
 
-``poll_until`` is the one loop. It reads, asks whether the reading means done, reports progress through a
-callback, and sleeps a growing delay (5 s, x1.5, capped at 30 s by default: about 24 reads in 10 minutes,
-not a fixed hammer) until done or until the deadline, where it raises ``WaitTimeoutError`` with what it saw
-last. While waiting:
+``poll_until`` is the one poller (tenacity's ``Retrying`` with ``retry_if_result``, see ``_retry``). It reads,
+asks whether the reading means done, reports progress through a callback, and sleeps a growing delay (5 s, x1.5,
+capped at 30 s by default: about 24 reads in 10 minutes, not a fixed hammer) until done or until the deadline,
+where it raises ``WaitTimeoutError`` with what it saw last. While waiting:
 
 - 412 (maintenance in progress) means "busy": back off and read again.
 - 429 that escaped the gateway's own retries means "busy" too, with a longer delay (``retry-after``, else a
@@ -14,9 +14,10 @@ last. While waiting:
   says what was seen last.
 - Anything else (401, 403, 404, a malformed answer) is raised at once.
 
-``retry_while_busy`` re-sends a state-setting PUT refused with 412. ``WaitOptions`` carries how to wait (the
-deadline, clock, sleep, backoff, progress callback) through every wait in one value; ``Stopwatch`` gives an
-operation that waits several times one deadline for all of them, and counts its time and requests.
+``retry_while_busy`` re-sends a state-setting PUT refused with 412 (tenacity too). ``WaitOptions`` (a ``Pacing``)
+carries how to wait (the deadline, clock, sleep, backoff, progress callback) through every wait in one value;
+``Stopwatch`` gives an operation that waits several times one deadline for all of them, and counts its time
+and requests.
 What is waited for (a cluster, a maintenance, a deployment) lives in ``_wait``.
 """
 

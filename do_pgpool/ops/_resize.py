@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from .._models import Cluster
 from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
+from ..api._ports import DatabasesAPI as ResizeGateway  # the gateway's databases face
 from ._resize_plan import ResizePlan, ResizeRequest, plan_resize
 from ._wait import describe_shape, wait_until_online, wait_until_ready
 
@@ -33,21 +34,6 @@ __all__ = [
     "prepare_resize",
     "resize",
 ]
-
-
-class ResizeGateway(Protocol):
-    @property
-    def request_count(self) -> int: ...
-
-    def find_cluster(self, name_or_id: str | None) -> Cluster: ...
-
-    def get_cluster(self, cluster_id: str) -> Cluster: ...
-
-    def list_options(self) -> dict[str, Any]: ...
-
-    def update_cluster_size(
-        self, cluster_id: str, *, size: str, num_nodes: int, storage_size_mib: int | None = None
-    ) -> None: ...
 
 
 @dataclass(frozen=True)

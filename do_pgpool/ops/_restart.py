@@ -24,13 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from .._exceptions import ConfigError, Param
-from .._models import Cluster, ClusterEvent
+from .._models import Cluster
 from ..api._apps import find_app
 from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
 from ..api._ports import AppsAPI as AppGateway
+from ..api._ports import DatabasesAPI as ClusterGateway  # the gateway's databases face
 from ._wait import maintenance_events, wait_for_deployment, wait_for_maintenance, wait_until_online
 
 __all__ = [
@@ -47,19 +48,6 @@ __all__ = [
 
 #: App spec sections that hold restartable components.
 COMPONENT_KINDS = ("services", "workers", "jobs", "static_sites", "functions")
-
-
-class ClusterGateway(Protocol):
-    @property
-    def request_count(self) -> int: ...
-
-    def find_cluster(self, name_or_id: str | None) -> Cluster: ...
-
-    def get_cluster(self, cluster_id: str) -> Cluster: ...
-
-    def install_update(self, cluster_id: str) -> None: ...
-
-    def list_events(self, cluster_id: str) -> list[ClusterEvent]: ...
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ a pool whose user *is* that user; any other combination is refused, since PgBoun
 
 from __future__ import annotations
 
-from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .._exceptions import ConfigError, CredentialsMissingError, NotFoundError, Param, Part, PlanError
-from .._models import Cluster, JsonDict, Pool
+from .._models import Cluster, Pool
+from ..api._ports import DatabasesAPI as UserReader  # the gateway's databases face (get_user)
 
 __all__ = ["UserReader", "check_secret_user", "inbound_needs_secret_user", "secret_values"]
 
@@ -26,10 +26,6 @@ def inbound_needs_secret_user(pool: str) -> list[Part]:
         "as with ", Param("secret_user", "NAME"), "; the secret then gets the pool's host, port and database "
         "with that user's password from the users API.",
     ]
-
-
-class UserReader(Protocol):
-    def get_user(self, cluster_id: str, name: str) -> JsonDict: ...
 
 
 def secret_values(

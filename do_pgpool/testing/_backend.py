@@ -169,17 +169,12 @@ class DatabasesBackend:
         })
 
     def _read(self, database_cluster_uuid: str) -> FakeCluster:
-        cluster = self.clusters.get(database_cluster_uuid)
-        if cluster is None:
-            raise not_found("database cluster")
-        self._advance(cluster, spend_read=True)
-        return cluster
+        """The cluster, its lifecycle moved on by one read (a GET of the cluster itself)."""
+        return self._get(database_cluster_uuid, spend_read=True)
 
-    def _get(self, database_cluster_uuid: str) -> FakeCluster:
-        cluster = self.clusters.get(database_cluster_uuid)
-        if cluster is None:
-            raise not_found("database cluster")
-        self._advance(cluster, spend_read=False)
+    def _get(self, database_cluster_uuid: str, *, spend_read: bool = False) -> FakeCluster:
+        cluster = existing(self.clusters.get(database_cluster_uuid), "database cluster")
+        self._advance(cluster, spend_read=spend_read)
         return cluster
 
     # -- clusters --------------------------------------------------------------------------------------

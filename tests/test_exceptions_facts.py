@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from do_pgpool._exceptions import (
@@ -42,3 +44,28 @@ def test_state_left_at_raise_time_and_unknown_by_default() -> None:
 )  # fmt: skip
 def test_one_status_table(status: int, kind: type[APIError]) -> None:
     assert error_type(status) is kind
+
+
+def _raised(outer: Exception, inner: BaseException) -> Exception:
+    try:
+        try:
+            raise inner
+        except BaseException as exc:
+            raise outer from exc
+    except Exception as caught:
+        return caught
+
+
+@pytest.mark.parametrize(
+    ("inner", "why"),
+    [(socket.gaierror(-2, "x"), "the host name does not resolve"),
+     (ConnectionRefusedError(111, "x"), "connection refused")],  # fmt: skip
+)
+def test_a_connect_failure_is_told_by_the_socket_error_behind_it_not_its_text(inner: BaseException, why: str) -> None:
+    import httpx
+
+    from do_pgpool.api._gateway import _connect_failure
+
+    cause = _raised(httpx.ConnectError("all attempts failed"), inner)
+    text = "".join(map(str, _connect_failure("GET", "/v2/databases", "https://api.example", cause)))
+    assert f"(GET /v2/databases): {why}. Check api_url" in text

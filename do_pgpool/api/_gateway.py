@@ -9,6 +9,7 @@ call asks pydo for the real status through its ``cls=`` hook.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -470,13 +471,25 @@ def _not_json(method: str, path: str, transport: _CountingTransport | None) -> A
 _DNS_FAILURES = ("name or service", "name resolution", "nodename", "no address associated", "getaddrinfo")
 
 
+def _os_errors(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions behind ``exc`` (httpx -> httpcore -> the socket's OSError), ``exc`` first."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # bounded: a cause chain is a few links
+        if seen is None:
+            return
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
 def _connect_failure(method: str, path: str, api_url: str, cause: BaseException) -> list[Part]:
+    chain = list(_os_errors(cause))
+    # The socket's error type says it; an error raised without one (a test double, a proxy) only has its text.
     text = str(cause)
     if isinstance(cause, httpx.ConnectTimeout):
         why, check = "no TCP connection", "that the host is up and no firewall drops the traffic"
-    elif any(sign in text.lower() for sign in _DNS_FAILURES):
+    elif any(isinstance(e, socket.gaierror) for e in chain) or any(s in text.lower() for s in _DNS_FAILURES):
         why, check = "the host name does not resolve", "the host name for typos, and DNS"
-    elif "refused" in text.lower():
+    elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text.lower():
         why, check = "connection refused", "the port, and that the server is running"
     else:
         why, check = text or type(cause).__name__, "the host and port"

@@ -24,7 +24,7 @@ def test_every_module_the_page_names_exists() -> None:
 
 def test_every_layer_folder_is_on_the_page() -> None:
     layers = DOC.split("```")[1]
-    assert all(re.search(rf"(^|\s){folder}/\s", layers, re.MULTILINE) for folder in RANKS), layers
+    assert all(re.search(rf"(^|\s|/){folder}/\s", layers, re.MULTILINE) for folder in RANKS), layers
     assert set(RANKS) == {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
 
 

@@ -34,10 +34,9 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "api._limiter": ("RateLimiter",),
     "api._poll": ("Backoff", "Progress", "WaitOptions"),
     "api._retry": ("RetryConfig",),
-    "postgres._diagnose": (
-        "Session", "TerminateResult", "Usage", "Verdict", "connect_database:connect", "find_idle", "snapshot",
-        "terminate", "verdict",
-    ),
+    "postgres._connect": ("connect_database:connect",),
+    "postgres._terminate": ("TerminateResult", "find_idle", "terminate"),
+    "postgres._usage": ("Session", "Usage", "Verdict", "snapshot", "verdict"),
     "postgres._verify": ("VerifyResult", "verify_pool"),
     "targets._app": ("AppTarget",),
     "targets._base": ("SecretChange", "SecretTarget", "TargetOutcome"),
@@ -191,18 +190,20 @@ if TYPE_CHECKING:
         wait_for_deployment,
         wait_until_ready,
     )
-    from .postgres._diagnose import (
-        Session,
+    from .postgres._connect import (
+        connect as connect_database,
+    )
+    from .postgres._terminate import (
         TerminateResult,
+        find_idle,
+        terminate,
+    )
+    from .postgres._usage import (
+        Session,
         Usage,
         Verdict,
-        find_idle,
         snapshot,
-        terminate,
         verdict,
-    )
-    from .postgres._diagnose import (
-        connect as connect_database,
     )
     from .postgres._verify import (
         VerifyResult,

@@ -78,7 +78,9 @@ def terminate_idle_command(
       do-pgpool terminate-idle --idle-for 600 --application web --include-idle-in-transaction
     """
     from .._exceptions import CredentialsMissingError, DatabaseError
-    from ..postgres._diagnose import connect, find_idle, snapshot, terminate
+    from ..postgres._connect import connect
+    from ..postgres._terminate import find_idle, terminate
+    from ..postgres._usage import snapshot
 
     with open_gateway(token, api_url) as gateway:
         found = gateway.find_cluster(cluster)

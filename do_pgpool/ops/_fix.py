@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import DatabaseError, DoPgpoolError
 from .._models import Cluster, Pool
-from ..postgres._diagnose import SATURATED_ADVICE, Session, TerminateResult, connect, find_idle, snapshot, terminate
-from ..postgres._diagnose import Connection as PgConnection
+from ..postgres._connect import SATURATED_ADVICE, connect
+from ..postgres._connect import Connection as PgConnection
+from ..postgres._terminate import TerminateResult, find_idle, terminate
+from ..postgres._usage import Session, snapshot
 from ..postgres._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
 from ..targets._base import SecretTarget, TargetOutcome, rerun_advice
 from ..targets._parse import Target, check_targets, format_target

@@ -13,8 +13,9 @@ from typing import Any, Protocol
 from .._budget import connection_limit
 from .._exceptions import DatabaseError
 from .._models import Cluster, Pool
-from ..postgres._diagnose import Connection as PgConnection
-from ..postgres._diagnose import Usage, Verdict, connect, snapshot, verdict
+from ..postgres._connect import Connection as PgConnection
+from ..postgres._connect import connect
+from ..postgres._usage import Usage, Verdict, snapshot, verdict
 
 __all__ = ["ClusterStatus", "StatusGateway", "cluster_status"]
 

@@ -43,12 +43,14 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "targets._dotenv": ("set_dotenv_keys",),
     "targets._parse": ("check_targets", "parse_target"),
     "targets._simple": ("DotenvTarget", "GitHubTarget", "Redeploy", "StdoutTarget"),
+    "targets._spec": ("SecretsSpec",),
     "targets._write": ("connection_string_for", "write_secrets"),
     "ops._ensure": ("EnsureResult", "ensure_pool"),
-    "ops._fix": ("FixResult", "FixStep", "fix"),
-    "ops._fleet": ("ClusterOutcome", "FleetResult", "PoolSize", "PoolTemplate", "SecretsSpec", "ensure_fleet"),
+    "ops._fix": ("FixOptions", "FixResult", "FixStep", "fix"),
+    "ops._fleet": ("ClusterOutcome", "FleetResult", "PoolSize", "PoolTemplate", "ensure_fleet"),
     "ops._plan": ("CreatePool", "PoolPlan", "PoolRequest", "ReplacePool", "UpdatePool", "plan_pool"),
     "ops._resize": ("ResizeResult", "resize"),
+    "ops._rewrite": ("RewriteResult", "rewrite_secret"),
     "ops._resize_plan": ("ResizePlan", "ResizeRequest", "plan_resize"),
     "ops._restart": ("RestartResult", "restart_app", "restart_cluster"),
     "ops._status": ("ClusterStatus", "cluster_status"),
@@ -148,6 +150,7 @@ if TYPE_CHECKING:
         ensure_pool,
     )
     from .ops._fix import (
+        FixOptions,
         FixResult,
         FixStep,
         fix,
@@ -157,7 +160,6 @@ if TYPE_CHECKING:
         FleetResult,
         PoolSize,
         PoolTemplate,
-        SecretsSpec,
         ensure_fleet,
     )
     from .ops._plan import (
@@ -181,6 +183,10 @@ if TYPE_CHECKING:
         RestartResult,
         restart_app,
         restart_cluster,
+    )
+    from .ops._rewrite import (
+        RewriteResult,
+        rewrite_secret,
     )
     from .ops._status import (
         ClusterStatus,
@@ -229,6 +235,9 @@ if TYPE_CHECKING:
         GitHubTarget,
         Redeploy,
         StdoutTarget,
+    )
+    from .targets._spec import (
+        SecretsSpec,
     )
     from .targets._write import (
         connection_string_for,

@@ -163,10 +163,15 @@ class APIError(DoPgpoolError):
         super().__init__(message)
         self.status = status
         self.error_id = error_id
-        self.api_message = api_message
+        self._api_message = api_message
         self.request_id = request_id
         self.method = method
         self.path = path
+
+    @property
+    def api_message(self) -> str | None:
+        """The API's own words, through the run's redactor (an API may echo a value we sent)."""
+        return None if self._api_message is None else redact(self._api_message)
 
 
 class AuthenticationError(APIError):

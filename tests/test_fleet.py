@@ -19,11 +19,11 @@ from do_pgpool.ops._fleet import (
     FleetResult,
     PoolSize,
     PoolTemplate,
-    SecretsSpec,
     ensure_fleet,
     ensure_pool_on,
 )
 from do_pgpool.targets._parse import parse_target
+from do_pgpool.targets._spec import SecretsSpec
 from do_pgpool.testing import FakeClock, FakeDigitalOcean
 from tests.test_limiter import most_in_any_window
 

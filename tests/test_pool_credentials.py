@@ -14,10 +14,11 @@ import pytest
 from do_pgpool import _exceptions as errors
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.ops._ensure import ensure_pool
-from do_pgpool.ops._fleet import PoolSize, PoolTemplate, SecretsSpec, ensure_fleet
+from do_pgpool.ops._fleet import PoolSize, PoolTemplate, ensure_fleet
 from do_pgpool.ops._plan import PoolRequest
 from do_pgpool.targets._parse import parse_target
 from do_pgpool.targets._secret_values import secret_values
+from do_pgpool.targets._spec import SecretsSpec
 from do_pgpool.testing import FakeDigitalOcean
 from tests.cli_runner import assert_none_shown, invoke
 

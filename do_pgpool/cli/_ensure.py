@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from ..api._gateway import DigitalOcean
     from ..ops._ensure import EnsureResult
     from ..ops._fleet import ClusterOutcome, FleetResult
+    from ..targets._spec import SecretsSpec
     from ._pool_options import PoolOptions
-    from ._secrets import SecretOptions, SecretRequest
+    from ._secrets import SecretOptions
 
 
 @command("ensure-pool")
@@ -136,7 +137,7 @@ def _ensure_one(
     api_url: str,
     cluster: str | None,
     pool: PoolOptions,
-    request: SecretRequest | None,
+    request: SecretsSpec | None,
     dry_run: bool,
     output: str,
 ) -> bool:
@@ -160,7 +161,7 @@ def _ensure_one(
         return _single_secrets(gateway, result, request, dry_run, output) or bool(result.changes)
 
 
-def _has_placeholder_dotenv(request: SecretRequest) -> bool:
+def _has_placeholder_dotenv(request: SecretsSpec) -> bool:
     from ..targets._parse import has_placeholder
     from ..targets._simple import DotenvTarget
 
@@ -177,16 +178,16 @@ def render_ensure(result: EnsureResult, output: str, *, err: bool = False) -> No
 
 
 def _single_secrets(
-    gateway: DigitalOcean, result: EnsureResult, request: SecretRequest, dry_run: bool, output: str
+    gateway: DigitalOcean, result: EnsureResult, request: SecretsSpec, dry_run: bool, output: str
 ) -> bool:
     """Write (or plan) the secrets of one cluster after its pool is confirmed; True if any would change."""
-    from ..ops._fleet import cluster_secrets
     from ..targets._simple import StdoutTarget
-    from ._secrets import needs_cluster, values_for, write_and_render
+    from ..targets._write import write_pool_secrets, write_secrets
+    from ._secrets import render_secrets
 
     prints_value = any(isinstance(t, StdoutTarget) for t in request.targets)
     if result.current is None:  # dry run of a create: no connection string exists yet
-        outcomes = cluster_secrets(gateway, result, request.spec(), dry_run=True)
+        outcomes = write_pool_secrets(request, gateway, result.cluster_id, None, cluster=result.cluster, dry_run=True)
         if output == "json":
             emit_json({**result.as_dict(), "secrets": [o.as_dict() for o in outcomes]})
         else:
@@ -195,21 +196,19 @@ def _single_secrets(
                 click.echo(f"? dry run: {o.describe()}")
         return True
     cluster = result.cluster
-    if cluster is None and needs_cluster(request):  # converged by uuid: the cluster was not read yet
+    if cluster is None and request.needs_cluster:  # converged by uuid: the cluster was not read yet
         cluster = gateway.get_cluster(result.cluster_id)
     pool = result.current
     if output == "json":
-        values = values_for(request, gateway, result.cluster_id, pool, cluster)  # may refuse before output
+        values = request.values(gateway, result.cluster_id, pool, cluster)  # may refuse before output
         for message in result.warnings:
             warn(message)
     else:
         render_ensure(result, output, err=prints_value)  # `--secret stdout > file` keeps stdout for the value
-        values = values_for(request, gateway, result.cluster_id, pool, cluster)
-    header = result.as_dict() if output == "json" else None
-    written = write_and_render(
-        request, cluster.name if cluster else result.cluster_id, values, apps=gateway, dry_run=dry_run,
-        output=output, header=header,
-    )
+        values = request.values(gateway, result.cluster_id, pool, cluster)
+    written = write_secrets(request, values, dry_run=dry_run, apps=gateway,
+                            cluster=cluster.name if cluster else result.cluster_id)  # fmt: skip
+    render_secrets(written, output, result.as_dict() if output == "json" else None)
     return any(o.action != "unchanged" for o in written)
 
 
@@ -255,7 +254,7 @@ def _run_fleet(
     token: str | None,
     api_url: str,
     pool: PoolOptions,
-    request: SecretRequest | None,
+    request: SecretsSpec | None,
     tag: str | None,
     concurrency: int,
     max_wait: float,
@@ -268,7 +267,6 @@ def _run_fleet(
     from ..ops._fleet import ensure_fleet
     from ._common import run_deadline
 
-    spec = request.spec() if request is not None else None
     deadline = run_deadline()  # made here: worker threads have no click context
     progress = FleetProgress(sys.stderr) if output == "text" else None
     # one limiter for the whole run: DigitalOcean counts per token
@@ -278,7 +276,7 @@ def _run_fleet(
             return DigitalOcean(token or "", api_url=api_url, http=http, limiter=limiter, deadline=deadline)
 
         try:
-            return ensure_fleet(connect, pool.template, tag=tag, secrets=spec, concurrency=concurrency,
+            return ensure_fleet(connect, pool.template, tag=tag, secrets=request, concurrency=concurrency,
                                 dry_run=dry_run, replace=pool.replace, progress=progress)
         finally:
             if progress is not None:

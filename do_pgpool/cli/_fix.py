@@ -74,15 +74,12 @@ def fix_command(
       do-pgpool fix --cluster app-db --size 20 --secret github:acme/web@production --dry-run
       do-pgpool fix --cluster app-db --size 20 -o json | jq '.steps[] | [.name, .outcome]'
     """
-    from ..ops._fix import fix
+    from ..ops._fix import FixOptions, fix
 
-    with secrets.prepare(inbound_user=pool.template.inbound_user) as request, open_gateway(token, api_url) as gateway:
-        result = fix(
-            gateway, pool.template, cluster=cluster, targets=request.targets, idle_for=idle_for, dry_run=dry_run,
-            secret_name=request.secret_name, direct_secret_name=request.direct_secret_name, private=request.private,
-            github=request.github, redeploy=request.redeploy, replace=pool.replace, verify_timeout=verify_timeout,
-            secret_user=request.secret_user,
-        )  # fmt: skip
+    with secrets.prepare(inbound_user=pool.template.inbound_user) as spec, open_gateway(token, api_url) as gateway:
+        options = FixOptions(pool.template, spec, idle_for=idle_for, replace=pool.replace,
+                             verify_timeout=verify_timeout, dry_run=dry_run)  # fmt: skip
+        result = fix(gateway, options, cluster=cluster)
     render_fix(result, output)
     hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None
     if hint:

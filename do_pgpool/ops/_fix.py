@@ -22,8 +22,8 @@ Decisions:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import DatabaseError, DoPgpoolError
@@ -33,9 +33,9 @@ from ..postgres._connect import Connection as PgConnection
 from ..postgres._terminate import TerminateResult, find_idle, terminate
 from ..postgres._usage import Session, snapshot
 from ..postgres._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
-from ..targets._base import SecretTarget, TargetOutcome, rerun_advice
-from ..targets._parse import Target, check_targets, format_target
-from ..targets._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
+from ..targets._base import TargetOutcome, rerun_advice
+from ..targets._parse import check_targets, format_target
+from ..targets._spec import SecretsSpec
 from ..targets._write import write_secrets
 from ._ensure import EnsureResult, ensure_pool
 from ._fleet import PoolTemplate
@@ -44,10 +44,8 @@ from ._status import ClusterStatus
 
 if TYPE_CHECKING:
     from ..api._gateway import DigitalOcean
-    from ..api._github import GitHub
-    from ..targets._simple import Redeploy
 
-__all__ = ["STEP_NAMES", "FixResult", "FixStep", "fix"]
+__all__ = ["STEP_NAMES", "FixOptions", "FixResult", "FixStep", "fix"]
 
 logger = logging.getLogger(__name__)
 
@@ -155,53 +153,88 @@ class _Run:
         self.steps.append(step)
 
 
+@dataclass(frozen=True)
+class FixOptions:
+    """What ``fix`` puts in place and how: the pool, where its connection string goes, and the bounds.
+
+    ``pool`` may be a ``PoolTemplate`` whose size is a share of the cluster's connection budget
+    (``PoolSize.parse("50%")``), resolved against the cluster found in the status step. ``idle_for``: when
+    saturated, sessions idle at least this many seconds are terminated. ``verify_timeout``: how long the
+    ``SELECT 1`` through the pool may take. ``dry_run`` reads and changes nothing.
+    """
+
+    pool: PoolRequest | PoolTemplate
+    secrets: SecretsSpec = field(default_factory=SecretsSpec)
+    idle_for: float = 300
+    replace: bool = False
+    verify_timeout: float = VERIFY_TIMEOUT
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        from .._duration import check_seconds
+
+        # nan, inf, negative: ConfigError
+        object.__setattr__(self, "idle_for", check_seconds(self.idle_for, what="idle_for"))
+        object.__setattr__(self, "verify_timeout",
+                           check_seconds(self.verify_timeout, what="verify_timeout", positive=True))  # fmt: skip
+
+    @property
+    def base_request(self) -> PoolRequest:
+        """The pool asked for, before a percentage size is resolved (name, mode, db, user)."""
+        return self.pool.request(1) if isinstance(self.pool, PoolTemplate) else self.pool
+
+
+#: the keywords of the older ``fix(gateway, request, targets=..., idle_for=...)`` call, and where each one goes
+_SECRETS_KEYWORDS = {"targets": "targets", "secret_name": "name", "direct_secret_name": "direct_name",
+                     "private": "private", "github": "github", "redeploy": "redeploy", "secret_user": "secret_user"}
+_OPTION_KEYWORDS = ("idle_for", "replace", "verify_timeout", "dry_run")
+
+
+def _options_from_keywords(pool: PoolRequest | PoolTemplate, keywords: dict[str, Any]) -> FixOptions:
+    unknown = set(keywords) - set(_SECRETS_KEYWORDS) - set(_OPTION_KEYWORDS)
+    if unknown:
+        raise TypeError(f"fix() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    spec = {_SECRETS_KEYWORDS[k]: v for k, v in keywords.items() if k in _SECRETS_KEYWORDS}
+    if "targets" in spec:
+        spec["targets"] = tuple(spec["targets"])
+    options = {k: v for k, v in keywords.items() if k in _OPTION_KEYWORDS}
+    return FixOptions(pool, SecretsSpec(**spec), **options)
+
+
 def fix(
     gateway: DigitalOcean,
-    request: PoolRequest | PoolTemplate,
+    options: FixOptions | PoolRequest | PoolTemplate,
     *,
     cluster: str | None = None,
-    targets: Sequence[Target] = (),
-    idle_for: float = 300,
-    dry_run: bool = False,
-    secret_name: str = "DATABASE_URL",
-    direct_secret_name: str | None = None,
-    private: bool = False,
-    github: GitHub | None = None,
-    redeploy: Redeploy | None = None,
-    replace: bool = False,
-    verify_timeout: float = VERIFY_TIMEOUT,
     connect_fn: Callable[[str], PgConnection] = connect,
-    secret_user: str | None = None,
+    **keywords: Any,
 ) -> FixResult:
     """Run the remediation on ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster).
 
-    ``request`` may be a ``PoolTemplate`` whose size is a share of the cluster's connection budget
-    (``PoolSize.parse("50%")``): it is resolved against the cluster found in the status step.
+    ``options`` is a :class:`FixOptions`. (A bare ``PoolRequest``/``PoolTemplate`` with the older keywords
+    ``targets``, ``secret_name``, ``direct_secret_name``, ``private``, ``github``, ``redeploy``, ``secret_user``,
+    ``idle_for``, ``replace``, ``verify_timeout``, ``dry_run`` is accepted too.)
 
     Never raises for a step's failure: it is in the returned steps (``result.ok`` is False). ``dry_run``
     reads (API and ``pg_stat_activity``) and changes nothing: no terminate, no pool write, no secret write,
     no verification.
 
     The secrets (and the verification) use the pool as DigitalOcean serves it after the pool step's write: its
-    connection carries the pool user's credentials. A pool without a user (inbound user) needs ``secret_user``,
-    a database user whose credentials go into the string (see ``_secret_values``).
+    connection carries the pool user's credentials. A pool without a user (inbound user) needs
+    ``secrets.secret_user``, a database user whose credentials go into the string (see ``_secret_values``).
 
     Raises ``ConfigError`` before any write when a ``dotenv:`` target cannot be a .env file (a ``{cluster}`` path
     is checked once the cluster is read, before the terminate step).
     """
-    from .._duration import check_seconds
-
-    idle_for = check_seconds(idle_for, what="idle_for")  # nan, inf, negative: ConfigError
-    verify_timeout = check_seconds(verify_timeout, what="verify_timeout", positive=True)
-    check_secret_user(secret_user)
-    inbound = (request.request(1) if isinstance(request, PoolTemplate) else request).inbound_user
-    if inbound and targets and secret_user is None:
-        from .._exceptions import ConfigError
-
-        raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
-    check_targets(targets)  # a dotenv: path that cannot be a .env file: refused before any request
+    if not isinstance(options, FixOptions):
+        options = _options_from_keywords(options, keywords)
+    elif keywords:
+        raise TypeError("fix(): give the options in FixOptions, not as keywords")
+    secrets, dry_run = options.secrets, options.dry_run
+    secrets.check_inbound(options.base_request.inbound_user)
+    check_targets(secrets.targets)  # a dotenv: path that cannot be a .env file: refused before any request
     run = _Run()
-    kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secret_name}
+    kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secrets.name}
 
     # 1. status: the API side first; a failure here leaves nothing to work on.
     try:
@@ -212,16 +245,16 @@ def fix(
                         state="nothing was changed"))  # fmt: skip
         for name in STEP_NAMES[1:-1]:
             run.add(FixStep(name, "skipped", "the cluster could not be read"))
-        run.add(_advice_step(secret_name))
+        run.add(_advice_step(secrets.name))
         return FixResult(tuple(run.steps), **kw)
-    check_targets(targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
+    check_targets(secrets.targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
 
     conn: PgConnection | None = None
     try:
         status, conn = _status(found, pools, connect_fn)
         run.add(_status_step(status))
         # 2. terminate idle sessions (saturated only), on the same connection.
-        terminated, would, step = _terminate_step(status, conn, idle_for=idle_for, dry_run=dry_run)
+        terminated, would, step = _terminate_step(status, conn, idle_for=options.idle_for, dry_run=dry_run)
         run.add(step)
     finally:
         if conn is not None:
@@ -229,15 +262,15 @@ def fix(
     kw.update(cluster=found, status=status, terminated=terminated, would_terminate=would)
 
     # 3. the pool (API only); a --size N% is resolved against this cluster's budget.
-    pool_name = (request.request(1) if isinstance(request, PoolTemplate) else request).pool_name
     try:
-        wanted = request.for_cluster(found) if isinstance(request, PoolTemplate) else request
+        wanted = options.pool.for_cluster(found) if isinstance(options.pool, PoolTemplate) else options.pool
         # ``found`` was read just above; fresh_connection: after a write the pool is read again for its
         # connection (the secrets and the verification need the credentials DigitalOcean now serves).
         ensured: EnsureResult | None = ensure_pool(gateway, wanted, cluster=found, dry_run=dry_run,
-                                                   replace=replace, fresh_connection=True)  # fmt: skip
+                                                   replace=options.replace, fresh_connection=True)  # fmt: skip
     except DoPgpoolError as exc:
         ensured = None
+        pool_name = options.base_request.pool_name
         run.add(FixStep("ensure-pool", "failed", f"pool {pool_name!r} could not be put in place", error=exc,
                         state=_ensure_state(exc, pool_name)))  # fmt: skip
     else:
@@ -247,30 +280,24 @@ def fix(
     pool = ensured.current if ensured is not None else None
 
     # 4. secrets, only once the pool is confirmed.
-    formatted: list[SecretTarget] = [format_target(t, cluster=found.name) for t in targets]
     values: dict[str, str] | DoPgpoolError | None = None
-    if pool is not None and (formatted or not dry_run):
+    if pool is not None and (secrets.targets or not dry_run):
         try:
-            values = secret_values(gateway, found.id, pool, name=secret_name, direct_name=direct_secret_name,
-                                   cluster=found, private=private, secret_user=secret_user)  # fmt: skip
+            values = secrets.values(gateway, found.id, pool, found)
         except DoPgpoolError as exc:
             values = exc
-    outcomes, step = _secrets_step(
-        ensured, pool, values, formatted, secret_name=secret_name, direct_secret_name=direct_secret_name,
-        github=github, apps=gateway, redeploy=redeploy, dry_run=dry_run,
-    )  # fmt: skip
+    outcomes, step = _secrets_step(ensured, pool, values, secrets, found, gateway, dry_run=dry_run)
     run.add(step)
     kw["secrets"] = tuple(outcomes)
 
     # 5. verify through the pool, with the string the secret got (the public one).
-    url = _public_url(gateway, found, pool, values, private=private, secret_name=secret_name,
-                      secret_user=secret_user)  # fmt: skip
-    verified, step = _verify_step(pool, url, status, dry_run=dry_run, timeout=verify_timeout)
+    url = _public_url(gateway, found, pool, values, secrets)
+    verified, step = _verify_step(pool, url, status, dry_run=dry_run, timeout=options.verify_timeout)
     run.add(step)
     kw["verify"] = verified
 
     # 6. what the application needs behind a transaction pool.
-    run.add(_advice_step(secret_name))
+    run.add(_advice_step(secrets.name))
     return FixResult(tuple(run.steps), **kw)
 
 
@@ -383,20 +410,14 @@ def _ensure_state(exc: DoPgpoolError, pool_name: str) -> str:
 
 
 def _public_url(
-    gateway: DigitalOcean,
-    found: Cluster,
-    pool: Pool | None,
-    values: dict[str, str] | DoPgpoolError | None,
-    *,
-    private: bool,
-    secret_name: str,
-    secret_user: str | None,
+    gateway: DigitalOcean, found: Cluster, pool: Pool | None, values: dict[str, str] | DoPgpoolError | None,
+    secrets: SecretsSpec,
 ) -> str | DoPgpoolError | None:
     """The pool's public string for the verification: the secret's value, unless the secret is the VPC one."""
-    if pool is None or values is None or isinstance(values, DoPgpoolError) or not private:
-        return values[secret_name] if isinstance(values, dict) else values
+    if pool is None or values is None or isinstance(values, DoPgpoolError) or not secrets.private:
+        return values[secrets.name] if isinstance(values, dict) else values
     try:
-        return secret_values(gateway, found.id, pool, name=secret_name, secret_user=secret_user)[secret_name]
+        return replace(secrets, private=False, direct_name=None).values(gateway, found.id, pool)[secrets.name]
     except DoPgpoolError as exc:
         return exc
 
@@ -405,30 +426,28 @@ def _secrets_step(
     ensured: EnsureResult | None,
     pool: Pool | None,
     values: dict[str, str] | DoPgpoolError | None,
-    targets: Sequence[SecretTarget],
+    secrets: SecretsSpec,
+    found: Cluster,
+    apps: DigitalOcean,
     *,
-    secret_name: str,
-    direct_secret_name: str | None,
-    github: GitHub | None,
-    apps: Any,
-    redeploy: Redeploy | None,
     dry_run: bool,
 ) -> tuple[list[TargetOutcome], FixStep]:
     name = "secrets"
+    targets = [format_target(t, cluster=found.name) for t in secrets.targets]
     if not targets:
         return [], FixStep(name, "skipped", "no --secret target given: point the application at the pool yourself")
     labels = ", ".join(t.label for t in targets)
     if ensured is None:
         return [], FixStep(name, "skipped", f"the pool is not confirmed, so nothing was written to {labels}")
     if pool is None:  # dry run of a create: the connection string exists only once the pool does
-        names = secret_name + (f" and {direct_secret_name}" if direct_secret_name else "")
+        names = " and ".join(secrets.names)
         return [], FixStep(name, "planned", f"would write {names} to {labels} once the pool exists",
                            details=tuple(t.describe() for t in targets))  # fmt: skip
     try:
         if isinstance(values, DoPgpoolError):
             raise values
         assert values is not None
-        outcomes = write_secrets(targets, values, dry_run=dry_run, github=github, apps=apps, redeploy=redeploy)
+        outcomes = write_secrets(secrets, values, dry_run=dry_run, apps=apps, cluster=found.name)
     except DoPgpoolError as exc:
         return [], FixStep(name, "failed", "nothing was written", error=exc,
                            state=f"the pool is in place; {labels} left as they were")  # fmt: skip

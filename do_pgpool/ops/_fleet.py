@@ -22,7 +22,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from dataclasses import replace as replace_fields
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from .._budget import connection_limit, share_of_budget
 from .._exceptions import ConfigError, DoPgpoolError, Param, PlanError
 from .._inputs import check_number, check_text
 from .._models import Cluster
-from ..targets._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
+from ..targets._spec import SecretsSpec
 from ._ensure import EnsureResult, ensure_pool
 from ._plan import PoolRequest, check_cluster_ready
 
@@ -38,10 +38,8 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from ..api._gateway import DigitalOcean
-    from ..api._github import GitHub
     from ..targets._base import TargetOutcome
     from ..targets._parse import Target
-    from ..targets._simple import Redeploy
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -49,7 +47,6 @@ __all__ = [
     "FleetResult",
     "PoolSize",
     "PoolTemplate",
-    "SecretsSpec",
     "check_fleet_targets",
     "check_inbound_secrets",
     "cluster_secrets",
@@ -140,28 +137,6 @@ class PoolTemplate:
         return self.request(self.size.resolve(cluster))
 
 
-@dataclass(frozen=True)
-class SecretsSpec:
-    """Where each cluster's connection strings go. Targets may hold ``{cluster}`` (the cluster's name)."""
-
-    targets: tuple[Target, ...]
-    name: str = "DATABASE_URL"
-    #: also write the cluster's direct (port 25060) string under this name
-    direct_name: str | None = None
-    private: bool = False
-    redeploy: Redeploy | None = None
-    github: GitHub | None = field(default=None, repr=False, compare=False)
-    #: the database user whose credentials go into an inbound-user pool's string (see ``_secret_values``)
-    secret_user: str | None = None
-
-    def __post_init__(self) -> None:
-        check_secret_user(self.secret_user)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return (self.name, self.direct_name) if self.direct_name else (self.name,)
-
-
 def check_fleet_targets(targets: Sequence[Target]) -> None:
     """In fleet mode every target but stdout must name the cluster, or every cluster overwrites the same secret."""
     from ..targets._parse import has_placeholder
@@ -177,8 +152,8 @@ def check_fleet_targets(targets: Sequence[Target]) -> None:
 
 def check_inbound_secrets(inbound_user: bool, secrets: SecretsSpec | None) -> None:
     """An inbound-user pool's connection has no credentials: its secrets need ``secret_user``. Refused up front."""
-    if inbound_user and secrets is not None and secrets.targets and secrets.secret_user is None:
-        raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
+    if secrets is not None:
+        secrets.check_inbound(inbound_user)
 
 
 def _example(text: str) -> str:
@@ -308,27 +283,10 @@ def cluster_secrets(
     gateway: DigitalOcean, result: EnsureResult, spec: SecretsSpec, *, dry_run: bool = False
 ) -> tuple[TargetOutcome, ...]:
     """Write (or plan) one cluster's secrets, only once its pool is confirmed. Never raises for a target."""
-    from ..targets._base import TargetOutcome
-    from ..targets._parse import format_target, has_placeholder
-    from ..targets._write import write_secrets
+    from ..targets._write import write_pool_secrets
 
-    cluster = result.cluster
-    if cluster is None and (spec.direct_name or any(has_placeholder(t.text) for t in spec.targets)):
-        cluster = gateway.get_cluster(result.cluster_id)  # converged by uuid: read only when a value needs it
-    targets = [format_target(t, cluster=cluster.name) for t in spec.targets] if cluster else list(spec.targets)
-    if result.current is None:  # a dry run that would create the pool: no connection string exists yet
-        names = tuple((name, "create") for name in spec.names)
-        detail = "written once the pool is created (its connection string does not exist yet)"
-        return tuple(TargetOutcome(t.label, "unknown", names, detail, dry_run=True) for t in targets)
-    try:
-        values = secret_values(gateway, result.cluster_id, result.current, name=spec.name, direct_name=spec.direct_name,
-                               cluster=cluster, private=spec.private, secret_user=spec.secret_user)  # fmt: skip
-        outcomes = write_secrets(
-            targets, values, dry_run=dry_run, github=spec.github, apps=gateway, redeploy=spec.redeploy
-        )
-    except DoPgpoolError as exc:  # no password (token scope, inbound-user pool): nothing written
-        return tuple(TargetOutcome(t.label, "failed", error=exc, dry_run=dry_run) for t in targets)
-    return tuple(outcomes)
+    return write_pool_secrets(spec, gateway, result.cluster_id, result.current, cluster=result.cluster,
+                              dry_run=dry_run)  # fmt: skip
 
 
 def ensure_fleet(

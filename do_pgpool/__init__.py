@@ -54,6 +54,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "ops._resize_plan": ("ResizePlan", "ResizeRequest", "plan_resize"),
     "ops._restart": ("RestartResult", "restart_app", "restart_cluster"),
     "ops._status": ("ClusterStatus", "cluster_status"),
+    "ops._terminate_idle": ("IdleResult", "terminate_idle"),
     "ops._wait": ("wait_for_deployment", "wait_until_ready"),
 }
 
@@ -191,6 +192,10 @@ if TYPE_CHECKING:
     from .ops._status import (
         ClusterStatus,
         cluster_status,
+    )
+    from .ops._terminate_idle import (
+        IdleResult,
+        terminate_idle,
     )
     from .ops._wait import (
         wait_for_deployment,

@@ -31,7 +31,7 @@ from .._models import Cluster, Pool
 from ..postgres._connect import SATURATED_ADVICE, connect
 from ..postgres._connect import Connection as PgConnection
 from ..postgres._terminate import TerminateResult, find_idle, terminate
-from ..postgres._usage import Session, snapshot
+from ..postgres._usage import Session
 from ..postgres._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
 from ..targets._base import TargetOutcome, rerun_advice
 from ..targets._parse import check_targets, format_target
@@ -40,7 +40,7 @@ from ..targets._write import write_secrets
 from ._ensure import EnsureResult, ensure_pool
 from ._fleet import PoolTemplate
 from ._plan import PoolRequest
-from ._status import ClusterStatus
+from ._status import ClusterStatus, live_status
 
 if TYPE_CHECKING:
     from ..api._gateway import DigitalOcean
@@ -251,7 +251,7 @@ def fix(
 
     conn: PgConnection | None = None
     try:
-        status, conn = _status(found, pools, connect_fn)
+        status, conn = live_status(found, pools, connect_fn)
         run.add(_status_step(status))
         # 2. terminate idle sessions (saturated only), on the same connection.
         terminated, would, step = _terminate_step(status, conn, idle_for=options.idle_for, dry_run=dry_run)
@@ -302,26 +302,6 @@ def fix(
 
 
 # --- 1. status -------------------------------------------------------------------------------------------
-
-
-def _status(
-    found: Cluster, pools: tuple[Pool, ...], connect_fn: Callable[[str], PgConnection]
-) -> tuple[ClusterStatus, PgConnection | None]:
-    """Like ``cluster_status``, but the connection is returned open for the terminate step."""
-    info = found.connection
-    if info is None or not info.has_password:
-        return ClusterStatus(found, pools, None, error="the API returned no password for the cluster (the token "
-                             "lacks database:view_credentials); live usage needs it"), None  # fmt: skip
-    try:
-        conn = connect_fn(info.uri)
-    except DatabaseError as exc:
-        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated,
-                             unreachable=exc.unreachable), None  # fmt: skip
-    try:
-        return ClusterStatus(found, pools, snapshot(conn)), conn
-    except DatabaseError as exc:
-        conn.close()
-        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated), None
 
 
 def _status_step(status: ClusterStatus) -> FixStep:

@@ -102,9 +102,15 @@ class DoPgpoolError(Exception):
     the library's words and ``render(word)`` lets a front end word the ``Param``/``Step`` parts itself.
     """
 
-    def __init__(self, message: str | Sequence[Part]) -> None:
+    #: what the failure left behind ("the pool does not exist; nothing was changed"), when the raiser knows it;
+    #: set at raise time (``state_left=`` or ``with_state_left``), never parsed back out of the message
+    state_left: str | None = None
+
+    def __init__(self, message: str | Sequence[Part], *, state_left: str | None = None) -> None:
         self.parts: tuple[Part, ...] = (message,) if isinstance(message, str) else tuple(message)
         self._message = "".join(map(str, self.parts))
+        if state_left is not None:
+            self.state_left = state_left
         super().__init__(self._message)
 
     @property
@@ -125,6 +131,13 @@ class DoPgpoolError(Exception):
         new.parts = self.parts + parts
         new._message = "".join(map(str, new.parts))
         new.args = (new._message,)
+        return new
+
+    def with_state_left(self: _E, state: str, *advice: Part) -> _E:
+        """A copy that says what state the failure left: the fact in ``state_left``, and in the message
+        ``State left: <state>`` followed by ``advice`` (e.g. " Re-run to retry.")."""
+        new = self.extended("\nState left: ", state, *advice)
+        new.state_left = state
         return new
 
     def render(self, word: Callable[[Param | Step], str]) -> str:

@@ -123,3 +123,16 @@ def test_terminate_idle_lists_on_a_dry_run_then_frees_the_slots(
         assert done.usage.total == 1 and done.as_dict()["terminated_count"] == 3
         with pytest.raises(psycopg.OperationalError):
             leaked[0].execute("SELECT 1")
+
+
+def test_fix_reads_the_state_a_failed_pool_step_left_from_the_error_not_its_text(
+    fake: FakeDigitalOcean, gateway: lib.DigitalOcean, tmp_path: Path
+) -> None:
+    fake.faults.fail_next("POST", r"/pools$", status=422, message="refused (test)")
+    options = lib.FixOptions(lib.PoolRequest(size=5, name="web-pool"), _dotenv(tmp_path / ".env"))
+    result = lib.fix(gateway, options, cluster="app-db", connect_fn=_no_database)  # type: ignore[arg-type]
+    failed = result.step("ensure-pool")
+    assert failed.error is not None and failed.error.state_left == "the pool does not exist; nothing was changed"
+    assert failed.state == "the pool does not exist; nothing was changed; secrets were not written"
+    assert "State left: the pool does not exist" in str(failed.error)
+    assert not (tmp_path / ".env").exists()

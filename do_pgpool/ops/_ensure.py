@@ -164,11 +164,8 @@ def _apply(gateway: DigitalOcean, plan: PoolPlan, *, replan: bool) -> tuple[Pool
         try:
             return _create(gateway, plan.cluster, change.after)
         except DoPgpoolError as exc:
-            exc.message = (
-                f"{exc.message}\nState left: pool {change.before.name!r} was deleted and could not be created "
-                "again; re-run the same command to finish."
-            )
-            raise
+            raise exc.with_state_left(f"pool {change.before.name!r} was deleted and could not be created again",
+                                      "; re-run the same command to finish.") from exc  # fmt: skip
     assert isinstance(change, CreatePool)
     return _create(gateway, plan.cluster, change.spec, replan=replan)
 
@@ -190,26 +187,25 @@ def _create(
         if existing is not None and existing.spec == spec:
             return existing, f"the create answered {_short(exc)}, but the pool exists as requested"
         if existing is not None:
-            exc.message = (
-                f"{exc.message}\nA pool named {spec.name!r} exists with other settings "
+            taken = exc.extended(
+                f"\nA pool named {spec.name!r} exists with other settings "
                 f"({existing.mode}, size {existing.size}, db {existing.db}); re-run to update it in place."
             )
             if replan:
-                raise _TakenMeanwhile(exc, existing, pools) from exc
-        elif isinstance(exc, ConflictError):
+                raise _TakenMeanwhile(taken, existing, pools) from exc
+            raise taken from exc
+        if isinstance(exc, ConflictError):
             # Refused, not failed: the same request would be refused again, so say what to change instead.
             clash: tuple[Part, ...] = ()
             if spec.name in cluster.db_names:  # ASSUMPTION (see testing.Assumptions): such a name is refused
                 clash = (f" The pool name {spec.name!r} is also the name of a database on the cluster, which "
                          "DigitalOcean refuses as a pool name: choose another ", Param("name"),
                          f" (e.g. {spec.name}-pool).")
-            raise exc.extended(
-                "\nState left: the pool does not exist; nothing was changed. DigitalOcean refused the request as "
-                "asked, so sending it again cannot help: change what its message names.", *clash,
+            raise exc.with_state_left(
+                "the pool does not exist; nothing was changed", ". DigitalOcean refused the request as asked, so "
+                "sending it again cannot help: change what its message names.", *clash,
             ) from exc
-        else:
-            exc.message = f"{exc.message}\nState left: the pool does not exist; nothing was changed. Re-run to retry."
-        raise
+        raise exc.with_state_left("the pool does not exist; nothing was changed", ". Re-run to retry.") from exc
 
 
 class _TakenMeanwhile(Exception):

@@ -381,8 +381,8 @@ def _ensure_step(result: EnsureResult) -> FixStep:
 
 
 def _ensure_state(exc: DoPgpoolError, pool_name: str) -> str:
-    if "State left" in str(exc):
-        return "see the error; secrets were not written"
+    if exc.state_left is not None:  # the pool step knew what it left (e.g. a replaced pool deleted, not created)
+        return f"{exc.state_left}; secrets were not written"
     return f"pool {pool_name!r} was not changed; secrets were not written; fix the cause and re-run"
 
 

@@ -306,10 +306,15 @@ class DatabaseError(DoPgpoolError):
 
     ``saturated`` is true when the server refused because every non-reserved slot is taken
     (``remaining connection slots are reserved ...`` or ``too many clients``); ``unreachable`` when no
-    server answered at all (the host does not resolve, the connection is refused or times out).
+    server answered at all (the host does not resolve, the connection is refused or times out);
+    ``login_retry`` when PgBouncer found no server connection in time or its server login is failing (it then
+    waits ``server_login_retry``, 15 s by default, before it tries again).
     """
 
-    def __init__(self, message: str, *, saturated: bool = False, unreachable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, saturated: bool = False, unreachable: bool = False, login_retry: bool = False
+    ) -> None:
         super().__init__(message)
         self.saturated = saturated
         self.unreachable = unreachable
+        self.login_retry = login_retry

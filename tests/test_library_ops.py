@@ -136,3 +136,19 @@ def test_fix_reads_the_state_a_failed_pool_step_left_from_the_error_not_its_text
     assert failed.state == "the pool does not exist; nothing was changed; secrets were not written"
     assert "State left: the pool does not exist" in str(failed.error)
     assert not (tmp_path / ".env").exists()
+
+
+@pytest.mark.parametrize(
+    ("said", "login_retry"),
+    [("server login has been failing, try again later (server_login_retry)", True),
+     ("connection failed: timeout expired", True),
+     ("FATAL:  password authentication failed for user \"doadmin\"", False)],
+)  # fmt: skip
+def test_the_adapter_sets_the_login_retry_fact_once_where_it_reads_the_driver_message(
+    said: str, login_retry: bool
+) -> None:
+    from do_pgpool.postgres._connect import database_error
+
+    error = database_error(psycopg.OperationalError(said), "postgresql://u:pw-123456789@db:25061/p", "connecting to")
+    assert error.login_retry is login_retry
+    assert "pw-123456789" not in str(error)

@@ -475,20 +475,20 @@ def _verify_step(
         result = verify_pool(url, timeout=timeout)
     except DoPgpoolError as exc:
         error: DoPgpoolError = exc
+        login_retry = isinstance(exc, DatabaseError) and exc.login_retry
         if isinstance(exc, DatabaseError) and exc.saturated:
             # The status step already listed what can be done about a full server; say only what happened here.
             error = DatabaseError(
                 "PgBouncer could not open a server connection for the pool: " + str(exc).split("\n")[0],
-                saturated=True,
-            )
+                saturated=True, login_retry=login_retry,
+            )  # fmt: skip
         state = "the pool and the secrets are in place, but the pool did not answer a query"
         if status.saturated or (status.usage is not None and status.usage.verdict.level == "saturated"):
             state += (
                 "; PostgreSQL is still full, so the pool cannot open a server connection: restart the "
                 "application so it reconnects through the pool (do-pgpool restart --app APP), then re-run"
             )
-        text = str(exc)
-        if "server login has been failing" in text or "timeout expired" in text or "within" in text:
+        if login_retry:
             state += (
                 "; after a failed server login PgBouncer waits server_login_retry (15 s by default) before it "
                 "tries again: re-run in 15 s"

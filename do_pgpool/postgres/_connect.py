@@ -3,7 +3,8 @@
 Synchronous psycopg 3. Every psycopg error is mapped to :class:`DatabaseError` here, with the password
 masked; a connection refused because the server is full becomes ``DatabaseError(saturated=True)`` with
 what can still be done. psycopg reports ``sqlstate=None`` for that connect-time failure, so it is
-recognised by the server's message text (the one place this project classifies by text).
+recognised by the server's message text (the one place this project classifies by text: the facts
+``saturated``, ``unreachable`` and ``login_retry`` are set here, and nothing reads a message again).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ CONNECT_TIMEOUT = 10
 # 16+: "... reserved for roles with the SUPERUSER attribute" (or "... of the pg_use_reserved_connections role");
 # after the reserved slots too: "sorry, too many clients already".
 SATURATION_MARKERS = ("remaining connection slots are reserved for", "sorry, too many clients already")
+
+# PgBouncer's "server login has been failing, try again later (server_login_retry)", and a connect timeout:
+# either way PgBouncer waits server_login_retry before it logs in to the server again.
+LOGIN_RETRY_MARKERS = ("server login has been failing", "timeout expired")
 
 SATURATED_ADVICE = (
     "do-pgpool cannot connect either, so it cannot terminate idle sessions. What can still be done:\n"
@@ -110,17 +115,18 @@ def unreachable_reason(detail: str, host: str, port: int) -> str | None:
 
 def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
     detail = scrub(str(exc).strip(), url)
+    login_retry = any(marker in detail.lower() for marker in LOGIN_RETRY_MARKERS)
     if is_saturation_message(detail):
         return DatabaseError(
             f"PostgreSQL at {_where(url)} refused the connection because it is full: every connection slot "
             f"open to non-superusers is taken (server said: {_server_said(detail)}).\n{SATURATED_ADVICE}",
-            saturated=True,
-        )
+            saturated=True, login_retry=login_retry,
+        )  # fmt: skip
     reason = unreachable_reason(detail, *_host_port(url))
     if reason is not None:
         return DatabaseError(f"cannot reach PostgreSQL: {reason}.\n{doing} {mask_url(url)} failed: {detail}",
-                             unreachable=True)  # fmt: skip
-    return DatabaseError(f"{doing} {mask_url(url)} failed: {detail}")
+                             unreachable=True, login_retry=login_retry)  # fmt: skip
+    return DatabaseError(f"{doing} {mask_url(url)} failed: {detail}", login_retry=login_retry)
 
 
 def connect(

@@ -70,7 +70,8 @@ def verify_pool(
             if watchdog.fired:
                 raise DatabaseError(
                     f"{mask_url(url)} accepted the connection but SELECT 1 got no server connection within "
-                    f"{timeout:g} s: PgBouncer is waiting for a free PostgreSQL slot (is the server full?)"
+                    f"{timeout:g} s: PgBouncer is waiting for a free PostgreSQL slot (is the server full?)",
+                    login_retry=True,
                 ) from exc
             raise database_error(exc, url, "running SELECT 1 through") from exc
         finally:

@@ -18,7 +18,7 @@ from ._common import (
 )
 from ._pool_options import pool_options
 from ._sandbox import sandbox_hint
-from ._secrets import secret_options
+from ._secrets import echo_values, secret_options
 
 if TYPE_CHECKING:
     from ..ops._fix import FixResult
@@ -118,11 +118,7 @@ def render_fix(result: FixResult, output: str) -> None:
     click.echo(render_text(pool_env=result.secret_name), err=err)
     click.echo("", err=err)
     click.echo(_summary(result), err=err)
-    if len(printed) == 1:
-        click.echo(next(iter(printed.values())))
-    else:
-        for key, value in printed.items():
-            click.echo(f"{key}={value}")
+    echo_values(printed)
 
 
 def _summary(result: FixResult) -> str:

@@ -156,7 +156,9 @@ def prepare_secrets(
 
 def render_secrets(outcomes: Sequence[TargetOutcome], output: str, header: dict[str, Any] | None = None) -> None:
     """Print each outcome (values only for stdout targets); exit 1 if any failed."""
-    printed = {name: value for o in outcomes for name, value in o.output.items()}
+    from ..targets._base import printed_values, rerun_advice
+
+    printed = printed_values(outcomes)
     if output == "json":
         data = dict(header or {})
         data["secrets"] = [o.as_dict() for o in outcomes]
@@ -171,17 +173,20 @@ def render_secrets(outcomes: Sequence[TargetOutcome], output: str, header: dict[
             click.echo(f"{mark} {prefix}{o.describe()}", err=to_stderr)
             for change in o.changes:
                 click.echo(f"    {change.describe()}", err=to_stderr)
-        if len(printed) == 1:
-            click.echo(next(iter(printed.values())))
-        else:
-            for name, value in printed.items():
-                click.echo(f"{name}={value}")
+        echo_values(printed)
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        from ..targets._base import rerun_advice
-
         raise OperationFailed(f"{len(failed)} of {len(outcomes)} secret targets failed: "
                               f"{', '.join(o.target for o in failed)}; {rerun_advice(failed)}")
+
+
+def echo_values(printed: dict[str, str]) -> None:
+    """The stdout target's values on stdout: one value alone as is (``> file``), several as NAME=value lines."""
+    if len(printed) == 1:
+        click.echo(next(iter(printed.values())))
+    else:
+        for name, value in printed.items():
+            click.echo(f"{name}={value}")
 
 
 def _pool_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

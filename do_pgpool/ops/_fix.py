@@ -33,7 +33,7 @@ from ..postgres._connect import Connection as PgConnection
 from ..postgres._terminate import TerminateResult, find_idle, terminate
 from ..postgres._usage import Session
 from ..postgres._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
-from ..targets._base import TargetOutcome, rerun_advice
+from ..targets._base import TargetOutcome, printed_values, rerun_advice
 from ..targets._parse import check_targets, format_target
 from ..targets._spec import SecretsSpec
 from ..targets._write import write_secrets
@@ -120,7 +120,7 @@ class FixResult:
     @property
     def printed(self) -> dict[str, str]:
         """Values for the ``stdout`` secret target: the only place a password is ever returned."""
-        return {name: value for o in self.secrets for name, value in o.output.items()}
+        return printed_values(self.secrets)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, without any password (the stdout target's values are left to the caller)."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._exceptions import ConfigError, Param
 from .._models import Cluster, Pool
+from ..targets._base import printed_values
 from ..targets._spec import SecretsSpec
 from ..targets._write import SecretsGateway, write_secrets
 from ._plan import check_pool_name
@@ -43,13 +44,9 @@ class RewriteResult:
         return all(o.ok for o in self.outcomes)
 
     @property
-    def failed(self) -> tuple[TargetOutcome, ...]:
-        return tuple(o for o in self.outcomes if not o.ok)
-
-    @property
     def printed(self) -> dict[str, str]:
         """Values for the ``stdout`` target: the only place a password is ever returned."""
-        return {name: value for o in self.outcomes for name, value in o.output.items()}
+        return printed_values(self.outcomes)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, without any password (the stdout target's values are left to the caller)."""

@@ -152,3 +152,11 @@ def test_the_adapter_sets_the_login_retry_fact_once_where_it_reads_the_driver_me
     error = database_error(psycopg.OperationalError(said), "postgresql://u:pw-123456789@db:25061/p", "connecting to")
     assert error.login_retry is login_retry
     assert "pw-123456789" not in str(error)
+
+
+def test_rewrite_secret_refuses_a_dotenv_path_that_is_a_folder_before_any_request(
+    fake: FakeDigitalOcean, gateway: lib.DigitalOcean, tmp_path: Path
+) -> None:
+    with pytest.raises(lib.ConfigError, match="folder|directory"):
+        lib.rewrite_secret(gateway, _dotenv(tmp_path))
+    assert fake.calls == []

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._exceptions import ConfigError, Param
 from .._models import Cluster, Pool
 from ..targets._base import printed_values
+from ..targets._parse import check_targets
 from ..targets._spec import SecretsSpec
 from ..targets._write import SecretsGateway, write_secrets
 from ._plan import check_pool_name
@@ -65,13 +66,14 @@ def rewrite_secret(
     """Write pool ``pool``'s connection string (None: the cluster's only pool) to every target of ``secrets``.
 
     ``cluster`` is a name or uuid (None: the account's only PostgreSQL cluster). Raises before any write for
-    bad input, an unknown cluster or pool, or a value without a password (``CredentialsMissingError``); each
+    bad input (a ``dotenv:`` path that cannot be a .env file: before any request), an unknown cluster or pool, or a value without a password (``CredentialsMissingError``); each
     target's own failure is in its outcome (``result.ok`` False), the others are written all the same.
     """
     if not secrets.targets:
         raise ConfigError(["give at least one secret target, e.g. ", Param("secret", "github:OWNER/REPO")])
     if pool is not None:
         check_pool_name(pool)
+    check_targets(secrets.targets)  # a dotenv: path that cannot be a .env file: refused before any request
     found = gateway.find_cluster(cluster)
     chosen = _find_pool(gateway, found.id, pool)
     values = secrets.values(gateway, found.id, chosen, found)

@@ -66,8 +66,9 @@ def rewrite_secret(
     """Write pool ``pool``'s connection string (None: the cluster's only pool) to every target of ``secrets``.
 
     ``cluster`` is a name or uuid (None: the account's only PostgreSQL cluster). Raises before any write for
-    bad input (a ``dotenv:`` path that cannot be a .env file: before any request), an unknown cluster or pool, or a value without a password (``CredentialsMissingError``); each
-    target's own failure is in its outcome (``result.ok`` False), the others are written all the same.
+    bad input (a ``dotenv:`` path that cannot be a .env file: before any request), an unknown cluster or
+    pool, or a value without a password (``CredentialsMissingError``); each target's own failure is in its
+    outcome (``result.ok`` False), the others are written all the same.
     """
     if not secrets.targets:
         raise ConfigError(["give at least one secret target, e.g. ", Param("secret", "github:OWNER/REPO")])

@@ -76,9 +76,9 @@ def fix_command(
     """
     from ..ops._fix import fix
 
-    with secrets.prepare(inbound_user=pool.template.inbound_user) as request, open_gateway(token, api_url) as gateway:
+    with secrets.prepare(inbound_user=pool.request.inbound_user) as request, open_gateway(token, api_url) as gateway:
         result = fix(
-            gateway, pool.template, cluster=cluster, targets=request.targets, idle_for=idle_for, dry_run=dry_run,
+            gateway, pool.request, cluster=cluster, targets=request.targets, idle_for=idle_for, dry_run=dry_run,
             secret_name=request.secret_name, direct_secret_name=request.direct_secret_name, private=request.private,
             github=request.github, redeploy=request.redeploy, replace=pool.replace, verify_timeout=verify_timeout,
             secret_user=request.secret_user,

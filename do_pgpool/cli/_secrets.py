@@ -19,7 +19,7 @@ from ._common import OperationFailed, command, dry_run_option, emit_json, error_
 if TYPE_CHECKING:
     from .._models import Cluster, Pool
     from ..api._github import GitHub
-    from ..ops._fleet import SecretsSpec
+    from ..ops._pool_secrets import SecretsSpec
     from ..targets._app import AppsAPI
     from ..targets._base import TargetOutcome
     from ..targets._parse import Target
@@ -138,7 +138,7 @@ class SecretRequest:
 
     def spec(self) -> SecretsSpec:
         """The same, as the library's per-cluster ``SecretsSpec`` (fleet mode, ``ensure-pool --secret``)."""
-        from ..ops._fleet import SecretsSpec
+        from ..ops._pool_secrets import SecretsSpec
 
         return SecretsSpec(self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy,
                            self.github, self.secret_user)  # fmt: skip
@@ -264,7 +264,7 @@ def write_and_render(
 
 def _pool_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     from .._exceptions import ConfigError
-    from ..ops._plan import check_pool_name
+    from ..ops._pool_plan import check_pool_name
 
     try:
         return None if value is None else check_pool_name(value)

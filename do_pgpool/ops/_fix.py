@@ -35,9 +35,8 @@ from ..targets._base import SecretTarget, TargetOutcome, rerun_advice
 from ..targets._parse import Target, check_targets, format_target
 from ..targets._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 from ..targets._write import write_secrets
-from ._ensure import EnsureResult, ensure_pool
-from ._fleet import PoolTemplate
-from ._plan import PoolRequest
+from ._pool import EnsureResult, ensure_pool
+from ._pool_plan import PoolRequest
 from ._status import ClusterStatus
 
 if TYPE_CHECKING:
@@ -155,7 +154,7 @@ class _Run:
 
 def fix(
     gateway: DigitalOcean,
-    request: PoolRequest | PoolTemplate,
+    request: PoolRequest,
     *,
     cluster: str | None = None,
     targets: Sequence[Target] = (),
@@ -173,8 +172,8 @@ def fix(
 ) -> FixResult:
     """Run the remediation on ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster).
 
-    ``request`` may be a ``PoolTemplate`` whose size is a share of the cluster's connection budget
-    (``PoolSize.parse("50%")``): it is resolved against the cluster found in the status step.
+    ``request``'s size may be a share of the cluster's connection budget (``PoolRequest(size="50%")``): it is
+    resolved against the cluster found in the status step.
 
     Never raises for a step's failure: it is in the returned steps (``result.ok`` is False). ``dry_run``
     reads (API and ``pg_stat_activity``) and changes nothing: no terminate, no pool write, no secret write,
@@ -192,8 +191,7 @@ def fix(
     idle_for = check_seconds(idle_for, what="idle_for")  # nan, inf, negative: ConfigError
     verify_timeout = check_seconds(verify_timeout, what="verify_timeout", positive=True)
     check_secret_user(secret_user)
-    inbound = (request.request(1) if isinstance(request, PoolTemplate) else request).inbound_user
-    if inbound and targets and secret_user is None:
+    if request.inbound_user and targets and secret_user is None:
         from .._exceptions import ConfigError
 
         raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
@@ -227,12 +225,11 @@ def fix(
     kw.update(cluster=found, status=status, terminated=terminated, would_terminate=would)
 
     # 3. the pool (API only); a --size N% is resolved against this cluster's budget.
-    pool_name = (request.request(1) if isinstance(request, PoolTemplate) else request).pool_name
+    pool_name = request.pool_name
     try:
-        wanted = request.for_cluster(found) if isinstance(request, PoolTemplate) else request
         # ``found`` was read just above; fresh_connection: after a write the pool is read again for its
         # connection (the secrets and the verification need the credentials DigitalOcean now serves).
-        ensured: EnsureResult | None = ensure_pool(gateway, wanted, cluster=found, dry_run=dry_run,
+        ensured: EnsureResult | None = ensure_pool(gateway, request, cluster=found, dry_run=dry_run,
                                                    replace=replace, fresh_connection=True)  # fmt: skip
     except DoPgpoolError as exc:
         ensured = None
@@ -362,12 +359,12 @@ def _ensure_step(result: EnsureResult) -> FixStep:
         details.append(f"note: {result.note}")
     if result.current is not None and result.current.connection is not None:
         details.append(f"connection: {result.current.connection.masked_uri}")
-    if result.action == "unchanged":
+    if not result.changes:
         return FixStep("ensure-pool", "done", f"pool {p.name!r} is up to date ({spec}); nothing to do",
                        details=tuple(details))  # fmt: skip
-    if result.action.startswith("would"):
-        return FixStep("ensure-pool", "planned", f"{result.action} pool {p.name!r} ({spec})", details=tuple(details))
-    return FixStep("ensure-pool", "done", f"{result.action} pool {p.name!r} ({spec})", details=tuple(details),
+    if result.dry_run:
+        return FixStep("ensure-pool", "planned", f"{result.outcome} pool {p.name!r} ({spec})", details=tuple(details))
+    return FixStep("ensure-pool", "done", f"{result.outcome} pool {p.name!r} ({spec})", details=tuple(details),
                    changed=True)  # fmt: skip
 
 

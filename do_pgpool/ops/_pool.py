@@ -1,4 +1,5 @@
-"""``ensure_pool``: read, plan, apply. Reconcile-safe: a failed create is never blindly retried.
+"""One cluster's pool: ``ensure_pool`` reads, plans (``_pool_plan.plan_pool``, pure) and applies (``apply_pool``).
+Reconcile-safe: a failed create is never blindly retried.
 
 Request budget. By cluster uuid a converged run is **one** request: the cluster's pool list (a pool that already
 matches needs no budget decision and no write, so the cluster itself is not read). By name (or the account's only
@@ -21,12 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._budget import Budget
+from .._changes import Action, Change
 from .._exceptions import ConfigError, ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
 from .._models import Cluster, Pool, PoolSpec, looks_like_uuid
 from ..api._gateway import DigitalOcean
-from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, check_cluster_ready, plan_pool
+from ._pool_plan import PoolPlan, PoolRequest, check_cluster_ready, plan_pool
 
-__all__ = ["EnsureResult", "apply_pool_plan", "ensure_pool"]
+__all__ = ["EnsureResult", "apply_pool", "ensure_pool"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +37,13 @@ logger = logging.getLogger(__name__)
 class EnsureResult:
     """What ``ensure_pool`` did (or, with ``dry_run``, would do) and the state it left."""
 
-    action: str  # created | updated | replaced | unchanged | would create | would update | would replace
+    action: Action
     #: None when it was not read: a pool found converged by the cluster's uuid needs only the pool list
     cluster: Cluster | None
     pool: PoolSpec
     #: None when the cluster was not read (see ``cluster``)
     budget: Budget | None
-    changes: tuple[Change, ...]
+    changes: tuple[Change[PoolSpec], ...]
     warnings: tuple[str, ...]
     #: the pool as DigitalOcean serves it (with its connection); None on a dry run that would create it. After
     #: a write without ``fresh_connection`` its connection is None when the write changed the pool's user (the
@@ -51,17 +53,23 @@ class EnsureResult:
     #: how a failed create was resolved, if one happened
     note: str | None = None
     cluster_id: str = ""
+    dry_run: bool = False
 
     @property
     def changed(self) -> bool:
-        return self.action in ("created", "updated", "replaced")
+        return self.action is not Action.NONE and not self.dry_run
+
+    @property
+    def outcome(self) -> str:
+        """``created``, ``would create``, ``unchanged``...: the word for people and for JSON."""
+        return self.action.word(dry_run=self.dry_run)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready. The connection string is masked; nothing here carries a password."""
         conn = self.current.connection if self.current else None
         c = self.cluster
         return {
-            "action": self.action,
+            "action": self.outcome,
             "cluster": {"id": c.id, "name": c.name, "size": c.size} if c else {"id": self.cluster_id},
             "pool": self.pool.as_dict(),
             "budget": self.budget.as_dict() if self.budget else None,
@@ -82,33 +90,36 @@ def ensure_pool(
     replace: bool = False,
     fresh_connection: bool = False,
 ) -> EnsureResult:
-    """Make the pool exist as requested on ``cluster``.
+    """Make the pool exist as requested on ``cluster``: read, ``plan_pool``, ``apply_pool``.
 
     ``cluster`` is a name or uuid, None for the account's only PostgreSQL cluster, or a ``Cluster`` already
-    read (fleet mode lists them all at once), which saves its read. ``fresh_connection``: the caller will use
-    the pool's connection (to write a secret, to connect); after a write the pool is read again (one request).
+    read (fleet mode lists them all at once), which saves its read. A size that is a share of the budget needs
+    the cluster before the pools; an absolute one lets a pool found converged by uuid skip the cluster read.
+    ``fresh_connection``: the caller will use the pool's connection (to write a secret, to connect); after a
+    write the pool is read again (one request).
     """
     if not isinstance(request, PoolRequest):
         raise ConfigError(f"ensure_pool needs a PoolRequest, e.g. PoolRequest(size=20), not {type(request).__name__}")
     if cluster is not None and not isinstance(cluster, (Cluster, str)):
         raise ConfigError(f"cluster must be a name or uuid (str) or a Cluster, not {type(cluster).__name__}")
     start = gateway.request_count
-    if isinstance(cluster, Cluster) or not (cluster and looks_like_uuid(cluster)):
+    by_uuid = isinstance(cluster, str) and looks_like_uuid(cluster) and isinstance(request.size, int)
+    if not by_uuid:
         target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
         check_cluster_ready(target)  # before reading its pools: a busy or non-PostgreSQL cluster costs one request
         pools = gateway.list_connection_pools(target.id)
     else:
+        assert isinstance(cluster, str) and isinstance(request.size, int)
         pools = _pools_by_uuid(gateway, cluster)
         current = next((p for p in pools if p.name == request.pool_name), None)
-        if current is not None and current.spec == request.resolve(current):
+        if current is not None and current.spec == request.resolve(current, request.size):
             # Converged: nothing to write, so nothing to decide about the budget; the cluster is not read.
-            return EnsureResult("unchanged", None, current.spec, None, (), (), current,
+            return EnsureResult(Action.NONE, None, current.spec, None, (), (), current,
                                 gateway.request_count - start, cluster_id=cluster)  # fmt: skip
         target = gateway.get_cluster(cluster)
     plan = plan_pool(target, pools, request, replace=replace)
     if dry_run or not plan:
-        action = f"would {plan.action}" if plan else "unchanged"
-        return _result(plan, action, plan.current, gateway.request_count - start)
+        return _result(plan, plan.current, gateway.request_count - start, dry_run=dry_run)
     try:
         pool, note = _apply(gateway, plan, replan=True)
     except _TakenMeanwhile as taken:
@@ -122,8 +133,7 @@ def ensure_pool(
             note = "another run created the pool meanwhile; it was updated in place"
     if fresh_connection:
         pool = gateway.get_connection_pool(plan.cluster.id, pool.name)
-    done = {"create": "created", "update": "updated", "replace": "replaced", "unchanged": "unchanged"}[plan.action]
-    return _result(plan, done, pool, gateway.request_count - start, note)
+    return _result(plan, pool, gateway.request_count - start, note=note)
 
 
 def _pools_by_uuid(gateway: DigitalOcean, cluster_id: str) -> list[Pool]:
@@ -139,7 +149,7 @@ def _pools_by_uuid(gateway: DigitalOcean, cluster_id: str) -> list[Pool]:
         raise
 
 
-def apply_pool_plan(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | None]:
+def apply_pool(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | None]:
     """Execute the plan's one change. Returns the pool as it now is, and a note if a create was reconciled.
 
     After an update the connection is the listed one when the user is unchanged (a size change keeps host, port,
@@ -150,27 +160,28 @@ def apply_pool_plan(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | 
 
 
 def _apply(gateway: DigitalOcean, plan: PoolPlan, *, replan: bool) -> tuple[Pool, str | None]:
-    """``apply_pool_plan``; with ``replan``, a create that finds the pool made meanwhile with other settings raises
+    """``apply_pool``; with ``replan``, a create that finds the pool made meanwhile with other settings raises
     ``_TakenMeanwhile`` for ``ensure_pool`` to plan again."""
     cluster_id = plan.cluster.id
     change = plan.changes[0]
-    if isinstance(change, UpdatePool):
-        gateway.update_connection_pool(cluster_id, change.after)  # 204, no body
-        assert plan.current is not None
-        keep = change.before.user == change.after.user
-        return _with_spec(plan.current, change.after, keep_connection=keep), None
-    if isinstance(change, ReplacePool):
+    after = change.after
+    assert after is not None
+    if change.action is Action.UPDATE:
+        assert plan.current is not None and change.before is not None
+        gateway.update_connection_pool(cluster_id, after)  # 204, no body
+        keep = change.before.user == after.user
+        return _with_spec(plan.current, after, keep_connection=keep), None
+    if change.action is Action.REPLACE:
+        assert change.before is not None
         gateway.delete_connection_pool(cluster_id, change.before.name)
         try:
-            return _create(gateway, plan.cluster, change.after)
+            return _create(gateway, plan.cluster, after)
         except DoPgpoolError as exc:
-            exc.message = (
-                f"{exc.message}\nState left: pool {change.before.name!r} was deleted and could not be created "
+            raise exc.extended(
+                f"\nState left: pool {change.before.name!r} was deleted and could not be created "
                 "again; re-run the same command to finish."
-            )
-            raise
-    assert isinstance(change, CreatePool)
-    return _create(gateway, plan.cluster, change.spec, replan=replan)
+            ) from exc
+    return _create(gateway, plan.cluster, after, replan=replan)
 
 
 def _create(
@@ -190,13 +201,14 @@ def _create(
         if existing is not None and existing.spec == spec:
             return existing, f"the create answered {_short(exc)}, but the pool exists as requested"
         if existing is not None:
-            exc.message = (
-                f"{exc.message}\nA pool named {spec.name!r} exists with other settings "
+            taken = exc.extended(
+                f"\nA pool named {spec.name!r} exists with other settings "
                 f"({existing.mode}, size {existing.size}, db {existing.db}); re-run to update it in place."
             )
             if replan:
-                raise _TakenMeanwhile(exc, existing, pools) from exc
-        elif isinstance(exc, ConflictError):
+                raise _TakenMeanwhile(taken, existing, pools) from exc
+            raise taken from exc
+        if isinstance(exc, ConflictError):
             # Refused, not failed: the same request would be refused again, so say what to change instead.
             clash: tuple[Part, ...] = ()
             if spec.name in cluster.db_names:  # ASSUMPTION (see testing.Assumptions): such a name is refused
@@ -207,9 +219,7 @@ def _create(
                 "\nState left: the pool does not exist; nothing was changed. DigitalOcean refused the request as "
                 "asked, so sending it again cannot help: change what its message names.", *clash,
             ) from exc
-        else:
-            exc.message = f"{exc.message}\nState left: the pool does not exist; nothing was changed. Re-run to retry."
-        raise
+        raise exc.extended("\nState left: the pool does not exist; nothing was changed. Re-run to retry.") from exc
 
 
 class _TakenMeanwhile(Exception):
@@ -237,9 +247,11 @@ def _with_spec(pool: Pool, spec: PoolSpec, *, keep_connection: bool) -> Pool:
     )
 
 
-def _result(plan: PoolPlan, action: str, pool: Pool | None, requests: int, note: str | None = None) -> EnsureResult:
+def _result(
+    plan: PoolPlan, pool: Pool | None, requests: int, *, note: str | None = None, dry_run: bool = False
+) -> EnsureResult:
     return EnsureResult(
-        action=action,
+        action=plan.action,
         cluster=plan.cluster,
         pool=plan.desired,
         budget=plan.budget,
@@ -249,4 +261,5 @@ def _result(plan: PoolPlan, action: str, pool: Pool | None, requests: int, note:
         requests=requests,
         note=note,
         cluster_id=plan.cluster.id,
+        dry_run=dry_run and bool(plan),
     )

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from do_pgpool._changes import Action
 from do_pgpool._exceptions import PlanError
 from do_pgpool._models import Pool, PoolSpec
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.ops._pool import EnsureResult, ensure_pool
-from do_pgpool._changes import Action
 from do_pgpool.ops._pool_plan import PoolRequest
 from do_pgpool.testing import FakeDigitalOcean
 

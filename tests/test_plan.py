@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from do_pgpool._changes import Action
 from do_pgpool._exceptions import BudgetError, ConfigError, PlanError
 from do_pgpool._models import Cluster, Pool
-from do_pgpool._changes import Action
 from do_pgpool.ops._pool_plan import PoolRequest, plan_pool
 
 

@@ -55,7 +55,8 @@ def test_explicit_size_plans_one_resize_with_both_budgets() -> None:
     assert [c.describe() for c in plan.changes] == [
         "~ resize cluster 'app-db': size db-s-1vcpu-1gb -> db-s-2vcpu-4gb (budget 22 -> 97)"
     ]
-    assert plan.changes[0].after is not None and plan.changes[0].after.body() == {"size": "db-s-2vcpu-4gb", "num_nodes": 1}
+    after = plan.changes[0].after
+    assert after is not None and after.body() == {"size": "db-s-2vcpu-4gb", "num_nodes": 1}
 
 
 @pytest.mark.parametrize(
@@ -271,7 +272,8 @@ def test_dry_run_reads_two_and_writes_nothing(api: respx.MockRouter, gateway: Di
     result = apply_resize(gateway, plan, dry_run=True, waiting=fake_waiting(clock))
     assert result.outcome == "would resize" and result.plan is plan and plan.size == "db-s-2vcpu-4gb"
     assert not put.called and gateway.request_count == 2 and result.requests == 0
-    again = resize(gateway, ResizeRequest(connections=90), cluster=CLUSTER_ID, dry_run=True, waiting=fake_waiting(clock))
+    again = resize(gateway, ResizeRequest(connections=90), cluster=CLUSTER_ID, dry_run=True,
+                   waiting=fake_waiting(clock))  # fmt: skip
     assert again.outcome == "would resize" and again.requests == 2 and not put.called
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-__all__ = ["Action", "Change", "Plan"]
+__all__ = ["Action", "Change", "Plan", "Result"]
 
 T = TypeVar("T")
 
@@ -81,3 +81,30 @@ class Plan:
     def action(self) -> Action:
         """The first change's action (plans here hold at most one), or ``Action.NONE``."""
         return self.changes[0].action if self.changes else Action.NONE
+
+
+class Result:
+    """What an operation did: its ``action``, whether it was a ``dry_run`` (it only says what it would do), and
+    whether it ``waited`` for the change to finish. Subclasses are frozen dataclasses with these fields (those
+    that never wait leave ``waited`` to this class) and may name their verb (``resize``)."""
+
+    action: Action
+    dry_run: bool
+    waited: bool = True
+    verb: ClassVar[str] = ""
+    #: the word for Action.NONE
+    nothing: ClassVar[str] = "unchanged"
+
+    @property
+    def changed(self) -> bool:
+        return self.action is not Action.NONE and not self.dry_run
+
+    @property
+    def outcome(self) -> str:
+        """``created``, ``would resize``, ``requested`` (sent, not waited for), ``unchanged``...: for people and
+        JSON; code reads ``action``, ``dry_run`` and ``waited``."""
+        if self.action is Action.NONE:
+            return self.nothing
+        if self.changed and not self.waited:
+            return "requested"
+        return self.action.word(dry_run=self.dry_run, verb=self.verb or None)

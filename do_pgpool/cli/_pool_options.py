@@ -41,7 +41,7 @@ class SizeType(_ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> PoolSize:
         from .._exceptions import ConfigError
-        from ..ops._pool_plan import PoolSize
+        from ..ops._pool_plan import SHARE, PoolSize
 
         if isinstance(value, PoolSize):
             return value
@@ -51,7 +51,7 @@ class SizeType(_ParamType):
                 f"--size {int(text)} is too small: a pool needs at least 1 server connection, e.g. --size 20 "
                 "(or a share of the cluster's connection budget, e.g. --size 50%).", ctx
             )
-        if text.isascii() and not (_WHOLE.match(text) or _PERCENT.match(text)):
+        if text.isascii() and not (_WHOLE.match(text) or SHARE.match(text)):
             raise click.UsageError(
                 f"--size {text!r} is neither a whole number nor a percentage: give server connections "
                 "(--size 20) or a share of the cluster's connection budget (--size 50%).", ctx
@@ -63,7 +63,6 @@ class SizeType(_ParamType):
 
 
 _WHOLE = re.compile(r"^-?[0-9]+$")
-_PERCENT = re.compile(r"^[0-9]+(\.[0-9]+)?%$")
 
 
 @dataclass(frozen=True)

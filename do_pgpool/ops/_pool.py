@@ -18,11 +18,11 @@ once as an update in place (two more requests: the re-read and the PUT).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .._budget import Budget
-from .._changes import Action, Change
+from .._changes import Action, Change, Result
 from .._exceptions import ConfigError, ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
 from .._models import Cluster, Pool, PoolSpec, looks_like_uuid
 from ..api._gateway import DigitalOcean
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class EnsureResult:
+class EnsureResult(Result):
     """What ``ensure_pool`` did (or, with ``dry_run``, would do) and the state it left."""
 
     action: Action
@@ -54,15 +54,6 @@ class EnsureResult:
     note: str | None = None
     cluster_id: str = ""
     dry_run: bool = False
-
-    @property
-    def changed(self) -> bool:
-        return self.action is not Action.NONE and not self.dry_run
-
-    @property
-    def outcome(self) -> str:
-        """``created``, ``would create``, ``unchanged``...: the word for people and for JSON."""
-        return self.action.word(dry_run=self.dry_run)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready. The connection string is masked; nothing here carries a password."""
@@ -236,30 +227,12 @@ def _short(exc: DoPgpoolError) -> str:
 
 
 def _with_spec(pool: Pool, spec: PoolSpec, *, keep_connection: bool) -> Pool:
-    return Pool(
-        name=spec.name,
-        mode=spec.mode,
-        size=spec.size,
-        db=spec.db,
-        user=spec.user,
-        connection=pool.connection if keep_connection else None,
-        private_connection=pool.private_connection if keep_connection else None,
-    )
+    kept = pool if keep_connection else replace(pool, connection=None, private_connection=None)
+    return replace(kept, **{f.name: getattr(spec, f.name) for f in fields(spec)})
 
 
 def _result(
     plan: PoolPlan, pool: Pool | None, requests: int, *, note: str | None = None, dry_run: bool = False
 ) -> EnsureResult:
-    return EnsureResult(
-        action=plan.action,
-        cluster=plan.cluster,
-        pool=plan.desired,
-        budget=plan.budget,
-        changes=plan.changes,
-        warnings=plan.warnings,
-        current=pool,
-        requests=requests,
-        note=note,
-        cluster_id=plan.cluster.id,
-        dry_run=dry_run and bool(plan),
-    )
+    return EnsureResult(plan.action, plan.cluster, plan.desired, plan.budget, plan.changes, plan.warnings, pool,
+                        requests, note, plan.cluster.id, dry_run=dry_run and bool(plan))  # fmt: skip

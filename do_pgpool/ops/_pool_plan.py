@@ -29,7 +29,8 @@ __all__ = [
     "plan_pool",
 ]
 
-_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
+#: ``--size 50%``: a share of the cluster's budget (ASCII digits: ``isascii()`` is checked first)
+SHARE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)%$")
 
 # DigitalOcean documents only the length (3-60). The name is also a URL path segment and the database name
 # clients connect to, so we accept the conservative set; an assumption, not a documented rule.
@@ -63,7 +64,7 @@ class PoolSize:
                 Param("size", repr(raw)), " has characters other than the digits 0-9 (a superscript or full-width "
                 "digit?); type it as e.g. ", Param("size", 20), " or ", Param("size", "50%"),
             ])
-        match = _PERCENT.match(raw)
+        match = SHARE.match(raw)
         if match:
             return cls(float(match.group(1)), percent=True)
         if raw.isdigit():

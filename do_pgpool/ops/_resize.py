@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from .._changes import Action
+from .._changes import Action, Result
 from .._models import Cluster
 from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
 from ._resize_plan import ResizePlan, ResizeRequest, plan_resize
@@ -52,7 +52,7 @@ class ResizeGateway(Protocol):
 
 
 @dataclass(frozen=True)
-class ResizeResult:
+class ResizeResult(Result):
     """What ``resize`` did (``dry_run``: would do); ``waited`` False: the resize was sent, not waited for."""
 
     action: Action
@@ -64,17 +64,7 @@ class ResizeResult:
     note: str | None = None
     dry_run: bool = False
     waited: bool = True
-
-    @property
-    def changed(self) -> bool:
-        return self.action is not Action.NONE and not self.dry_run
-
-    @property
-    def outcome(self) -> str:
-        """``resized``, ``requested`` (not waited for), ``unchanged`` or ``would resize``."""
-        if self.changed and not self.waited:
-            return "requested"
-        return self.action.word(dry_run=self.dry_run, verb="resize")
+    verb = "resize"  # resized, would resize, requested, unchanged
 
     def as_dict(self) -> dict[str, Any]:
         out = {"action": self.outcome, **self.plan.as_dict()}

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from .._changes import Action, Change, Plan
+from .._changes import Action, Change, Plan, Result
 from .._exceptions import ConfigError, NotFoundError, Param
 from .._models import Cluster, ClusterEvent, looks_like_uuid
 from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
@@ -142,7 +142,7 @@ def plan_app_restart(app: dict[str, Any], components: Sequence[str] = ()) -> App
 
 
 @dataclass(frozen=True)
-class RestartResult:
+class RestartResult(Result):
     """What a restart did (``dry_run``: would do; ``waited`` False: started, not waited for). ``target``: cluster
     or app."""
 
@@ -159,19 +159,8 @@ class RestartResult:
     components: tuple[str, ...] = ()
     dry_run: bool = False
     waited: bool = True
-
-    @property
-    def changed(self) -> bool:
-        return self.action is not Action.NONE and not self.dry_run
-
-    @property
-    def outcome(self) -> str:
-        """``restarted``, ``requested`` (not waited for), ``nothing pending`` or ``would restart``."""
-        if self.action is Action.NONE:
-            return "nothing pending"
-        if self.changed and not self.waited:
-            return "requested"
-        return self.action.word(dry_run=self.dry_run, verb="restart")
+    verb = "restart"  # restarted, would restart, requested, and:
+    nothing = "nothing pending"
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -167,7 +167,9 @@ class PoolSpec:
         return out
 
     def as_dict(self) -> JsonDict:
-        return {"name": self.name, "mode": self.mode, "size": self.size, "db": self.db, "user": self.user}
+        from ._jsonable import jsonable
+
+        return dict(jsonable(self, only=("name", "mode", "size", "db", "user")))  # the documented order
 
 
 @dataclass(frozen=True)

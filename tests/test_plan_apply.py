@@ -198,3 +198,21 @@ def test_a_failed_create_says_the_state_left_and_chains_the_untouched_original(
     original = info.value.__cause__
     assert isinstance(original, errors.ServerError) and "State left" not in str(original)
     assert found.pools == {}
+
+
+# -- one serializer ---------------------------------------------------------------------------------------
+
+
+def test_the_serializer_writes_enums_by_value_and_never_a_secret_field() -> None:
+    from do_pgpool._jsonable import jsonable
+    from do_pgpool._models import Connection
+
+    secret = "s3cret-pass"
+    conn = Connection(uri=f"postgresql://doadmin:{secret}@h:25060/defaultdb", host="h", port=25060,
+                      database="defaultdb", user="doadmin", password=secret)  # fmt: skip
+    change = Change(Action.CREATE, "pool 'p'", None, conn)
+    data = jsonable(change)
+    assert data["action"] == "create" and data["before"] is None
+    assert data["after"] == {"host": "h", "port": 25060, "database": "defaultdb", "user": "doadmin", "ssl": True}
+    assert secret not in repr(data)
+    assert jsonable(cluster(), only=("name", "is_postgres")) == {"name": "app-db", "is_postgres": True}

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError, DoPgpoolError, Param, PlanError
+from .._jsonable import jsonable
 from .._models import Cluster
-from ._pool import EnsureResult, ensure_pool
+from ._pool import CLUSTER_FIELDS, EnsureResult, ensure_pool
 from ._pool_plan import PoolRequest
 from ._pool_secrets import SecretsSpec, check_inbound_secrets, cluster_secrets
 
@@ -127,7 +128,7 @@ class ClusterOutcome:
         err = self.first_error
         base = self.result.as_dict() if self.result is not None else {}
         return {
-            "cluster": {"id": self.cluster.id, "name": self.cluster.name, "size": self.cluster.size},
+            "cluster": jsonable(self.cluster, only=CLUSTER_FIELDS),
             "action": self.outcome,
             "ok": self.ok,
             "pool_size": self.pool_size,

@@ -24,11 +24,15 @@ from typing import Any
 from .._budget import Budget
 from .._changes import Action, Change, Result
 from .._exceptions import ConfigError, ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
+from .._jsonable import jsonable
 from .._models import Cluster, Pool, PoolSpec, looks_like_uuid
 from ..api._gateway import DigitalOcean
 from ._pool_plan import PoolPlan, PoolRequest, check_cluster_ready, plan_pool
 
-__all__ = ["EnsureResult", "apply_pool", "ensure_pool"]
+__all__ = ["CLUSTER_FIELDS", "EnsureResult", "apply_pool", "ensure_pool"]
+
+#: the cluster as a pool result shows it in JSON
+CLUSTER_FIELDS = ("id", "name", "size")
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ class EnsureResult(Result):
         c = self.cluster
         return {
             "action": self.outcome,
-            "cluster": {"id": c.id, "name": c.name, "size": c.size} if c else {"id": self.cluster_id},
+            "cluster": jsonable(c, only=CLUSTER_FIELDS) if c else {"id": self.cluster_id},
             "pool": self.pool.as_dict(),
             "budget": self.budget.as_dict() if self.budget else None,
             "changes": [c.describe() for c in self.changes],

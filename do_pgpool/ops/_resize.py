@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .._changes import Action, Result
+from .._jsonable import jsonable
 from .._models import Cluster
 from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
 from ._resize_plan import ResizePlan, ResizeRequest, plan_resize
@@ -68,10 +69,7 @@ class ResizeResult(Result):
 
     def as_dict(self) -> dict[str, Any]:
         out = {"action": self.outcome, **self.plan.as_dict()}
-        out["state"] = {
-            "status": self.cluster.status, "size": self.cluster.size, "num_nodes": self.cluster.num_nodes,
-            "storage_size_mib": self.cluster.storage_size_mib,
-        }
+        out["state"] = jsonable(self.cluster, only=("status", "size", "num_nodes", "storage_size_mib"))
         out["elapsed_seconds"] = round(self.elapsed, 1)
         out["requests"] = self.requests
         out["note"] = self.note

@@ -17,6 +17,7 @@ from .._budget import MAX_CONNECTIONS, connection_limit, ram_gib_from_slug
 from .._changes import Action, Change, Plan
 from .._exceptions import ConfigError, Param, PlanError, Step
 from .._inputs import check_text
+from .._jsonable import jsonable
 from .._models import Cluster
 
 __all__ = [
@@ -113,7 +114,7 @@ class ResizePlan(Plan):
     def as_dict(self) -> dict[str, Any]:
         c = self.cluster
         return {
-            "cluster": {"id": c.id, "name": c.name, "status": c.status, "region": c.region, "engine": c.engine},
+            "cluster": jsonable(c, only=("id", "name", "status", "region", "engine")),
             "current": {
                 "size": c.size, "num_nodes": c.num_nodes, "storage_size_mib": c.storage_size_mib,
                 "budget": self.budget_before,

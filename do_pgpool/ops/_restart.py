@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from .._changes import Action, Change, Plan, Result
 from .._exceptions import ConfigError, NotFoundError, Param
+from .._jsonable import jsonable
 from .._models import Cluster, ClusterEvent, looks_like_uuid
 from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
 from ._wait import maintenance_events, wait_for_deployment, wait_for_maintenance, wait_until_online
@@ -172,13 +173,7 @@ class RestartResult(Result):
             "requests": self.requests,
         }
         if self.cluster is not None:
-            c = self.cluster
-            out["state"] = {
-                "status": c.status,
-                "size": c.size,
-                "num_nodes": c.num_nodes,
-                "maintenance_pending": c.maintenance_pending,
-            }
+            out["state"] = jsonable(self.cluster, only=("status", "size", "num_nodes", "maintenance_pending"))
         if self.target == "app":
             out["deployment"] = {"id": self.deployment_id, "phase": self.phase}
             out["components"] = list(self.components)

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import httpx
 import pytest
 
+from do_pgpool._changes import Action
 from do_pgpool._exceptions import ConfigError, PlanError, ServerError
 from do_pgpool._models import Cluster
 from do_pgpool.api._gateway import DigitalOcean
@@ -125,6 +126,7 @@ def test_a_hundred_clusters_of_mixed_sizes_all_converge(harness: Harness) -> Non
     assert result.ok and [o.cluster.name for o in result.outcomes] == names
     assert [c.name for c in result.skipped] == ["cache"]
     assert {o.outcome for o in result.outcomes} == {"created"}
+    assert {o.action for o in result.outcomes} == {Action.CREATE}
     for i, name in enumerate(names):
         pool = harness.fake.cluster(name).pools["defaultdb-pool"]
         assert (pool.size, pool.mode, pool.user) == (HALF[SIZES[i % 4]], "transaction", "doadmin")
@@ -194,7 +196,7 @@ def test_faults_on_a_few_clusters_are_reported_per_cluster_and_the_rest_succeed(
     assert "database:create scope" in str(by_name[names[7]].error)
     assert "'resizing', not online" in str(by_name[names[11]].error)
     assert "limit is 22" in str(by_name["tenant-full"].error)
-    assert all(by_name[n].outcome == "failed" for n in failed)
+    assert all(by_name[n].outcome == "failed" and by_name[n].action is None for n in failed)
     assert all(o.outcome == "created" for o in result.outcomes if o.cluster.name not in failed)
     assert len([o for o in result.outcomes if o.ok]) == 17
 

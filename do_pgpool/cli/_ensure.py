@@ -14,7 +14,6 @@ from ._common import (
     OperationFailed,
     command,
     dry_run_option,
-    emit_json,
     open_gateway,
     output_option,
     warn,
@@ -176,13 +175,7 @@ def _single_secrets(
 
     prints_value = any(isinstance(t, StdoutTarget) for t in request.targets)
     if result.current is None:  # dry run of a create: no connection string exists yet
-        outcomes = cluster_secrets(gateway, result, request.spec(), dry_run=True)
-        if output == "json":
-            emit_json({**result.as_dict(), "secrets": [o.as_dict() for o in outcomes]})
-        else:
-            render_ensure(result, output)
-            for o in outcomes:
-                click.echo(f"? dry run: {o.describe()}")
+        render_ensure(result, output, secrets=cluster_secrets(gateway, result, request.spec(), dry_run=True))
         return True
     cluster = result.cluster
     if cluster is None and needs_cluster(request):  # converged by uuid: the cluster was not read yet

@@ -16,11 +16,14 @@ from .._changes import Action
 from ._common import emit_json, error_text, warn
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..ops._fleet import FleetResult
     from ..ops._pool import EnsureResult
     from ..ops._resize import ResizeResult
     from ..ops._resize_plan import ResizePlan
     from ..ops._restart import RestartResult
+    from ..targets._base import TargetOutcome
 
 __all__ = [
     "fleet_table",
@@ -36,11 +39,17 @@ __all__ = [
 # -- ensure-pool ---------------------------------------------------------------------------------------
 
 
-def render_ensure(result: EnsureResult, output: str, *, err: bool = False) -> None:
+def render_ensure(
+    result: EnsureResult, output: str, *, err: bool = False, secrets: Sequence[TargetOutcome] | None = None
+) -> None:
+    """The pool's result; ``secrets``: the planned secrets of a dry run that would create the pool."""
     if output == "json":
-        emit_json(result.as_dict())
+        emit_json({**result.as_dict(), "secrets": [o.as_dict() for o in secrets]} if secrets is not None
+                  else result.as_dict())  # fmt: skip
     else:
         click.echo(_text(result), err=err)
+        for o in secrets or ():
+            click.echo(f"? dry run: {o.describe()}")
     for message in result.warnings:
         warn(message)
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._changes import Action
 from .._exceptions import ConfigError, DoPgpoolError, Param, PlanError
 from .._jsonable import jsonable
 from .._models import Cluster
@@ -88,6 +89,11 @@ class ClusterOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None and all(o.ok for o in self.secrets)
+
+    @property
+    def action(self) -> Action | None:
+        """What was done (or, on a dry run, would be done) to the pool; None when it failed."""
+        return self.result.action if self.result is not None and self.error is None else None
 
     @property
     def outcome(self) -> str:

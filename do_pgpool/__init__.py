@@ -48,7 +48,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "targets._write": ("connection_string_for", "write_secrets"),
     "ops._fix": ("FixResult", "FixStep", "fix"),
     "ops._fleet": ("ClusterOutcome", "FleetResult", "ensure_fleet"),
-    "ops._pool": ("EnsureResult", "apply_pool", "ensure_pool"),
+    "ops._pool": ("EnsureResult", "apply_pool", "ensure_pool", "prepare_pool"),
     "ops._pool_plan": ("PoolPlan", "PoolRequest", "PoolSize", "plan_pool"),
     "ops._pool_secrets": ("SecretsSpec",),
     "ops._resize": ("ResizeResult", "apply_resize", "prepare_resize", "resize"),
@@ -169,6 +169,7 @@ if TYPE_CHECKING:
         EnsureResult,
         apply_pool,
         ensure_pool,
+        prepare_pool,
     )
     from .ops._pool_plan import (
         PoolPlan,

@@ -216,3 +216,16 @@ def test_the_serializer_writes_enums_by_value_and_never_a_secret_field() -> None
     assert data["after"] == {"host": "h", "port": 25060, "database": "defaultdb", "user": "doadmin", "ssl": True}
     assert secret not in repr(data)
     assert jsonable(cluster(), only=("name", "is_postgres")) == {"name": "app-db", "is_postgres": True}
+
+
+def test_pool_prepare_then_apply_is_ensure(fake_do: FakeDigitalOcean, gateway: DigitalOcean) -> None:
+    from do_pgpool.ops._pool import apply_pool, prepare_pool
+
+    found = fake_do.add_cluster("app-db")
+    plan = prepare_pool(gateway, PoolRequest(5, name="web"), cluster="app-db")
+    assert plan.action is Action.CREATE and found.pools == {}  # planning writes nothing
+    done = apply_pool(gateway, plan)
+    assert (done.outcome, found.pools["web"].size, done.requests) == ("created", 5, 1)
+    converged = prepare_pool(gateway, PoolRequest(5, name="web"), cluster=found.id)
+    assert not converged and converged.cluster is None and converged.cluster_id == found.id  # by uuid: pools only
+    assert apply_pool(gateway, converged).outcome == "unchanged"

@@ -139,19 +139,23 @@ def _ensure_one(
     output: str,
 ) -> bool:
     """Ensure (or plan) the pool and its secrets on one cluster, render the outcome; True if anything is pending."""
-    from ..ops._pool import ensure_pool
+    from dataclasses import replace
+
+    from ..ops._pool import apply_pool, prepare_pool
 
     with open_gateway(token, api_url) as gateway:
         target: Cluster | str | None = cluster
         if request is not None and _has_placeholder_dotenv(request):
             # dotenv:/srv/{cluster}/.env needs the cluster's name to be checked: read it before the pool is written
-            # (ensure_pool then reuses it, so this costs no extra request)
+            # (prepare_pool then reuses it, so this costs no extra request)
             from ..targets._parse import check_targets
 
             target = gateway.find_cluster(cluster)
             check_targets(request.targets, cluster=target.name)
-        result = ensure_pool(gateway, pool.request, cluster=target, dry_run=dry_run, replace=pool.replace,
-                             fresh_connection=request is not None)  # fmt: skip
+        start = gateway.request_count  # the cluster read for a {cluster} path above is not the pool's
+        plan = prepare_pool(gateway, pool.request, cluster=target, replace=pool.replace)
+        result = apply_pool(gateway, plan, dry_run=dry_run, fresh_connection=request is not None)
+        result = replace(result, requests=gateway.request_count - start)
         if request is None:
             render_ensure(result, output)
             return bool(result.changes)

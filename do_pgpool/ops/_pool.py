@@ -18,7 +18,8 @@ once as an update in place (two more requests: the re-read and the PUT).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
+from dataclasses import replace as replace_fields
 from typing import Any
 
 from .._budget import Budget
@@ -29,7 +30,7 @@ from .._models import Cluster, Pool, PoolSpec, looks_like_uuid
 from ..api._gateway import DigitalOcean
 from ._pool_plan import PoolPlan, PoolRequest, check_cluster_ready, plan_pool
 
-__all__ = ["CLUSTER_FIELDS", "EnsureResult", "apply_pool", "ensure_pool"]
+__all__ = ["CLUSTER_FIELDS", "EnsureResult", "apply_pool", "ensure_pool", "prepare_pool"]
 
 #: the cluster as a pool result shows it in JSON
 CLUSTER_FIELDS = ("id", "name", "size")
@@ -85,19 +86,30 @@ def ensure_pool(
     replace: bool = False,
     fresh_connection: bool = False,
 ) -> EnsureResult:
-    """Make the pool exist as requested on ``cluster``: read, ``plan_pool``, ``apply_pool``.
+    """Make the pool exist as requested on ``cluster``: ``prepare_pool`` then ``apply_pool``.
 
     ``cluster`` is a name or uuid, None for the account's only PostgreSQL cluster, or a ``Cluster`` already
-    read (fleet mode lists them all at once), which saves its read. A size that is a share of the budget needs
-    the cluster before the pools; an absolute one lets a pool found converged by uuid skip the cluster read.
-    ``fresh_connection``: the caller will use the pool's connection (to write a secret, to connect); after a
-    write the pool is read again (one request).
+    read (fleet mode lists them all at once), which saves its read. ``fresh_connection``: the caller will use
+    the pool's connection (to write a secret, to connect); after a write the pool is read again (one request).
+    """
+    start = gateway.request_count
+    plan = prepare_pool(gateway, request, cluster=cluster, replace=replace)
+    result = apply_pool(gateway, plan, dry_run=dry_run, fresh_connection=fresh_connection)
+    return replace_fields(result, requests=gateway.request_count - start)
+
+
+def prepare_pool(
+    gateway: DigitalOcean, request: PoolRequest, *, cluster: Cluster | str | None = None, replace: bool = False
+) -> PoolPlan:
+    """Read what the plan needs and ``plan_pool``. Nothing is written.
+
+    A size that is a share of the budget needs the cluster before the pools; an absolute one lets a pool found
+    converged by uuid skip the cluster read (the plan's ``cluster`` and ``budget`` are then None).
     """
     if not isinstance(request, PoolRequest):
         raise ConfigError(f"ensure_pool needs a PoolRequest, e.g. PoolRequest(size=20), not {type(request).__name__}")
     if cluster is not None and not isinstance(cluster, (Cluster, str)):
         raise ConfigError(f"cluster must be a name or uuid (str) or a Cluster, not {type(cluster).__name__}")
-    start = gateway.request_count
     by_uuid = isinstance(cluster, str) and looks_like_uuid(cluster) and isinstance(request.size, int)
     if not by_uuid:
         target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
@@ -109,25 +121,39 @@ def ensure_pool(
         current = next((p for p in pools if p.name == request.pool_name), None)
         if current is not None and current.spec == request.resolve(current, request.size):
             # Converged: nothing to write, so nothing to decide about the budget; the cluster is not read.
-            return EnsureResult(Action.NONE, None, current.spec, None, (), (), current,
-                                gateway.request_count - start, cluster_id=cluster)  # fmt: skip
+            return PoolPlan(None, current, current.spec, None, request=request, cluster_id=cluster)
         target = gateway.get_cluster(cluster)
-    plan = plan_pool(target, pools, request, replace=replace)
+    return plan_pool(target, pools, request, replace=replace)
+
+
+def apply_pool(
+    gateway: DigitalOcean, plan: PoolPlan, *, dry_run: bool = False, fresh_connection: bool = False
+) -> EnsureResult:
+    """Carry out the plan's one change (with ``dry_run``: say what it would be) and return what was done.
+
+    A create that fails or answers ambiguously is never sent again blindly: the pools are read again; if the pool
+    was made meanwhile with other settings, the plan is made again against it and applied once as an update.
+    After an update without ``fresh_connection`` the connection is the listed one when the user is unchanged (a
+    size change keeps host, port, name and credentials), and None when the user changed: the pool's connection
+    carries its user's credentials, so only a fresh read gives the right ones.
+    """
+    start = gateway.request_count
     if dry_run or not plan:
         return _result(plan, plan.current, gateway.request_count - start, dry_run=dry_run)
     try:
-        pool, note = _apply(gateway, plan, replan=True)
+        pool, note = _apply(gateway, plan, replan=plan.request is not None)
     except _TakenMeanwhile as taken:
         # Another run created the pool between our read and our POST (concurrent runs asking for different sizes):
         # plan again against the pool that now exists and update it in place. Once: a second race fails normally.
-        plan = plan_pool(target, taken.pools, request)  # a budget or mode refusal now speaks for itself
+        assert plan.cluster is not None and plan.request is not None
+        plan = plan_pool(plan.cluster, taken.pools, plan.request)  # a budget or mode refusal speaks for itself
         if not plan:
             pool, note = taken.existing, "another run created the pool meanwhile, as requested"
         else:
             pool, _ = _apply(gateway, plan, replan=False)
             note = "another run created the pool meanwhile; it was updated in place"
     if fresh_connection:
-        pool = gateway.get_connection_pool(plan.cluster.id, pool.name)
+        pool = gateway.get_connection_pool(plan.cluster_id, pool.name)
     return _result(plan, pool, gateway.request_count - start, note=note)
 
 
@@ -144,19 +170,10 @@ def _pools_by_uuid(gateway: DigitalOcean, cluster_id: str) -> list[Pool]:
         raise
 
 
-def apply_pool(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | None]:
-    """Execute the plan's one change. Returns the pool as it now is, and a note if a create was reconciled.
-
-    After an update the connection is the listed one when the user is unchanged (a size change keeps host, port,
-    name and credentials), and None when the user changed: the pool's connection carries its user's credentials,
-    so only a fresh read (``ensure_pool(fresh_connection=True)``) gives the right ones.
-    """
-    return _apply(gateway, plan, replan=False)
-
-
 def _apply(gateway: DigitalOcean, plan: PoolPlan, *, replan: bool) -> tuple[Pool, str | None]:
-    """``apply_pool``; with ``replan``, a create that finds the pool made meanwhile with other settings raises
-    ``_TakenMeanwhile`` for ``ensure_pool`` to plan again."""
+    """The plan's one change; with ``replan``, a create that finds the pool made meanwhile with other settings
+    raises ``_TakenMeanwhile`` for ``apply_pool`` to plan again."""
+    assert plan.cluster is not None  # a plan with a change was made against the cluster
     cluster_id = plan.cluster.id
     change = plan.changes[0]
     after = change.after
@@ -231,12 +248,12 @@ def _short(exc: DoPgpoolError) -> str:
 
 
 def _with_spec(pool: Pool, spec: PoolSpec, *, keep_connection: bool) -> Pool:
-    kept = pool if keep_connection else replace(pool, connection=None, private_connection=None)
-    return replace(kept, **{f.name: getattr(spec, f.name) for f in fields(spec)})
+    kept = pool if keep_connection else replace_fields(pool, connection=None, private_connection=None)
+    return replace_fields(kept, **{f.name: getattr(spec, f.name) for f in fields(spec)})
 
 
 def _result(
     plan: PoolPlan, pool: Pool | None, requests: int, *, note: str | None = None, dry_run: bool = False
 ) -> EnsureResult:
     return EnsureResult(plan.action, plan.cluster, plan.desired, plan.budget, plan.changes, plan.warnings, pool,
-                        requests, note, plan.cluster.id, dry_run=dry_run and bool(plan))  # fmt: skip
+                        requests, note, plan.cluster_id, dry_run=dry_run and bool(plan))  # fmt: skip

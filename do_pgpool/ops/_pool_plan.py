@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .._budget import MAX_POOLS, MIN_DIRECT_HEADROOM, Budget, connection_limit, share_of_budget
 from .._changes import Action, Change, Plan
@@ -172,12 +172,17 @@ def _check_name(name: str) -> None:
 
 @dataclass(frozen=True)
 class PoolPlan(Plan):
-    cluster: Cluster
+    #: None only when ``prepare_pool`` found the pool converged by the cluster's uuid (the cluster was not read)
+    cluster: Cluster | None
     current: Pool | None
     desired: PoolSpec
-    budget: Budget
+    #: None when the cluster was not read (see ``cluster``)
+    budget: Budget | None
     changes: tuple[Change[PoolSpec], ...] = ()
     warnings: tuple[str, ...] = ()
+    #: what was asked: a create that finds the pool made meanwhile plans again with it
+    request: PoolRequest | None = field(default=None, compare=False)
+    cluster_id: str = ""
 
 
 def plan_pool(cluster: Cluster, pools: Sequence[Pool], request: PoolRequest, *, replace: bool = False) -> PoolPlan:
@@ -214,7 +219,7 @@ def plan_pool(cluster: Cluster, pools: Sequence[Pool], request: PoolRequest, *, 
         changes = (Change(Action.REPLACE, subject, current.spec, desired, detail),)
     else:
         changes = (Change(Action.UPDATE, subject, current.spec, desired, _diff(current.spec, desired)),)
-    return PoolPlan(cluster, current, desired, budget, changes, tuple(warnings))
+    return PoolPlan(cluster, current, desired, budget, changes, tuple(warnings), request, cluster.id)
 
 
 def check_cluster_ready(cluster: Cluster) -> None:

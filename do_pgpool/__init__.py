@@ -20,6 +20,7 @@ from ._version import __version__
 _PUBLIC: dict[str, tuple[str, ...]] = {
     "_advice": ("Advice", "advice", "advice_dict", "render_advice:render_text"),
     "_budget": ("Budget", "connection_limit"),
+    "_changes": ("Action", "Change", "Plan"),
     "_deadline": ("Deadline",),
     "_exceptions": (
         "APIError", "AuthenticationError", "BudgetError", "ConfigError", "ConflictError", "ConnectionFailedError",
@@ -45,14 +46,18 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "targets._simple": ("DotenvTarget", "GitHubTarget", "Redeploy", "StdoutTarget"),
     "targets._spec": ("SecretsSpec",),
     "targets._write": ("connection_string_for", "write_secrets"),
-    "ops._ensure": ("EnsureResult", "ensure_pool"),
     "ops._fix": ("FixOptions", "FixResult", "FixStep", "fix"),
-    "ops._fleet": ("ClusterOutcome", "FleetResult", "PoolSize", "PoolTemplate", "ensure_fleet"),
-    "ops._plan": ("CreatePool", "PoolPlan", "PoolRequest", "ReplacePool", "UpdatePool", "plan_pool"),
-    "ops._resize": ("ResizeResult", "resize"),
+    "ops._fleet": ("ClusterOutcome", "FleetResult", "ensure_fleet"),
+    "ops._pool": ("EnsureResult", "apply_pool", "ensure_pool", "prepare_pool"),
+    "ops._pool_plan": ("PoolPlan", "PoolRequest", "PoolSize", "plan_pool"),
+    "ops._resize": ("ResizeResult", "apply_resize", "prepare_resize", "resize"),
     "ops._rewrite": ("RewriteResult", "rewrite_secret"),
     "ops._resize_plan": ("ResizePlan", "ResizeRequest", "plan_resize"),
-    "ops._restart": ("RestartResult", "restart_app", "restart_cluster"),
+    "ops._restart": (
+        "AppRestartPlan", "ClusterRestartPlan", "RestartResult", "apply_app_restart", "apply_cluster_restart",
+        "plan_app_restart", "plan_cluster_restart", "prepare_app_restart", "prepare_cluster_restart", "restart_app",
+        "restart_cluster",
+    ),
     "ops._status": ("ClusterStatus", "cluster_status"),
     "ops._terminate_idle": ("IdleResult", "terminate_idle"),
     "ops._wait": ("wait_for_deployment", "wait_until_ready"),
@@ -94,6 +99,11 @@ if TYPE_CHECKING:
     from ._budget import (
         Budget,
         connection_limit,
+    )
+    from ._changes import (
+        Action,
+        Change,
+        Plan,
     )
     from ._deadline import (
         Deadline,
@@ -146,10 +156,6 @@ if TYPE_CHECKING:
     from .api._retry import (
         RetryConfig,
     )
-    from .ops._ensure import (
-        EnsureResult,
-        ensure_pool,
-    )
     from .ops._fix import (
         FixOptions,
         FixResult,
@@ -159,20 +165,24 @@ if TYPE_CHECKING:
     from .ops._fleet import (
         ClusterOutcome,
         FleetResult,
-        PoolSize,
-        PoolTemplate,
         ensure_fleet,
     )
-    from .ops._plan import (
-        CreatePool,
+    from .ops._pool import (
+        EnsureResult,
+        apply_pool,
+        ensure_pool,
+        prepare_pool,
+    )
+    from .ops._pool_plan import (
         PoolPlan,
         PoolRequest,
-        ReplacePool,
-        UpdatePool,
+        PoolSize,
         plan_pool,
     )
     from .ops._resize import (
         ResizeResult,
+        apply_resize,
+        prepare_resize,
         resize,
     )
     from .ops._resize_plan import (
@@ -181,7 +191,15 @@ if TYPE_CHECKING:
         plan_resize,
     )
     from .ops._restart import (
+        AppRestartPlan,
+        ClusterRestartPlan,
         RestartResult,
+        apply_app_restart,
+        apply_cluster_restart,
+        plan_app_restart,
+        plan_cluster_restart,
+        prepare_app_restart,
+        prepare_cluster_restart,
         restart_app,
         restart_cluster,
     )

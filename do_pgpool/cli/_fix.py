@@ -76,8 +76,8 @@ def fix_command(
     """
     from ..ops._fix import FixOptions, fix
 
-    with secrets.prepare(inbound_user=pool.template.inbound_user) as spec, open_gateway(token, api_url) as gateway:
-        options = FixOptions(pool.template, spec, idle_for=idle_for, replace=pool.replace,
+    with secrets.prepare(inbound_user=pool.request.inbound_user) as spec, open_gateway(token, api_url) as gateway:
+        options = FixOptions(pool.request, spec, idle_for=idle_for, replace=pool.replace,
                              verify_timeout=verify_timeout, dry_run=dry_run)  # fmt: skip
         result = fix(gateway, options, cluster=cluster)
     render_fix(result, output)

@@ -191,7 +191,7 @@ def echo_values(printed: dict[str, str]) -> None:
 
 def _pool_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     from .._exceptions import ConfigError
-    from ..ops._plan import check_pool_name
+    from ..ops._pool_plan import check_pool_name
 
     try:
         return None if value is None else check_pool_name(value)

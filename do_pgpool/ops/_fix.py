@@ -37,9 +37,8 @@ from ..targets._base import TargetOutcome, printed_values, rerun_advice
 from ..targets._parse import check_targets, format_target
 from ..targets._spec import SecretsSpec
 from ..targets._write import write_secrets
-from ._ensure import EnsureResult, ensure_pool
-from ._fleet import PoolTemplate
-from ._plan import PoolRequest
+from ._pool import EnsureResult, ensure_pool
+from ._pool_plan import PoolRequest
 from ._status import ClusterStatus, live_status
 
 if TYPE_CHECKING:
@@ -157,13 +156,13 @@ class _Run:
 class FixOptions:
     """What ``fix`` puts in place and how: the pool, where its connection string goes, and the bounds.
 
-    ``pool`` may be a ``PoolTemplate`` whose size is a share of the cluster's connection budget
-    (``PoolSize.parse("50%")``), resolved against the cluster found in the status step. ``idle_for``: when
+    ``pool``'s size may be a share of the cluster's connection budget (``PoolRequest(size="50%")``), resolved
+    against the cluster found in the status step. ``idle_for``: when
     saturated, sessions idle at least this many seconds are terminated. ``verify_timeout``: how long the
     ``SELECT 1`` through the pool may take. ``dry_run`` reads and changes nothing.
     """
 
-    pool: PoolRequest | PoolTemplate
+    pool: PoolRequest
     secrets: SecretsSpec = field(default_factory=SecretsSpec)
     idle_for: float = 300
     replace: bool = False
@@ -178,11 +177,6 @@ class FixOptions:
         object.__setattr__(self, "verify_timeout",
                            check_seconds(self.verify_timeout, what="verify_timeout", positive=True))  # fmt: skip
 
-    @property
-    def base_request(self) -> PoolRequest:
-        """The pool asked for, before a percentage size is resolved (name, mode, db, user)."""
-        return self.pool.request(1) if isinstance(self.pool, PoolTemplate) else self.pool
-
 
 #: the keywords of the older ``fix(gateway, request, targets=..., idle_for=...)`` call, and where each one goes
 _SECRETS_KEYWORDS = {"targets": "targets", "secret_name": "name", "direct_secret_name": "direct_name",
@@ -190,7 +184,7 @@ _SECRETS_KEYWORDS = {"targets": "targets", "secret_name": "name", "direct_secret
 _OPTION_KEYWORDS = ("idle_for", "replace", "verify_timeout", "dry_run")
 
 
-def _options_from_keywords(pool: PoolRequest | PoolTemplate, keywords: dict[str, Any]) -> FixOptions:
+def _options_from_keywords(pool: PoolRequest, keywords: dict[str, Any]) -> FixOptions:
     unknown = set(keywords) - set(_SECRETS_KEYWORDS) - set(_OPTION_KEYWORDS)
     if unknown:
         raise TypeError(f"fix() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
@@ -203,7 +197,7 @@ def _options_from_keywords(pool: PoolRequest | PoolTemplate, keywords: dict[str,
 
 def fix(
     gateway: DigitalOcean,
-    options: FixOptions | PoolRequest | PoolTemplate,
+    options: FixOptions | PoolRequest,
     *,
     cluster: str | None = None,
     connect_fn: Callable[[str], PgConnection] = connect,
@@ -211,7 +205,7 @@ def fix(
 ) -> FixResult:
     """Run the remediation on ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster).
 
-    ``options`` is a :class:`FixOptions`. (A bare ``PoolRequest``/``PoolTemplate`` with the older keywords
+    ``options`` is a :class:`FixOptions`. (A bare ``PoolRequest`` with the older keywords
     ``targets``, ``secret_name``, ``direct_secret_name``, ``private``, ``github``, ``redeploy``, ``secret_user``,
     ``idle_for``, ``replace``, ``verify_timeout``, ``dry_run`` is accepted too.)
 
@@ -231,7 +225,7 @@ def fix(
     elif keywords:
         raise TypeError("fix(): give the options in FixOptions, not as keywords")
     secrets, dry_run = options.secrets, options.dry_run
-    secrets.check_inbound(options.base_request.inbound_user)
+    secrets.check_inbound(options.pool.inbound_user)
     check_targets(secrets.targets)  # a dotenv: path that cannot be a .env file: refused before any request
     run = _Run()
     kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secrets.name}
@@ -263,14 +257,13 @@ def fix(
 
     # 3. the pool (API only); a --size N% is resolved against this cluster's budget.
     try:
-        wanted = options.pool.for_cluster(found) if isinstance(options.pool, PoolTemplate) else options.pool
         # ``found`` was read just above; fresh_connection: after a write the pool is read again for its
         # connection (the secrets and the verification need the credentials DigitalOcean now serves).
-        ensured: EnsureResult | None = ensure_pool(gateway, wanted, cluster=found, dry_run=dry_run,
+        ensured: EnsureResult | None = ensure_pool(gateway, options.pool, cluster=found, dry_run=dry_run,
                                                    replace=options.replace, fresh_connection=True)  # fmt: skip
     except DoPgpoolError as exc:
         ensured = None
-        pool_name = options.base_request.pool_name
+        pool_name = options.pool.pool_name
         run.add(FixStep("ensure-pool", "failed", f"pool {pool_name!r} could not be put in place", error=exc,
                         state=_ensure_state(exc, pool_name)))  # fmt: skip
     else:
@@ -371,12 +364,12 @@ def _ensure_step(result: EnsureResult) -> FixStep:
         details.append(f"note: {result.note}")
     if result.current is not None and result.current.connection is not None:
         details.append(f"connection: {result.current.connection.masked_uri}")
-    if result.action == "unchanged":
+    if not result.changes:
         return FixStep("ensure-pool", "done", f"pool {p.name!r} is up to date ({spec}); nothing to do",
                        details=tuple(details))  # fmt: skip
-    if result.action.startswith("would"):
-        return FixStep("ensure-pool", "planned", f"{result.action} pool {p.name!r} ({spec})", details=tuple(details))
-    return FixStep("ensure-pool", "done", f"{result.action} pool {p.name!r} ({spec})", details=tuple(details),
+    if result.dry_run:
+        return FixStep("ensure-pool", "planned", f"{result.outcome} pool {p.name!r} ({spec})", details=tuple(details))
+    return FixStep("ensure-pool", "done", f"{result.outcome} pool {p.name!r} ({spec})", details=tuple(details),
                    changed=True)  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from ..targets._base import printed_values
 from ..targets._parse import check_targets
 from ..targets._spec import SecretsSpec
 from ..targets._write import SecretsGateway, write_secrets
-from ._plan import check_pool_name
+from ._pool_plan import check_pool_name
 
 if TYPE_CHECKING:
     from ..targets._base import TargetOutcome

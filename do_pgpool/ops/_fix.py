@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import DatabaseError, DoPgpoolError
+from .._jsonable import jsonable
 from .._models import Cluster, Pool
 from ..postgres._connect import SATURATED_ADVICE, connect
 from ..postgres._connect import Connection as PgConnection
@@ -130,7 +131,7 @@ class FixResult:
             "dry_run": self.dry_run,
             "ok": self.ok,
             "changed": self.changed,
-            "cluster": {"id": c.id, "name": c.name, "size": c.size} if c else None,
+            "cluster": jsonable(c, only=("id", "name", "size")) if c else None,
             "steps": [s.as_dict() for s in self.steps],
             "status": self.status.as_dict() if self.status else None,
             "terminate": self.terminated.as_dict() if self.terminated else None,

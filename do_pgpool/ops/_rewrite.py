@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._exceptions import ConfigError, Param
+from .._jsonable import jsonable
 from .._models import Cluster, Pool
 from ..targets._base import printed_values
 from ..targets._parse import check_targets
@@ -51,7 +52,7 @@ class RewriteResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, without any password (the stdout target's values are left to the caller)."""
-        return {"cluster": {"id": self.cluster.id, "name": self.cluster.name}, "pool": self.pool.name,
+        return {"cluster": jsonable(self.cluster, only=("id", "name")), "pool": self.pool.name,
                 "secrets": [o.as_dict() for o in self.outcomes]}  # fmt: skip
 
 

@@ -118,12 +118,6 @@ class DoPgpoolError(Exception):
     def message(self) -> str:
         return self._message
 
-    @message.setter
-    def message(self, text: str) -> None:
-        # Deprecated: kept only until the last caller moves to ``extended``/``with_state_left`` (issue 13).
-        if text != self._message:
-            self.parts, self._message = (text,), text
-
     def extended(self: _E, *parts: Part) -> _E:
         """A copy of this error (same type and facts) whose message goes on with ``parts``: a note on what to
         do, added where that is known. Raise it ``from`` the original; the original is never changed."""
@@ -177,10 +171,15 @@ class APIError(DoPgpoolError):
         super().__init__(message)
         self.status = status
         self.error_id = error_id
-        self.api_message = api_message
+        self._api_message = api_message
         self.request_id = request_id
         self.method = method
         self.path = path
+
+    @property
+    def api_message(self) -> str | None:
+        """The API's own words, through the run's redactor (an API may echo a value we sent)."""
+        return None if self._api_message is None else redact(self._api_message)
 
 
 class AuthenticationError(APIError):
@@ -318,10 +317,15 @@ class DatabaseError(DoPgpoolError):
 
     ``saturated`` is true when the server refused because every non-reserved slot is taken
     (``remaining connection slots are reserved ...`` or ``too many clients``); ``unreachable`` when no
-    server answered at all (the host does not resolve, the connection is refused or times out).
+    server answered at all (the host does not resolve, the connection is refused or times out);
+    ``login_retry`` when PgBouncer found no server connection in time or its server login is failing (it then
+    waits ``server_login_retry``, 15 s by default, before it tries again).
     """
 
-    def __init__(self, message: str, *, saturated: bool = False, unreachable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, saturated: bool = False, unreachable: bool = False, login_retry: bool = False
+    ) -> None:
         super().__init__(message)
         self.saturated = saturated
         self.unreachable = unreachable
+        self.login_retry = login_retry

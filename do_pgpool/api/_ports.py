@@ -1,7 +1,8 @@
 """The faces of the DigitalOcean gateway that the layers above depend on; ``DigitalOcean`` provides them all.
 
 Deliberately few: ``DatabasesAPI`` (clusters, pools, users, events) and ``AppsAPI`` (App Platform), both
-``Counted`` (requests sent, for results that report them). A module above api/ takes one of these (or the
+``Counted`` (requests sent, for results that report them), and ``DigitalOceanAPI``, the two together (writing a
+pool's secrets reads a database user and edits apps). A module above api/ takes one of these (or the
 concrete ``DigitalOcean``) rather than declaring its own slice of the gateway; a test double implements the face
 it needs. ``RequestLimiter`` (in ``_gateway``) and the targets' ``SecretTarget`` are plug points, not faces.
 """
@@ -12,7 +13,7 @@ from typing import Protocol
 
 from .._models import Cluster, ClusterEvent, JsonDict, Pool, PoolSpec
 
-__all__ = ["AppsAPI", "Counted", "DatabasesAPI"]
+__all__ = ["AppsAPI", "Counted", "DatabasesAPI", "DigitalOceanAPI"]
 
 
 class Counted(Protocol):
@@ -64,3 +65,7 @@ class AppsAPI(Counted, Protocol):
     def get_deployment(self, app_id: str, deployment_id: str) -> JsonDict: ...
 
     def restart_app(self, app_id: str, components: list[str] | None = None) -> JsonDict: ...
+
+
+class DigitalOceanAPI(DatabasesAPI, AppsAPI, Protocol):
+    """Both faces: what an operation that reads databases and writes App Platform secrets takes."""

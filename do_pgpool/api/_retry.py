@@ -16,7 +16,7 @@
 - ``wait_until``: local waits at a fixed interval (a file lock, sessions leaving PostgreSQL).
 
 ``sleep`` and ``clock`` are injectable, so tests never sleep. After a failed POST other than a 429 a create may
-have been applied, and the pool operation reads before deciding.
+have been applied, and ``ops/_pool.py`` reads before deciding.
 """
 
 from __future__ import annotations

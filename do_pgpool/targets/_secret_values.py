@@ -13,9 +13,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from .._exceptions import ConfigError, CredentialsMissingError, NotFoundError, Param, Part, PlanError
 from .._models import Cluster, Pool
-from ..api._ports import DatabasesAPI as UserReader  # the gateway's databases face (get_user)
+from ..api._ports import DatabasesAPI
 
-__all__ = ["UserReader", "check_secret_user", "inbound_needs_secret_user", "secret_values"]
+__all__ = ["check_secret_user", "inbound_needs_secret_user", "secret_values"]
 
 
 def inbound_needs_secret_user(pool: str) -> list[Part]:
@@ -29,7 +29,7 @@ def inbound_needs_secret_user(pool: str) -> list[Part]:
 
 
 def secret_values(
-    users: UserReader,
+    users: DatabasesAPI,
     cluster_id: str,
     pool: Pool,
     *,
@@ -65,7 +65,7 @@ def check_secret_user(secret_user: str | None) -> None:
         raise ConfigError([Param("secret_user"), " must name a database user, e.g. ", Param("secret_user", "app")])
 
 
-def _with_user(users: UserReader, cluster_id: str, pool: Pool, user_name: str, private: bool) -> str:
+def _with_user(users: DatabasesAPI, cluster_id: str, pool: Pool, user_name: str, private: bool) -> str:
     if pool.user is not None and pool.user != user_name:
         raise PlanError(
             [f"pool {pool.name!r} logs in to PostgreSQL as {pool.user!r}, and its connection already carries that "

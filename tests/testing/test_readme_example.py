@@ -25,7 +25,7 @@ def test_creates_the_pool_once(fake_do: FakeDigitalOcean, do: DigitalOcean) -> N
     first = ensure_pool(do, PoolRequest(size=20, name="web"), cluster="app-db")
     second = ensure_pool(do, PoolRequest(size=20, name="web"), cluster="app-db")
 
-    assert (first.action, second.action) == ("created", "unchanged")
+    assert (first.outcome, second.outcome) == ("created", "unchanged")
     assert cluster.pools["web"].size == 20
     assert [c for c in fake_do.calls if c.method != "GET"] == [("POST", f"/v2/databases/{cluster.id}/pools", 201)]
 
@@ -43,7 +43,7 @@ def test_survives_a_500_after_the_create_was_applied(fake_do: FakeDigitalOcean, 
 
     result = ensure_pool(do, PoolRequest(size=10, name="web"), cluster="app-db")
 
-    assert result.action == "created"
+    assert result.outcome == "created"
     assert list(cluster.pools) == ["web"]
 
 

@@ -14,8 +14,7 @@ from .._budget import connection_limit
 from .._exceptions import DatabaseError
 from .._models import Cluster, Pool
 from ..api._ports import DatabasesAPI
-from ..postgres._connect import Connection as PgConnection
-from ..postgres._connect import connect
+from ..postgres._connect import PgConnection, connect
 from ..postgres._usage import Usage, Verdict, snapshot, verdict
 
 __all__ = ["NO_PASSWORD", "ClusterStatus", "cluster_status", "live_status"]

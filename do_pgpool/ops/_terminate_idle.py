@@ -14,8 +14,7 @@ from typing import Any
 from .._exceptions import CredentialsMissingError
 from .._models import Cluster
 from ..api._ports import DatabasesAPI
-from ..postgres._connect import Connection as PgConnection
-from ..postgres._connect import connect
+from ..postgres._connect import PgConnection, connect
 from ..postgres._terminate import TerminateResult, find_idle, terminate
 from ..postgres._usage import Session, Usage, snapshot
 from ._status import NO_PASSWORD

@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ..api._retry import wait_until
-from ._connect import Connection, database_error, mapped, scrub, server_url
+from ._connect import PgConnection, database_error, mapped, scrub, server_url
 from ._usage import IDLE_IN_TRANSACTION_STATES, IDLE_STATES, SESSION_COLUMNS, Session, Usage, session_from_row, snapshot
 
 __all__ = ["TerminateResult", "find_idle", "terminate"]
@@ -33,7 +33,7 @@ ORDER BY state_change, pid
 
 
 def find_idle(
-    conn: Connection,
+    conn: PgConnection,
     *,
     idle_for: float = 300,
     user: str | None = None,
@@ -100,7 +100,7 @@ POLL_INTERVAL = 0.02
 
 
 def terminate(
-    conn: Connection,
+    conn: PgConnection,
     sessions: Iterable[Session],
     *,
     wait: float = TERMINATE_WAIT,
@@ -141,7 +141,7 @@ def terminate(
 
 
 def _wait_gone(
-    conn: Connection, pids: list[int], *, wait: float, sleep: Callable[[float], None], clock: Callable[[], float]
+    conn: PgConnection, pids: list[int], *, wait: float, sleep: Callable[[float], None], clock: Callable[[], float]
 ) -> None:
     """Signalled backends exit asynchronously: wait (bounded) until they left, so the usage after is exact.
 

@@ -74,6 +74,7 @@ class DigitalOcean(HttpClientOwner):
     ``deadline`` is the run's (``--timeout``): no request, retry or rate-limit wait goes past it.
     """
 
+    # The same first keywords as ``GitHub``'s on purpose: both clients are configured alike.
     def __init__(
         self,
         token: str,

@@ -9,6 +9,7 @@ __all__ = ["PG_OPTIONS", "PG_VERSIONS", "layout_sizes"]
 PG_REGIONS = "ams3 blr1 fra1 lon1 nyc1 nyc2 nyc3 sfo2 sfo3 sgp1 syd1 tor1 ric1 atl1".split()
 PG_VERSIONS = ["13", "14", "15", "16", "17"]
 
+# Size lists (data): one node may also be 1 GiB, more nodes may not; alike in shape only.
 _MULTI_NODE = [
     "db-s-1vcpu-2gb", "db-s-2vcpu-4gb", "db-s-4vcpu-8gb", "db-s-6vcpu-16gb", "gd-2vcpu-8gb",
     "gd-4vcpu-16gb", "gd-8vcpu-32gb", "gd-16vcpu-64gb", "gd-32vcpu-128gb", "gd-40vcpu-160gb",

@@ -4,6 +4,9 @@
   its earlier blocks), in a temporary working directory, with nothing set up beforehand: a snippet must
   run verbatim for a reader too (against the project's fake, never the network).
 - A block preceded by ``<!-- docs-test: pytest -->`` is a whole test file: it is run by pytest.
+- A ```console block preceded by ``<!-- docs-test: session -->`` is a terminal session against
+  ``do-pgpool fake-api --seed demo``: each ``$ do-pgpool ...`` runs against a fresh seeded fake, and each line
+  shown after it must appear in its output (``...`` stands for anything; ``echo "exit $?"`` checks the code).
 - A block preceded by ``<!-- docs-test: skip REASON -->`` is not run (it needs an account, a real
   PostgreSQL, ...); the reason is mandatory.
 - Every ``do-pgpool COMMAND --flag`` written anywhere (code blocks and inline code) names a command and
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -28,7 +32,7 @@ from do_pgpool.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-MARKER = re.compile(r"<!--\s*docs-test:\s*(?P<kind>skip|pytest)\b\s*(?P<reason>.*?)\s*-->")
+MARKER = re.compile(r"<!--\s*docs-test:\s*(?P<kind>skip|pytest|session)\b\s*(?P<reason>.*?)\s*-->")
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<info>[^\n`]*)$")
 
 
@@ -128,6 +132,79 @@ def test_a_broken_snippet_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         run_page(page, tmp_path, monkeypatch, text=bad)
     skipped = "<!-- docs-test: skip needs an account -->\n```python\nraise SystemExit(1)\n```\n"
     assert run_page(page, tmp_path, monkeypatch, text=skipped) == 0
+
+
+# --- terminal sessions -------------------------------------------------------------------------------------
+
+SESSION_PAGES = [p for p in PAGES if any(b.marker == "session" for b in blocks(p))]
+
+
+@dataclass
+class Step:
+    command: str
+    expected: list[str]
+
+
+def session_steps(code: str) -> list[Step]:
+    steps: list[Step] = []
+    for line in code.splitlines():
+        if line.startswith("$ "):
+            steps.append(Step(line[2:], []))
+        elif steps and line.strip() and line.strip() != "...":
+            steps[-1].expected.append(line)
+    return steps
+
+
+def run_session(code: str, api_url: str, tmp_path: Path) -> int:
+    """Run a console block's commands in order; returns how many do-pgpool commands ran."""
+    from click.testing import CliRunner
+
+    env: dict[str, str] = {}
+    ran = 0
+    for step in session_steps(code):
+        command, _, echo = step.command.partition(";")
+        words = shlex.split(command)
+        if words[0] == "export":
+            env.update(w.split("=", 1) for w in words[1:])
+            env["DIGITALOCEAN_API_URL"] = api_url  # the session's URL is the fake served for this test
+            continue
+        assert words[0] == "do-pgpool", f"a session runs do-pgpool commands, not {words[0]!r}"
+        result = CliRunner().invoke(main, words[1:], env=env, catch_exceptions=False)
+        output = result.output.splitlines() + ([f"exit {result.exit_code}"] if "exit $?" in echo else [])
+        if "exit $?" not in echo:
+            assert result.exit_code == 0, f"$ {step.command}\n{result.output}"
+        for line in step.expected:
+            pattern = ".*".join(re.escape(part) for part in line.strip().split("..."))
+            assert any(re.fullmatch(pattern, got.strip()) for got in output), \
+                f"$ {step.command}: no line like {line.strip()!r} in:\n" + "\n".join(output)
+        ran += 1
+    return ran
+
+
+@pytest.mark.parametrize("page", SESSION_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_terminal_sessions_say_what_the_commands_print(page: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from do_pgpool.testing import FakeDigitalOcean, seed_demo
+
+    monkeypatch.chdir(tmp_path)
+    for block in (b for b in blocks(page) if b.marker == "session"):
+        fake = FakeDigitalOcean()
+        seed_demo(fake)
+        with fake.serve() as api_url:
+            assert run_session(block.code, api_url, tmp_path) > 0
+
+
+def test_a_session_that_lies_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from do_pgpool.testing import FakeDigitalOcean, seed_demo
+
+    monkeypatch.chdir(tmp_path)
+    fake = FakeDigitalOcean()
+    seed_demo(fake)
+    session = "$ export DIGITALOCEAN_TOKEN=fake\n$ do-pgpool ensure-pool --size 20 --dry-run\n{}\n"
+    with fake.serve() as api_url:
+        assert run_session(session.format("dry run: would create pool ..."), api_url, tmp_path) == 1
+        with pytest.raises(AssertionError, match="no line like .created pool"):
+            run_session(session.format("created pool 'defaultdb-pool'"), api_url, tmp_path)
 
 
 # --- commands and flags -------------------------------------------------------------------------------------

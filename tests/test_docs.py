@@ -313,3 +313,11 @@ def test_the_api_reference_lists_every_public_name() -> None:
     text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^::: do_pgpool\.(\w+)$", text, flags=re.M))
     assert set(do_pgpool.__all__) - {"__version__"} - listed == set()
+
+
+def test_the_advice_page_shows_what_fix_prints() -> None:
+    from do_pgpool import render_advice
+
+    page = ROOT / "docs" / "app-settings.md"
+    shown = [b.code for b in blocks(page) if b.info == "text"]
+    assert shown == [render_advice().strip() + "\n"], "docs/app-settings.md: paste the output of render_advice()"

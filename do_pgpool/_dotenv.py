@@ -9,10 +9,12 @@ bare; a bare value that needs quoting gets double quotes). Duplicate keys: every
 because dotenv readers do not agree on which duplicate wins (python-dotenv takes the last; a loader that
 never overrides an already-set variable keeps the first), so leaving a stale copy anywhere would be a trap.
 
-The write is atomic: a temporary file in the same folder, flush, ``os.fsync``, the old mode (a new file
-gets 0600), ``os.replace``, then fsync of the folder. A failure at any point leaves the old file intact and
-removes the temporary file. A symlinked ``.env`` has its *target* rewritten; the link stays a link.
-An unchanged value means no write at all (the mtime does not move).
+The file side (``_dotenv_io``): only a regular file (or a symlink to one) is a .env -- a device, FIFO or
+socket is refused before anything is opened; writers of one file take turns (an advisory lock beside it);
+the write is atomic (a 0600 temporary file, fsync, the old owner and mode, ``os.replace``, fsync of the
+folder), or in place with a journal when a rename cannot work (bind mount) or would split hard links;
+leftovers of a killed run are cleaned up by the next. A failure leaves the old file intact. A symlinked
+``.env`` has its *target* rewritten; the link stays a link. An unchanged value means no write at all.
 
 Values never appear in exceptions or results.
 """
@@ -22,21 +24,28 @@ from __future__ import annotations
 import io
 import os
 import re
-import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from dotenv.parser import Binding, Reader, parse_stream, parse_value
 
+from ._dotenv_io import (
+    LOCK_TIMEOUT,
+    NEW_FILE_MODE,
+    dotenv_path_problem,
+    locked,
+    read_regular,
+    recover_leftovers,
+    write_file,
+)
 from ._exceptions import DotenvError
 
-__all__ = ["DotenvError", "DotenvResult", "plan_dotenv", "set_dotenv_keys", "update_dotenv_text"]
+__all__ = ["NEW_FILE_MODE", "DotenvError", "DotenvResult", "dotenv_path_problem", "plan_dotenv", "set_dotenv_keys",
+           "update_dotenv_text"]  # fmt: skip
 
 KeyAction = Literal["create", "update", "unchanged"]
 
-NEW_FILE_MODE = 0o600
 _BOM = "\ufeff"
 # Characters that make a bare value ambiguous for python-dotenv, docker compose or a shell `source`.
 _NEEDS_QUOTES = re.compile(r"""[\s#'"\\`$;&|<>(){}]""")
@@ -55,6 +64,10 @@ class DotenvResult:
     keys: Mapping[str, KeyAction]
     file_created: bool
     written: bool
+    #: written in place (a bind-mounted or hard-linked file), not replaced by a rename
+    in_place: bool = False
+    #: what else was done, e.g. a stale temporary file of an interrupted run removed
+    notes: tuple[str, ...] = ()
 
 
 def _newline_of(text: str) -> str:
@@ -157,7 +170,8 @@ def update_dotenv_text(text: str, values: Mapping[str, str]) -> tuple[str, dict[
 def _check_round_trip(old: str, new: str, values: Mapping[str, str]) -> None:
     """Every key of ours reads back as the new value; every other binding reads back exactly as before."""
     def others(text: str) -> list[tuple[str | None, str | None, bool]]:
-        return [(b.key, b.value, b.error) for b in _bindings(text) if b.key not in values]
+        # Blank and comment lines are left out: the parser glues blank lines to the binding after them.
+        return [(b.key, b.value, b.error) for b in _bindings(text) if b.key not in values and (b.key or b.error)]
 
     wrong = sorted({k for b in _bindings(new) if (k := b.key) is not None and k in values and b.value != values[k]})
     if wrong:
@@ -166,93 +180,50 @@ def _check_round_trip(old: str, new: str, values: Mapping[str, str]) -> None:
         raise DotenvError("refusing to write: the update would change other lines of the file")
 
 
-def _write_fully(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _fsync_dir(folder: str) -> None:
+def _decode(data: bytes, path: str) -> str:
     try:
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
-        pass
-    finally:
-        os.close(dfd)
-
-
-def _atomic_write(path: str, data: bytes, mode: int, owner: tuple[int, int] | None) -> None:
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        try:
-            _write_fully(fd, data)
-            os.fchmod(fd, mode)
-            if owner is not None:
-                try:
-                    os.fchown(fd, *owner)
-                except PermissionError:
-                    pass  # not root: the file ends up owned by us, as any editor would leave it
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(folder)
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DotenvError(f"{path} is not UTF-8 text; the file was not changed") from exc
-    except OSError as exc:
-        raise DotenvError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _real_path(path: str | os.PathLike[str]) -> str:
-    """The file to write: a symlink's final target (the link itself stays a link)."""
+def _checked_real_path(path: str | os.PathLike[str]) -> str:
+    """The file to write -- a symlink's final target (the link stays a link) -- or DotenvError saying why not."""
+    problem = dotenv_path_problem(path)
+    if problem is not None:
+        raise DotenvError(f"cannot write {os.fspath(path)}: {problem}; nothing was written")
     return os.path.realpath(os.fspath(path))
 
 
 def plan_dotenv(path: str | os.PathLike[str], values: Mapping[str, str]) -> dict[str, KeyAction]:
     """What set_dotenv_keys() would do, without writing."""
-    text = _read(_real_path(path))
-    if text is None:
+    real = _checked_real_path(path)
+    old = read_regular(real)
+    if old is None:
         return dict.fromkeys(values, "create")
-    return update_dotenv_text(text, values)[1]
+    return update_dotenv_text(_decode(old[0], real), values)[1]
 
 
-def set_dotenv_keys(path: str | os.PathLike[str], values: Mapping[str, str]) -> DotenvResult:
-    """Set every key in ``values`` in the .env file at ``path`` (created 0600 if missing). No write if unchanged."""
-    real = _real_path(path)
-    text = _read(real)
-    created = text is None
-    new_text, actions = update_dotenv_text(text or "", values)
-    if not created and new_text == text:
-        return DotenvResult(path=os.fspath(path), keys=actions, file_created=False, written=False)
-    if created:
-        mode, owner = NEW_FILE_MODE, None
-    else:
-        st = os.stat(real)
-        mode, owner = stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid)
-    try:
-        _atomic_write(real, new_text.encode("utf-8"), mode, owner)
-    except OSError as exc:
-        raise DotenvError(
-            f"cannot write {real}: {exc.strerror or exc}; the previous file (if any) is unchanged"
-        ) from exc
-    return DotenvResult(path=os.fspath(path), keys=actions, file_created=created, written=True)
+def set_dotenv_keys(
+    path: str | os.PathLike[str], values: Mapping[str, str], *, lock_timeout: float = LOCK_TIMEOUT
+) -> DotenvResult:
+    """Set every key in ``values`` in the .env file at ``path`` (created 0600 if missing). No write if unchanged.
+
+    Another do-pgpool run writing the same file is waited for, at most ``lock_timeout`` seconds.
+    """
+    real = _checked_real_path(path)
+    with locked(real, lock_timeout):
+        notes = recover_leftovers(real)
+        old = read_regular(real)
+        text = None if old is None else _decode(old[0], real)
+        new_text, actions = update_dotenv_text(text or "", values)
+        if text is not None and new_text == text:
+            return DotenvResult(os.fspath(path), actions, file_created=False, written=False, notes=tuple(notes))
+        try:
+            report = write_file(real, new_text.encode("utf-8"), old)
+        except OSError as exc:
+            raise DotenvError(
+                f"cannot write {real}: {exc.strerror or exc}; the previous file (if any) is unchanged"
+            ) from exc
+    return DotenvResult(os.fspath(path), actions, file_created=old is None, written=True,
+                        in_place=report.in_place, notes=tuple(notes) + report.notes)  # fmt: skip

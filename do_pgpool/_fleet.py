@@ -368,6 +368,10 @@ def _ensure_one(
 ) -> ClusterOutcome:
     start = gateway.request_count
     try:
+        if secrets is not None:  # a dotenv:/srv/{cluster}/.env that cannot be written: refused before the pool
+            from ._targets import check_targets
+
+            check_targets(secrets.targets, cluster=cluster.name)
         result = ensure_pool_on(gateway, cluster, template, dry_run=dry_run, replace=replace)
     except DoPgpoolError as exc:
         logger.info("cluster %s: %s", cluster.name, exc)

@@ -132,7 +132,7 @@ def test_check_exits_3_while_the_fleet_drifts_and_0_once_converged(fake: FakeDig
         (["--tag", "x", "--size", "0"], "0 is not in the range x>=1"),
         (["--tag", "x", "--size", "120%"], "use 1% to 100%"),
         (["--tag", "x", "--direct-secret-name", "DIRECT_URL"], "--direct-secret-name only apply with --secret"),
-        (["--tag", "x", "--secret", "dotenv:/srv/app/.env"], "no {cluster} placeholder"),
+        (["--tag", "x", "--secret", "dotenv:/tmp/.env"], "no {cluster} placeholder"),
     ],
 )
 def test_usage_errors_exit_2_before_any_request(
@@ -195,8 +195,10 @@ def test_a_failed_secret_target_fails_the_run_but_not_the_other_clusters(
                  "-o", "json")
     assert result.exit_code == 1
     records = {r["cluster"]["name"]: r for r in map(json.loads, result.stdout.splitlines())}
-    assert records[names[0]]["action"] == "created" and records[names[0]]["ok"] is False
-    assert records[names[0]]["secrets"][0]["action"] == "failed"
+    # The .env of the first cluster cannot be written (no folder): refused before its pool is touched.
+    assert records[names[0]]["action"] == "failed" and records[names[0]]["ok"] is False
+    assert "does not exist" in records[names[0]]["error"]
+    assert not fake.cluster(names[0]).pools
     assert all(records[n]["ok"] for n in names[1:])
     assert f"1 of 3 clusters failed: {names[0]}" in result.stderr
     assert_no_secrets(result)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from do_pgpool import _dotenv
+from do_pgpool import _dotenv_io
 from do_pgpool._dotenv import DotenvError, plan_dotenv, set_dotenv_keys, update_dotenv_text
 
 PASSWORD = "AVNS_s3cr3tPassw0rd-xyz"
@@ -165,7 +165,7 @@ def test_crash_during_write_leaves_old_file_and_no_temp_file(tmp_path: Path, mon
         os.write(fd, data[: len(data) // 2])
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_dotenv, "_write_fully", half_then_fail)
+    monkeypatch.setattr(_dotenv_io, "_write_fully", half_then_fail)
     with pytest.raises(DotenvError) as info:
         set_dotenv_keys(env, {"DATABASE_URL": URL})
     assert "No space left on device" in str(info.value)
@@ -203,3 +203,11 @@ def test_text_function_is_pure_and_reports_each_key() -> None:
 def test_unparseable_lines_are_kept_untouched() -> None:
     text, _ = update_dotenv_text("A=1\n!!! not a binding\nB='unterminated\n", {"DATABASE_URL": URL})
     assert text == f"A=1\n!!! not a binding\nB='unterminated\nDATABASE_URL={URL}\n"
+
+
+@pytest.mark.parametrize("before", ["\n", "\n\n# c\n", "   \n", "\r\n"])
+def test_a_file_of_blank_lines_gets_the_key_appended_not_refused(before: str) -> None:
+    # python-dotenv glues blank lines to the binding after them: the safety check must not mistake that for a change.
+    text, actions = update_dotenv_text(before, {"DATABASE_URL": URL})
+    assert text == before + f"DATABASE_URL={URL}" + ("\r\n" if "\r\n" in before else "\n")
+    assert actions == {"DATABASE_URL": "create"}

@@ -263,8 +263,10 @@ def test_secrets_go_to_each_clusters_own_target_after_its_pool_is_confirmed(harn
     result = harness.run(secrets=spec)
 
     by_name = {o.cluster.name: o for o in result.outcomes}
-    assert not by_name[names[0]].ok and by_name[names[0]].action == "created"  # pool fine, secret failed
-    assert by_name[names[0]].secrets_summary() == "1 failed"
+    # names[0]'s .env cannot be written (no folder): refused before its pool is touched.
+    assert not by_name[names[0]].ok and by_name[names[0]].action == "failed"
+    assert "does not exist" in str(by_name[names[0]].error) and by_name[names[0]].requests == 0
+    assert not harness.fake.cluster(names[0]).pools
     assert by_name[names[2]].secrets == ()  # pool failed: no secret written
     assert not (tmp_path / names[2] / ".env").exists()
     for name in names[1:2] + names[3:]:

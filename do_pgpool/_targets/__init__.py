@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._app import AppsAPI, AppTarget, EnvEdit, edit_app_spec, find_app, fingerprint, fingerprint_key
 from ._base import SecretChange, SecretTarget, TargetOutcome, summarize_value, validate_secret_name
-from ._parse import TARGET_FORMS, Target, format_target, has_placeholder, parse_target
+from ._parse import TARGET_FORMS, Target, check_targets, format_target, has_placeholder, parse_target
 from ._simple import DotenvTarget, GitHubTarget, Redeploy, StdoutTarget
 from ._write import connection_string_for, write_secrets
 
@@ -25,6 +25,7 @@ __all__ = [
     "StdoutTarget",
     "Target",
     "TargetOutcome",
+    "check_targets",
     "connection_string_for",
     "edit_app_spec",
     "find_app",

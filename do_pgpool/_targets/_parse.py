@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TypeAlias
 
@@ -16,7 +17,7 @@ from .._exceptions import ConfigError
 from ._app import AppTarget
 from ._simple import DotenvTarget, GitHubTarget, StdoutTarget
 
-__all__ = ["TARGET_FORMS", "Target", "format_target", "has_placeholder", "parse_target"]
+__all__ = ["TARGET_FORMS", "Target", "check_targets", "format_target", "has_placeholder", "parse_target"]
 
 Target: TypeAlias = GitHubTarget | AppTarget | DotenvTarget | StdoutTarget
 
@@ -108,3 +109,19 @@ def format_target(target: Target, *, cluster: str) -> Target:
     if isinstance(fresh, AppTarget) and isinstance(target, AppTarget):
         return fresh.bind(apps=target.client)
     return fresh
+
+
+def check_targets(targets: Sequence[Target], *, cluster: str | None = None) -> None:
+    """Preflight before anything is sent: ConfigError if a ``dotenv:`` path cannot be a .env file.
+
+    Reads the file system (nothing is opened). A path with ``{cluster}`` is checked once ``cluster`` is known.
+    """
+    for target in targets:
+        if isinstance(target, DotenvTarget):
+            if has_placeholder(target.text):
+                if cluster is None:
+                    continue
+                formatted = format_target(target, cluster=cluster)
+                assert isinstance(formatted, DotenvTarget)
+                target = formatted
+            target.check()

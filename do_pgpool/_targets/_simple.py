@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from .._dotenv import plan_dotenv, set_dotenv_keys
+from .._dotenv import dotenv_path_problem, plan_dotenv, set_dotenv_keys
 from .._exceptions import ConfigError, DoPgpoolError
 from ._base import SecretChange, TargetOutcome, overall_action, summarize_value
 
@@ -90,7 +90,11 @@ class GitHubTarget:
 
 @dataclass(frozen=True)
 class DotenvTarget:
-    """``dotenv:PATH``: a .env file (a symlink has its target rewritten; a new file gets mode 0600)."""
+    """``dotenv:PATH``: a .env file (a symlink has its target rewritten; a new file gets mode 0600).
+
+    Only a regular file (or a symlink to one), or a missing file in an existing writable folder: ``check()``
+    says what else it is, before anything is sent; ``plan``/``apply`` check again when they run.
+    """
 
     path: str
     text: str = field(default="", compare=False)
@@ -105,6 +109,12 @@ class DotenvTarget:
         via = f" (symlink to {real})" if real != os.path.abspath(self.path) else ""
         return f".env file {self.path}{via}"
 
+    def check(self) -> None:
+        """ConfigError when the path cannot be a .env file (a device, FIFO, socket, folder, /proc ...)."""
+        problem = dotenv_path_problem(self.path)
+        if problem is not None:
+            raise ConfigError(f"--secret {self.label}: {problem}. Nothing was sent or written")
+
     def plan(self, values: Mapping[str, str]) -> list[SecretChange]:
         actions = plan_dotenv(self.path, values)
         return [SecretChange(self.label, n, actions[n], "", summarize_value(v)) for n, v in values.items()]
@@ -117,8 +127,11 @@ class DotenvTarget:
             detail = "file created with mode 0600"
         elif not result.written:
             detail = "file not touched"
+        elif result.in_place:
+            detail = "mode kept"
         else:
             detail = "file replaced atomically, mode kept"
+        detail = "; ".join((*result.notes, detail))
         return TargetOutcome(self.label, overall_action([a for _, a in names], mixed="updated"), names, detail)
 
 

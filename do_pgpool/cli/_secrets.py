@@ -27,7 +27,8 @@ R = TypeVar("R")
 
 TARGET_HELP = (
     "Where to write the connection string (repeatable): github:OWNER/REPO, github:OWNER/REPO@ENVIRONMENT, "
-    "app:APP, app:APP/COMPONENT, dotenv:PATH, stdout. {cluster} is replaced by the cluster's name."
+    "app:APP, app:APP/COMPONENT, dotenv:PATH (a regular file, or a new one in an existing folder), stdout. "
+    "{cluster} is replaced by the cluster's name."
 )
 
 
@@ -141,7 +142,7 @@ def prepare_secrets(
 ) -> SecretRequest:
     """Parse and validate; open the GitHub client if a github: target needs one (ConfigError -> exit 2)."""
     from .._github import open_github
-    from .._targets import GitHubTarget, Redeploy, parse_target, validate_secret_name
+    from .._targets import GitHubTarget, Redeploy, check_targets, parse_target, validate_secret_name
 
     targets = tuple(parse_target(text) for text in secrets)
     validate_secret_name(secret_name)
@@ -159,6 +160,7 @@ def prepare_secrets(
         if not has_github:
             raise click.UsageError("--redeploy-workflow needs a github:OWNER/REPO --secret target")
         redeploy = Redeploy(redeploy_workflow, ref)
+    check_targets(targets)  # a dotenv: path that is a device, FIFO, folder ... is refused before any request
     github = open_github() if has_github else None
     return SecretRequest(targets, secret_name, direct_secret_name, private, redeploy, github)
 
@@ -239,6 +241,8 @@ def rewrite_secret_command(
     The value is the pool's URI exactly as DigitalOcean gives it (port 25061, the pool name as database,
     sslmode=require). Each target is written independently and idempotently; a failed one makes the exit
     code 1 and a re-run finishes the job. Passwords are shown only by the stdout target.
+    A .env file is replaced atomically (written in place if it is a bind mount or has hard links); runs
+    writing the same .env take turns; a dotenv: path that is a device, FIFO or folder is refused up front.
 
     \b
     Examples:

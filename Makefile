@@ -37,7 +37,7 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --clean --site-dir site
 
-demo: $(STAMP)
+demo: $(STAMP) servers
 	$(BIN)/python demo/demo.py
 
 bench: $(STAMP) servers

@@ -3,7 +3,7 @@
     make bench                      # = python -m benchmarks.run
     python -m benchmarks.run --duration 5 --json
 
-Starts a real PostgreSQL (max_connections=25, 3 reserved) and PgBouncer via tests/realservers.py,
+Starts a real PostgreSQL (max_connections=25, 3 reserved) and PgBouncer via do_pgpool.testing._servers,
 initialises pgbench (scale 1) as the non-superuser ``app`` role, then runs select-only pgbench (-S):
 direct with 20 clients, through the pool with 20 and 100 clients, and direct with 30 clients, which must
 fail with ``remaining connection slots are reserved ...``. Reports TPS, connection errors and the peak
@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from do_pgpool._diagnose import is_saturation_message
+from do_pgpool.testing._servers import PoolAlias, RealServers, psycopg_connect
 from tests.conftest_servers import kick_client_backends
-from tests.realservers import PoolAlias, RealServers, psycopg_connect
 
 POOL = "defaultdb-pool"
 USER = "app"

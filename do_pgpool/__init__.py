@@ -8,13 +8,11 @@ The public API is re-exported here from private modules. Names load on first use
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# A library stays silent unless its user configures logging (the CLI does, on stderr).
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+# The library stays silent unless its user configures logging: see _log.py (not imported here, for speed).
 
 # public name -> "private_module" or "private_module:attribute"
 _EXPORTS: dict[str, str] = {
@@ -30,10 +28,12 @@ _EXPORTS: dict[str, str] = {
     "DotenvError": "_exceptions",
     "InvalidResponseError": "_exceptions",
     "NotFoundError": "_exceptions",
+    "Param": "_exceptions",
     "PlanError": "_exceptions",
     "PreconditionFailedError": "_exceptions",
     "RateLimitedError": "_exceptions",
     "ServerError": "_exceptions",
+    "Step": "_exceptions",
     "TransportError": "_exceptions",
     "WaitTimeoutError": "_exceptions",
     "Budget": "_budget",
@@ -173,10 +173,12 @@ if TYPE_CHECKING:
         DotenvError,
         InvalidResponseError,
         NotFoundError,
+        Param,
         PlanError,
         PreconditionFailedError,
         RateLimitedError,
         ServerError,
+        Step,
         TransportError,
         WaitTimeoutError,
     )

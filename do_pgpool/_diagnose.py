@@ -35,6 +35,7 @@ __all__ = [
     "is_saturation_message",
     "snapshot",
     "terminate",
+    "unreachable_reason",
     "verdict",
 ]
 
@@ -101,6 +102,29 @@ def _server_said(detail: str) -> str:
     return f"FATAL: {tail.strip()}" if sep else last.strip()
 
 
+def _host_port(url: str) -> tuple[str, int]:
+    try:
+        parts = urlsplit(url)
+        return parts.hostname or "the database host", parts.port or 5432
+    except ValueError:
+        return "the database host", 5432
+
+
+def unreachable_reason(detail: str, host: str, port: int) -> str | None:
+    """Why no server answered (from the driver's message), with what to check; None if a server answered."""
+    lowered = detail.lower()
+    if any(m in lowered for m in ("could not translate host name", "failed to resolve host", "name or service not")):
+        return (f"the host name {host} does not resolve; check the cluster's host name, this machine's DNS, and "
+                "that a private-network host (private-...) is used only from inside the cluster's VPC")  # fmt: skip
+    if "connection refused" in lowered:
+        return (f"nothing accepts connections at {host} port {port} (connection refused); check the port and that "
+                "the cluster is online")  # fmt: skip
+    if any(m in lowered for m in ("timeout expired", "timed out", "no route to host", "network is unreachable")):
+        return (f"{host} port {port} did not answer; check that this machine's IP address is among the cluster's "
+                "trusted sources and that no firewall blocks the port")  # fmt: skip
+    return None
+
+
 def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
     detail = _scrub(str(exc).strip(), url)
     if is_saturation_message(detail):
@@ -109,6 +133,10 @@ def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
             f"open to non-superusers is taken (server said: {_server_said(detail)}).\n{SATURATED_ADVICE}",
             saturated=True,
         )
+    reason = unreachable_reason(detail, *_host_port(url))
+    if reason is not None:
+        return DatabaseError(f"cannot reach PostgreSQL: {reason}.\n{doing} {mask_url(url)} failed: {detail}",
+                             unreachable=True)  # fmt: skip
     return DatabaseError(f"{doing} {mask_url(url)} failed: {detail}")
 
 

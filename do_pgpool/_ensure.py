@@ -1,9 +1,15 @@
 """``ensure_pool``: read, plan, apply. Reconcile-safe: a failed create is never blindly retried.
 
-Request budget: a converged run reads the cluster and its pools (2 requests) and writes nothing; a create or an
-update adds one write (3 requests). After any failed or ambiguous create, the pools are read again: DigitalOcean
-sometimes applies a create and still answers 5xx, and a retried POST would then fail with
-``422 pool name is not available`` (terraform-provider-digitalocean #925).
+Request budget. By cluster uuid a converged run is **one** request: the cluster's pool list (a pool that already
+matches needs no budget decision and no write, so the cluster itself is not read). By name (or the account's only
+cluster) the cluster list comes first: 2. A create or an update reads the cluster's pools and the cluster (for the
+budget, its status, databases and users) and writes once: 3. With ``fresh_connection`` (a secret is to be written)
+the pool is read once more after any write, because its connection carries the credentials of the pool's user as
+DigitalOcean serves them *after* the write (a PUT that changes the user answers 204 with no body).
+
+After any failed or ambiguous create, the pools are read again: DigitalOcean sometimes applies a create and still
+answers 5xx, and a retried POST would then fail with ``422 pool name is not available``
+(terraform-provider-digitalocean #925).
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._budget import Budget
-from ._exceptions import ConflictError, DoPgpoolError, ServerError, TransportError
+from ._exceptions import ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
 from ._gateway import DigitalOcean
-from ._models import Cluster, Pool, PoolSpec
+from ._models import Cluster, Pool, PoolSpec, looks_like_uuid
 from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, check_cluster_ready, plan_pool
 
 __all__ = ["EnsureResult", "apply_pool_plan", "ensure_pool"]
@@ -28,16 +34,21 @@ class EnsureResult:
     """What ``ensure_pool`` did (or, with ``dry_run``, would do) and the state it left."""
 
     action: str  # created | updated | replaced | unchanged | would create | would update | would replace
-    cluster: Cluster
+    #: None when it was not read: a pool found converged by the cluster's uuid needs only the pool list
+    cluster: Cluster | None
     pool: PoolSpec
-    budget: Budget
+    #: None when the cluster was not read (see ``cluster``)
+    budget: Budget | None
     changes: tuple[Change, ...]
     warnings: tuple[str, ...]
-    #: the pool as DigitalOcean reports it (with its connection); None on a dry run that would create it
+    #: the pool as DigitalOcean serves it (with its connection); None on a dry run that would create it. After
+    #: a write without ``fresh_connection`` its connection is None when the write changed the pool's user (the
+    #: old connection carried the old user's credentials).
     current: Pool | None
     requests: int
     #: how a failed create was resolved, if one happened
     note: str | None = None
+    cluster_id: str = ""
 
     @property
     def changed(self) -> bool:
@@ -46,11 +57,12 @@ class EnsureResult:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready. The connection string is masked; nothing here carries a password."""
         conn = self.current.connection if self.current else None
+        c = self.cluster
         return {
             "action": self.action,
-            "cluster": {"id": self.cluster.id, "name": self.cluster.name, "size": self.cluster.size},
+            "cluster": {"id": c.id, "name": c.name, "size": c.size} if c else {"id": self.cluster_id},
             "pool": self.pool.as_dict(),
-            "budget": self.budget.as_dict(),
+            "budget": self.budget.as_dict() if self.budget else None,
             "changes": [c.describe() for c in self.changes],
             "warnings": list(self.warnings),
             "connection": conn.masked_uri if conn else None,
@@ -66,39 +78,69 @@ def ensure_pool(
     cluster: Cluster | str | None = None,
     dry_run: bool = False,
     replace: bool = False,
+    fresh_connection: bool = False,
 ) -> EnsureResult:
     """Make the pool exist as requested on ``cluster``.
 
     ``cluster`` is a name or uuid, None for the account's only PostgreSQL cluster, or a ``Cluster`` already
-    read (fleet mode lists them all at once), which saves its read.
+    read (fleet mode lists them all at once), which saves its read. ``fresh_connection``: the caller will use
+    the pool's connection (to write a secret, to connect); after a write the pool is read again (one request).
     """
     start = gateway.request_count
-    target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
-    check_cluster_ready(target)  # before reading its pools: a busy or non-PostgreSQL cluster costs one request
-    pools = gateway.list_connection_pools(target.id)
+    if isinstance(cluster, Cluster) or not (cluster and looks_like_uuid(cluster)):
+        target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
+        check_cluster_ready(target)  # before reading its pools: a busy or non-PostgreSQL cluster costs one request
+        pools = gateway.list_connection_pools(target.id)
+    else:
+        pools = _pools_by_uuid(gateway, cluster)
+        current = next((p for p in pools if p.name == request.pool_name), None)
+        if current is not None and current.spec == request.resolve(current):
+            # Converged: nothing to write, so nothing to decide about the budget; the cluster is not read.
+            return EnsureResult("unchanged", None, current.spec, None, (), (), current,
+                                gateway.request_count - start, cluster_id=cluster)  # fmt: skip
+        target = gateway.get_cluster(cluster)
     plan = plan_pool(target, pools, request, replace=replace)
     if dry_run or not plan:
         action = f"would {plan.action}" if plan else "unchanged"
         return _result(plan, action, plan.current, gateway.request_count - start)
     pool, note = apply_pool_plan(gateway, plan)
+    if fresh_connection:
+        pool = gateway.get_connection_pool(plan.cluster.id, pool.name)
     done = {"create": "created", "update": "updated", "replace": "replaced"}[plan.action]
     return _result(plan, done, pool, gateway.request_count - start, note)
 
 
+def _pools_by_uuid(gateway: DigitalOcean, cluster_id: str) -> list[Pool]:
+    """The pool list, straight from the uuid. If that fails, the cluster says why (not PostgreSQL, busy, gone)."""
+    try:
+        return gateway.list_connection_pools(cluster_id)
+    except DoPgpoolError as exc:
+        try:
+            target = gateway.get_cluster(cluster_id)
+        except DoPgpoolError:
+            raise exc from None
+        check_cluster_ready(target)
+        raise
+
+
 def apply_pool_plan(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | None]:
-    """Execute the plan's one change. Returns the pool as it now is, and a note if a create was reconciled."""
+    """Execute the plan's one change. Returns the pool as it now is, and a note if a create was reconciled.
+
+    After an update the connection is the listed one when the user is unchanged (a size change keeps host, port,
+    name and credentials), and None when the user changed: the pool's connection carries its user's credentials,
+    so only a fresh read (``ensure_pool(fresh_connection=True)``) gives the right ones.
+    """
     cluster_id = plan.cluster.id
     change = plan.changes[0]
     if isinstance(change, UpdatePool):
-        gateway.update_connection_pool(cluster_id, change.after)
-        # PUT answers 204 with no body; a size/user change keeps the pool's host, port and name, so the
-        # listed connection stays valid and no extra read is needed.
+        gateway.update_connection_pool(cluster_id, change.after)  # 204, no body
         assert plan.current is not None
-        return _with_spec(plan.current, change.after), None
+        keep = change.before.user == change.after.user
+        return _with_spec(plan.current, change.after, keep_connection=keep), None
     if isinstance(change, ReplacePool):
         gateway.delete_connection_pool(cluster_id, change.before.name)
         try:
-            return _create(gateway, cluster_id, change.after)
+            return _create(gateway, plan.cluster, change.after)
         except DoPgpoolError as exc:
             exc.message = (
                 f"{exc.message}\nState left: pool {change.before.name!r} was deleted and could not be created "
@@ -106,10 +148,11 @@ def apply_pool_plan(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | 
             )
             raise
     assert isinstance(change, CreatePool)
-    return _create(gateway, cluster_id, change.spec)
+    return _create(gateway, plan.cluster, change.spec)
 
 
-def _create(gateway: DigitalOcean, cluster_id: str, spec: PoolSpec) -> tuple[Pool, str | None]:
+def _create(gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec) -> tuple[Pool, str | None]:
+    cluster_id = cluster.id
     try:
         return gateway.add_connection_pool(cluster_id, spec), None
     except (ServerError, TransportError, ConflictError) as exc:
@@ -127,6 +170,17 @@ def _create(gateway: DigitalOcean, cluster_id: str, spec: PoolSpec) -> tuple[Poo
                 f"{exc.message}\nA pool named {spec.name!r} exists with other settings "
                 f"({existing.mode}, size {existing.size}, db {existing.db}); re-run to update it in place."
             )
+        elif isinstance(exc, ConflictError):
+            # Refused, not failed: the same request would be refused again, so say what to change instead.
+            clash: tuple[Part, ...] = ()
+            if spec.name in cluster.db_names:  # ASSUMPTION (see testing.Assumptions): such a name is refused
+                clash = (f" The pool name {spec.name!r} is also the name of a database on the cluster, which "
+                         "DigitalOcean refuses as a pool name: choose another ", Param("name"),
+                         f" (e.g. {spec.name}-pool).")
+            raise exc.extended(
+                "\nState left: the pool does not exist; nothing was changed. DigitalOcean refused the request as "
+                "asked, so sending it again cannot help: change what its message names.", *clash,
+            ) from exc
         else:
             exc.message = f"{exc.message}\nState left: the pool does not exist; nothing was changed. Re-run to retry."
         raise
@@ -137,15 +191,15 @@ def _short(exc: DoPgpoolError) -> str:
     return f"{status}" if status else type(exc).__name__
 
 
-def _with_spec(pool: Pool, spec: PoolSpec) -> Pool:
+def _with_spec(pool: Pool, spec: PoolSpec, *, keep_connection: bool) -> Pool:
     return Pool(
         name=spec.name,
         mode=spec.mode,
         size=spec.size,
         db=spec.db,
         user=spec.user,
-        connection=pool.connection,
-        private_connection=pool.private_connection,
+        connection=pool.connection if keep_connection else None,
+        private_connection=pool.private_connection if keep_connection else None,
     )
 
 
@@ -160,4 +214,5 @@ def _result(plan: PoolPlan, action: str, pool: Pool | None, requests: int, note:
         current=pool,
         requests=requests,
         note=note,
+        cluster_id=plan.cluster.id,
     )

@@ -21,9 +21,19 @@
 
 Messages name the problem, the numbers and the next step. They never contain a token, a password or a
 credentialed URL: values that could carry one are masked before they reach an exception.
+
+Messages speak library: a parameter is named as a ``Param`` (``size=2``) and an operation as a ``Step``
+(``resize(connections=N)``), kept as structured parts of the message so that the CLI words them its own way
+(``--size 2``, ``do-pgpool resize --connections N``) through ``render()``; ``str()`` is the library wording.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from . import _log  # noqa: F401  (every library module imports this one: its loggers are quiet from the start)
 
 __all__ = [
     "APIError",
@@ -37,25 +47,83 @@ __all__ = [
     "DotenvError",
     "DoPgpoolError",
     "InvalidResponseError",
+    "Param",
+    "Part",
     "NotFoundError",
     "PlanError",
     "PreconditionFailedError",
     "RateLimitedError",
     "ServerError",
+    "Step",
     "TransportError",
     "WaitTimeoutError",
 ]
 
 
-class DoPgpoolError(Exception):
-    """Root of every error do-pgpool raises on purpose."""
+@dataclass(frozen=True)
+class Param:
+    """A parameter named in a message: ``size=2`` (or ``size`` alone when ``value`` is None) to library callers."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    name: str
+    value: object = None
 
     def __str__(self) -> str:
-        return self.message
+        return self.name if self.value is None else f"{self.name}={self.value}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """An operation suggested in a message: ``resize(connections=N)`` to library callers."""
+
+    name: str
+    params: tuple[Param, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(map(str, self.params))})"
+
+
+Part = str | Param | Step
+_E = TypeVar("_E", bound="DoPgpoolError")
+
+
+class DoPgpoolError(Exception):
+    """Root of every error do-pgpool raises on purpose.
+
+    ``message`` is a string or a sequence of parts (strings, ``Param``, ``Step``); ``str()`` joins them in
+    the library's words and ``render(word)`` lets a front end word the ``Param``/``Step`` parts itself.
+    """
+
+    def __init__(self, message: str | Sequence[Part]) -> None:
+        self.parts: tuple[Part, ...] = (message,) if isinstance(message, str) else tuple(message)
+        self._message = "".join(map(str, self.parts))
+        super().__init__(self._message)
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @message.setter
+    def message(self, text: str) -> None:
+        # Code that rewrites a message (redaction, a note on the state left) keeps plain text from then on.
+        if text != self._message:
+            self.parts, self._message = (text,), text
+
+    def extended(self: _E, *parts: Part) -> _E:
+        """A copy of this error (same type and facts) whose message goes on with ``parts``: a note on the
+        state left or on what to do, added where that is known. Raise it ``from`` the original."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.parts = self.parts + parts
+        new._message = "".join(map(str, new.parts))
+        new.args = (new._message,)
+        return new
+
+    def render(self, word: Callable[[Param | Step], str]) -> str:
+        """The message with each ``Param``/``Step`` worded by ``word`` (the CLI passes its flag names)."""
+        return "".join(part if isinstance(part, str) else word(part) for part in self.parts)
+
+    def __str__(self) -> str:
+        return self._message
 
 
 class ConfigError(DoPgpoolError):
@@ -71,7 +139,7 @@ class APIError(DoPgpoolError):
 
     def __init__(
         self,
-        message: str,
+        message: str | Sequence[Part],
         *,
         status: int,
         error_id: str | None = None,
@@ -141,7 +209,7 @@ class BudgetError(DoPgpoolError):
     """The requested pool size does not fit the cluster's connection budget. Nothing was written."""
 
     def __init__(
-        self, message: str, *, limit: int, used_by_others: int, requested: int
+        self, message: str | Sequence[Part], *, limit: int, used_by_others: int, requested: int
     ) -> None:
         super().__init__(message)
         self.limit = limit
@@ -154,7 +222,7 @@ class BudgetError(DoPgpoolError):
 
 
 class PlanError(DoPgpoolError):
-    """The desired state cannot be reached as asked (e.g. a mode change without --replace)."""
+    """The desired state cannot be reached as asked (e.g. a mode change without ``replace=True``)."""
 
 
 class CredentialsMissingError(DoPgpoolError):
@@ -164,7 +232,7 @@ class CredentialsMissingError(DoPgpoolError):
 class WaitTimeoutError(DoPgpoolError):
     """A wait ran out of time. ``last_status`` is what was seen last."""
 
-    def __init__(self, message: str, *, last_status: str | None, elapsed: float) -> None:
+    def __init__(self, message: str | Sequence[Part], *, last_status: str | None, elapsed: float) -> None:
         super().__init__(message)
         self.last_status = last_status
         self.elapsed = elapsed
@@ -187,9 +255,11 @@ class DatabaseError(DoPgpoolError):
     """PostgreSQL refused the connection or a query failed.
 
     ``saturated`` is true when the server refused because every non-reserved slot is taken
-    (``remaining connection slots are reserved ...`` or ``too many clients``).
+    (``remaining connection slots are reserved ...`` or ``too many clients``); ``unreachable`` when no
+    server answered at all (the host does not resolve, the connection is refused or times out).
     """
 
-    def __init__(self, message: str, *, saturated: bool = False) -> None:
+    def __init__(self, message: str, *, saturated: bool = False, unreachable: bool = False) -> None:
         super().__init__(message)
         self.saturated = saturated
+        self.unreachable = unreachable

@@ -33,8 +33,9 @@ from ._exceptions import DatabaseError, DoPgpoolError
 from ._fleet import PoolTemplate
 from ._models import Cluster, Pool
 from ._plan import PoolRequest
+from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 from ._status import ClusterStatus
-from ._targets import SecretTarget, Target, TargetOutcome, connection_string_for, format_target, write_secrets
+from ._targets import SecretTarget, Target, TargetOutcome, format_target, write_secrets
 from ._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ def fix(
     replace: bool = False,
     verify_timeout: float = VERIFY_TIMEOUT,
     connect_fn: Callable[[str], PgConnection] = connect,
+    secret_user: str | None = None,
 ) -> FixResult:
     """Run the remediation on ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster).
 
@@ -175,9 +177,19 @@ def fix(
     Never raises for a step's failure: it is in the returned steps (``result.ok`` is False). ``dry_run``
     reads (API and ``pg_stat_activity``) and changes nothing: no terminate, no pool write, no secret write,
     no verification.
+
+    The secrets (and the verification) use the pool as DigitalOcean serves it after the pool step's write: its
+    connection carries the pool user's credentials. A pool without a user (inbound user) needs ``secret_user``,
+    a database user whose credentials go into the string (see ``_secret_values``).
     """
     if idle_for < 0:
         raise ValueError("idle_for must be >= 0 seconds")
+    check_secret_user(secret_user)
+    inbound = (request.request(1) if isinstance(request, PoolTemplate) else request).inbound_user
+    if inbound and targets and secret_user is None:
+        from ._exceptions import ConfigError
+
+        raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
     run = _Run()
     kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secret_name}
 
@@ -209,8 +221,10 @@ def fix(
     pool_name = (request.request(1) if isinstance(request, PoolTemplate) else request).pool_name
     try:
         wanted = request.for_cluster(found) if isinstance(request, PoolTemplate) else request
-        ensured: EnsureResult | None = ensure_pool(gateway, wanted, cluster=found.id, dry_run=dry_run,
-                                                   replace=replace)  # fmt: skip
+        # ``found`` was read just above; fresh_connection: after a write the pool is read again for its
+        # connection (the secrets and the verification need the credentials DigitalOcean now serves).
+        ensured: EnsureResult | None = ensure_pool(gateway, wanted, cluster=found, dry_run=dry_run,
+                                                   replace=replace, fresh_connection=True)  # fmt: skip
     except DoPgpoolError as exc:
         ensured = None
         run.add(FixStep("ensure-pool", "failed", f"pool {pool_name!r} could not be put in place", error=exc,
@@ -223,15 +237,24 @@ def fix(
 
     # 4. secrets, only once the pool is confirmed.
     formatted: list[SecretTarget] = [format_target(t, cluster=found.name) for t in targets]
+    values: dict[str, str] | DoPgpoolError | None = None
+    if pool is not None and (formatted or not dry_run):
+        try:
+            values = secret_values(gateway, found.id, pool, name=secret_name, direct_name=direct_secret_name,
+                                   cluster=found, private=private, secret_user=secret_user)  # fmt: skip
+        except DoPgpoolError as exc:
+            values = exc
     outcomes, step = _secrets_step(
-        ensured, pool, found, formatted, secret_name=secret_name, direct_secret_name=direct_secret_name,
-        private=private, github=github, apps=gateway, redeploy=redeploy, dry_run=dry_run,
+        ensured, pool, values, formatted, secret_name=secret_name, direct_secret_name=direct_secret_name,
+        github=github, apps=gateway, redeploy=redeploy, dry_run=dry_run,
     )  # fmt: skip
     run.add(step)
     kw["secrets"] = tuple(outcomes)
 
-    # 5. verify through the pool.
-    verified, step = _verify_step(pool, status, dry_run=dry_run, timeout=verify_timeout)
+    # 5. verify through the pool, with the string the secret got (the public one).
+    url = _public_url(gateway, found, pool, values, private=private, secret_name=secret_name,
+                      secret_user=secret_user)  # fmt: skip
+    verified, step = _verify_step(pool, url, status, dry_run=dry_run, timeout=verify_timeout)
     run.add(step)
     kw["verify"] = verified
 
@@ -254,7 +277,8 @@ def _status(
     try:
         conn = connect_fn(info.uri)
     except DatabaseError as exc:
-        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated), None
+        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated,
+                             unreachable=exc.unreachable), None  # fmt: skip
     try:
         return ClusterStatus(found, pools, snapshot(conn)), conn
     except DatabaseError as exc:
@@ -269,7 +293,9 @@ def _status_step(status: ClusterStatus) -> FixStep:
     elif status.saturated:
         summary = "saturated: PostgreSQL refused do-pgpool's connection because it is full"
     else:
+        # Only the API side was read: the step did not do what it is for, and says so.
         summary = f"live usage unavailable: {(status.error or 'unknown').splitlines()[0]}"
+        return FixStep("status", "skipped", summary, details=tuple(status.lines()))
     return FixStep("status", "done", summary, details=tuple(status.lines()))
 
 
@@ -289,7 +315,8 @@ def _terminate_step(
                   "connections go away",
         )  # fmt: skip
     if conn is None or status.usage is None:
-        reason = (status.error or "live usage unavailable").splitlines()[0]
+        reason = "the database did not answer" if status.unreachable else (
+            status.error or "live usage unavailable").splitlines()[0]
         return None, (), FixStep(name, "skipped", f"live usage unknown, so nothing is terminated ({reason})")
     v = status.usage.verdict
     if v.level != "saturated":
@@ -344,15 +371,33 @@ def _ensure_state(exc: DoPgpoolError, pool_name: str) -> str:
 # --- 4. secrets ------------------------------------------------------------------------------------------
 
 
+def _public_url(
+    gateway: DigitalOcean,
+    found: Cluster,
+    pool: Pool | None,
+    values: dict[str, str] | DoPgpoolError | None,
+    *,
+    private: bool,
+    secret_name: str,
+    secret_user: str | None,
+) -> str | DoPgpoolError | None:
+    """The pool's public string for the verification: the secret's value, unless the secret is the VPC one."""
+    if pool is None or values is None or isinstance(values, DoPgpoolError) or not private:
+        return values[secret_name] if isinstance(values, dict) else values
+    try:
+        return secret_values(gateway, found.id, pool, name=secret_name, secret_user=secret_user)[secret_name]
+    except DoPgpoolError as exc:
+        return exc
+
+
 def _secrets_step(
     ensured: EnsureResult | None,
     pool: Pool | None,
-    cluster: Cluster,
+    values: dict[str, str] | DoPgpoolError | None,
     targets: Sequence[SecretTarget],
     *,
     secret_name: str,
     direct_secret_name: str | None,
-    private: bool,
     github: GitHub | None,
     apps: Any,
     redeploy: Redeploy | None,
@@ -369,9 +414,9 @@ def _secrets_step(
         return [], FixStep(name, "planned", f"would write {names} to {labels} once the pool exists",
                            details=tuple(t.describe() for t in targets))  # fmt: skip
     try:
-        values = {secret_name: connection_string_for(pool, private=private)}
-        if direct_secret_name:
-            values[direct_secret_name] = connection_string_for(cluster, private=private)
+        if isinstance(values, DoPgpoolError):
+            raise values
+        assert values is not None
         outcomes = write_secrets(targets, values, dry_run=dry_run, github=github, apps=apps, redeploy=redeploy)
     except DoPgpoolError as exc:
         return [], FixStep(name, "failed", "nothing was written", error=exc,
@@ -406,15 +451,17 @@ def _wrote(outcome: TargetOutcome) -> bool:
 
 
 def _verify_step(
-    pool: Pool | None, status: ClusterStatus, *, dry_run: bool, timeout: float
+    pool: Pool | None, url: str | DoPgpoolError | None, status: ClusterStatus, *, dry_run: bool, timeout: float
 ) -> tuple[VerifyResult | None, FixStep]:
     name = "verify"
     if dry_run:
         return None, FixStep(name, "skipped", "dry run: nothing to verify yet")
-    if pool is None:
+    if pool is None or url is None:
         return None, FixStep(name, "skipped", "the pool is not confirmed")
+    if isinstance(url, DoPgpoolError):
+        reason = str(url).split(". ")[0]
+        return None, FixStep(name, "skipped", f"no credentials to connect through the pool with: {reason}")
     try:
-        url = connection_string_for(pool)
         result = verify_pool(url, timeout=timeout)
     except DoPgpoolError as exc:
         error: DoPgpoolError = exc

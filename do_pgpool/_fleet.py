@@ -7,8 +7,9 @@ per-minute and per-hour limits instead of collecting 429s. One cluster's failure
 ``ClusterOutcome`` and never stops the others.
 
 Request budget: the listing, then per cluster one read of its pools (the listing already carries each cluster's
-status, size, users and connection) plus one write if it is not converged. A converged re-run makes
-``1 + clusters`` requests and writes nothing.
+status, size, users and connection) plus one write if it is not converged, and after a write, when secrets are
+to be written, one read of the pool (its connection carries the pool user's credentials as DigitalOcean serves
+them after the write). A converged re-run makes ``1 + clusters`` requests and writes nothing.
 
 ``--size`` may be a share of each cluster's connection budget (``PoolSize.parse("50%")``): 50 % is 11 on a
 1 GiB cluster (limit 22) and 48 on a 4 GiB one (limit 97), DigitalOcean's own advice for a first pool size.
@@ -20,18 +21,20 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_fields
 from typing import TYPE_CHECKING, Any
 
 from ._budget import connection_limit, share_of_budget
 from ._ensure import EnsureResult, ensure_pool
-from ._exceptions import ConfigError, DoPgpoolError, PlanError
+from ._exceptions import ConfigError, DoPgpoolError, Param, PlanError
 from ._models import Cluster
 from ._plan import PoolRequest, check_cluster_ready
+from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ._gateway import DigitalOcean
     from ._github import GitHub
     from ._targets import Redeploy, Target, TargetOutcome
@@ -44,6 +47,7 @@ __all__ = [
     "PoolTemplate",
     "SecretsSpec",
     "check_fleet_targets",
+    "check_inbound_secrets",
     "cluster_secrets",
     "ensure_fleet",
     "ensure_pool_on",
@@ -66,7 +70,8 @@ class PoolSize:
     def __post_init__(self) -> None:
         if self.percent:
             if not 0 < self.value <= 100:
-                raise ConfigError(f"--size {self.value:g}% is not a share of the budget; use 1% to 100%, e.g. 50%")
+                raise ConfigError([Param("size", f"{self.value:g}%"), " is not a share of the budget; use 1% to 100%, "
+                                   "e.g. ", Param("size", "50%")])
         elif self.value != int(self.value) or self.value < 1:
             raise ConfigError(f"pool size must be a whole number of at least 1, not {self.value:g}")
 
@@ -81,7 +86,8 @@ class PoolSize:
             return cls(float(match.group(1)), percent=True)
         if raw.isdigit():
             return cls(int(raw))
-        raise ConfigError(f"--size {text!r} is neither a whole number nor a percentage; e.g. --size 20 or --size 50%")
+        raise ConfigError([Param("size", repr(text)), " is neither a whole number nor a percentage; e.g. ",
+                           Param("size", 20), " or ", Param("size", "50%")])
 
     def resolve(self, cluster: Cluster) -> int:
         """The pool size for this cluster (a percentage is taken of its connection limit, rounded down)."""
@@ -89,10 +95,10 @@ class PoolSize:
             return int(self.value)
         limit = connection_limit(cluster.size)
         if limit is None:
-            raise PlanError(
-                f"--size {self} needs cluster {cluster.name!r}'s connection budget, but its size slug "
-                f"{cluster.size!r} does not say the node's RAM; give an absolute --size for it"
-            )
+            raise PlanError([
+                Param("size", self), f" needs cluster {cluster.name!r}'s connection budget, but its size slug "
+                f"{cluster.size!r} does not say the node's RAM; give an absolute ", Param("size"), " for it",
+            ])
         return share_of_budget(limit, self.value)
 
     def __str__(self) -> str:
@@ -133,6 +139,11 @@ class SecretsSpec:
     private: bool = False
     redeploy: Redeploy | None = None
     github: GitHub | None = field(default=None, repr=False, compare=False)
+    #: the database user whose credentials go into an inbound-user pool's string (see ``_secret_values``)
+    secret_user: str | None = None
+
+    def __post_init__(self) -> None:
+        check_secret_user(self.secret_user)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -146,9 +157,15 @@ def check_fleet_targets(targets: Sequence[Target]) -> None:
     for target in targets:
         if not isinstance(target, StdoutTarget) and not has_placeholder(target.text):
             raise ConfigError(
-                f"--secret {target.text!r} has no {{cluster}} placeholder: every cluster of the fleet would "
+                f"secret target {target.text!r} has no {{cluster}} placeholder: every cluster of the fleet would "
                 f"overwrite the same secret. Put the cluster's name in it, e.g. {_example(target.text)}"
             )
+
+
+def check_inbound_secrets(inbound_user: bool, secrets: SecretsSpec | None) -> None:
+    """An inbound-user pool's connection has no credentials: its secrets need ``secret_user``. Refused up front."""
+    if inbound_user and secrets is not None and secrets.targets and secrets.secret_user is None:
+        raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
 
 
 def _example(text: str) -> str:
@@ -254,16 +271,23 @@ def ensure_pool_on(
     *,
     dry_run: bool = False,
     replace: bool = False,
+    fresh_connection: bool = False,
 ) -> EnsureResult:
     """``ensure_pool`` for a cluster already read (no extra request) or named; the size may be a percentage.
 
-    Raises the library's errors; ``ensure_fleet`` turns them into per-cluster outcomes.
+    Only a percentage needs the cluster before the pools (its budget); an absolute size leaves the cluster read
+    to ``ensure_pool``, which skips it when the pool is already converged. Raises the library's errors;
+    ``ensure_fleet`` turns them into per-cluster outcomes.
     """
     start = gateway.request_count
-    target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
-    check_cluster_ready(target)  # before resolving a percentage against its budget
-    request = pool.for_cluster(target) if isinstance(pool, PoolTemplate) else pool
-    result = ensure_pool(gateway, request, cluster=target, dry_run=dry_run, replace=replace)
+    if isinstance(pool, PoolTemplate) and pool.size.percent:
+        cluster = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
+        check_cluster_ready(cluster)  # before resolving a percentage against its budget
+        request = pool.for_cluster(cluster)
+    else:
+        request = pool.request(int(pool.size.value)) if isinstance(pool, PoolTemplate) else pool
+    result = ensure_pool(gateway, request, cluster=cluster, dry_run=dry_run, replace=replace,
+                         fresh_connection=fresh_connection)  # fmt: skip
     return replace_fields(result, requests=gateway.request_count - start)  # count the cluster read too
 
 
@@ -271,22 +295,23 @@ def cluster_secrets(
     gateway: DigitalOcean, result: EnsureResult, spec: SecretsSpec, *, dry_run: bool = False
 ) -> tuple[TargetOutcome, ...]:
     """Write (or plan) one cluster's secrets, only once its pool is confirmed. Never raises for a target."""
-    from ._targets import TargetOutcome, connection_string_for, format_target, write_secrets
+    from ._targets import TargetOutcome, format_target, has_placeholder, write_secrets
 
     cluster = result.cluster
-    targets = [format_target(t, cluster=cluster.name) for t in spec.targets]
+    if cluster is None and (spec.direct_name or any(has_placeholder(t.text) for t in spec.targets)):
+        cluster = gateway.get_cluster(result.cluster_id)  # converged by uuid: read only when a value needs it
+    targets = [format_target(t, cluster=cluster.name) for t in spec.targets] if cluster else list(spec.targets)
     if result.current is None:  # a dry run that would create the pool: no connection string exists yet
         names = tuple((name, "create") for name in spec.names)
         detail = "written once the pool is created (its connection string does not exist yet)"
         return tuple(TargetOutcome(t.label, "unknown", names, detail, dry_run=True) for t in targets)
     try:
-        values = {spec.name: connection_string_for(result.current, private=spec.private)}
-        if spec.direct_name:
-            values[spec.direct_name] = connection_string_for(cluster, private=spec.private)
+        values = secret_values(gateway, result.cluster_id, result.current, name=spec.name, direct_name=spec.direct_name,
+                               cluster=cluster, private=spec.private, secret_user=spec.secret_user)  # fmt: skip
         outcomes = write_secrets(
             targets, values, dry_run=dry_run, github=spec.github, apps=gateway, redeploy=spec.redeploy
         )
-    except DoPgpoolError as exc:  # e.g. no password (token without database:view_credentials): nothing written
+    except DoPgpoolError as exc:  # no password (token scope, inbound-user pool): nothing written
         return tuple(TargetOutcome(t.label, "failed", error=exc, dry_run=dry_run) for t in targets)
     return tuple(outcomes)
 
@@ -309,10 +334,13 @@ def ensure_fleet(
     this thread as each cluster finishes. Raises only before any cluster is touched (bad input, the listing
     failed, nothing matched).
     """
+    from concurrent.futures import ThreadPoolExecutor, as_completed  # here: one-cluster runs need no threads
+
     if not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise ConfigError(f"--concurrency {concurrency} is out of range; use 1 to {MAX_CONCURRENCY}")
+        raise ConfigError([Param("concurrency", concurrency), f" is out of range; use 1 to {MAX_CONCURRENCY}"])
     if secrets is not None:
         check_fleet_targets(secrets.targets)
+        check_inbound_secrets(template.inbound_user, secrets)
     gateways: list[DigitalOcean] = []
     made = threading.Lock()
     local = threading.local()
@@ -367,12 +395,14 @@ def _ensure_one(
     replace: bool,
 ) -> ClusterOutcome:
     start = gateway.request_count
+    wants_secrets = secrets is not None and bool(secrets.targets)
     try:
         if secrets is not None:  # a dotenv:/srv/{cluster}/.env that cannot be written: refused before the pool
             from ._targets import check_targets
 
             check_targets(secrets.targets, cluster=cluster.name)
-        result = ensure_pool_on(gateway, cluster, template, dry_run=dry_run, replace=replace)
+        result = ensure_pool_on(gateway, cluster, template, dry_run=dry_run, replace=replace,
+                                fresh_connection=wants_secrets)  # fmt: skip
     except DoPgpoolError as exc:
         logger.info("cluster %s: %s", cluster.name, exc)
         return ClusterOutcome(cluster, "failed", _size_or_none(template, cluster), error=exc,

@@ -23,6 +23,8 @@ from ._exceptions import (
     ConflictError,
     InvalidResponseError,
     NotFoundError,
+    Param,
+    Part,
     PreconditionFailedError,
     RateLimitedError,
     ServerError,
@@ -32,6 +34,7 @@ from ._headers import header, header_number
 from ._models import Cluster, JsonDict, Pool, PoolSpec, looks_like_uuid
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
+from ._transport import http_client
 from ._urls import check_api_url as _check_url
 
 __all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter"]
@@ -55,7 +58,7 @@ class RequestLimiter(Protocol):
 
 def check_api_url(api_url: str) -> str:
     return _check_url(
-        api_url, label="--api-url", example=DEFAULT_API_URL,
+        api_url, label=Param("api_url"), example=DEFAULT_API_URL,
         https_hint="Use https, or http://127.0.0.1:PORT for a local fake",
     )
 
@@ -78,17 +81,18 @@ class DigitalOcean:
         limiter: RequestLimiter | None = None,
     ) -> None:
         if not token or not token.strip():
-            raise ConfigError(
-                "no DigitalOcean API token: pass --token or set DIGITALOCEAN_TOKEN "
-                "(a token with database:read/create/update and database:view_credentials scopes)"
-            )
-        token = check_token(token, what="DigitalOcean API token", hint="Check DIGITALOCEAN_TOKEN or --token.")
+            raise ConfigError([
+                "no DigitalOcean API token: pass ", Param("token"), " or set DIGITALOCEAN_TOKEN "
+                "(a token with database:read/create/update and database:view_credentials scopes)",
+            ])
+        hint: list[Part] = ["Check DIGITALOCEAN_TOKEN or ", Param("token"), "."]
+        token = check_token(token, what="DigitalOcean API token", hint=hint)
         self.api_url = check_api_url(api_url)
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._http = http if http is not None else http_client(self.api_url, timeout=timeout)
         self._retry = retry or RetryConfig()
         self._transport = _CountingTransport(self._http, timeout=timeout, limiter=limiter)
-        self._pydo = _make_pydo(token, self.api_url, self._transport, timeout)
+        self._pydo = _Operations(token, self.api_url, self._transport, timeout)
 
     def __repr__(self) -> str:
         return f"DigitalOcean(api_url={self.api_url!r})"
@@ -115,7 +119,9 @@ class DigitalOcean:
         if tag_name:
             kwargs["tag_name"] = tag_name
         path = "/v2/databases"
-        body = self._read("GET", path, self._pydo.databases.list_clusters, **kwargs)
+        # Filtering by tag also needs the tag:read scope (DigitalOcean's custom-scope rules).
+        scope = "database:read and tag:read" if tag_name else None
+        body = self._read("GET", path, self._pydo.databases.list_clusters, scope=scope, **kwargs)
         return [_parse(Cluster.from_api, d, "GET", path) for d in _items(body, "databases", "GET", path)]
 
     def get_cluster(self, cluster_id: str) -> Cluster:
@@ -142,13 +148,14 @@ class DigitalOcean:
         if len(postgres) == 1:
             return postgres[0]
         if not postgres:
-            raise ConfigError(
-                "this token sees no PostgreSQL cluster; pass --cluster NAME_OR_UUID (or DO_PGPOOL_CLUSTER)"
-            )
+            raise ConfigError([
+                "this token sees no PostgreSQL cluster; pass ", Param("cluster", "NAME_OR_UUID"),
+                " (or DO_PGPOOL_CLUSTER)",
+            ])
         names = ", ".join(sorted(f"{c.name} ({c.id})" for c in postgres))
-        raise ConfigError(
-            f"{len(postgres)} PostgreSQL clusters; choose one with --cluster NAME_OR_UUID: {names}"
-        )
+        raise ConfigError([
+            f"{len(postgres)} PostgreSQL clusters; choose one with ", Param("cluster", "NAME_OR_UUID"), f": {names}",
+        ])
 
     def list_options(self) -> JsonDict:
         return self._read("GET", "/v2/databases/options", self._pydo.databases.list_options)
@@ -156,6 +163,12 @@ class DigitalOcean:
     def list_users(self, cluster_id: str) -> list[JsonDict]:
         path = f"/v2/databases/{cluster_id}/users"
         return _items(self._read("GET", path, self._pydo.databases.list_users, cluster_id), "users", "GET", path)
+
+    def get_user(self, cluster_id: str, name: str) -> JsonDict:
+        """One database user: ``name``, ``role`` and ``password`` (empty without database:view_credentials)."""
+        path = f"/v2/databases/{cluster_id}/users/{_segment(name)}"
+        body = self._read("GET", path, self._pydo.databases.get_user, cluster_id, name)
+        return _envelope(body, "user", "GET", path)
 
     def update_cluster_size(
         self, cluster_id: str, *, size: str, num_nodes: int, storage_size_mib: int | None = None
@@ -233,23 +246,34 @@ class DigitalOcean:
         """POST .../restart: a rolling restart, which closes every connection the app holds."""
         path = f"/v2/apps/{app_id}/restart"
         body: JsonDict = {"components": components} if components else {}
-        out = self._write("POST", path, self._pydo.apps.restart, app_id, body, retry=False)
+        out = self._write("POST", path, self._pydo.apps.restart, app_id, body, retry=False, scope="app:update")
         return dict(_envelope(out, "deployment", "POST", path))
 
     # -- plumbing ------------------------------------------------------------------------------------
 
-    def _read(self, method: str, path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> JsonDict:
-        body = self._write(method, path, fn, *args, retry=True, **kwargs)
+    def _read(
+        self, method: str, path: str, fn: Callable[..., Any], *args: Any, scope: str | None = None, **kwargs: Any
+    ) -> JsonDict:
+        body = self._write(method, path, fn, *args, retry=True, scope=scope, **kwargs)
         if not isinstance(body, dict):
             kind = type(body).__name__
             raise InvalidResponseError(f"{method} {path}: DigitalOcean answered {kind}, not a JSON object")
         return body
 
     def _write(
-        self, method: str, path: str, fn: Callable[..., Any], *args: Any, retry: bool, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        retry: bool,
+        scope: str | None = None,
+        **kwargs: Any,
     ) -> Any:
+        """``scope``: the token scope a 403 names, when it is not ``<database|app>:<verb of method>``."""
+
         def once() -> Any:
-            with _map_errors(method, path):
+            with _map_errors(method, path, scope, self._transport):
                 status, body = fn(*args, cls=_with_status, **kwargs)
             if status == 404:  # pydo returns documented 404s instead of raising
                 raise _api_error(404, body if isinstance(body, dict) else {}, {}, method, path)
@@ -258,26 +282,43 @@ class DigitalOcean:
         return api_retrying(self._retry, only_rate_limits=not retry)(once)
 
 
-def _make_pydo(token: str, api_url: str, transport: Any, timeout: float) -> Any:
-    import pydo
-    from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy, UserAgentPolicy
+class _Operations:
+    """The two pydo operation groups do-pgpool calls, built on one azure-core pipeline.
 
-    class _BearerAuth(SansIOHTTPPolicy[Any, Any]):
-        # pydo's BearerTokenCredentialPolicy refuses http:// (a loopback fake); check_api_url
-        # already refused plain http to anything but loopback.
-        def on_request(self, request: Any) -> None:
-            request.http_request.headers["Authorization"] = f"Bearer {token}"
+    ``pydo.Client`` builds all of its 76 groups and the full default policy list on every construction; these
+    two are the same generated classes (``pydo.operations``), given the pipeline client, serializer and
+    deserializer they expect (pydo-notes.md §1-2). pydo's version is pinned in pyproject.toml.
+    """
 
-    return pydo.Client(
-        "unused",  # pydo insists on a token; ours travels through _BearerAuth
-        endpoint=api_url,
-        transport=transport,
-        retry_policy=RetryPolicy(retry_total=0, timeout=timeout),  # we retry with tenacity
-        authentication_policy=_BearerAuth(),
-        user_agent_policy=UserAgentPolicy(base_user_agent=f"do-pgpool/{__version__}", user_agent_use_env=False),
-        auto_request_id=False,
-        logging_enable=False,
-    )
+    def __init__(self, token: str, api_url: str, transport: Any, timeout: float) -> None:
+        from azure.core import PipelineClient
+        from azure.core.pipeline import policies
+        from pydo._serialization import Deserializer, Serializer
+        from pydo.operations import AppsOperations, DatabasesOperations
+
+        class _BearerAuth(policies.SansIOHTTPPolicy[Any, Any]):
+            # pydo's BearerTokenCredentialPolicy refuses http:// (a loopback fake); check_api_url
+            # already refused plain http to anything but loopback.
+            def on_request(self, request: Any) -> None:
+                request.http_request.headers["Authorization"] = f"Bearer {token}"
+
+        # pydo's order, without request ids (stable cassettes), proxies (httpx reads the environment itself),
+        # hooks, tracing and azure's own HTTP logging (off in do-pgpool).
+        pipeline = [
+            policies.HeadersPolicy(),
+            policies.UserAgentPolicy(base_user_agent=f"do-pgpool/{__version__}", user_agent_use_env=False),
+            policies.ContentDecodePolicy(),
+            policies.RedirectPolicy(),
+            policies.RetryPolicy(retry_total=0, timeout=timeout),  # we retry with tenacity
+            _BearerAuth(),
+            policies.SensitiveHeaderCleanupPolicy(),
+        ]
+        client: Any = PipelineClient(base_url=api_url, policies=pipeline, transport=transport)
+        serialize, deserialize = Serializer(), Deserializer()
+        serialize.client_side_validation = False
+        groups: Any = (DatabasesOperations, AppsOperations)  # generated without annotations
+        self.databases = groups[0](client, None, serialize, deserialize)
+        self.apps = groups[1](client, None, serialize, deserialize)
 
 
 class _CountingTransport:
@@ -289,6 +330,9 @@ class _CountingTransport:
         self._inner = HttpxTransport(http, timeout=timeout)
         self._limiter = limiter
         self.count = 0
+        #: the last answer's status and headers: what a body pydo could not parse was answered with
+        self.last_status = 0
+        self.last_headers: Mapping[str, str] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -309,9 +353,17 @@ class _CountingTransport:
             if self._limiter is not None:
                 self._limiter.observe(0, {})  # no answer: the request still counts from when it left
             raise
+        self.last_status, self.last_headers = response.status_code, response.headers
         if self._limiter is not None:
             self._limiter.observe(response.status_code, response.headers)
         return response
+
+
+def _segment(text: str) -> str:
+    """For messages only: pydo quotes path parameters itself."""
+    from urllib.parse import quote
+
+    return quote(text, safe="")
 
 
 def _with_status(pipeline_response: Any, body: Any, headers: Any) -> tuple[int, Any]:
@@ -344,14 +396,16 @@ def _envelope(body: Any, key: str, method: str, path: str) -> JsonDict:
 
 
 @contextmanager
-def _map_errors(method: str, path: str) -> Iterator[None]:
+def _map_errors(
+    method: str, path: str, scope: str | None = None, transport: _CountingTransport | None = None
+) -> Iterator[None]:
     """azure/pydo exceptions -> our tree, most specific first. Messages never carry bodies verbatim."""
     from azure.core.exceptions import AzureError, DecodeError, HttpResponseError
 
     try:
         yield
     except DecodeError as exc:  # subclasses HttpResponseError with the 2xx status: check it first
-        raise InvalidResponseError(f"{method} {path}: DigitalOcean's answer is not valid JSON") from exc
+        raise _not_json(method, path, transport) from exc
     except HttpResponseError as exc:
         response: Any = exc.response
         status = int(exc.status_code or 0)
@@ -364,16 +418,29 @@ def _map_errors(method: str, path: str) -> Iterator[None]:
                 body = parsed if isinstance(parsed, dict) else {}
             except ValueError:
                 body = {}
-        raise _api_error(status, body, headers, method, path) from exc
+        raise _api_error(status, body, headers, method, path, scope) from exc
     except AzureError as exc:  # ServiceRequestError (connect), ServiceResponseError (read timeout, protocol)
         cause = exc.inner_exception or exc
         raise TransportError(f"{method} {path}: no answer from DigitalOcean ({type(cause).__name__}: {cause})") from exc
-    except ValueError as exc:  # a 2xx whose body is not JSON at all
-        raise InvalidResponseError(f"{method} {path}: DigitalOcean's answer is not valid JSON") from exc
+    except ValueError as exc:  # a body pydo tried to parse (2xx, or a documented 404) is not JSON
+        raise _not_json(method, path, transport) from exc
+
+
+def _not_json(method: str, path: str, transport: _CountingTransport | None) -> APIError | InvalidResponseError:
+    """A body that is not JSON. A 404 stays "not found": DigitalOcean answers unknown routes (and sometimes
+    gone objects) with plain text ``404 page not found``, and callers such as pool delete treat 404 as done."""
+    if transport is not None and transport.last_status == 404:
+        return _api_error(404, {}, transport.last_headers, method, path)
+    return InvalidResponseError(f"{method} {path}: DigitalOcean's answer is not valid JSON")
 
 
 def _api_error(
-    status: int, body: Mapping[str, Any], headers: Mapping[str, str], method: str, path: str
+    status: int,
+    body: Mapping[str, Any],
+    headers: Mapping[str, str],
+    method: str,
+    path: str,
+    scope: str | None = None,
 ) -> APIError:
     error_id = str(body.get("id") or "") or None
     api_message = str(body.get("message") or "") or None
@@ -395,8 +462,9 @@ def _api_error(
         )
     if status == 403:
         kind = "app" if path.startswith("/v2/apps") else "database"
-        scope = f"{kind}:{_SCOPES.get(method, 'read')}"
-        return AuthenticationError(f"{what}. The token lacks the {scope} scope for this call.", **common)
+        scope = scope or f"{kind}:{_SCOPES.get(method, 'read')}"
+        plural = " scopes" if " and " in scope else " scope"
+        return AuthenticationError(f"{what}. The token lacks the {scope}{plural} for this call.", **common)
     if status == 404:
         return NotFoundError(f"{what}. It does not exist, or this token cannot see it.", **common)
     if status in (409, 422):

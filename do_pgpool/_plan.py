@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ._budget import MAX_POOLS, MIN_DIRECT_HEADROOM, Budget
-from ._exceptions import BudgetError, ConfigError, PlanError
+from ._exceptions import BudgetError, ConfigError, Param, PlanError, Step
 from ._models import POOL_MODES, Cluster, Pool, PoolSpec
 
 __all__ = [
@@ -52,16 +52,17 @@ class PoolRequest:
 
     def __post_init__(self) -> None:
         if self.inbound_user and self.user:
-            raise ConfigError("--user and --inbound-user exclude each other: a pool has one user or none")
+            raise ConfigError([Param("user"), " and ", Param("inbound_user"),
+                               " exclude each other: a pool has one user or none"])
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
             raise ConfigError(f"pool size must be a whole number of at least 1, not {self.size!r}")
         if self.mode is not None and self.mode not in POOL_MODES:
             raise ConfigError(f"pool mode {self.mode!r} is not one of {', '.join(POOL_MODES)}")
         if self.name is not None:
             _check_name(self.name)
-        for label, value in (("--db", self.db), ("--user", self.user)):
+        for label, value in (("db", self.db), ("user", self.user)):
             if value is not None and not value.strip():
-                raise ConfigError(f"{label} must not be empty")
+                raise ConfigError([Param(label), " must not be empty"])
 
     @property
     def pool_name(self) -> str:
@@ -155,10 +156,10 @@ def plan_pool(cluster: Cluster, pools: Sequence[Pool], request: PoolRequest, *, 
     budget = Budget.for_pool(cluster.size, [(p.name, p.size) for p in pools], desired.name)
     warnings = list(_check_budget(cluster, budget, desired))
     if current is None and len(pools) >= MAX_POOLS:
-        raise PlanError(
+        raise PlanError([
             f"cluster {cluster.name!r} already has {len(pools)} pools; DigitalOcean allows {MAX_POOLS}. "
-            "Delete one or reuse an existing pool with --name."
-        )
+            "Delete one or reuse an existing pool with ", Param("name"), ".",
+        ])
 
     changes: tuple[Change, ...]
     if current is None:
@@ -167,12 +168,12 @@ def plan_pool(cluster: Cluster, pools: Sequence[Pool], request: PoolRequest, *, 
         changes = ()
     elif current.mode != desired.mode:
         if not replace:
-            raise PlanError(
+            raise PlanError([
                 f"pool {desired.name!r} is in {current.mode} mode; DigitalOcean cannot change a pool's mode in "
-                f"place. Re-run with --replace to delete it and create it in {desired.mode} mode - this drops "
-                "every live connection through the pool - or keep --mode "
-                f"{current.mode}."
-            )
+                "place. Pass ", Param("replace", True), f" to delete it and create it in {desired.mode} "
+                "mode - this drops every live connection through the pool - or keep ", Param("mode", current.mode),
+                ".",
+            ])
         changes = (ReplacePool(current.spec, desired),)
     else:
         changes = (UpdatePool(current.spec, desired),)
@@ -197,15 +198,15 @@ def _check_db_and_user(cluster: Cluster, spec: PoolSpec) -> None:
     # The cluster object lists its databases and users, so this costs no request. Empty lists mean the API
     # did not say; then DigitalOcean's own answer decides.
     if cluster.db_names and spec.db not in cluster.db_names:
-        raise ConfigError(
+        raise ConfigError([
             f"database {spec.db!r} does not exist on cluster {cluster.name!r} "
-            f"(databases: {', '.join(cluster.db_names)}); create it first or pass --db"
-        )
+            f"(databases: {', '.join(cluster.db_names)}); create it first or pass another ", Param("db"),
+        ])
     if cluster.users and spec.user is not None and spec.user not in cluster.users:
-        raise ConfigError(
+        raise ConfigError([
             f"user {spec.user!r} does not exist on cluster {cluster.name!r} "
-            f"(users: {', '.join(cluster.users)}); pass --user or --inbound-user"
-        )
+            f"(users: {', '.join(cluster.users)}); pass another ", Param("user"), " or ", Param("inbound_user", True),
+        ])
 
 
 def _check_budget(cluster: Cluster, budget: Budget, spec: PoolSpec) -> list[str]:
@@ -216,10 +217,13 @@ def _check_budget(cluster: Cluster, budget: Budget, spec: PoolSpec) -> list[str]
         ]
     if spec.size > budget.available:
         raise BudgetError(
-            f"pool {spec.name!r} of size {spec.size} does not fit cluster {cluster.name!r} ({cluster.size}): "
-            f"its limit is {budget.limit} backend connections, other pools use {budget.other_pools}, "
-            f"so {budget.available} are available. Use --size {budget.available} or less, shrink another pool, "
-            "or move to a bigger plan (do-pgpool resize --connections N).",
+            [
+                f"pool {spec.name!r} of size {spec.size} does not fit cluster {cluster.name!r} ({cluster.size}): "
+                f"its limit is {budget.limit} backend connections, other pools use {budget.other_pools}, "
+                f"so {budget.available} are available. Use ", Param("size", budget.available),
+                " or less, shrink another pool, or move to a bigger plan (",
+                Step("resize", (Param("connections", "N"),)), ").",
+            ],
             limit=budget.limit,
             used_by_others=budget.other_pools,
             requested=spec.size,
@@ -227,7 +231,7 @@ def _check_budget(cluster: Cluster, budget: Budget, spec: PoolSpec) -> list[str]
     headroom = budget.direct_headroom(spec.size)
     if headroom is not None and headroom < MIN_DIRECT_HEADROOM:
         suggestion = budget.available - MIN_DIRECT_HEADROOM
-        hint = f"--size {suggestion} keeps {MIN_DIRECT_HEADROOM}" if suggestion >= 1 else "a bigger plan helps"
+        hint = f"A pool size of {suggestion} keeps {MIN_DIRECT_HEADROOM}" if suggestion >= 1 else "A bigger plan helps"
         return [
             f"pools would hold {budget.other_pools + spec.size} of {budget.limit} backend connections for good "
             f"(PgBouncer keeps idle server connections open), leaving {headroom} for direct connections: "

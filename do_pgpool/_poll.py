@@ -28,6 +28,7 @@ from typing import Generic, Protocol, TypeVar
 from ._exceptions import (
     DoPgpoolError,
     InvalidResponseError,
+    Param,
     PreconditionFailedError,
     RateLimitedError,
     ServerError,
@@ -235,9 +236,9 @@ def poll_until(
             wanted = f"; waiting for {expectation}" if expectation else ""
             seen_text = f"{last_status}" + (f" ({last_detail})" if last_detail else "")
             raise WaitTimeoutError(
-                f"{name()} was not ready after {format_duration(elapsed)} ({polls} reads): last seen {seen_text}"
-                f"{wanted}. The operation goes on at DigitalOcean; check again later or re-run with a longer "
-                "--timeout.",
+                [f"{name()} was not ready after {format_duration(elapsed)} ({polls} reads): last seen {seen_text}"
+                 f"{wanted}. The operation goes on at DigitalOcean; check again later or run again with a longer ",
+                 Param("timeout"), "."],
                 last_status=last_status,
                 elapsed=elapsed,
             )
@@ -261,19 +262,18 @@ def retry_while_busy(send: Callable[[], T], *, what: str, action: str, wait: boo
             return send()
         except PreconditionFailedError as exc:
             if not wait:
-                exc.message = (
-                    f"{exc.message}\nNothing was changed. Re-run once the maintenance is over, or without --no-wait "
-                    "to keep retrying until --timeout."
-                )
-                raise
+                raise exc.extended(
+                    "\nNothing was changed. Run again once the maintenance is over, or without ",
+                    Param("no_wait", True), " to keep retrying until the ", Param("timeout"), ".",
+                ) from exc
             attempt += 1
             elapsed = clock() - start
             delay = min(policy.delay(attempt - 1), max(waiting.timeout - elapsed, 0.0))
             if delay <= 0:
                 raise WaitTimeoutError(
-                    f"{what} refused the {action} with 412 (maintenance in progress) for "
-                    f"{format_duration(elapsed)} ({attempt} attempts); nothing was changed. Re-run later or with a "
-                    "longer --timeout.",
+                    [f"{what} refused the {action} with 412 (maintenance in progress) for "
+                     f"{format_duration(elapsed)} ({attempt} attempts); nothing was changed. Run again later or with "
+                     "a longer ", Param("timeout"), "."],
                     last_status="busy (412)",
                     elapsed=elapsed,
                 ) from exc

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._budget import MAX_CONNECTIONS, connection_limit, ram_gib_from_slug
-from ._exceptions import ConfigError, PlanError
+from ._exceptions import ConfigError, Param, PlanError, Step
 from ._models import Cluster
 
 __all__ = [
@@ -43,18 +43,19 @@ class ResizeRequest:
 
     def __post_init__(self) -> None:
         if (self.size is None) == (self.connections is None):
-            raise ConfigError("give either a size slug (--size-slug) or a connection count (--connections), not both")
+            raise ConfigError(["give either a size slug (", Param("size_slug"), ") or a connection count (",
+                               Param("connections"), "), not both"])
         if self.size is not None and not self.size.strip():
-            raise ConfigError("--size-slug must not be empty")
+            raise ConfigError([Param("size_slug"), " must not be empty"])
         if self.connections is not None and (isinstance(self.connections, bool) or self.connections < 1):
-            raise ConfigError(f"--connections must be at least 1, not {self.connections!r}")
+            raise ConfigError([Param("connections"), f" must be at least 1, not {self.connections!r}"])
         if self.num_nodes is not None and not 1 <= self.num_nodes <= MAX_NODES:
-            raise ConfigError(
-                f"--nodes {self.num_nodes}: a DigitalOcean database cluster has 1 to {MAX_NODES} nodes "
-                "(a primary plus up to two standbys)"
-            )
+            raise ConfigError([
+                Param("num_nodes", self.num_nodes), f": a DigitalOcean database cluster has 1 to {MAX_NODES} nodes "
+                "(a primary plus up to two standbys)",
+            ])
         if self.storage_size_mib is not None and self.storage_size_mib < 1:
-            raise ConfigError(f"--storage-mib must be positive, not {self.storage_size_mib!r}")
+            raise ConfigError([Param("storage_size_mib"), f" must be positive, not {self.storage_size_mib!r}"])
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,10 @@ def plan_resize(cluster: Cluster, options: Mapping[str, Any], request: ResizeReq
     nodes = request.num_nodes if request.num_nodes is not None else cluster.num_nodes
     if nodes not in layouts:
         offered = ", ".join(str(n) for n in sorted(layouts))
-        raise ConfigError(
-            f"DigitalOcean offers {cluster.engine} clusters with {offered} node(s), not {nodes}; pass --nodes "
-            f"{' or '.join(str(n) for n in sorted(layouts) if n <= MAX_NODES)}"
-        )
+        raise ConfigError([
+            f"DigitalOcean offers {cluster.engine} clusters with {offered} node(s), not {nodes}; pass ",
+            Param("num_nodes", " or ".join(str(n) for n in sorted(layouts) if n <= MAX_NODES)),
+        ])
     valid = layouts[nodes]
     warnings: list[str] = []
     reason: str | None = None
@@ -276,11 +277,11 @@ def _size_for_connections(cluster: Cluster, valid: Sequence[str], nodes: int, wa
     if current is not None and current >= wanted and cluster.size in valid:
         return cluster.size, f"the current size {cluster.size} already allows {current} connections (>= {wanted})"
     if wanted > MAX_CONNECTIONS:
-        raise ConfigError(
-            f"--connections {wanted}: DigitalOcean caps a cluster at {MAX_CONNECTIONS} backend connections "
-            "whatever its size. Put clients behind PgBouncer pools (do-pgpool ensure-pool), which share "
-            "fewer server connections among many clients"
-        )
+        raise ConfigError([
+            Param("connections", wanted), f": DigitalOcean caps a cluster at {MAX_CONNECTIONS} backend connections "
+            "whatever its size. Put clients behind PgBouncer pools (", Step("ensure_pool"), "), which share "
+            "fewer server connections among many clients",
+        ])
     ram_now = ram_gib_from_slug(cluster.size) or 0
     fitting = [
         s for s in valid

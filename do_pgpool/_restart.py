@@ -7,8 +7,8 @@ but there may be brief periods of latency"; the nodes' IP addresses change, and 
 the switchover drop, so clients must connect by DNS name. When nothing is pending there is nothing to start:
 ``restart_cluster`` reports that and writes nothing.
 
-The wait after ``install_update`` cannot compare a size, so it ends when the cluster is ``online`` after it was
-seen busy, or ``online`` with no update pending any more (``_wait.wait_for_maintenance``).
+The wait after ``install_update`` cannot compare a size, so it ends when the cluster was seen busy (the
+switch-over) **and** is ``online`` again with no update pending (``_wait.wait_for_maintenance``).
 
 ``restart_app`` restarts an App Platform app (``POST /v2/apps/{id}/restart``, a rolling restart of all or some
 components). That closes every database connection the app holds: often the fastest way to free slots when the
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ._exceptions import ConfigError, NotFoundError
+from ._exceptions import ConfigError, NotFoundError, Param
 from ._models import Cluster, looks_like_uuid
 from ._poll import Stopwatch, WaitOptions, retry_while_busy
 from ._wait import wait_for_deployment, wait_for_maintenance, wait_until_online
@@ -216,7 +216,7 @@ def prepare_app_restart(
 ) -> AppRestartPlan:
     """Find the app by uuid (1 request) or by name (the app list), and check the component names."""
     if not app or not app.strip():
-        raise ConfigError("--app must name an App Platform app (its name or id)")
+        raise ConfigError([Param("app"), " must name an App Platform app (its name or id)"])
     found = _find_app(gateway, app.strip())
     spec = found.get("spec") or {}
     names = tuple(

@@ -27,13 +27,15 @@ class StatusGateway(Protocol):
 
 @dataclass(frozen=True)
 class ClusterStatus:
-    """``usage`` is None when the server could not be read; ``error`` says why (``saturated`` if it was full)."""
+    """``usage`` is None when the server could not be read; ``error`` says why (``saturated`` if it was full,
+    ``unreachable`` if no server answered)."""
 
     cluster: Cluster
     pools: tuple[Pool, ...]
     usage: Usage | None
     error: str | None = None
     saturated: bool = False
+    unreachable: bool = False
 
     @property
     def budget_limit(self) -> int | None:
@@ -104,6 +106,7 @@ class ClusterStatus:
             "verdict": v.as_dict() if v else None,
             "error": self.error,
             "saturated": self.saturated,
+            "unreachable": self.unreachable,
         }
 
 
@@ -133,6 +136,7 @@ def cluster_status(
         with connect_fn(conn_info.uri) as conn:
             usage = snapshot(conn)
     except DatabaseError as exc:
-        return ClusterStatus(found, tuple(pools), None, error=str(exc), saturated=exc.saturated)
+        return ClusterStatus(found, tuple(pools), None, error=str(exc), saturated=exc.saturated,
+                             unreachable=exc.unreachable)  # fmt: skip
     return ClusterStatus(found, tuple(pools), usage)
 

@@ -21,7 +21,16 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 from azure.core.rest._http_response_impl import HttpResponseImpl
 
-__all__ = ["HttpxTransport"]
+__all__ = ["HttpxTransport", "http_client"]
+
+
+def http_client(api_url: str, *, timeout: float) -> httpx.Client:
+    """The ``httpx.Client`` for ``api_url``. Loading the CA bundle (an SSL context with certifi's roots) costs
+    tens of ms per client; a plain ``http://`` URL (only ever loopback: ``check_api_url`` refuses any other)
+    never does TLS, so it gets a client without certificate loading. Every https URL is verified as usual."""
+    if api_url.startswith("http://"):
+        return httpx.Client(timeout=timeout, verify=False)  # no TLS on this connection: nothing to verify
+    return httpx.Client(timeout=timeout)
 
 
 class _HttpxResponse(HttpResponseImpl):

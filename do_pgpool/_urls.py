@@ -6,7 +6,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from ._dburl import mask_url
-from ._exceptions import ConfigError
+from ._exceptions import ConfigError, Param
 
 __all__ = ["check_api_url", "is_loopback"]
 
@@ -20,7 +20,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_api_url(api_url: str, *, label: str, example: str, https_hint: str = "Use https") -> str:
+def check_api_url(api_url: str, *, label: str | Param, example: str, https_hint: str = "Use https") -> str:
     """The URL without a trailing slash, or a ConfigError that says why a token must not go there."""
     try:
         parts = urlsplit(api_url)
@@ -29,10 +29,9 @@ def check_api_url(api_url: str, *, label: str, example: str, https_hint: str = "
         parts = None
     shown = repr(mask_url(api_url))  # a URL with user:password@ must not echo the password
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{label} {shown} is not an http(s) URL, e.g. {example}")
+        raise ConfigError([label, f" {shown} is not an http(s) URL, e.g. {example}"])
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"{label} {shown} uses plain http to a non-loopback host; the token would travel in clear. "
-            f"{https_hint}."
-        )
+        raise ConfigError([
+            label, f" {shown} uses plain http to a non-loopback host; the token would travel in clear. {https_hint}.",
+        ])
     return api_url.rstrip("/")

@@ -7,9 +7,14 @@ All three are built on ``_poll.poll_until`` (bounded polling with backoff, 412/4
   storage. Right after ``PUT /resize`` answers 202 the cluster can still read ``online`` with the *old* size
   for a few polls (doctl PR #1936); matching the target is what keeps the wait from returning before the
   resize has even begun. Every status other than ``online`` counts as busy, including ones not in the enum.
-- ``wait_for_maintenance``: after ``PUT /install_update`` nothing can be compared with a target, so the
-  wait ends when the cluster is ``online`` after it was seen busy, or once ``maintenance_window.pending``
-  turned false.
+- ``wait_for_maintenance``: after ``PUT /install_update`` nothing can be compared with a target. DigitalOcean
+  documents what the update does: it builds a new cluster with the updates, replicates the data, then
+  switches DNS; the cluster's ``status`` leaves ``online`` for that (the fake and this code assume
+  ``migrating``, any non-online status counts) and ``maintenance_window.pending`` says whether updates are
+  still to be installed. So the wait ends only when **both** say so: the cluster was seen busy since the
+  request *and* is ``online`` again with nothing pending. Either signal alone is not enough: the flag can
+  clear while the old cluster still serves (``online``), and a busy spell can end with the update still
+  pending.
 - ``wait_for_deployment``: an App Platform deployment reaches ``ACTIVE``; ``ERROR``, ``CANCELED`` and
   ``SUPERSEDED`` raise ``DeploymentFailedError``.
 """
@@ -19,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ._exceptions import DeploymentFailedError, PlanError
+from ._exceptions import DeploymentFailedError, Param, PlanError
 from ._models import Cluster
 from ._poll import Observation, WaitOptions, poll_until
 
@@ -98,8 +103,8 @@ def wait_until_online(gateway: ClusterReader, cluster: Cluster, *, wait: bool, w
         return cluster
     if not wait:
         raise PlanError(
-            f"cluster {cluster.name!r} is {cluster.status!r}, not online: a resize or maintenance is running. "
-            "Re-run without --no-wait to wait for it first, or later."
+            [f"cluster {cluster.name!r} is {cluster.status!r}, not online: a resize or maintenance is running. "
+             "Run again without ", Param("no_wait", True), " to wait for it first, or later."]
         )
     return wait_until_ready(gateway, cluster.id, waiting=waiting)
 
@@ -107,20 +112,27 @@ def wait_until_online(gateway: ClusterReader, cluster: Cluster, *, wait: bool, w
 def wait_for_maintenance(gateway: ClusterReader, cluster_id: str, *, waiting: WaitOptions | None = None) -> Cluster:
     """Wait until maintenance started by ``install_update`` is over.
 
-    There is no size to compare, so "over" means: ``online`` again after the cluster was seen in any other
-    status, or ``online`` with ``maintenance_window.pending`` false. Right after the 204 the cluster still
-    reads ``online`` with the update pending; that is not done.
+    Over means: the cluster was seen in a status other than ``online`` since the request (the new cluster
+    being built and switched to), and it is ``online`` again with ``maintenance_window.pending`` false. Right
+    after the 204 it still reads ``online`` with the update pending; that is not done, nor is ``online`` with
+    the flag cleared before any switch-over was seen, nor ``online`` after a busy spell with the flag still set.
     """
     seen_busy = [False]
 
     def judge(cluster: Cluster) -> Observation[Cluster]:
-        if cluster.status != "online":
+        online = cluster.status == "online"
+        if not online:
             seen_busy[0] = True
-        done = cluster.status == "online" and (seen_busy[0] or not cluster.maintenance_pending)
+        done = online and seen_busy[0] and not cluster.maintenance_pending
         pending = "update pending" if cluster.maintenance_pending else "no update pending"
         detail = f"{describe_shape(cluster.size, cluster.num_nodes)}; {pending}"
-        if cluster.status == "online" and not done:
-            detail += "; maintenance not started yet"
+        if online and not done:
+            if not seen_busy[0] and cluster.maintenance_pending:
+                detail += "; maintenance not started yet"
+            elif not seen_busy[0]:
+                detail += "; flag cleared, waiting for the switch-over (status leaving online)"
+            else:
+                detail += "; online again, waiting for the pending flag to clear"
         return Observation(cluster, cluster.status, detail, done)
 
     return _poll_cluster(gateway, cluster_id, judge, waiting=waiting, expectation="online after the maintenance")

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.conftest_servers"]
+pytest_plugins = ["tests.conftest_servers", "pytester"]
 
 _SECRET_ENV_PREFIXES = ("DIGITALOCEAN_", "DO_PGPOOL_", "GITHUB_")
 

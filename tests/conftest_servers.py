@@ -1,7 +1,9 @@
-"""Session-scoped real PostgreSQL + PgBouncer fixtures (see tests/realservers.py).
+"""Session-scoped real PostgreSQL + PgBouncer fixtures: ``do_pgpool.testing._servers``, the code that
+``do-pgpool sandbox`` and the benchmarks start their servers with.
 
-They skip with the reason when the binaries cannot be had on this machine, except in CI (``CI=true``),
-where a missing server is a failure: the real-server tests must never vanish silently there.
+A missing server is a failure as root or in CI (``CI=true``): there ``make servers`` can install them,
+so the real-server tests must never vanish. Only a non-root machine without the binaries skips them, and
+then the end of the pytest run says loudly how many were skipped and why (``pytest_terminal_summary``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.realservers import PoolAlias, RealServers, ServersUnavailable
+from do_pgpool.testing._servers import PoolAlias, RealServers, ServersUnavailable
 
 #: The pool every real-server test can use, named like a DigitalOcean pool (``<db>-pool``), size 20.
 POOL_NAME = "defaultdb-pool"
@@ -19,10 +21,36 @@ POOL_NAME = "defaultdb-pool"
 PROBE_POOL_NAME = "probe-pool"
 
 
-def _unavailable(reason: str) -> None:
+SKIP_PREFIX = "real servers unavailable"
+
+
+def _servers_required() -> tuple[bool, str]:
+    """Whether a missing server is a failure here, and why."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"real servers required in CI but unavailable: {reason}", pytrace=False)
-    pytest.skip(f"real servers unavailable: {reason}")
+        return True, "in CI"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return True, "as root (`make servers` installs them)"
+    return False, ""
+
+
+def _unavailable(reason: str) -> None:
+    required, where = _servers_required()
+    if required:
+        pytest.fail(f"real servers required {where} but unavailable: {reason}", pytrace=False)
+    pytest.skip(f"{SKIP_PREFIX}: {reason}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly, last, that real-server tests were skipped: a quiet 's' is easy to miss."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_PREFIX in str(r.longrepr)]
+    if skipped:
+        reasons = sorted({str(r.longrepr[2]) if isinstance(r.longrepr, tuple) else str(r.longrepr) for r in skipped})
+        terminalreporter.section("REAL-SERVER TESTS SKIPPED", sep="!", red=True, bold=True)
+        terminalreporter.line(
+            f"{len(skipped)} test(s) needing a real PostgreSQL/PgBouncer did NOT run: {'; '.join(reasons)}. "
+            "Run `make test` as root (it installs postgresql and pgbouncer) or set PG_BINDIR.",
+            red=True, bold=True,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +86,7 @@ def kick_client_backends(servers: RealServers, *, keep_users: tuple[str, ...] = 
 
     Returns how many were terminated. Waits (bounded, PostgreSQL 14+) until each one is gone.
     """
-    from tests.realservers import psycopg_connect
+    from do_pgpool.testing._servers import psycopg_connect
 
     wait = ", 5000" if servers.server_version_num >= 140000 else ""
     with psycopg_connect(servers.superuser_conninfo()) as conn:

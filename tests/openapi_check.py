@@ -1,22 +1,19 @@
-"""Validate httpx requests and responses against DigitalOcean's OpenAPI description (shared/do-openapi)."""
+"""Validate httpx requests and responses against DigitalOcean's OpenAPI description (vendored in
+do_pgpool/testing/openapi)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-import pytest
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "do-openapi" / "do-databases-apps.json"
+from do_pgpool.testing.openapi import SPEC_PATH as SPEC
 
 
 @lru_cache(maxsize=1)
 def openapi() -> Any:
-    if not SPEC.exists():
-        pytest.skip(f"DigitalOcean's OpenAPI description is not at {SPEC}")
     from openapi_core import Config, OpenAPI
 
     # The description's servers list only https://api.digitalocean.com; accept any host (the fake's loopback).

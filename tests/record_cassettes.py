@@ -28,7 +28,7 @@ from do_pgpool._plan import PoolRequest
 from tests.cassette import CASSETTES
 
 CLUSTER_ID = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"
-HOST = "backend-do-user-19081923-0.db.ondigitalocean.com"
+HOST = "backend-do-user-19081923-0.b.db.ondigitalocean.com"
 KEEP_HEADERS = ("content-type", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after",
                 "x-request-id")
 

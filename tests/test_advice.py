@@ -23,8 +23,8 @@ from do_pgpool._advice import (
     advice_dict,
     render_text,
 )
+from do_pgpool.testing._servers import RealServers, psycopg_connect
 from tests.conftest_servers import PROBE_POOL_NAME
-from tests.realservers import RealServers, psycopg_connect
 
 # --- the text ----------------------------------------------------------------------------------------------
 

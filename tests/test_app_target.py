@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +17,11 @@ from do_pgpool._targets import (
     parse_target,
     write_secrets,
 )
+from do_pgpool.testing import openapi
 
 PASSWORD = "AVNS_s3cr3tPassw0rd-xyz"
 URL = f"postgresql://doadmin:{PASSWORD}@db-pg-fra1-1234.b.db.ondigitalocean.com:25061/app-pool?sslmode=require"
 URL2 = URL.replace(PASSWORD, "AVNS_rotatedPassw0rd-abc")
-OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "do-openapi" / "do-databases-apps.json"
 APP_ID = "c2a93513-8d9b-4223-9d61-5e7272c81cf5"
 
 # Other people's secrets, exactly as the API returns them.
@@ -32,21 +31,7 @@ EV_STRIPE = "EV[1:q0bD3Tz8P5f6s7d8x9c0v1b2n3m4l5k6:ZW5jcnlwdGVk+/=]"
 
 def example_app() -> dict[str, Any]:
     """The OpenAPI ``apps_get`` example (components.examples.app), plus env vars with EV[...] values."""
-    if OPENAPI.exists():
-        doc = json.loads(OPENAPI.read_text())
-        app = copy.deepcopy(doc["components"]["examples"]["app"]["value"]["app"])
-    else:  # the repository shipped without ../shared: the same example's relevant parts
-        app = {
-            "id": APP_ID,
-            "spec": {
-                "name": "sample-golang",
-                "services": [{"name": "web", "github": {"repo": "ChiefMateStarbuck/sample-golang", "branch": "main"},
-                              "run_command": "bin/sample-golang", "environment_slug": "go",
-                              "instance_size_slug": "apps-s-1vcpu-0.5gb", "instance_count": 1, "http_port": 8080,
-                              "routes": [{"path": "/"}]}],
-                "region": "ams",
-            },
-        }
+    app = copy.deepcopy(openapi.load()["components"]["examples"]["app"]["value"]["app"])
     assert app["id"] == APP_ID and app["spec"]["name"] == "sample-golang"
     spec = app["spec"]
     spec["envs"] = [

@@ -14,9 +14,9 @@ import pytest
 from click.testing import Result
 
 from do_pgpool.testing import FakeDigitalOcean
+from do_pgpool.testing._servers import RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
 from tests.conftest_servers import POOL_NAME
-from tests.realservers import RealServers, psycopg_connect
 
 TOKEN = "dop_v1_" + "d" * 8 + "diagnose-cli-token"
 

@@ -33,7 +33,7 @@ def test_create_prints_a_summary_with_a_masked_connection_string() -> None:
     assert result.exit_code == 0, result.output
     assert "+ create pool 'defaultdb-pool': transaction, size 20" in result.stdout
     assert "created pool 'defaultdb-pool'" in result.stdout
-    assert "postgres://doadmin:***@" in result.stdout
+    assert "postgresql://doadmin:***@" in result.stdout
     assert "leaving 2 for direct connections" in result.stderr
     assert_no_secrets(result)
 
@@ -58,6 +58,9 @@ def test_over_budget_exits_1_with_the_numbers() -> None:
     assert result.exit_code == 1
     assert "Error: pool 'defaultdb-pool' of size 20 does not fit" in result.stderr
     assert "limit is 22" in result.stderr and "12 are available" in result.stderr
+    # the library says size=12 and resize(connections=N); the CLI words them as its flags
+    assert "Use --size 12 or less" in result.stderr and "(do-pgpool resize --connections N)" in result.stderr
+    assert "size=" not in result.stderr
     assert_no_secrets(result)
 
 
@@ -83,7 +86,8 @@ def test_401_exits_1_and_names_the_token_variable() -> None:
         (["--size", "0"], "0 is not in the range x>=1"),
         (["--size", "5", "--mode", "batch"], "'batch' is not one of"),
         (["--size", "5", "--name", "x"], "3 to 60"),
-        (["--size", "5", "--user", "u", "--inbound-user"], "exclude each other"),
+        (["--size", "5", "--user", "u", "--inbound-user"], "--user and --inbound-user exclude each other"),
+        (["--size", "5", "--user", " "], "--user must not be empty"),
         (["--size", "5", "--secret-name", "BAD-NAME"], "not valid"),
         (["--size", "5", "--ref", "main"], "--ref only apply with --secret"),
         ([], "Missing option '--size'"),
@@ -98,7 +102,7 @@ def test_usage_errors_exit_2_before_any_request(args: list[str], message: str) -
 def test_missing_token_exits_2_with_what_to_do() -> None:
     result = CliRunner().invoke(main, ["ensure-pool", "--size", "5"], env={"DIGITALOCEAN_TOKEN": ""})
     assert result.exit_code == 2
-    assert "DIGITALOCEAN_TOKEN" in result.stderr
+    assert "DIGITALOCEAN_TOKEN" in result.stderr and "pass --token or set" in result.stderr
 
 
 def test_help_does_not_import_pydo_or_azure() -> None:

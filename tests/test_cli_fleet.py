@@ -77,7 +77,7 @@ def test_json_lines_one_object_per_cluster(fake: FakeDigitalOcean, url: str) -> 
     first = records[0]
     assert (first["action"], first["pool_size"], first["ok"], first["error"]) == ("created", 10, True, None)
     assert first["pool"]["name"] == "defaultdb-pool" and first["secrets"] == [] and first["requests"] == 2
-    assert first["connection"].startswith("postgres://doadmin:***@shop-0-")
+    assert first["connection"].startswith("postgresql://doadmin:***@shop-0-do-user-")
     assert_no_secrets(result)
 
 
@@ -212,7 +212,7 @@ def test_the_stdout_target_prints_each_clusters_value_and_moves_the_table_to_std
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line.split("\t")[0] for line in lines] == names
-    assert all(f"{name}\tDATABASE_URL=postgres://doadmin:fake-password-" in line and ":25061/defaultdb-pool" in line
+    assert all(f"{name}\tDATABASE_URL=postgresql://doadmin:fake-password-" in line and ":25061/defaultdb-pool" in line
                for name, line in zip(names, lines, strict=True))
     assert "CLUSTER" in result.stderr and "1 printed" in result.stderr and TOKEN not in result.output
 

@@ -25,8 +25,8 @@ from do_pgpool._diagnose import (
 )
 from do_pgpool._exceptions import DatabaseError
 from do_pgpool._verify import verify_pool
+from do_pgpool.testing._servers import RealServers, free_port, psycopg_connect
 from tests.conftest_servers import POOL_NAME
-from tests.realservers import RealServers, free_port, psycopg_connect
 
 # --- verdict: pure -----------------------------------------------------------------------------------------
 

@@ -133,7 +133,7 @@ def test_a_read_only_folder_says_so(tmp_path: Path) -> None:
 
 def test_check_targets_refuses_before_anything_and_fills_the_placeholder(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
-    with pytest.raises(ConfigError, match=r"--secret dotenv:.*pipe: .* is a FIFO"):
+    with pytest.raises(ConfigError, match=r"secret target dotenv:.*pipe: .* is a FIFO"):
         check_targets([parse_target(f"dotenv:{tmp_path}/pipe")])
     fleet = [parse_target(f"dotenv:{tmp_path}/{{cluster}}")]
     check_targets(fleet)  # unknown until the cluster is known

@@ -30,9 +30,9 @@ from do_pgpool._gateway import DigitalOcean
 from do_pgpool._plan import PoolRequest
 from do_pgpool._targets import parse_target
 from do_pgpool.testing import FakeDigitalOcean
+from do_pgpool.testing._servers import PoolAlias, RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
 from tests.conftest_servers import kick_client_backends
-from tests.realservers import PoolAlias, RealServers, psycopg_connect
 
 pytestmark = pytest.mark.postgres
 
@@ -382,7 +382,7 @@ def test_library_a_failed_pool_step_leaves_the_secrets_alone_and_says_so(
     ]  # fmt: skip
     failed = result.step("ensure-pool")
     assert type(failed.error).__name__ == "BudgetError"
-    assert "Use --size 22 or less" in str(failed.error)
+    assert "Use size=22 or less" in str(failed.error)
     assert failed.state == f"pool {POOL!r} was not changed; secrets were not written; fix the cause and re-run"
     assert result.step("secrets").summary.startswith("the pool is not confirmed, so nothing was written")
     assert env_file.read_text() == "DATABASE_URL=postgres://old@db/app\n"
@@ -443,6 +443,6 @@ def test_library_a_percentage_on_a_cluster_without_a_known_budget_fails_the_pool
     ]  # fmt: skip
     failed = result.step("ensure-pool")
     assert type(failed.error).__name__ == "PlanError"
-    assert "size slug 'db-custom' does not say the node's RAM; give an absolute --size" in str(failed.error)
+    assert "size slug 'db-custom' does not say the node's RAM; give an absolute size for it" in str(failed.error)
     assert failed.state == f"pool {POOL!r} was not changed; secrets were not written; fix the cause and re-run"
     assert writes(fake) == []

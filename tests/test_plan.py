@@ -59,7 +59,7 @@ def test_update_can_switch_to_the_inbound_user_and_the_body_omits_user() -> None
 
 
 def test_mode_change_is_refused_without_replace_and_says_connections_drop() -> None:
-    with pytest.raises(PlanError, match="--replace") as info:
+    with pytest.raises(PlanError, match="Pass replace=True") as info:
         plan_pool(cluster(), [pool(mode="session")], PoolRequest(size=10, mode="transaction"))
     assert "drops every live connection" in str(info.value)
 
@@ -76,7 +76,7 @@ def test_budget_counts_other_pools_but_not_the_pool_being_resized() -> None:
     with pytest.raises(BudgetError) as info:
         plan_pool(cluster(), pools, PoolRequest(size=18))
     assert (info.value.limit, info.value.used_by_others, info.value.available) == (22, 5, 17)
-    assert "Use --size 17 or less" in str(info.value)
+    assert "Use size=17 or less" in str(info.value)
 
 
 @pytest.mark.parametrize(("slug", "limit"), [("db-s-2vcpu-4gb", 97), ("gd-2vcpu-8gb", 197), ("db-s-16vcpu-64gb", 997)])
@@ -90,7 +90,8 @@ def test_twenty_of_twenty_two_warns_about_direct_headroom_with_a_suggestion() ->
     plan = plan_pool(cluster(), [], PoolRequest(size=20))
     assert plan.action == "create"
     (warning,) = plan.warnings
-    assert "20 of 22" in warning and "leaving 2 for direct connections" in warning and "--size 19" in warning
+    assert "20 of 22" in warning and "leaving 2 for direct connections" in warning
+    assert "A pool size of 19 keeps 3" in warning
 
 
 def test_unknown_slug_is_a_warning_not_a_guess() -> None:

@@ -4,19 +4,47 @@ from __future__ import annotations
 
 import pytest
 
-from tests import conftest_servers, realservers
+from do_pgpool.testing import _servers as realservers
+from tests import conftest_servers
 
 
 def test_missing_servers_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr(conftest_servers.os, "geteuid", lambda: 1000)
     with pytest.raises(pytest.fail.Exception, match="real servers required in CI but unavailable: no pg"):
         conftest_servers._unavailable("no pg")
 
 
-def test_missing_servers_skip_with_the_reason_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_servers_fail_as_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(conftest_servers.os, "geteuid", lambda: 0)
+    with pytest.raises(pytest.fail.Exception, match=r"real servers required as root \(`make servers`"):
+        conftest_servers._unavailable("no pg")
+
+
+def test_missing_servers_skip_with_the_reason_as_a_user_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(conftest_servers.os, "geteuid", lambda: 1000)
     with pytest.raises(pytest.skip.Exception, match="real servers unavailable: no pg"):
         conftest_servers._unavailable("no pg")
+
+
+def test_skipped_real_server_tests_are_announced_loudly(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("pytest_plugins = ['tests.conftest_servers']")
+    pytester.makepyfile(test_x="""
+        import pytest
+        from tests import conftest_servers
+        def test_a(monkeypatch):
+            monkeypatch.delenv("CI", raising=False)
+            monkeypatch.setattr(conftest_servers.os, "geteuid", lambda: 1000)
+            conftest_servers._unavailable("no initdb")
+        def test_b():
+            pytest.skip("something else")
+    """)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*REAL-SERVER TESTS SKIPPED*",
+                                 "1 test(s) needing a real PostgreSQL/PgBouncer did NOT run: *no initdb*"])
 
 
 def test_no_postgresql_install_is_reported_with_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +14,7 @@ from do_pgpool._models import Cluster
 from do_pgpool._poll import Progress, ProgressCallback
 from do_pgpool._resize import ResizeResult, resize
 from do_pgpool._resize_plan import ResizeRequest, plan_resize
-from do_pgpool.testing import FakeClock, FakeDigitalOcean, LifecycleOptions
+from do_pgpool.testing import FakeClock, FakeDigitalOcean, LifecycleOptions, openapi
 from tests.test_wait import (
     CLUSTER_ID,
     CLUSTER_PATH,
@@ -33,14 +31,9 @@ from tests.test_wait import (
 
 __all__ = ["OPTIONS", "api", "clock", "gateway"]  # fixtures re-used from test_wait
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "do-openapi" / "do-databases-apps.json"
-
-
 def _options_example() -> dict[str, Any]:
     """components.responses.options' example: DigitalOcean's own list of sizes per engine and node count."""
-    if not SPEC.exists():
-        pytest.skip(f"DigitalOcean's OpenAPI description is not at {SPEC}")
-    spec = json.loads(SPEC.read_text())
+    spec = openapi.load()
     example: dict[str, Any] = spec["components"]["responses"]["options"]["content"]["application/json"]["example"]
     return example
 
@@ -86,7 +79,7 @@ def test_connections_picks_the_smallest_fitting_size(current: str, nodes: int, w
 
 
 def test_connections_above_the_997_cap_is_refused_with_advice() -> None:
-    with pytest.raises(errors.ConfigError, match="caps a cluster at 997.*ensure-pool"):
+    with pytest.raises(errors.ConfigError, match=r"caps a cluster at 997.*ensure_pool\(\)"):
         plan_resize(on(), OPTIONS, ResizeRequest(connections=998))
 
 

@@ -66,7 +66,9 @@ def test_dry_run_reads_once_and_writes_nothing(api: respx.MockRouter, gateway: D
 def test_412_on_install_update_is_retried_until_accepted(
     api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock
 ) -> None:
-    api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online", pending=True), cluster("online", pending=False)))
+    reads = Script(cluster("online", pending=True), cluster("migrating", pending=True),
+                   cluster("online", pending=False))
+    api.get(CLUSTER_PATH).mock(side_effect=reads)
     put = Script(error(412, "precondition_failed", "cluster is undergoing maintenance"), ok(None, 204))
     api.put(UPDATE_PATH).mock(side_effect=put)
     result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock))

@@ -175,7 +175,7 @@ def test_missing_password_is_refused_and_says_which_scope() -> None:
 
 
 def test_missing_private_connection_is_a_plan_error() -> None:
-    with pytest.raises(PlanError, match="without --private"):
+    with pytest.raises(PlanError, match="without private=True"):
         connection_string_for(pool(private=False), private=True)
 
 

@@ -40,3 +40,40 @@ def test_httpx_failures_become_the_azure_errors_pydo_expects(error: Exception, e
     transport = HttpxTransport(httpx.Client(transport=httpx.MockTransport(handler)), timeout=1.0)
     with pytest.raises(expected):
         transport.send(HttpRequest("GET", "https://api.example/v2/x"))
+
+
+def test_loopback_http_client_loads_no_ca_bundle_and_https_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    from do_pgpool._transport import http_client
+
+    loads: list[object] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        loads.append(args or kwargs)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    with http_client("http://127.0.0.1:8080", timeout=1.0):
+        assert loads == []
+    with http_client("https://api.digitalocean.com", timeout=1.0):
+        assert len(loads) == 1
+
+
+def test_gateway_builds_two_pydo_operation_groups_not_the_whole_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pydo
+
+    from do_pgpool._gateway import DigitalOcean
+    from do_pgpool.testing import FakeDigitalOcean
+
+    def no_client(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pydo.Client builds all 76 operation groups; the gateway needs two")
+
+    monkeypatch.setattr(pydo, "Client", no_client)
+    fake = FakeDigitalOcean()
+    fake.add_cluster("app-db")
+    with DigitalOcean("dop_v1_transporttesttoken", http=fake.http_client("dop_v1_transporttesttoken")) as gw:
+        assert [c.name for c in gw.list_clusters()] == ["app-db"]
+        assert sorted(vars(gw._pydo)) == ["apps", "databases"]
+    assert fake.calls[0].method == "GET"

@@ -202,7 +202,7 @@ def test_timeout_names_the_thing_the_last_status_and_the_expectation(clock: Fake
     assert err.elapsed == pytest.approx(90.0)
     assert "cluster 'app-db' was not ready after 1m30s" in str(err)
     assert "last seen resizing (db-s-1vcpu-1gb x1)" in str(err)
-    assert "waiting for online" in str(err) and "--timeout" in str(err)
+    assert "waiting for online" in str(err) and "longer timeout" in str(err)
 
 
 def test_zero_timeout_still_reads_once(clock: FakeClock) -> None:
@@ -385,15 +385,35 @@ def c(status: str = "online", pending: bool = False) -> Cluster:
 
 
 def test_maintenance_wait_is_not_done_while_online_with_the_update_still_pending(clock: FakeClock) -> None:
-    reader = Reader(c("online", True), c("online", True), c("migrating", True), c("online", True))
+    reader = Reader(c("online", True), c("online", True), c("migrating", True), c("online", False))
     done = wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock))
-    assert done.status == "online" and reader.reads == 4, "online after being seen busy ends it"
+    assert done.status == "online" and not done.maintenance_pending and reader.reads == 4
 
 
-def test_maintenance_wait_ends_when_pending_flips_even_if_busy_was_never_seen(clock: FakeClock) -> None:
+def test_maintenance_wait_online_after_busy_but_still_pending_is_not_done(clock: FakeClock) -> None:
+    # The busy spell ended, but DigitalOcean still lists the update as pending: not over yet.
+    reader = Reader(c("online", True), c("migrating", True), c("online", True), c("online", True),
+                    c("online", False))  # fmt: skip
+    seen: list[Progress] = []
+    done = wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock, on_progress=seen.append))
+    assert done.maintenance_pending is False and reader.reads == 5
+    assert any("waiting for the pending flag to clear" in p.detail for p in seen)
+
+
+def test_maintenance_wait_flag_cleared_while_online_is_not_done_until_the_switch_over(clock: FakeClock) -> None:
+    # The flag clears while the old cluster keeps serving (online): the switch-over is still to come.
+    reader = Reader(c("online", True), c("online", False), c("online", False), c("migrating", False),
+                    c("online", False))  # fmt: skip
+    seen: list[Progress] = []
+    done = wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock, on_progress=seen.append))
+    assert done.status == "online" and reader.reads == 5
+    assert any("waiting for the switch-over" in p.detail for p in seen)
+
+
+def test_maintenance_wait_flag_cleared_and_never_busy_times_out_saying_so(clock: FakeClock) -> None:
     reader = Reader(c("online", True), c("online", False))
-    assert wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock)).maintenance_pending is False
-    assert reader.reads == 2
+    with pytest.raises(errors.WaitTimeoutError, match="waiting for the switch-over"):
+        wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock, timeout=60))
 
 
 def test_maintenance_wait_times_out_if_nothing_ever_happens(clock: FakeClock) -> None:

@@ -42,7 +42,9 @@ def has_placeholder(text: str) -> bool:
 def _check_braces(text: str) -> None:
     rest = text.replace(PLACEHOLDER, "")
     if "{" in rest or "}" in rest:
-        raise ConfigError(f"--secret {text!r}: the only placeholder is {{cluster}}, e.g. dotenv:/srv/{{cluster}}/.env")
+        raise ConfigError(
+            f"secret target {text!r}: the only placeholder is {{cluster}}, e.g. dotenv:/srv/{{cluster}}/.env"
+        )
 
 
 def parse_target(text: str) -> Target:
@@ -75,12 +77,12 @@ def _parse(raw: str) -> Target:
         return StdoutTarget(text=raw)
     kind, sep, rest = raw.partition(":")
     if not sep:
-        raise ConfigError(f"--secret {raw!r} is not a secret target; expected one of: {TARGET_FORMS}")
+        raise ConfigError(f"{raw!r} is not a secret target; expected one of: {TARGET_FORMS}")
     if kind == "github":
         m = _GITHUB.match(rest)
         if not m:
             raise ConfigError(
-                f"--secret {raw!r}: expected github:OWNER/REPO or github:OWNER/REPO@ENVIRONMENT, "
+                f"secret target {raw!r}: expected github:OWNER/REPO or github:OWNER/REPO@ENVIRONMENT, "
                 "e.g. github:octo-org/web-app or github:octo-org/web-app@production"
             )
         return GitHubTarget(m["owner"], m["repo"], m["env"], text=raw)
@@ -88,15 +90,15 @@ def _parse(raw: str) -> Target:
         m = _APP.match(rest)
         if not m:
             raise ConfigError(
-                f"--secret {raw!r}: expected app:APP or app:APP/COMPONENT (app name or id), "
+                f"secret target {raw!r}: expected app:APP or app:APP/COMPONENT (app name or id), "
                 "e.g. app:web-shop or app:web-shop/api"
             )
         return AppTarget(m["app"], m["component"], text=raw)
     if kind == "dotenv":
         if not rest or rest.endswith(("/", os.sep)):
-            raise ConfigError(f"--secret {raw!r}: expected dotenv:PATH to a file, e.g. dotenv:/srv/app/.env")
+            raise ConfigError(f"secret target {raw!r}: expected dotenv:PATH to a file, e.g. dotenv:/srv/app/.env")
         return DotenvTarget(os.path.expanduser(rest), text=raw)
-    raise ConfigError(f"--secret {raw!r}: unknown target kind {kind!r}; expected one of: {TARGET_FORMS}")
+    raise ConfigError(f"secret target {raw!r}: unknown target kind {kind!r}; expected one of: {TARGET_FORMS}")
 
 
 def format_target(target: Target, *, cluster: str) -> Target:

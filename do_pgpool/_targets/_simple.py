@@ -113,7 +113,7 @@ class DotenvTarget:
         """ConfigError when the path cannot be a .env file (a device, FIFO, socket, folder, /proc ...)."""
         problem = dotenv_path_problem(self.path)
         if problem is not None:
-            raise ConfigError(f"--secret {self.label}: {problem}. Nothing was sent or written")
+            raise ConfigError(f"secret target {self.label}: {problem}. Nothing was sent or written")
 
     def plan(self, values: Mapping[str, str]) -> list[SecretChange]:
         actions = plan_dotenv(self.path, values)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
-from .._exceptions import CredentialsMissingError, DoPgpoolError, PlanError
+from .._exceptions import CredentialsMissingError, DoPgpoolError, Param, PlanError
 from .._models import Cluster, Connection, Pool
 from ._app import AppsAPI, AppTarget
 from ._base import SecretTarget, TargetOutcome, overall_action, validate_secret_name
@@ -45,10 +45,10 @@ def connection_string_for(source: Pool | Cluster | Connection, private: bool = F
         conn = source.private_connection if private else source.connection
     kind = "private (VPC)" if private else "public"
     if conn is None:
-        raise PlanError(
-            f"the {what} has no {kind} connection in DigitalOcean's answer"
-            + ("; run without --private to use the public one" if private else "")
-        )
+        raise PlanError([
+            f"the {what} has no {kind} connection in DigitalOcean's answer",
+            *(("; ask without ", Param("private", True), " to use the public one") if private else ()),
+        ])
     if not conn.password or not conn.uri or not _uri_has_password(conn.uri):
         raise CredentialsMissingError(_MISSING.format(what=f"{what}'s {kind}"))
     return conn.uri

@@ -1,27 +1,70 @@
 """The ``do-pgpool`` command line: parse, call the library, render, choose the exit code.
 
-Each command lives in its own module and imports the library inside its body, so ``--help`` stays instant.
+Each command lives in its own module, imported only when that command runs or its own ``--help`` is asked for
+(click's lazy-group pattern): ``do-pgpool --help`` imports click and this package, nothing else. A command's
+module imports the library inside the command's body.
+
+Adding a command is one line in ``COMMANDS``: its name, ``module:attribute`` and the one-line summary the
+top-level ``--help`` shows (the first line of the command's docstring; tests/test_cli_lazy.py checks both agree).
 """
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from .. import __version__
 from ._common import EXIT_CODES_HELP, DoPgpoolGroup, configure_logging
-from ._diagnose import status_command, terminate_idle_command
-from ._ensure import ensure_pool_command
-from ._fake import fake_api_command
-from ._fix import fix_command
-from ._resize import resize_command
-from ._restart import restart_command
-from ._secrets import rewrite_secret_command
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]
+
+#: name -> ("module:command object", summary for the top-level --help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ensure-pool": ("._ensure:ensure_pool_command",
+                    "Create or update a PgBouncer connection pool so that it matches the options."),
+    "rewrite-secret": ("._secrets:rewrite_secret_command",
+                       "Write an existing pool's connection string to GitHub, App Platform, a .env file or stdout."),
+    "fake-api": ("._fake:fake_api_command", "Serve a fake DigitalOcean API on loopback until Ctrl-C."),
+    "resize": ("._resize:resize_command",
+               "Resize the cluster to a bigger size (or more nodes) and wait until it is back online."),
+    "restart": ("._restart:restart_command",
+                "Restart what can be restarted: the cluster's pending maintenance, or an App Platform app."),
+    "status": ("._diagnose:status_command",
+               "Show the cluster's connection budget, its pools and live usage, with a verdict."),
+    "terminate-idle": ("._diagnose:terminate_idle_command",
+                       "Terminate idle client sessions (pg_terminate_backend) to free connection slots."),
+    "fix": ("._fix:fix_command", "Take a cluster out of connection exhaustion in one run, and keep it out."),
+    "sandbox": ("._sandbox:sandbox_command", "Replay a connection exhaustion locally, with no DigitalOcean account."),
+}  # fmt: skip
+
+
+class LazyGroup(DoPgpoolGroup):
+    """Commands from ``COMMANDS``, imported on first use; the listing in ``--help`` needs no import."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module_name, _, attribute = COMMANDS[cmd_name][0].partition(":")
+        command = getattr(importlib.import_module(module_name, __name__), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{COMMANDS[cmd_name][0]} is not a click command")
+        self.commands[cmd_name] = command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1] if name in COMMANDS else self.commands[name].get_short_help_str())
+                for name in self.list_commands(ctx)]  # fmt: skip
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(
-    cls=DoPgpoolGroup,
+    cls=LazyGroup,
     epilog=EXIT_CODES_HELP,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -34,16 +77,7 @@ def main(verbose: int) -> None:
     The usual fix, in one idempotent command:
       do-pgpool ensure-pool --size 20                 # PgBouncer pool, transaction mode
       do-pgpool ensure-pool --size 20 --secret github:acme/web
-    Every command reads DIGITALOCEAN_TOKEN and takes --dry-run.
+    Commands that call DigitalOcean read DIGITALOCEAN_TOKEN (or --token). Commands that change
+    something take --dry-run; status only reads. `do-pgpool COMMAND --help` for each.
     """
     configure_logging(verbose)
-
-
-main.add_command(ensure_pool_command)
-main.add_command(rewrite_secret_command)
-main.add_command(fake_api_command)
-main.add_command(resize_command)
-main.add_command(restart_command)
-main.add_command(status_command)
-main.add_command(terminate_idle_command)
-main.add_command(fix_command)

@@ -1,12 +1,11 @@
 """What every command shares: API options, output format, error handling and exit codes.
 
-Imports only click at module level: ``do-pgpool --help`` must not pay for pydo (about 0.3 s).
+Imports only click at module level: ``do-pgpool --help`` must not pay for pydo (about 0.3 s), nor for json
+and logging (a few ms each), which the commands import when they run.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import os
 import re
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from .._exceptions import DoPgpoolError, Param, Step
     from .._gateway import DigitalOcean
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,6 +54,26 @@ class BadConfiguration(click.ClickException):
     exit_code = EXIT_USAGE
 
 
+#: Library parameter names whose flag is not ``--`` + the name with dashes.
+_FLAGS = {"num_nodes": "--nodes", "storage_size_mib": "--storage-mib", "secrets": "--secret",
+          "no_wait": "--no-wait", "api_url": "--api-url"}
+
+
+def flag(param: Param | Step) -> str:
+    """A library ``Param``/``Step`` in the words of the command line: ``--size 2``, ``do-pgpool resize ...``."""
+    from .._exceptions import Step
+
+    if isinstance(param, Step):
+        return " ".join(["do-pgpool", param.name.replace("_", "-"), *map(flag, param.params)])
+    name = _FLAGS.get(param.name, "--" + param.name.replace("_", "-"))
+    return name if param.value is None or param.value is True else f"{name} {param.value}"
+
+
+def error_text(exc: DoPgpoolError) -> str:
+    """A library error as the CLI says it: flags instead of parameter names, secrets masked."""
+    return redact(exc.render(flag))
+
+
 class DoPgpoolGroup(click.Group):
     """Turns library errors, Ctrl-C and bugs into one-line messages and exit codes, in one place for every command.
 
@@ -66,15 +86,17 @@ class DoPgpoolGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            raise BadConfiguration(redact(str(exc))) from exc
+            raise BadConfiguration(error_text(exc)) from exc
         except DoPgpoolError as exc:
-            raise OperationFailed(redact(str(exc))) from exc
+            raise OperationFailed(error_text(exc)) from exc
         except KeyboardInterrupt:
             click.echo(INTERRUPTED_MESSAGE, err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:
+            import logging
+
             logging.getLogger("do_pgpool").debug("unexpected error", exc_info=True)
             detail = " ".join(redact(str(exc)).split())[:200]
             raise OperationFailed(
@@ -167,6 +189,8 @@ def open_gateway(token: str | None, api_url: str) -> DigitalOcean:
 
 
 def emit_json(data: Any) -> None:
+    import json
+
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
@@ -190,14 +214,15 @@ def redact(text: str) -> str:
     return _BEARER.sub(lambda m: f"{m[1]}{m[2]}{MASK}", mask_secrets_in(text))
 
 
-class _RedactingFormatter(logging.Formatter):
-    """Every formatted record, traceback included, goes through ``redact``: a last line of defence."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
-
-
 def configure_logging(verbose: int) -> None:
+    import logging
+
+    class _RedactingFormatter(logging.Formatter):
+        """Every formatted record, traceback included, goes through ``redact``: a last line of defence."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            return redact(super().format(record))
+
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._common import Seconds, command, dry_run_option, emit_json, open_gateway, output_option
+from ._sandbox import sandbox_hint
 
 
 @command("status")
@@ -40,7 +41,9 @@ def status_command(token: str | None, api_url: str, cluster: str | None, advice:
             click.echo("")
             click.echo(render_text())
     if result.usage is None:
-        raise DatabaseError(result.error or "live usage unavailable", saturated=result.saturated)
+        hint = sandbox_hint(api_url) if result.unreachable else None
+        message = (result.error or "live usage unavailable") + (f"\n{hint}" if hint else "")
+        raise DatabaseError(message, saturated=result.saturated, unreachable=result.unreachable)
 
 
 @command("terminate-idle")
@@ -75,7 +78,7 @@ def terminate_idle_command(
       do-pgpool terminate-idle --idle-for 600 --application web --include-idle-in-transaction
     """
     from .._diagnose import connect, find_idle, snapshot, terminate
-    from .._exceptions import CredentialsMissingError
+    from .._exceptions import CredentialsMissingError, DatabaseError
 
     with open_gateway(token, api_url) as gateway:
         found = gateway.find_cluster(cluster)
@@ -83,7 +86,14 @@ def terminate_idle_command(
         raise CredentialsMissingError(
             f"the API returned no password for cluster {found.name} (the token lacks database:view_credentials)"
         )
-    with connect(found.connection.uri) as conn:
+    try:
+        conn = connect(found.connection.uri)
+    except DatabaseError as exc:
+        hint = sandbox_hint(api_url) if exc.unreachable else None
+        if hint is None:
+            raise
+        raise DatabaseError(f"{exc}\n{hint}", unreachable=True) from exc
+    with conn:
         sessions = find_idle(conn, idle_for=idle_for, user=user, application=application,
                              include_idle_in_transaction=include_idle_in_transaction)  # fmt: skip
         if dry_run:

@@ -14,6 +14,7 @@ from ._common import (
     command,
     dry_run_option,
     emit_json,
+    error_text,
     open_gateway,
     output_option,
     warn,
@@ -59,10 +60,10 @@ def ensure_pool_command(
     """Create or update a PgBouncer connection pool so that it matches the options.
 
     \b
-    Reads the cluster and its pools, then does exactly one of:
+    Reads the pools and the cluster (not the cluster when --cluster UUID finds the pool matching), then:
       create   the pool does not exist (POST)
       update   size or user differ: changed in place, with the full body, so nothing else is dropped
-      nothing  it already matches (two reads, no write: safe in every deploy)
+      nothing  it already matches (reads only: 1 request with --cluster UUID, 2 by name; safe in every deploy)
     A mode change needs --replace (delete + create). A size that does not fit the cluster's connection
     budget (25 per GiB of RAM - 3, shared by all pools) is refused before anything is written.
     --size 50% takes half of that budget: 11 on a 1 GiB cluster, 48 on a 4 GiB one.
@@ -76,7 +77,10 @@ def ensure_pool_command(
 
     \b
     --secret TARGET writes the pool's connection string (the password never shows, except in stdout) only
-    after the pool is confirmed; each target's outcome is reported.
+    after the pool is confirmed; each target's outcome is reported. After a create or an update the pool is
+    read once more, so the string carries the credentials of the pool's user as DigitalOcean now serves them.
+    A pool without a user (--inbound-user) has none: add --secret-user NAME to write its host, port and
+    database with that database user's credentials.
 
     \b
     Examples:
@@ -88,7 +92,7 @@ def ensure_pool_command(
     """
     fleet = _fleet_mode(ctx, cluster, tag, all_clusters)
     plan_only = dry_run or check
-    with secrets.prepare() as prepared:
+    with secrets.prepare(inbound_user=pool.template.inbound_user) as prepared:
         request = prepared if prepared.targets else None
         if fleet:
             pending = _report_fleet(_run_fleet(token, api_url, pool, request, tag, concurrency, plan_only, output),
@@ -126,7 +130,8 @@ def _ensure_one(
     from .._fleet import ensure_pool_on
 
     with open_gateway(token, api_url) as gateway:
-        result = ensure_pool_on(gateway, cluster, pool.template, dry_run=dry_run, replace=pool.replace)
+        result = ensure_pool_on(gateway, cluster, pool.template, dry_run=dry_run, replace=pool.replace,
+                                fresh_connection=request is not None)  # fmt: skip
         if request is None:
             render_ensure(result, output)
             return bool(result.changes)
@@ -148,7 +153,7 @@ def _single_secrets(
     """Write (or plan) the secrets of one cluster after its pool is confirmed; True if any would change."""
     from .._fleet import cluster_secrets
     from .._targets import StdoutTarget
-    from ._secrets import values_for, write_and_render
+    from ._secrets import needs_cluster, values_for, write_and_render
 
     prints_value = any(isinstance(t, StdoutTarget) for t in request.targets)
     if result.current is None:  # dry run of a create: no connection string exists yet
@@ -160,23 +165,28 @@ def _single_secrets(
             for o in outcomes:
                 click.echo(f"? dry run: {o.describe()}")
         return True
+    cluster = result.cluster
+    if cluster is None and needs_cluster(request):  # converged by uuid: the cluster was not read yet
+        cluster = gateway.get_cluster(result.cluster_id)
+    pool = result.current
     if output == "json":
-        values = values_for(request, result.cluster, result.current)  # may refuse (no password) before output
+        values = values_for(request, gateway, result.cluster_id, pool, cluster)  # may refuse before output
         for message in result.warnings:
             warn(message)
     else:
         render_ensure(result, output, err=prints_value)  # `--secret stdout > file` keeps stdout for the value
-        values = values_for(request, result.cluster, result.current)
+        values = values_for(request, gateway, result.cluster_id, pool, cluster)
     header = result.as_dict() if output == "json" else None
     written = write_and_render(
-        request, result.cluster, values, apps=gateway, dry_run=dry_run, output=output, header=header
+        request, cluster.name if cluster else result.cluster_id, values, apps=gateway, dry_run=dry_run,
+        output=output, header=header,
     )
     return any(o.action != "unchanged" for o in written)
 
 
 def _text(result: EnsureResult) -> str:
     cluster, pool, budget = result.cluster, result.pool, result.budget
-    lines = [f"cluster {cluster.name} ({cluster.id}, {cluster.size})"]
+    lines = [f"cluster {cluster.name} ({cluster.id}, {cluster.size})" if cluster else f"cluster {result.cluster_id}"]
     lines += [f"  {change.describe()}" for change in result.changes]
     if result.action == "unchanged":
         lines.append(f"pool {pool.name!r} is up to date: {pool.mode}, size {pool.size}, db {pool.db}, "
@@ -187,7 +197,7 @@ def _text(result: EnsureResult) -> str:
         lines.append(f"{result.action} pool {pool.name!r}")
     if result.note:
         lines.append(f"note: {result.note}")
-    if budget.limit is not None:
+    if budget is not None and budget.limit is not None:
         lines.append(
             f"budget: {budget.other_pools + pool.size} of {budget.limit} backend connections in pools "
             f"(this pool {pool.size}, other pools {budget.other_pools})"
@@ -222,16 +232,15 @@ def _run_fleet(
     dry_run: bool,
     output: str,
 ) -> FleetResult:
-    import httpx
-
     from .._fleet import ensure_fleet
-    from .._gateway import DigitalOcean
+    from .._gateway import DigitalOcean, check_api_url
     from .._limiter import RateLimiter
+    from .._transport import http_client
 
     spec = request.spec() if request is not None else None
     limiter = RateLimiter()  # one for the whole run: DigitalOcean counts per token
     progress = FleetProgress(sys.stderr) if output == "text" else None
-    with httpx.Client(timeout=30.0) as http:
+    with http_client(check_api_url(api_url), timeout=30.0) as http:
         def connect() -> DigitalOcean:
             return DigitalOcean(token or "", api_url=api_url, http=http, limiter=limiter)
 
@@ -308,7 +317,7 @@ def fleet_table(result: FleetResult) -> str:
     rows = [("CLUSTER", "ACTION", "POOL SIZE", "SECRETS", "ERROR")]
     for o in result.outcomes:
         err = o.first_error
-        message = str(err).splitlines()[0] if err is not None else "-"
+        message = error_text(err).splitlines()[0] if err is not None else "-"
         size = str(o.pool_size) if o.pool_size is not None else "-"
         rows.append((o.cluster.name, o.action, size, o.secrets_summary(), message))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

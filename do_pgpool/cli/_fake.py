@@ -34,11 +34,16 @@ def fake_api_command(
     """Serve a fake DigitalOcean API on loopback until Ctrl-C.
 
     \b
-    Prints the base URL on stdout, then serves databases, pools, users, resize, App Platform apps and
-    GitHub Actions secrets from memory. Point tools at it:
+    Prints the base URL on stdout, then serves from memory the endpoints do-pgpool uses:
+      /v2/databases (list, ?tag_name=), /v2/databases/options, /v2/databases/UUID and its
+      /pools, /pools/NAME (GET POST PUT DELETE), /users, /users/NAME, /dbs, /config (GET PATCH),
+      /resize, /maintenance, /install_update, /autoscale (GET PUT);
+      /v2/apps, /v2/apps/ID (GET PUT), /restart, /deployments, /deployments/ID;
+      GitHub Actions secrets: /repos/OWNER/REPO/actions/secrets..., environments, workflow dispatches.
+    Any other path answers DigitalOcean's 404 not_found. Point do-pgpool at it:
       do-pgpool ensure-pool --api-url http://127.0.0.1:PORT --token fake --size 20
-      doctl --api-url http://127.0.0.1:PORT -t fake databases list
-      terraform: provider "digitalocean" { api_endpoint = "http://127.0.0.1:PORT" }
+    Other DigitalOcean clients (doctl, Terraform's provider) accept such a base URL but were not run
+    against it; expect them to work only where they stay within the endpoints above.
     """
     import signal
     import threading

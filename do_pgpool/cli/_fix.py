@@ -6,8 +6,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._common import OperationFailed, Seconds, command, dry_run_option, emit_json, open_gateway, output_option
+from ._common import (
+    OperationFailed,
+    Seconds,
+    command,
+    dry_run_option,
+    emit_json,
+    error_text,
+    open_gateway,
+    output_option,
+)
 from ._pool_options import pool_options
+from ._sandbox import sandbox_hint
 from ._secrets import secret_options
 
 if TYPE_CHECKING:
@@ -66,13 +76,17 @@ def fix_command(
     """
     from .._fix import fix
 
-    with secrets.prepare() as request, open_gateway(token, api_url) as gateway:
+    with secrets.prepare(inbound_user=pool.template.inbound_user) as request, open_gateway(token, api_url) as gateway:
         result = fix(
             gateway, pool.template, cluster=cluster, targets=request.targets, idle_for=idle_for, dry_run=dry_run,
             secret_name=request.secret_name, direct_secret_name=request.direct_secret_name, private=request.private,
             github=request.github, redeploy=request.redeploy, replace=pool.replace, verify_timeout=verify_timeout,
+            secret_user=request.secret_user,
         )  # fmt: skip
     render_fix(result, output)
+    hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None
+    if hint:
+        click.echo(hint, err=True)
     if not result.ok:
         failed = "; ".join(f"{s.name}: {s.state or s.summary}" for s in result.failed)
         raise OperationFailed(f"{len(result.failed)} of {len(result.steps)} steps failed. {failed}")
@@ -99,7 +113,7 @@ def render_fix(result: FixResult, output: str) -> None:
         for line in step.details:
             click.echo(f"      {line}", err=err)
         if step.error is not None:
-            for line in str(step.error).splitlines():
+            for line in error_text(step.error).splitlines():
                 click.echo(f"      error: {line}", err=err)
         if step.state:
             click.echo(f"      state left: {step.state}", err=err)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ._common import error_text
+
 if TYPE_CHECKING:
     from .._fleet import PoolSize, PoolTemplate
 
@@ -43,7 +45,7 @@ class SizeType(_ParamType):
         try:
             return PoolSize.parse(text)
         except ConfigError as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(error_text(exc), param, ctx)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._common import OperationFailed, command, dry_run_option, emit_json, open_gateway, output_option
+from ._common import OperationFailed, command, dry_run_option, emit_json, error_text, open_gateway, output_option
 
 if TYPE_CHECKING:
     from .._fleet import SecretsSpec
     from .._github import GitHub
     from .._models import Cluster, Pool
+    from .._secret_values import UserReader
     from .._targets import Redeploy, Target, TargetOutcome
     from .._targets._app import AppsAPI
 
@@ -44,6 +45,12 @@ _OPTIONS = (
     ),
     click.option("--private", is_flag=True, help="Write the VPC (private_connection) string instead."),
     click.option(
+        "--secret-user",
+        metavar="NAME",
+        help="For a pool without a user (--inbound-user): write the pool's host, port and database with this "
+        "database user's credentials (read from the users API). DigitalOcean gives such a pool no credentials.",
+    ),
+    click.option(
         "--redeploy-workflow",
         metavar="FILE",
         help="After writing github: targets, dispatch this workflow (needs `on: workflow_dispatch`), e.g. deploy.yml.",
@@ -62,23 +69,34 @@ class SecretOptions:
     private: bool = False
     redeploy_workflow: str | None = None
     ref: str | None = None
+    secret_user: str | None = None
 
-    def prepare(self) -> SecretRequest:
-        """Refuse options that need a --secret TARGET when none is given, then ``prepare_secrets``."""
+    def prepare(self, *, inbound_user: bool = False) -> SecretRequest:
+        """Refuse options that need a --secret TARGET when none is given, then ``prepare_secrets``.
+
+        ``inbound_user``: the pool asked for has no user, so its secrets need --secret-user (refused up front).
+        """
         if not self.targets:
             given = (("--direct-secret-name", self.direct_secret_name), ("--private", self.private),
-                     ("--redeploy-workflow", self.redeploy_workflow), ("--ref", self.ref))  # fmt: skip
+                     ("--redeploy-workflow", self.redeploy_workflow), ("--ref", self.ref),
+                     ("--secret-user", self.secret_user))  # fmt: skip
             extra = [flag for flag, value in given if value]
             if extra:
                 raise click.UsageError(f"{', '.join(extra)} only apply with --secret TARGET")
+        elif inbound_user and self.secret_user is None:
+            from .._exceptions import ConfigError
+            from .._secret_values import inbound_needs_secret_user
+
+            raise click.UsageError(error_text(ConfigError(inbound_needs_secret_user("an --inbound-user pool"))))
         return prepare_secrets(
-            self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy_workflow, self.ref
+            self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy_workflow, self.ref,
+            self.secret_user,
         )
 
 
 def secret_options(f: Callable[..., R]) -> Callable[..., R]:
-    """--secret, --secret-name, --direct-secret-name, --private, --redeploy-workflow, --ref: handed to the
-    command as one ``secrets: SecretOptions`` argument."""
+    """--secret, --secret-name, --direct-secret-name, --private, --secret-user, --redeploy-workflow, --ref: handed
+    to the command as one ``secrets: SecretOptions`` argument."""
 
     @functools.wraps(f)
     def with_secrets(
@@ -89,9 +107,10 @@ def secret_options(f: Callable[..., R]) -> Callable[..., R]:
         private: bool,
         redeploy_workflow: str | None,
         ref: str | None,
+        secret_user: str | None,
         **kwargs: Any,
     ) -> R:
-        options = SecretOptions(targets, secret_name, direct_secret_name, private, redeploy_workflow, ref)
+        options = SecretOptions(targets, secret_name, direct_secret_name, private, redeploy_workflow, ref, secret_user)
         return f(*args, secrets=options, **kwargs)
 
     decorated: Callable[..., R] = with_secrets
@@ -113,13 +132,14 @@ class SecretRequest:
     private: bool
     redeploy: Redeploy | None
     github: GitHub | None
+    secret_user: str | None = None
 
     def spec(self) -> SecretsSpec:
         """The same, as the library's per-cluster ``SecretsSpec`` (fleet mode, ``ensure-pool --secret``)."""
         from .._fleet import SecretsSpec
 
         return SecretsSpec(self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy,
-                           self.github)  # fmt: skip
+                           self.github, self.secret_user)  # fmt: skip
 
     def close(self) -> None:
         if self.github is not None:
@@ -139,12 +159,17 @@ def prepare_secrets(
     private: bool,
     redeploy_workflow: str | None,
     ref: str | None,
+    secret_user: str | None = None,
 ) -> SecretRequest:
     """Parse and validate; open the GitHub client if a github: target needs one (ConfigError -> exit 2)."""
-    from .._github import open_github
+    if not secrets and secret_name == "DATABASE_URL" and direct_secret_name is None:
+        # nothing to write or check: a pool-only run pays for no target code (GitHub, NaCl, dotenv)
+        return SecretRequest((), secret_name, None, private, None, None, secret_user)
+    from .._secret_values import check_secret_user
     from .._targets import GitHubTarget, Redeploy, check_targets, parse_target, validate_secret_name
 
     targets = tuple(parse_target(text) for text in secrets)
+    check_secret_user(secret_user)
     validate_secret_name(secret_name)
     if direct_secret_name is not None:
         validate_secret_name(direct_secret_name)
@@ -161,23 +186,34 @@ def prepare_secrets(
             raise click.UsageError("--redeploy-workflow needs a github:OWNER/REPO --secret target")
         redeploy = Redeploy(redeploy_workflow, ref)
     check_targets(targets)  # a dotenv: path that is a device, FIFO, folder ... is refused before any request
-    github = open_github() if has_github else None
-    return SecretRequest(targets, secret_name, direct_secret_name, private, redeploy, github)
+    github = None
+    if has_github:
+        from .._github import open_github  # GitHub's client (and NaCl) only when a github: target needs it
+
+        github = open_github()
+    return SecretRequest(targets, secret_name, direct_secret_name, private, redeploy, github, secret_user)
 
 
-def values_for(request: SecretRequest, cluster: Cluster, pool: Pool) -> dict[str, str]:
-    """secret name -> connection string; CredentialsMissingError when the token cannot view passwords."""
-    from .._targets import connection_string_for
+def needs_cluster(request: SecretRequest) -> bool:
+    """Whether writing these secrets needs the cluster object: its direct string, or a {cluster} placeholder."""
+    from .._targets import has_placeholder
 
-    values = {request.secret_name: connection_string_for(pool, private=request.private)}
-    if request.direct_secret_name:
-        values[request.direct_secret_name] = connection_string_for(cluster, private=request.private)
-    return values
+    return bool(request.direct_secret_name) or any(has_placeholder(t.text) for t in request.targets)
+
+
+def values_for(
+    request: SecretRequest, users: UserReader, cluster_id: str, pool: Pool, cluster: Cluster | None
+) -> dict[str, str]:
+    """secret name -> connection string (``_secret_values.secret_values``); nothing is written here."""
+    from .._secret_values import secret_values
+
+    return secret_values(users, cluster_id, pool, name=request.secret_name, direct_name=request.direct_secret_name,
+                         cluster=cluster, private=request.private, secret_user=request.secret_user)  # fmt: skip
 
 
 def write_and_render(
     request: SecretRequest,
-    cluster: Cluster,
+    cluster_name: str,
     values: dict[str, str],
     *,
     apps: AppsAPI | None,
@@ -188,7 +224,7 @@ def write_and_render(
     """Write to every target, print each outcome (values only for stdout targets), exit 1 if any failed."""
     from .._targets import format_target, write_secrets
 
-    targets = [format_target(t, cluster=cluster.name) for t in request.targets]
+    targets = [format_target(t, cluster=cluster_name) for t in request.targets]
     outcomes = write_secrets(
         targets, values, dry_run=dry_run, github=request.github, apps=apps, redeploy=request.redeploy
     )
@@ -256,9 +292,9 @@ def rewrite_secret_command(
     with secrets.prepare() as request, open_gateway(token, api_url) as gateway:
         target = gateway.find_cluster(cluster)
         pool = _find_pool(gateway, target.id, pool_name)
-        values = values_for(request, target, pool)
+        values = values_for(request, gateway, target.id, pool, target)
         header = {"cluster": {"id": target.id, "name": target.name}, "pool": pool.name}
-        write_and_render(request, target, values, apps=gateway, dry_run=dry_run, output=output, header=header)
+        write_and_render(request, target.name, values, apps=gateway, dry_run=dry_run, output=output, header=header)
 
 
 def _find_pool(gateway: Any, cluster_id: str, name: str | None) -> Pool:

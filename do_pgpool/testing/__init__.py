@@ -11,8 +11,11 @@ for do-pgpool's tests and for yours: moto's shape, no monkeypatching.
     assert fake.calls == [("GET", f"/v2/databases/{cluster.id}", 200), ...]
 
 ``with fake.serve() as url:`` runs the same fake as a loopback HTTP server (``do-pgpool fake-api``).
+``with Sandbox.start() as box:`` serves it with a real local PostgreSQL and PgBouncer behind its cluster
+(``do-pgpool sandbox``); ``RealServers`` starts just those servers.
 """
 
+from ._assumptions import Assumptions
 from ._backend import (
     AppsBackend,
     DatabasesBackend,
@@ -30,10 +33,13 @@ from ._fake import Call, FakeDigitalOcean, TokenOptions
 from ._faults import Faults
 from ._ids import LifecycleOptions
 from ._mock import MockDigitalOcean, mock_digitalocean
+from ._sandbox import Sandbox
+from ._servers import PoolAlias, RealServers, ServersUnavailable
 from ._state import seed_demo
 
 __all__ = [
     "AppsBackend",
+    "Assumptions",
     "Call",
     "DatabasesBackend",
     "FakeAPIError",
@@ -49,6 +55,10 @@ __all__ = [
     "GitHubBackend",
     "LifecycleOptions",
     "MockDigitalOcean",
+    "PoolAlias",
+    "RealServers",
+    "Sandbox",
+    "ServersUnavailable",
     "TokenOptions",
     "mock_digitalocean",
     "seed_demo",

@@ -3,16 +3,18 @@
 Every rule of the fake lives in the backends (this module, ``_apps_backend`` and ``_github_backend``);
 ``_responses`` only routes, parses and wraps. Method names are pydo's operation names, so
 ``fake.databases.add_connection_pool(uuid, body)`` does what ``client.databases.add_connection_pool`` asks for.
-Where DigitalOcean's answer is undocumented the choice is marked ASSUMPTION (see digitalocean-api.md §12).
+Where DigitalOcean's answer is undocumented the rule is a field of ``Assumptions`` (one place, with its
+reason; a test can flip it) or, for minor choices, marked ASSUMPTION where it is made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._budget import MAX_POOLS, connection_limit, ram_gib_from_slug
 from ._apps_backend import AppsBackend, FakeApp, FakeDeployment
+from ._assumptions import Assumptions
 from ._clock import FakeClock, Progression, iso
 from ._db_models import FakeCluster, FakePool, FakeUser
 from ._errors import FakeAPIError, invalid, not_found
@@ -34,6 +36,14 @@ __all__ = [
 
 JsonDict = dict[str, Any]
 POOL_MODES = ("session", "transaction", "statement")
+#: The fake account's number, as it appears in every real host name (``<name>-do-user-<n>-0...``).
+ACCOUNT_NUMBER = 19081923
+_HOST_SHARDS = "bcdfgkm"
+
+
+def default_host(name: str, index: int) -> str:
+    """A host name shaped like DigitalOcean's: ``<name>-do-user-<account>-0.<letter>.db.ondigitalocean.com``."""
+    return f"{name}-do-user-{ACCOUNT_NUMBER}-0.{_HOST_SHARDS[(index - 1) % len(_HOST_SHARDS)]}.db.ondigitalocean.com"
 
 
 def _require(body: Mapping[str, Any], key: str, kind: type) -> Any:
@@ -48,11 +58,19 @@ def _require(body: Mapping[str, Any], key: str, kind: type) -> Any:
 class DatabasesBackend:
     """Managed PostgreSQL clusters keyed by uuid."""
 
-    def __init__(self, clock: FakeClock, ids: Ids, lifecycle: LifecycleOptions) -> None:
+    def __init__(
+        self, clock: FakeClock, ids: Ids, lifecycle: LifecycleOptions, assumptions: Assumptions | None = None
+    ) -> None:
         self.clock = clock
         self.ids = ids
         self.lifecycle = lifecycle
+        self.assumptions = assumptions or Assumptions()
         self.clusters: dict[str, FakeCluster] = {}
+        #: every cluster of the fake account sits in its default project
+        self.project_id = ids.uuid("project", "default")
+        #: called with the cluster after every pool create, update and delete and every user create (``do-pgpool
+        #: sandbox`` mirrors them into a real PostgreSQL and PgBouncer); a FakeAPIError it raises is the answer
+        self.listeners: list[Callable[[FakeCluster], None]] = []
 
     # -- seeding ---------------------------------------------------------------------------------------
     def create_cluster(
@@ -75,6 +93,7 @@ class DatabasesBackend:
         maintenance_pending: bool = False,
         config: Mapping[str, Any] | None = None,
     ) -> FakeCluster:
+        number = self.ids.next("cluster-host")
         cluster = FakeCluster(
             id=self.ids.uuid("cluster", name),
             name=name,
@@ -82,12 +101,13 @@ class DatabasesBackend:
             num_nodes=num_nodes,
             region=region,
             version=version,
-            host=host or f"{name}-do-user-0-0.db.ondigitalocean.com",
+            host=host or default_host(name, number),
             port=port,
             pool_port=pool_port,
             created_at=iso(self.clock.now()),
             engine=engine,
             status=status,
+            project_id=self.project_id,
             tags=list(tags),
             db_names=list(db_names),
             maintenance_pending=maintenance_pending,
@@ -189,6 +209,7 @@ class DatabasesBackend:
         if name in cluster.users:
             raise invalid(f"user {name!r} already exists")  # ASSUMPTION: status undocumented
         cluster.users[name] = FakeUser(name, self.ids.password())
+        self._changed(cluster)
         return cluster.users[name]
 
     def list_dbs(self, database_cluster_uuid: str) -> list[JsonDict]:
@@ -228,10 +249,9 @@ class DatabasesBackend:
         if user is not None and (not isinstance(user, str) or user not in cluster.users):
             raise invalid(f"user {user!r} does not exist on cluster {cluster.name}")
         limit = connection_limit(cluster.size)
-        if limit is not None:
+        if limit is not None and self.assumptions.refuse_over_budget_pool:
             others = sum(p.size for p in cluster.pools.values() if p.name != name)
             if others + size > limit:
-                # ASSUMPTION (§12.1): DigitalOcean's answer to over-allocation is undocumented.
                 raise invalid(
                     f"pool size {size} exceeds the connections available to pools on {cluster.size}: "
                     f"{max(limit - others, 0)} of {limit} (other pools hold {others})"
@@ -247,12 +267,14 @@ class DatabasesBackend:
             raise invalid(f"invalid pool name {name!r}")  # ASSUMPTION (§12.11): character set undocumented
         if name in cluster.pools:
             raise invalid("pool name is not available")  # as seen in the field (tf #925)
-        if len(cluster.pools) >= MAX_POOLS:
-            # ASSUMPTION (§12.1): the answer to a 22nd pool is undocumented.
+        if name in cluster.db_names and self.assumptions.refuse_pool_named_like_database:
+            raise invalid("pool name is not available")
+        if len(cluster.pools) >= MAX_POOLS and self.assumptions.refuse_pool_beyond_limit:
             raise invalid(f"cluster {cluster.name} already has the maximum of {MAX_POOLS} connection pools")
         mode, size, db, user = self._check_pool(cluster, name, body)
         pool = FakePool(name, mode, size, db, user, cluster)
         cluster.pools[name] = pool
+        self._changed(cluster)
         return pool
 
     def update_connection_pool(self, database_cluster_uuid: str, pool_name: str, body: Mapping[str, Any]) -> None:
@@ -261,16 +283,21 @@ class DatabasesBackend:
         if pool is None:
             raise not_found("connection pool")
         mode, size, db, user = self._check_pool(cluster, pool_name, body)
-        if mode != pool.mode:
-            # ASSUMPTION (§12.2): the docs say the mode "cannot be modified after creation".
+        if mode != pool.mode and self.assumptions.refuse_mode_change:
             raise invalid(f"the mode of pool {pool_name} cannot be changed after creation ({pool.mode})")
         # A full replacement: a PUT without "user" turns the pool into an inbound-user pool (doctl #1553).
-        pool.size, pool.db, pool.user = size, db, user
+        pool.mode, pool.size, pool.db, pool.user = mode, size, db, user
+        self._changed(cluster)
 
     def delete_connection_pool(self, database_cluster_uuid: str, pool_name: str) -> None:
         cluster = self._get(database_cluster_uuid)
         if cluster.pools.pop(pool_name, None) is None:
             raise not_found("connection pool")
+        self._changed(cluster)
+
+    def _changed(self, cluster: FakeCluster) -> None:
+        for listener in self.listeners:
+            listener(cluster)
 
     # -- resize and maintenance ------------------------------------------------------------------------
     def update_cluster_size(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> None:
@@ -282,8 +309,7 @@ class DatabasesBackend:
             raise invalid("storage_size_mib must be a positive number")
         if cluster.under_maintenance:
             raise FakeAPIError(412, "cluster is undergoing maintenance")  # tf PR #1103
-        if cluster.status != "online":
-            # ASSUMPTION (§12.8): the answer to a resize of a busy cluster is undocumented.
+        if cluster.status != "online" and self.assumptions.refuse_busy_resize:
             raise invalid(f"cluster {cluster.name} is {cluster.status}; resize it once it is online")
         if not 1 <= num_nodes <= 3:
             raise invalid(f"num_nodes must be between 1 and 3; got {num_nodes}")
@@ -308,9 +334,8 @@ class DatabasesBackend:
             raise invalid(f"cluster {cluster.name} is {cluster.status}")  # ASSUMPTION (§12.8)
         if not cluster.maintenance_pending:
             return  # ASSUMPTION (§12.4): nothing pending answers 204 and does nothing
-        # ASSUMPTION: the busy status during an update is "migrating" (DO replicates to a new cluster).
         cluster.update = Progression(
-            [("migrating", self.lifecycle.update_busy_reads)],
+            [(self.assumptions.update_busy_status, self.lifecycle.update_busy_reads)],
             "done",
             started=self.clock.now(),
             seconds_per_read=self.lifecycle.seconds_per_read,
@@ -321,6 +346,24 @@ class DatabasesBackend:
         cluster = self._get(database_cluster_uuid)
         cluster.maintenance_day = _require(body, "day", str).lower()
         cluster.maintenance_hour = _require(body, "hour", str)
+
+    # -- storage autoscaling (read by Terraform's cluster resource and data source) ------------------------
+    def get_autoscale(self, database_cluster_uuid: str) -> JsonDict:
+        return {"storage": dict(self._get(database_cluster_uuid).autoscale_storage)}
+
+    def update_autoscale(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> None:
+        cluster = self._get(database_cluster_uuid)
+        storage = body.get("storage")
+        if not isinstance(storage, dict) or not isinstance(storage.get("enabled"), bool):
+            raise invalid("storage.enabled is required and must be a boolean")
+        # The schema's ranges (database_storage_autoscale_params).
+        for key, low, high in (("threshold_percent", 15, 95), ("increment_gib", 10, 500)):
+            value = storage.get(key)
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if value is not None and not (whole and low <= value <= high):
+                raise invalid(f"storage.{key} must be a whole number from {low} to {high}")
+        cluster.autoscale_storage = {k: storage[k] for k in ("enabled", "threshold_percent", "increment_gib")
+                                     if k in storage}
 
     # pydo's names for the dbs operations (defined last so ``list`` does not shadow the builtin above)
     list = list_dbs

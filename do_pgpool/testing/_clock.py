@@ -51,7 +51,7 @@ class FakeClock:
 
 class SystemClock(FakeClock):
     """Wall-clock time plus whatever ``advance()`` added: for the long-running ``fake-api`` server, so that
-    rate-limit windows and ``ratelimit-reset`` follow real time for doctl, Terraform and demos."""
+    rate-limit windows and ``ratelimit-reset`` follow real time for any client and for demos."""
 
     def __init__(self) -> None:
         super().__init__(0.0)

@@ -1,7 +1,10 @@
 """State models of the fake managed databases: users, clusters, pools, and their API representations.
 
-Connections follow DigitalOcean's examples: ``postgres://USER:PASS@HOST:PORT/DB?sslmode=require``; pools
-use the cluster's host, ``pool_port`` and the pool name as database. See ``_backend`` for the rules.
+Connections look as the real API serves them (digitalocean-api.md §13), not as the OpenAPI examples do:
+``"protocol": "postgresql"``, ``postgresql://USER:PASS@HOST:PORT/DB?sslmode=require``, ``database`` set
+(``defaultdb`` for the direct connection, the pool's name for a pool), hosts like
+``<name>-do-user-<n>-0.<letter>.db.ondigitalocean.com``. Pools use the cluster's host, ``pool_port`` and the
+pool name as database; pools of multi-node clusters carry standby connections. See ``_backend`` for the rules.
 """
 
 from __future__ import annotations
@@ -10,12 +13,24 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from .._budget import ram_gib_from_slug
 from ._clock import Progression
 
 __all__ = ["LOOPBACK_HOSTS", "FakeCluster", "FakePool", "FakeUser"]
 
 JsonDict = dict[str, Any]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+#: The URI scheme and ``protocol`` real answers carry (the spec's examples say ``postgres://``).
+SCHEME = "postgresql"
+#: Base disk per plan, in MiB, as the real API reports it in ``storage_size_mib`` (DigitalOcean's pricing page).
+_BASE_STORAGE_MIB = {1: 10 * 1024, 2: 30 * 1024, 4: 60 * 1024, 8: 140 * 1024, 16: 290 * 1024, 32: 580 * 1024}
+#: What ``semantic_version`` says for each major version (a recent minor release of each).
+SEMANTIC_VERSIONS = {"13": "13.22", "14": "14.19", "15": "15.14", "16": "16.10", "17": "17.6"}
+
+
+def base_storage_mib(size: str) -> int:
+    ram = ram_gib_from_slug(size)
+    return _BASE_STORAGE_MIB.get(ram or 1, 10 * 1024 * max(ram or 1, 1))
 
 
 @dataclass
@@ -42,7 +57,8 @@ def _connection(
         userinfo = f"{quote(user.name, safe='')}@"
     netloc = f"[{host}]" if ":" in host else host
     return {
-        "uri": f"postgres://{userinfo}{netloc}:{port}/{quote(path_db, safe='')}?sslmode=require",
+        "protocol": SCHEME,
+        "uri": f"{SCHEME}://{userinfo}{netloc}:{port}/{quote(path_db, safe='')}?sslmode=require",
         "database": database,
         "host": host,
         "port": port,
@@ -66,6 +82,7 @@ class FakeCluster:
     created_at: str
     engine: str = "pg"
     status: str = "online"
+    project_id: str = ""
     tags: list[str] = field(default_factory=list)
     users: dict[str, FakeUser] = field(default_factory=dict, repr=False)
     db_names: list[str] = field(default_factory=list)
@@ -76,6 +93,8 @@ class FakeCluster:
     maintenance_pending: bool = False
     maintenance_description: list[str] = field(default_factory=list)
     config: JsonDict = field(default_factory=dict, repr=False)
+    #: ``GET /autoscale``'s ``storage`` object (storage autoscaling is off unless enabled)
+    autoscale_storage: JsonDict = field(default_factory=lambda: {"enabled": False})
     #: fault injection: a resize answers 412 while set
     under_maintenance: bool = False
     resize: Progression | None = field(default=None, repr=False)
@@ -93,8 +112,12 @@ class FakeCluster:
 
     def _conn(self, prefix: str, view_credentials: bool) -> JsonDict:
         db = self.db_names[0] if self.db_names else "defaultdb"
-        # The OpenAPI example has database "" while the URI names defaultdb; mirrored here.
-        return _connection(self.host_variant(prefix), self.port, "", self.primary_user, view_credentials, db)
+        # Real answers set ``database`` (defaultdb); the OpenAPI example's "" is not what the API serves.
+        return _connection(self.host_variant(prefix), self.port, db, self.primary_user, view_credentials, db)
+
+    @property
+    def semantic_version(self) -> str:
+        return SEMANTIC_VERSIONS.get(self.version, f"{self.version}.0")
 
     def to_api(self, view_credentials: bool = True) -> JsonDict:
         out: JsonDict = {
@@ -102,12 +125,13 @@ class FakeCluster:
             "name": self.name,
             "engine": self.engine,
             "version": self.version,
+            "semantic_version": self.semantic_version,
             "num_nodes": self.num_nodes,
             "size": self.size,
             "region": self.region,
             "status": self.status,
             "created_at": self.created_at,
-            "tags": list(self.tags),
+            "tags": list(self.tags) or None,  # real answers say null, not [], for an untagged cluster
             "db_names": list(self.db_names),
             "connection": self._conn("", view_credentials),
             "private_connection": self._conn("private-", view_credentials),
@@ -118,9 +142,9 @@ class FakeCluster:
                 "pending": self.maintenance_pending,
                 "description": list(self.maintenance_description),
             },
+            "project_id": self.project_id,
+            "storage_size_mib": self.storage_size_mib or base_storage_mib(self.size),
         }
-        if self.storage_size_mib is not None:
-            out["storage_size_mib"] = self.storage_size_mib
         if self.num_nodes > 1:
             out["standby_connection"] = self._conn("replica-", view_credentials)
             out["standby_private_connection"] = self._conn("private-replica-", view_credentials)
@@ -138,8 +162,9 @@ class FakePool:
     cluster: FakeCluster = field(repr=False, compare=False)
 
     def _conn(self, prefix: str, view_credentials: bool) -> JsonDict:
-        # ASSUMPTION (§12.3): an inbound-user pool's connection has no user and no password; callers must
-        # combine its host/port/name with an app user's credentials themselves.
+        # As DigitalOcean serves it (the Terraform provider's live tests): the connection carries the pool
+        # user's credentials, read from the cluster's users now, so a PUT that changes the user changes them;
+        # an inbound-user pool answers "user": "" and "password": "" with host, port and URI set.
         user = self.cluster.users.get(self.user) if self.user else None
         host = self.cluster.host_variant(prefix)
         return _connection(host, self.cluster.pool_port, self.name, user, view_credentials, self.name)
@@ -150,4 +175,7 @@ class FakePool:
             out["user"] = self.user
         out["connection"] = self._conn("", view_credentials)
         out["private_connection"] = self._conn("private-", view_credentials)
+        if self.cluster.num_nodes > 1:  # §13: pools of multi-node clusters carry the standby pair too
+            out["standby_connection"] = self._conn("replica-", view_credentials)
+            out["standby_private_connection"] = self._conn("private-replica-", view_credentials)
         return out

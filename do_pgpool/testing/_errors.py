@@ -54,8 +54,8 @@ def not_found(what: str) -> FakeAPIError:
 
 
 def invalid(message: str) -> FakeAPIError:
-    # DigitalOcean's documented answer for most of these checks is missing (the operations declare no
-    # 4xx besides 401/404); 422 unprocessable_entity is what the field has seen (tf #925). ASSUMPTION.
+    # ASSUMPTION: the status of a refused request. The operations declare no 4xx besides 401/404;
+    # 422 unprocessable_entity is what the field has seen (tf #925).
     return FakeAPIError(422, message)
 
 

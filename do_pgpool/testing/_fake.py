@@ -1,7 +1,7 @@
 """``FakeDigitalOcean``: one object holding the state of a fake DigitalOcean (and GitHub) account.
 
 Two faces over the same state: ``fake.http_transport()`` for in-process httpx clients, and
-``with fake.serve() as url:`` for a loopback HTTP server (subprocesses, doctl, Terraform). Seeding helpers
+``with fake.serve() as url:`` for a loopback HTTP server (subprocesses, ``do-pgpool fake-api``). Seeding helpers
 make a test read like a story; ``fake.calls`` records every request. No global registry: every fake is
 independent, and ``reset()`` re-runs ``__init__`` with the same arguments.
 """
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import httpx
 
 from . import _responses
+from ._assumptions import Assumptions
 from ._backend import AppsBackend, DatabasesBackend, FakeApp, FakeCluster, FakePool, FakeUser, GitHubBackend
 from ._clock import FakeClock
 from ._faults import Faults
@@ -56,8 +57,10 @@ class FakeDigitalOcean:
         lifecycle: LifecycleOptions | None = None,
         clock: FakeClock | None = None,
         strict: bool = True,
+        assumptions: Assumptions | None = None,
     ) -> None:
         self._init_args: dict[str, Any] = {
+            "assumptions": assumptions,
             "rate_limit_per_minute": rate_limit_per_minute,
             "rate_limit_per_hour": rate_limit_per_hour,
             "lifecycle": lifecycle,
@@ -69,7 +72,9 @@ class FakeDigitalOcean:
         self.clock = clock or FakeClock()
         self.ids = Ids()
         self.lifecycle = lifecycle or LifecycleOptions()
-        self.databases = DatabasesBackend(self.clock, self.ids, self.lifecycle)
+        #: the fake's guesses where DigitalOcean's answer is undocumented (flip one to test the other outcome)
+        self.assumptions = assumptions or Assumptions()
+        self.databases = DatabasesBackend(self.clock, self.ids, self.lifecycle, self.assumptions)
         self.apps = AppsBackend(self.clock, self.ids, self.lifecycle)
         self.github = GitHubBackend(self.clock)
         self.faults = Faults(self.databases)

@@ -3,7 +3,9 @@ call the backend, wrap the envelope. No rules live here: they are in the backend
 
 Every DigitalOcean answer carries ``ratelimit-*`` headers and ``x-request-id``; errors are DigitalOcean's
 ``{"id", "message", "request_id"}``. GitHub answers use GitHub's ``{"message", "documentation_url"}``.
-Unknown routes answer 501 and are recorded in ``fake.unmatched`` (strict by default).
+Unknown routes answer as DigitalOcean does, 404 ``not_found``, and are recorded in ``fake.unmatched``: the
+pytest fixture fails a test that hit one (strict by default), so a missing route is never mistaken for a
+missing resource.
 """
 
 from __future__ import annotations
@@ -122,8 +124,7 @@ def _handle(
 
     found = match(method, path)
     if found is None:
-        message = f"do_pgpool.testing has no route for {method} {path}"
-        return answer.error(FakeAPIError(501, message)), False
+        return answer.error(FakeAPIError(404)), False
     route, params = found
     if method in WRITE_METHODS and not options.write:
         return answer.error(FakeAPIError(403)), True

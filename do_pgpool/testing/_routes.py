@@ -59,6 +59,8 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", rf"{_DB}/resize$", "databases", "update_cluster_size", 202, body="required"),
     Route("PUT", rf"{_DB}/install_update$", "databases", "install_update", 204),
     Route("PUT", rf"{_DB}/maintenance$", "databases", "update_maintenance_window", 204, body="required"),
+    Route("GET", rf"{_DB}/autoscale$", "databases", "get_autoscale", envelope="autoscale"),
+    Route("PUT", rf"{_DB}/autoscale$", "databases", "update_autoscale", 204, body="required"),
     # App Platform (operationIds apps_*)
     Route("GET", r"^/v2/apps$", "apps", "list", query=("*",)),
     Route("GET", r"^/v2/apps/(?P<id>[^/]+)$", "apps", "get", envelope="app"),

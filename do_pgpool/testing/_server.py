@@ -1,4 +1,4 @@
-"""A loopback HTTP server over ``fake.handle``: for subprocesses, ``doctl --api-url`` and Terraform.
+"""A loopback HTTP server over ``fake.handle``: for subprocesses and any HTTP client of the routes it serves.
 
 It binds loopback addresses only (the fake accepts any token and holds passwords). Threaded; every
 request goes through the same lock-protected ``handle`` as the in-process transport.
@@ -38,6 +38,9 @@ def check_loopback(host: str) -> None:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: FakeServer
+    #: No Nagle: headers and body leave in two writes, and with Nagle on, the second waits for the client's
+    #: delayed ACK (~40 ms) on every kept-alive request after the first, which would skew every benchmark.
+    disable_nagle_algorithm = True
 
     def _read_body(self) -> bytes:
         if "chunked" in str(self.headers.get("transfer-encoding", "")).lower():

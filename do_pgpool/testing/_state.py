@@ -34,7 +34,7 @@ def state_dict(fake: FakeDigitalOcean) -> dict[str, Any]:
             "pools": [{"name": p.name, "mode": p.mode, "size": p.size, "db": p.db, "user": p.user}
                       for p in c.pools.values()],
             "maintenance_pending": c.maintenance_pending, "storage_size_mib": c.storage_size_mib,
-            "config": c.config,
+            "config": c.config, "autoscale_storage": c.autoscale_storage,
         })
     apps = [{"id": a.id, "spec": a.spec} for a in fake.apps.apps.values()]
     repos = []
@@ -83,6 +83,7 @@ def load_state(fake: FakeDigitalOcean, path: Path) -> None:
                 cluster.users[u["name"]].password = u["password"]
             cluster.users[u["name"]].role = u.get("role", cluster.users[u["name"]].role)
         cluster.storage_size_mib = c.get("storage_size_mib")
+        cluster.autoscale_storage = c.get("autoscale_storage") or {"enabled": False}
         if c.get("id"):
             del db.clusters[cluster.id]
             cluster.id = c["id"]

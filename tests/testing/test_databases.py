@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -24,14 +26,22 @@ def test_list_clusters_wraps_them_in_databases_and_filters_by_tag(fake: FakeDigi
     assert [c["id"] for c in tagged] == [prod.id]
 
 
-def test_get_cluster_has_direct_and_private_connections(http: httpx.Client, cluster: FakeCluster) -> None:
+def test_get_cluster_has_direct_and_private_connections(
+    http: httpx.Client, fake: FakeDigitalOcean, cluster: FakeCluster
+) -> None:
     response = http.get(f"/v2/databases/{cluster.id}")
 
     assert response.status_code == 200
     db = response.json()["database"]
-    host = "app-db-do-user-0-0.db.ondigitalocean.com"
-    assert db["connection"]["uri"] == f"postgres://doadmin:fake-password-1@{host}:25060/defaultdb?sslmode=require"
+    host = "app-db-do-user-19081923-0.b.db.ondigitalocean.com"
+    assert db["connection"]["uri"] == f"postgresql://doadmin:fake-password-1@{host}:25060/defaultdb?sslmode=require"
+    assert (db["connection"]["protocol"], db["connection"]["database"]) == ("postgresql", "defaultdb")
     assert db["private_connection"]["host"] == f"private-{host}"
+    # the fields real answers carry beyond the OpenAPI examples (digitalocean-api.md §13)
+    assert (db["semantic_version"], db["storage_size_mib"], db["tags"]) == ("16.10", 10240, ["production"])
+    assert fake.add_cluster("untagged").to_api()["tags"] is None  # real answers: null, not []
+    assert db["project_id"] == fake.databases.project_id
+    assert "standby_connection" not in db
     assert db["users"] == [{"name": "doadmin", "role": "primary", "password": "fake-password-1"}]
     assert (db["status"], db["size"], db["num_nodes"], db["engine"]) == ("online", "db-s-1vcpu-1gb", 1, "pg")
 
@@ -64,8 +74,30 @@ def test_create_pool_answers_201_with_the_pool_connection(http: httpx.Client, cl
         "doadmin",
         "fake-password-1",
     )
-    assert conn["uri"] == f"postgres://doadmin:fake-password-1@{cluster.host}:25061/web?sslmode=require"
+    assert conn["uri"] == f"postgresql://doadmin:fake-password-1@{cluster.host}:25061/web?sslmode=require"
     assert pool["private_connection"]["host"] == f"private-{cluster.host}"
+
+
+def test_hosts_are_shaped_like_digitaloceans_and_distinct(fake: FakeDigitalOcean) -> None:
+    hosts = [fake.add_cluster(f"db-{i}").host for i in range(3)]
+    assert len(set(hosts)) == 3
+    for i, host in enumerate(hosts):
+        assert re.fullmatch(rf"db-{i}-do-user-\d+-0\.[a-z]\.db\.ondigitalocean\.com", host)
+
+
+def test_pools_of_multi_node_clusters_carry_standby_connections(http: httpx.Client, fake: FakeDigitalOcean) -> None:
+    ha = fake.add_cluster("ha-db", size="db-s-2vcpu-4gb", num_nodes=2)
+    single = fake.add_cluster("one-db")
+    for cluster in (ha, single):
+        fake.add_pool(cluster, "web-pool", 10)
+    ha_pool = http.get(pools_url(ha, "web-pool")).json()["pool"]
+    single_pool = http.get(pools_url(single, "web-pool")).json()["pool"]
+
+    assert ha_pool["standby_connection"]["host"] == f"replica-{ha.host}"
+    assert ha_pool["standby_private_connection"]["host"] == f"private-replica-{ha.host}"
+    assert ha_pool["standby_connection"]["uri"].startswith("postgresql://doadmin:")
+    assert (ha_pool["standby_connection"]["port"], ha_pool["standby_connection"]["database"]) == (25061, "web-pool")
+    assert "standby_connection" not in single_pool and "standby_private_connection" not in single_pool
 
 
 def test_pools_list_and_get_use_their_envelopes(
@@ -190,7 +222,7 @@ def test_inbound_user_pool_has_no_credentials_in_its_connection(
 
     assert "user" not in pool
     assert (pool["connection"]["user"], pool["connection"]["password"]) == ("", "")
-    assert pool["connection"]["uri"] == f"postgres://{cluster.host}:25061/shared?sslmode=require"
+    assert pool["connection"]["uri"] == f"postgresql://{cluster.host}:25061/shared?sslmode=require"
 
 
 def test_loopback_hosts_stay_themselves_in_private_connections(http: httpx.Client, fake: FakeDigitalOcean) -> None:
@@ -199,7 +231,7 @@ def test_loopback_hosts_stay_themselves_in_private_connections(http: httpx.Clien
 
     pool = http.get(pools_url(local, "web")).json()["pool"]
 
-    assert pool["connection"]["uri"] == "postgres://doadmin:s3cret@127.0.0.1:64321/web?sslmode=require"
+    assert pool["connection"]["uri"] == "postgresql://doadmin:s3cret@127.0.0.1:64321/web?sslmode=require"
     assert pool["private_connection"]["uri"] == pool["connection"]["uri"]
 
 
@@ -213,7 +245,7 @@ def test_a_token_without_view_credentials_sees_no_passwords(fake: FakeDigitalOce
 
     assert db["connection"]["password"] == "" and db["users"][0]["password"] == ""
     assert pool["connection"]["password"] == ""
-    assert pool["connection"]["uri"] == f"postgres://doadmin@{cluster.host}:25061/web?sslmode=require"
+    assert pool["connection"]["uri"] == f"postgresql://doadmin@{cluster.host}:25061/web?sslmode=require"
     assert "fake-password" not in repr(db) + repr(pool)
 
 

@@ -92,11 +92,13 @@ def test_a_read_only_token_cannot_write(fake: FakeDigitalOcean, cluster: FakeClu
     assert (response.status_code, response.json()["id"]) == (403, "forbidden")
 
 
-def test_unknown_routes_are_501_and_recorded(http: httpx.Client, fake: FakeDigitalOcean) -> None:
+def test_unknown_routes_are_digitaloceans_404_and_recorded(http: httpx.Client, fake: FakeDigitalOcean) -> None:
     response = http.get("/v2/droplets")
 
-    assert (response.status_code, response.json()["id"]) == (501, "not_implemented")
-    assert fake.unmatched == [("GET", "/v2/droplets", 501)]
+    assert response.status_code == 404
+    assert response.json() == {"id": "not_found", "message": "The resource you requested could not be found.",
+                               "request_id": response.headers["x-request-id"]}
+    assert fake.unmatched == [("GET", "/v2/droplets", 404)]
     with pytest.raises(AssertionError, match="GET /v2/droplets"):
         fake.assert_no_unmatched()
 

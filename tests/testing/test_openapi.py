@@ -10,10 +10,8 @@ import pytest
 
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._routes import ROUTES, match
-from tests.openapi_check import SPEC, validate_request, validate_response
+from tests.openapi_check import validate_request, validate_response
 from tests.testing.conftest import pool_body
-
-pytestmark = pytest.mark.skipif(not SPEC.exists(), reason=f"DigitalOcean's OpenAPI description is not at {SPEC}")
 
 Exchange = tuple[httpx.Request, httpx.Response]
 
@@ -43,6 +41,8 @@ def tour(fake: FakeDigitalOcean) -> list[Exchange]:
         http.get("/v2/databases/options")
         http.get(db)
         http.get(f"/v2/databases/{multi.id}")
+        http.post(f"/v2/databases/{multi.id}/pools", json=pool_body("ha-pool", 10))
+        http.get(f"/v2/databases/{multi.id}/pools/ha-pool")
         http.get("/v2/databases/00000000-0000-0000-0000-000000000000")
         http.get(f"{db}/config")
         http.patch(f"{db}/config", json={"config": {"jit": False}})
@@ -66,6 +66,11 @@ def tour(fake: FakeDigitalOcean) -> list[Exchange]:
         http.delete(f"{db}/pools/shared")
         http.put(f"{db}/maintenance", json={"day": "monday", "hour": "03:00"})
         http.put(f"{db}/install_update")
+        http.get(f"{db}/autoscale")
+        http.put(f"{db}/autoscale", json={"storage": {"enabled": True, "threshold_percent": 80, "increment_gib": 10}})
+        http.put(f"{db}/autoscale", json={"storage": {"enabled": True, "threshold_percent": 99}})
+        http.get(f"{db}/autoscale")
+        http.get(f"{db}/no-such-route")
         for _ in range(3):
             http.get(db)
         http.put(f"{db}/resize", json={"size": "db-s-2vcpu-4gb", "num_nodes": 1})
@@ -105,7 +110,9 @@ def test_the_tour_covers_every_digitalocean_route_with_a_success_and_an_error(ex
     outcomes: dict[str, set[bool]] = {}
     for request, response in exchanges:
         found = match(request.method, request.url.path)
-        assert found is not None
+        if found is None:
+            assert response.status_code == 404  # the tour's one unknown route
+            continue
         outcomes.setdefault(found[0].handler, set()).add(response.status_code < 400)
     do_routes = {r.handler for r in ROUTES if r.service == "digitalocean"}
     assert {h for h, seen in outcomes.items() if True in seen} == do_routes
@@ -116,6 +123,8 @@ def test_the_tour_covers_every_digitalocean_route_with_a_success_and_an_error(ex
 def test_every_response_matches_the_openapi_description(exchanges: list[Exchange]) -> None:
     failures = []
     for request, response in exchanges:
+        if match(request.method, request.url.path) is None:
+            continue  # a route not in the description; its 404 body is checked with the other errors below
         try:
             validate_response(request, response)
         except Exception as exc:  # collect them all: one report names every mismatch

@@ -1,17 +1,20 @@
-"""A real PostgreSQL and PgBouncer for tests and benchmarks, shaped like a 1 GiB DigitalOcean cluster.
+"""A real PostgreSQL and PgBouncer on loopback, shaped like a 1 GiB DigitalOcean cluster: the test suite's
+fixtures, the benchmarks' servers and ``do-pgpool sandbox`` all start them through this one module.
 
 PostgreSQL: 127.0.0.1 on a free port, ``max_connections=25``, ``superuser_reserved_connections=3``,
 ``ssl=on`` with a self-signed certificate made for the run, SCRAM over TCP, trust over its own unix
 socket (for the superuser only). Roles: ``doadmin`` (NOT a superuser, as on DigitalOcean; CREATEDB,
 member of ``pg_signal_backend`` and ``pg_read_all_stats``), owner of ``defaultdb``, and ``app``.
 
-PgBouncer: 127.0.0.1 on a free port, transaction mode, pools of 20, no unix socket, client TLS required
-(``sslmode=require`` works, as on DigitalOcean), SCRAM with an ``auth_file`` copied from ``pg_authid``.
-Each pool is a database alias named like a DigitalOcean pool (``defaultdb-pool = ... dbname=defaultdb``).
+PgBouncer: 127.0.0.1 on a free port, no unix socket, client TLS required (``sslmode=require`` works, as
+on DigitalOcean), SCRAM towards clients. Each pool is a database alias named like a DigitalOcean pool
+(``defaultdb-pool = ... dbname=defaultdb pool_size=20 pool_mode=transaction``); ``set_pools`` rewrites
+them and applies the change with the admin console's ``RELOAD`` before it returns.
 
 ``initdb``, ``postgres`` and ``pgbouncer`` refuse to run as root, so as root they run as the ``postgres``
-OS user in a temporary folder owned by it. Every wait is bounded; stopping uses the servers' pidfiles.
-Nothing here depends on (or collides with) a system PostgreSQL or PgBouncer.
+OS user in a temporary folder owned by it. Every wait is bounded; stopping signals the servers by the
+pids in their pidfiles, then removes the folder. Nothing here depends on (or collides with) a system
+PostgreSQL or PgBouncer.
 
     with RealServers.start(pools={"defaultdb-pool": PoolAlias("defaultdb", 20)}) as servers:
         servers.direct_url("doadmin"), servers.pool_url("defaultdb-pool"), servers.superuser_conninfo()
@@ -23,24 +26,33 @@ import contextlib
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = [
     "APP_PASSWORD",
     "DOADMIN_PASSWORD",
+    "INSTALL_HINT",
+    "Binaries",
     "PoolAlias",
     "RealServers",
     "ServersUnavailable",
     "find_binaries",
+    "free_port",
+    "psycopg_connect",
 ]
 
 HOST = "127.0.0.1"
@@ -52,8 +64,11 @@ DOADMIN_PASSWORD = "doadmin-test-pw-7f3a9c"
 APP_PASSWORD = "app-test-pw-52b1e8"
 SUPERUSER = "postgres"
 RUN_AS = "postgres"  # OS user when running as root
+#: PgBouncer's admin console user: in PgBouncer's auth file only, never a PostgreSQL role
+BOUNCER_ADMIN = "pgbouncer_admin"
 START_DEADLINE = 30.0
 STOP_DEADLINE = 15.0
+INSTALL_HINT = "as root, `apt-get install postgresql pgbouncer` installs both (Debian, Ubuntu; `make servers` does it)"
 
 
 class ServersUnavailable(RuntimeError):
@@ -68,10 +83,16 @@ class Binaries:
 
 @dataclass(frozen=True)
 class PoolAlias:
-    """One PgBouncer database alias: ``<name> = host=... port=... dbname=<dbname> pool_size=<size>``."""
+    """One PgBouncer database alias: ``<name> = host=... dbname=<dbname> pool_size=<size> pool_mode=<mode>``.
+
+    ``user``: every server connection logs in as this role (DigitalOcean's pool user); None lets each
+    client's own credentials through (an inbound-user pool).
+    """
 
     dbname: str = DATABASE
     size: int = POOL_SIZE
+    mode: str = "transaction"
+    user: str | None = None
 
 
 def find_binaries() -> Binaries:
@@ -86,8 +107,8 @@ def find_binaries() -> Binaries:
     pg_bindir = next((Path(c) for c in candidates if (Path(c) / "initdb").is_file()), None)
     if pg_bindir is None:
         raise ServersUnavailable(
-            "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb); "
-            "install Debian's `postgresql` package (`make servers` does it as root)"
+            "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb): install Debian's "
+            f"`postgresql` package: {INSTALL_HINT}. Or set PG_BINDIR to a folder holding initdb and pg_ctl"
         )
     bouncer = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").is_file() else None)
     return Binaries(pg_bindir=pg_bindir, pgbouncer=Path(bouncer) if bouncer else None)
@@ -113,22 +134,25 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     # a zombie child of ours counts as gone
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, IndexError):
         with open(f"/proc/{pid}/stat") as f:
             if f.read().split(") ", 1)[1].startswith("Z"):
                 return False
     return True
 
 
-def _wait_for(predicate: object, deadline: float, what: str) -> None:
-    """Poll ``predicate()`` every 50 ms until true or until ``deadline`` seconds have passed (startup only)."""
-    assert callable(predicate)
+def _wait_for(predicate: Callable[[], bool], deadline: float, what: str) -> None:
+    """Poll ``predicate()`` every 50 ms until true or until ``deadline`` seconds have passed (real processes only)."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if predicate():
             return
         time.sleep(0.05)
     raise ServersUnavailable(f"timed out after {deadline:.0f} s waiting for {what}")
+
+
+def _default_passwords() -> dict[str, str]:
+    return {"doadmin": DOADMIN_PASSWORD, "app": APP_PASSWORD}
 
 
 @dataclass
@@ -143,16 +167,26 @@ class RealServers:
     server_version_num: int = 0
     bouncer_port: int | None = None
     pools: dict[str, PoolAlias] = field(default_factory=dict)
-    password: str = field(default=DOADMIN_PASSWORD, repr=False)
-    app_password: str = field(default=APP_PASSWORD, repr=False)
+    #: the login roles and their passwords (``doadmin`` first)
+    passwords: dict[str, str] = field(default_factory=_default_passwords, repr=False)
     database: str = DATABASE
     max_connections: int = MAX_CONNECTIONS
     superuser_reserved: int = SUPERUSER_RESERVED
     _as_user: list[str] = field(default_factory=list, repr=False)
+    _admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(18), repr=False)
 
     # --- URLs -------------------------------------------------------------------------------------------
+    @property
+    def password(self) -> str:
+        """``doadmin``'s password."""
+        return self.passwords["doadmin"]
+
+    @property
+    def app_password(self) -> str:
+        return self.passwords["app"]
+
     def password_for(self, user: str) -> str:
-        return {"doadmin": self.password, "app": self.app_password}[user]
+        return self.passwords[user]
 
     def direct_url(self, user: str = "doadmin", *, database: str | None = None, sslmode: str = "require") -> str:
         """``postgresql://user:pw@127.0.0.1:<pg>/defaultdb?sslmode=require``: the cluster's direct connection."""
@@ -176,26 +210,46 @@ class RealServers:
         """
         return f"host={self.socket_dir} port={self.pg_port} user={SUPERUSER} dbname={database or self.database}"
 
+    def admin_conninfo(self) -> str:
+        """PgBouncer's admin console (``SHOW POOLS``, ``RELOAD``), over TLS like every client."""
+        return (f"host={self.host} port={self.bouncer_port} dbname=pgbouncer user={BOUNCER_ADMIN} "
+                f"password={self._admin_password} sslmode=require")  # fmt: skip
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """The running servers' pids by name (``postgres``, ``pgbouncer``), read from their pidfiles."""
+        found = {
+            "postgres": _read_pid(self.workdir / "data" / "postmaster.pid"),
+            "pgbouncer": _read_pid(self.workdir / "pgbouncer.pid"),
+        }
+        return {name: pid for name, pid in found.items() if pid is not None}
+
     # --- lifecycle ----------------------------------------------------------------------------------------
     @classmethod
     @contextlib.contextmanager
-    def start(cls, *, pools: Mapping[str, PoolAlias] | None = None, with_bouncer: bool = True) -> Iterator[RealServers]:
+    def start(
+        cls,
+        *,
+        pools: Mapping[str, PoolAlias] | None = None,
+        with_bouncer: bool = True,
+        passwords: Mapping[str, str] | None = None,
+    ) -> Iterator[RealServers]:
         """Start PostgreSQL (and PgBouncer unless ``with_bouncer=False``); stop both and remove the folder."""
-        servers = cls.start_postgres()
+        servers = cls.start_postgres(passwords=passwords)
         try:
             if with_bouncer:
-                servers.start_pgbouncer(pools or {f"{DATABASE}-pool": PoolAlias()})
+                servers.start_pgbouncer(pools if pools is not None else {f"{DATABASE}-pool": PoolAlias()})
             yield servers
         finally:
             servers.stop()
 
     @classmethod
-    def start_postgres(cls) -> RealServers:
+    def start_postgres(cls, *, passwords: Mapping[str, str] | None = None) -> RealServers:
         binaries = find_binaries()
         as_user: list[str] = []
         if os.geteuid() == 0:
             try:
-                pw = pwd.getpwnam(RUN_AS)
+                pwd.getpwnam(RUN_AS)
             except KeyError as exc:
                 raise ServersUnavailable(f"running as root and there is no {RUN_AS!r} OS user") from exc
             runuser = shutil.which("runuser")
@@ -203,23 +257,29 @@ class RealServers:
                 raise ServersUnavailable("running as root and `runuser` is not available")
             as_user = [runuser, "-u", RUN_AS, "--"]
         workdir = Path(tempfile.mkdtemp(prefix="do-pgpool-servers-"))
-        if as_user:
-            os.chown(workdir, pw.pw_uid, pw.pw_gid)
-        os.chmod(workdir, 0o700)
         servers = cls(
             host=HOST,
             pg_port=free_port(),
             socket_dir=str(workdir),
             workdir=workdir,
             binaries=binaries,
+            passwords=dict(passwords) if passwords else _default_passwords(),
             _as_user=as_user,
         )
         try:
+            servers._own(workdir)
+            os.chmod(workdir, 0o700)
             servers._init_postgres()
         except BaseException:
             servers.stop()
             raise
         return servers
+
+    def _own(self, path: Path) -> None:
+        """As root, hand ``path`` to the OS user the servers run as."""
+        if self._as_user:
+            pw = pwd.getpwnam(RUN_AS)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
 
     def _run(self, argv: list[str], *, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
@@ -231,17 +291,17 @@ class RealServers:
 
     def _write(self, name: str, text: str, mode: int = 0o600) -> Path:
         path = self.workdir / name
-        path.write_text(text)
-        os.chmod(path, mode)
-        if self._as_user:
-            pw = pwd.getpwnam(RUN_AS)
-            os.chown(path, pw.pw_uid, pw.pw_gid)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        os.chmod(tmp, mode)
+        self._own(tmp)
+        os.replace(tmp, path)  # a reload never reads a half-written file
         return path
 
     def _make_certificate(self) -> None:
         openssl = shutil.which("openssl")
         if openssl is None:
-            raise ServersUnavailable("the `openssl` command is needed to make the test certificate")
+            raise ServersUnavailable("the `openssl` command is needed to make the servers' certificate")
         subprocess.run(
             [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
              "-days", "2", "-subj", f"/CN={HOST}", "-keyout", str(self.workdir / "server.key"),
@@ -251,9 +311,7 @@ class RealServers:
         for name in ("server.key", "server.crt"):
             path = self.workdir / name
             os.chmod(path, 0o600)
-            if self._as_user:
-                pw = pwd.getpwnam(RUN_AS)
-                os.chown(path, pw.pw_uid, pw.pw_gid)
+            self._own(path)
 
     def _init_postgres(self) -> None:
         bindir = self.binaries.pg_bindir
@@ -263,7 +321,7 @@ class RealServers:
         self._make_certificate()
         with open(data / "postgresql.conf", "a") as conf:
             conf.write(
-                "\n# do-pgpool test server: the shape of a 1 GiB DigitalOcean cluster\n"
+                "\n# do-pgpool's local server: the shape of a 1 GiB DigitalOcean cluster\n"
                 f"listen_addresses = '{HOST}'\n"
                 f"port = {self.pg_port}\n"
                 f"unix_socket_directories = '{self.socket_dir}'\n"
@@ -286,50 +344,71 @@ class RealServers:
                    "-w", "-t", str(int(START_DEADLINE)), "start"], timeout=START_DEADLINE + 10)  # fmt: skip
         self._setup_roles()
 
-    def _superuser_connect(self):  # type: ignore[no-untyped-def]
-        import psycopg
-
-        return psycopg.connect(self.superuser_conninfo("postgres"), autocommit=True, connect_timeout=10)
+    def _superuser_connect(self) -> psycopg.Connection[Any]:
+        return psycopg_connect(self.superuser_conninfo("postgres"))
 
     def _setup_roles(self) -> None:
         from psycopg import sql
 
         with self._superuser_connect() as conn:
-            self.server_version_num = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
-            roles = (("doadmin", self.password, "CREATEDB CREATEROLE"), ("app", self.app_password, ""))
-            for role, password, extra in roles:
-                conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} " + extra).format(
-                        sql.Identifier(role), sql.Literal(password)
-                    )
-                )
+            row = conn.execute("SHOW server_version_num").fetchone()
+            self.server_version_num = int(row[0]) if row else 0
+            conn.execute(sql.SQL("CREATE ROLE doadmin LOGIN PASSWORD {} CREATEDB CREATEROLE").format(
+                sql.Literal(self.password)))  # fmt: skip
             # DigitalOcean's doadmin may terminate other users' sessions and read their activity.
             conn.execute("GRANT pg_signal_backend, pg_read_all_stats TO doadmin")
-            conn.execute(f"CREATE DATABASE {DATABASE} OWNER doadmin")
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER doadmin").format(sql.Identifier(DATABASE)))
+        for role, password in self.passwords.items():
+            if role != "doadmin":
+                self._create_role(role, password)
+
+    def _create_role(self, role: str, password: str) -> None:
+        """A login role like a DigitalOcean database user: may create tables in ``defaultdb``'s public schema."""
+        from psycopg import sql
+
         with psycopg_connect(self.superuser_conninfo()) as conn:
-            conn.execute("GRANT CREATE, USAGE ON SCHEMA public TO app")
+            name = sql.Identifier(role)
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(name, sql.Literal(password)))
+            conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(name))
+
+    def add_role(self, role: str, password: str) -> None:
+        """A new database user, known to PgBouncer too (its auth file is rewritten and reloaded)."""
+        self._create_role(role, password)
+        self.passwords[role] = password
+        if self.bouncer_port is not None:
+            self._write_userlist()
+            self._reload()
 
     # --- PgBouncer ------------------------------------------------------------------------------------------
     def start_pgbouncer(self, pools: Mapping[str, PoolAlias]) -> None:
         if self.binaries.pgbouncer is None:
-            raise ServersUnavailable(
-                "pgbouncer not found; install Debian's `pgbouncer` package (`make servers` does it as root)"
-            )
+            raise ServersUnavailable(f"pgbouncer not found: install Debian's `pgbouncer` package: {INSTALL_HINT}")
         self.pools = dict(pools)
-        with self._superuser_connect() as conn:
-            rows = conn.execute(
-                "SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ('doadmin', 'app') ORDER BY 1"
-            ).fetchall()
-        self._write("userlist.txt", "".join(f'"{name}" "{verifier}"\n' for name, verifier in rows))
+        self._write_userlist()
         self.bouncer_port = free_port()
         self._write_bouncer_ini()
         self._run([str(self.binaries.pgbouncer), "-d", "-q", str(self.workdir / "pgbouncer.ini")], timeout=30)
-        port = self.bouncer_port
-        _wait_for(lambda: _port_open(port), START_DEADLINE, f"PgBouncer on {HOST}:{port}")
+        port, pidfile = self.bouncer_port, self.workdir / "pgbouncer.pid"
+        # the daemon writes its pidfile on its own time; stop() needs it, so it is part of being up
+        _wait_for(lambda: _port_open(port) and _read_pid(pidfile) is not None, START_DEADLINE,
+                  f"PgBouncer on {HOST}:{port}")  # fmt: skip
+
+    def _write_userlist(self) -> None:
+        # Plain passwords (PgBouncer hashes them for SCRAM): a pool with a forced ``user=`` must log in to
+        # PostgreSQL itself, which a SCRAM verifier copied from pg_authid cannot do.
+        users = {**self.passwords, BOUNCER_ADMIN: self._admin_password}
+        self._write("userlist.txt", "".join(f'"{name}" "{password}"\n' for name, password in users.items()))
+
+    def _reload(self) -> dict[str, dict[str, Any]]:
+        """``RELOAD`` (synchronous: the new files are in effect when it answers); returns ``SHOW DATABASES``."""
+        with _admin_connect(self.admin_conninfo()) as conn:
+            conn.execute("RELOAD")
+            return {row["name"]: row for row in conn.execute("SHOW DATABASES").fetchall()}
 
     def _write_bouncer_ini(self) -> None:
         aliases = "".join(
-            f"{name} = host={HOST} port={self.pg_port} dbname={alias.dbname} pool_size={alias.size}\n"
+            f"{name} = host={HOST} port={self.pg_port} dbname={alias.dbname} pool_size={alias.size} "
+            f"pool_mode={alias.mode}{f' user={alias.user}' if alias.user else ''}\n"
             for name, alias in self.pools.items()
         )
         self._write(
@@ -342,6 +421,7 @@ class RealServers:
             "unix_socket_dir =\n"
             "auth_type = scram-sha-256\n"
             f"auth_file = {self.workdir / 'userlist.txt'}\n"
+            f"admin_users = {BOUNCER_ADMIN}\n"
             "pool_mode = transaction\n"
             f"default_pool_size = {POOL_SIZE}\n"
             "min_pool_size = 0\n"
@@ -358,29 +438,37 @@ class RealServers:
             "log_disconnections = 0\n",
         )
 
-    def add_pool(self, name: str, alias: PoolAlias | None = None) -> str:
-        """Add a database alias to the running PgBouncer (SIGHUP reload); return its connection string."""
-        self.pools[name] = alias or PoolAlias()
-        self._write_bouncer_ini()
-        pid = _read_pid(self.workdir / "pgbouncer.pid")
-        if pid is None:
+    def set_pools(self, pools: Mapping[str, PoolAlias]) -> None:
+        """Make PgBouncer serve exactly ``pools``: rewrite its config, ``RELOAD`` and check ``SHOW DATABASES``.
+
+        Removed aliases stop taking new clients at once; their open server connections close as they go idle.
+        """
+        if self.bouncer_port is None:
             raise RuntimeError("PgBouncer is not running")
-        os.kill(pid, signal.SIGHUP)
-        url = self.pool_url(name)
+        self.pools = dict(pools)
+        self._write_bouncer_ini()
+        served = self._reload()
+        wrong = sorted(
+            name for name, alias in self.pools.items()
+            if name not in served
+            or (served[name]["pool_size"], served[name]["pool_mode"], served[name]["force_user"])
+            != (alias.size, alias.mode, alias.user)
+        )  # fmt: skip
+        if wrong:
+            log = self.workdir / "pgbouncer.log"
+            raise ServersUnavailable(f"PgBouncer did not take pools {wrong} on RELOAD; see {log}")
 
-        def reachable() -> bool:
-            try:
-                with psycopg_connect(url, prepare_threshold=None):
-                    return True
-            except Exception:  # noqa: BLE001 - polling until the reload is visible
-                return False
-
-        _wait_for(reachable, 10.0, f"PgBouncer to serve pool {name!r}")
-        return url
+    def add_pool(self, name: str, alias: PoolAlias | None = None) -> str:
+        """Add a database alias to the running PgBouncer; return its connection string."""
+        self.set_pools({**self.pools, name: alias or PoolAlias()})
+        return self.pool_url(name)
 
     # --- stop ----------------------------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stop PgBouncer (TERM) and PostgreSQL (INT: fast shutdown) by their pidfiles; remove the folder."""
+        """Stop PgBouncer (TERM) and PostgreSQL (INT: fast shutdown) by their pidfiles' pids; remove the folder.
+
+        Each waits at most ``STOP_DEADLINE`` seconds, then gets SIGKILL.
+        """
         try:
             for pidfile, sig in (
                 (self.workdir / "pgbouncer.pid", signal.SIGTERM),
@@ -409,16 +497,20 @@ def _read_pid(pidfile: Path) -> int | None:
     return int(first) if first.isdigit() else None
 
 
-def psycopg_connect(conninfo: str, **kwargs: object):  # type: ignore[no-untyped-def]
-    """psycopg.connect with autocommit and a short connect timeout (test helper)."""
+def psycopg_connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """psycopg.connect with autocommit and a short connect timeout."""
     import psycopg
 
     kwargs.setdefault("autocommit", True)
     kwargs.setdefault("connect_timeout", 10)
-    return psycopg.connect(conninfo, **kwargs)  # type: ignore[arg-type]
+    return psycopg.connect(conninfo, **kwargs)
 
 
-if __name__ == "__main__":  # pragma: no cover - manual smoke run: python -m tests.realservers
-    with RealServers.start() as s:
-        print(s)
-        print(s.direct_url(), s.pool_url(), s.superuser_conninfo(), sep="\n")
+def _admin_connect(conninfo: str) -> psycopg.Connection[dict[str, Any]]:
+    """PgBouncer's admin console speaks the simple query protocol only: a client-side-binding cursor."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    return psycopg.connect(
+        conninfo, autocommit=True, connect_timeout=10, cursor_factory=psycopg.ClientCursor, row_factory=dict_row
+    )

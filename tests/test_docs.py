@@ -244,6 +244,8 @@ def check_invocation(words: list[str], commands: dict[str, click.Command]) -> li
         looks_like_a_command = "-" in name or any(w.startswith("-") for w in rest)
         return [f"no command {name!r}"] if looks_like_a_command else []
     known = option_names(commands[name])
+    if "--" in rest:  # `do-pgpool sandbox -- do-pgpool status`: what follows is another command line
+        rest = rest[: rest.index("--")]
     flags = {w.split("=", 1)[0] for w in rest if re.fullmatch(r"--?[a-zA-Z][\w-]*(=.*)?", w)}
     return [f"{name}: no option {flag}" for flag in sorted(flags - known)]
 
@@ -275,6 +277,7 @@ def test_the_flag_check_can_fail() -> None:
     assert check_invocation(["fix", "--size", "20", "--no-such"], commands) == ["fix: no option --no-such"]
     assert check_invocation(["-v", "no-such-command"], commands) == ["no command 'no-such-command'"]
     assert check_invocation(["resize", "--no-wait", "--dry-run"], commands) == []
+    assert check_invocation(["sandbox", "--port", "0", "--", "do-pgpool", "fix", "--size", "1"], commands) == []
 
 
 def mentions(text: str, option: str) -> bool:
@@ -321,3 +324,12 @@ def test_the_advice_page_shows_what_fix_prints() -> None:
     page = ROOT / "docs" / "app-settings.md"
     shown = [b.code for b in blocks(page) if b.info == "text"]
     assert shown == [render_advice().strip() + "\n"], "docs/app-settings.md: paste the output of render_advice()"
+
+
+def test_every_guess_of_the_fake_is_on_the_assumptions_page() -> None:
+    from dataclasses import fields
+
+    from do_pgpool.testing import Assumptions
+
+    text = (ROOT / "docs" / "assumptions.md").read_text(encoding="utf-8")
+    assert [f.name for f in fields(Assumptions) if f"`{f.name}`" not in text] == []

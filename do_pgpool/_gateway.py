@@ -31,7 +31,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._headers import header, header_number
-from ._models import Cluster, JsonDict, Pool, PoolSpec, looks_like_uuid
+from ._models import Cluster, ClusterEvent, JsonDict, Pool, PoolSpec, looks_like_uuid
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._transport import http_client
@@ -182,6 +182,22 @@ class DigitalOcean:
     def install_update(self, cluster_id: str) -> None:
         path = f"/v2/databases/{cluster_id}/install_update"
         self._write("PUT", path, self._pydo.databases.install_update, cluster_id, retry=True)
+
+    def list_events(self, cluster_id: str) -> list[ClusterEvent]:
+        """The cluster's events log (``databases_list_events_logs``), every page.
+
+        The spec declares no pagination for it; DigitalOcean's general rule is 20 per page with
+        ``links.pages.next``, so this asks for 200 per page and follows ``next`` when an answer has one.
+        """
+        path = f"/v2/databases/{cluster_id}/events"
+        fn = self._pydo.databases.list_events_logs
+        events: list[ClusterEvent] = []
+        for page in range(1, 11):  # 10 x 200 events: far beyond what a cluster's log holds
+            body = self._read("GET", path, fn, cluster_id, params={"page": page, "per_page": 200})
+            events.extend(_parse(ClusterEvent.from_api, e, "GET", path) for e in _items(body, "events", "GET", path))
+            if not ((body.get("links") or {}).get("pages") or {}).get("next"):
+                break
+        return events
 
     # -- connection pools ----------------------------------------------------------------------------
 

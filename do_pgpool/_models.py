@@ -16,6 +16,7 @@ from ._dburl import mask_url
 __all__ = [
     "POOL_MODES",
     "Cluster",
+    "ClusterEvent",
     "Connection",
     "Pool",
     "PoolSpec",
@@ -109,6 +110,35 @@ class Cluster:
             db_names=tuple(data.get("db_names") or ()),
             users=tuple(u.get("name", "") for u in data.get("users") or ()),
             tags=tuple(data.get("tags") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class ClusterEvent:
+    """One entry of a cluster's events log (``GET /v2/databases/{uuid}/events``, schema ``events_logs``).
+
+    ``event_type`` is one of ``cluster_maintenance_perform``, ``cluster_master_promotion``, ``cluster_create``,
+    ``cluster_update``, ``cluster_delete``, ``cluster_poweron``, ``cluster_poweroff``; ``create_time`` is
+    RFC 3339 text as DigitalOcean sends it. The schema marks no field required.
+    """
+
+    id: str
+    event_type: str
+    create_time: str = ""
+    cluster_name: str = ""
+
+    @property
+    def key(self) -> str:
+        """What tells two events apart: the id, or type and time when an answer carries no id."""
+        return self.id or f"{self.event_type}@{self.create_time}"
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ClusterEvent:
+        return cls(
+            id=str(data.get("id") or ""),
+            event_type=str(data.get("event_type") or ""),
+            create_time=str(data.get("create_time") or ""),
+            cluster_name=str(data.get("cluster_name") or ""),
         )
 
 

@@ -7,8 +7,10 @@ but there may be brief periods of latency"; the nodes' IP addresses change, and 
 the switchover drop, so clients must connect by DNS name. When nothing is pending there is nothing to start:
 ``restart_cluster`` reports that and writes nothing.
 
-The wait after ``install_update`` cannot compare a size, so it ends when the cluster was seen busy (the
-switch-over) **and** is ``online`` again with no update pending (``_wait.wait_for_maintenance``).
+The wait after ``install_update`` cannot compare a size. It ends when the cluster is ``online`` with no update
+pending **and** the update was seen running or ran since the request: the status left ``online`` (the
+switch-over), or the cluster's events log gained a ``cluster_maintenance_perform`` event
+(``_wait.wait_for_maintenance``). So the maintenance events are read once before the request.
 
 ``restart_app`` restarts an App Platform app (``POST /v2/apps/{id}/restart``, a rolling restart of all or some
 components). That closes every database connection the app holds: often the fastest way to free slots when the
@@ -25,9 +27,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ._exceptions import ConfigError, NotFoundError, Param
-from ._models import Cluster, looks_like_uuid
+from ._models import Cluster, ClusterEvent, looks_like_uuid
 from ._poll import Stopwatch, WaitOptions, retry_while_busy
-from ._wait import wait_for_deployment, wait_for_maintenance, wait_until_online
+from ._wait import maintenance_events, wait_for_deployment, wait_for_maintenance, wait_until_online
 
 __all__ = [
     "AppRestartPlan",
@@ -54,6 +56,8 @@ class ClusterGateway(Protocol):
     def get_cluster(self, cluster_id: str) -> Cluster: ...
 
     def install_update(self, cluster_id: str) -> None: ...
+
+    def list_events(self, cluster_id: str) -> list[ClusterEvent]: ...
 
 
 class AppGateway(Protocol):
@@ -172,6 +176,8 @@ def apply_cluster_restart(
             return _cluster_result("nothing pending", plan, cluster, watch)
 
     target = cluster
+    # What the events log held before the request: a maintenance event beyond it is this update's.
+    before = maintenance_events(gateway, cluster.id) if wait else frozenset[str]()
     retry_while_busy(
         lambda: gateway.install_update(target.id),
         what=f"cluster {cluster.name!r}",
@@ -181,7 +187,7 @@ def apply_cluster_restart(
     )
     if not wait:
         return _cluster_result("requested", plan, cluster, watch)
-    done = wait_for_maintenance(gateway, cluster.id, waiting=watch.waiting())
+    done = wait_for_maintenance(gateway, cluster.id, before=before, waiting=watch.waiting())
     return _cluster_result("restarted", plan, done, watch)
 
 

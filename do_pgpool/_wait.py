@@ -7,14 +7,10 @@ All three are built on ``_poll.poll_until`` (bounded polling with backoff, 412/4
   storage. Right after ``PUT /resize`` answers 202 the cluster can still read ``online`` with the *old* size
   for a few polls (doctl PR #1936); matching the target is what keeps the wait from returning before the
   resize has even begun. Every status other than ``online`` counts as busy, including ones not in the enum.
-- ``wait_for_maintenance``: after ``PUT /install_update`` nothing can be compared with a target. DigitalOcean
-  documents what the update does: it builds a new cluster with the updates, replicates the data, then
-  switches DNS; the cluster's ``status`` leaves ``online`` for that (the fake and this code assume
-  ``migrating``, any non-online status counts) and ``maintenance_window.pending`` says whether updates are
-  still to be installed. So the wait ends only when **both** say so: the cluster was seen busy since the
-  request *and* is ``online`` again with nothing pending. Either signal alone is not enough: the flag can
-  clear while the old cluster still serves (``online``), and a busy spell can end with the update still
-  pending.
+- ``wait_for_maintenance``: after ``PUT /install_update`` nothing can be compared with a target. Done is
+  ``online`` with ``maintenance_window.pending`` false **and** proof that the update ran since the request:
+  the status was seen leaving ``online``, or the events log holds a ``cluster_maintenance_perform`` event that
+  was not there before the request. See its docstring for what is documented and what is assumed.
 - ``wait_for_deployment``: an App Platform deployment reaches ``ACTIVE``; ``ERROR``, ``CANCELED`` and
   ``SUPERSEDED`` raise ``DeploymentFailedError``.
 """
@@ -25,12 +21,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ._exceptions import DeploymentFailedError, Param, PlanError
-from ._models import Cluster
+from ._models import Cluster, ClusterEvent
 from ._poll import Observation, WaitOptions, poll_until
 
 __all__ = [
     "DeploymentFailedError",
     "describe_shape",
+    "maintenance_events",
     "wait_for_deployment",
     "wait_for_maintenance",
     "wait_until_online",
@@ -40,6 +37,8 @@ __all__ = [
 #: Deployment phases that end a deployment, and the one that means success.
 DEPLOYMENT_SUCCESS = "ACTIVE"
 DEPLOYMENT_FAILED = frozenset({"ERROR", "CANCELED", "SUPERSEDED"})
+#: The events-log type DigitalOcean documents for maintenance (schema ``events_logs``, ``event_type``).
+MAINTENANCE_EVENT = "cluster_maintenance_perform"
 
 
 # -- database clusters -------------------------------------------------------------------------------
@@ -109,33 +108,71 @@ def wait_until_online(gateway: ClusterReader, cluster: Cluster, *, wait: bool, w
     return wait_until_ready(gateway, cluster.id, waiting=waiting)
 
 
-def wait_for_maintenance(gateway: ClusterReader, cluster_id: str, *, waiting: WaitOptions | None = None) -> Cluster:
-    """Wait until maintenance started by ``install_update`` is over.
+class MaintenanceReader(ClusterReader, Protocol):
+    def list_events(self, cluster_id: str) -> list[ClusterEvent]: ...
 
-    Over means: the cluster was seen in a status other than ``online`` since the request (the new cluster
-    being built and switched to), and it is ``online`` again with ``maintenance_window.pending`` false. Right
-    after the 204 it still reads ``online`` with the update pending; that is not done, nor is ``online`` with
-    the flag cleared before any switch-over was seen, nor ``online`` after a busy spell with the flag still set.
+
+def maintenance_events(gateway: MaintenanceReader, cluster_id: str) -> frozenset[str]:
+    """The keys of the cluster's ``cluster_maintenance_perform`` events (one read of its events log).
+
+    Read it right before ``install_update`` and hand it to ``wait_for_maintenance``: an event missing from it is
+    one DigitalOcean logged after the request. Ids, not times: the client's clock is not DigitalOcean's.
+    """
+    return frozenset(e.key for e in gateway.list_events(cluster_id) if e.event_type == MAINTENANCE_EVENT)
+
+
+def wait_for_maintenance(
+    gateway: MaintenanceReader,
+    cluster_id: str,
+    *,
+    before: frozenset[str],
+    waiting: WaitOptions | None = None,
+) -> Cluster:
+    """Wait until the maintenance started by ``install_update`` is over; ``before`` is ``maintenance_events``
+    read before the request.
+
+    Done = ``online``, ``maintenance_window.pending`` false, and evidence that the update ran since the request:
+    the status left ``online`` at some read, **or** the events log holds a ``cluster_maintenance_perform`` event
+    that ``before`` does not.
+
+    Documented: the update builds a new cluster, replicates and switches DNS; ``pending`` says whether updates
+    are still to be installed; ``status`` (enum creating/online/resizing/migrating/forking); the events log and
+    its ``cluster_maintenance_perform`` type. Assumed (undocumented, each covered by a flip of the fake's
+    ``Assumptions``): whether the status leaves ``online`` during the update (``migrating``) or never does; when
+    the flag clears (at the end, or already at the start); when the event is logged (at the end, or at the
+    start). Requiring the flag false *and* ``online`` keeps an event logged at the start from ending the wait
+    early; requiring a busy spell or a new event keeps a flag cleared at the start from ending it early. The
+    one case no documented signal can tell apart from done: the cluster stays ``online`` and both the flag
+    and the event change at the start.
+
+    The events log is read only while the cluster is ``online`` with the flag cleared and no busy spell seen:
+    when the status does leave ``online``, no extra read is spent.
     """
     seen_busy = [False]
+    logged = [False]
 
     def judge(cluster: Cluster) -> Observation[Cluster]:
-        online = cluster.status == "online"
+        online, pending = cluster.status == "online", cluster.maintenance_pending
         if not online:
             seen_busy[0] = True
-        done = online and seen_busy[0] and not cluster.maintenance_pending
-        pending = "update pending" if cluster.maintenance_pending else "no update pending"
-        detail = f"{describe_shape(cluster.size, cluster.num_nodes)}; {pending}"
+        if online and not pending and not seen_busy[0] and not logged[0]:
+            logged[0] = bool(maintenance_events(gateway, cluster_id) - before)
+        done = online and not pending and (seen_busy[0] or logged[0])
+        detail = f"{describe_shape(cluster.size, cluster.num_nodes)}; "
+        detail += "update pending" if pending else "no update pending"
         if online and not done:
-            if not seen_busy[0] and cluster.maintenance_pending:
-                detail += "; maintenance not started yet"
-            elif not seen_busy[0]:
-                detail += "; flag cleared, waiting for the switch-over (status leaving online)"
-            else:
+            if seen_busy[0]:
                 detail += "; online again, waiting for the pending flag to clear"
+            elif pending:
+                detail += "; maintenance not started yet (or running without leaving online)"
+            else:
+                detail += (f"; flag cleared, but no switch-over (status leaving online) and no new {MAINTENANCE_EVENT}"
+                           " event seen yet")
         return Observation(cluster, cluster.status, detail, done)
 
-    return _poll_cluster(gateway, cluster_id, judge, waiting=waiting, expectation="online after the maintenance")
+    expectation = (f"online with no update pending, after a switch-over or a new {MAINTENANCE_EVENT} event in "
+                   "the cluster's events log")
+    return _poll_cluster(gateway, cluster_id, judge, waiting=waiting, expectation=expectation)
 
 
 def _poll_cluster(

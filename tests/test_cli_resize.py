@@ -20,7 +20,7 @@ from do_pgpool.cli._progress import ProgressRenderer, WaitClock, parse_duration
 from do_pgpool.testing import FakeClock
 from tests.test_resize import OPTIONS, RESIZE_PATH
 from tests.test_restart import APP_ID, DEPLOYMENT_ID, UPDATE_PATH, app_json, deployment
-from tests.test_wait import CLUSTER_ID, CLUSTER_PATH, Script, api, cluster, error, ok
+from tests.test_wait import CLUSTER_ID, CLUSTER_PATH, Script, api, cluster, error, events, ok
 
 __all__ = ["api"]  # fixture re-used from test_wait
 
@@ -155,6 +155,7 @@ def test_resize_help_explains_the_wait() -> None:
 
 def serve_update(api: respx.MockRouter, *reads: object) -> Script:
     api.get(CLUSTER_PATH).mock(side_effect=Script(*reads))
+    api.get(f"{CLUSTER_PATH}/events").mock(side_effect=Script(events(("cluster_create", "pe8u2huh"))))
     puts = Script(ok(None, 204))
     api.put(UPDATE_PATH).mock(side_effect=puts)
     return puts

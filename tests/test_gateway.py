@@ -71,6 +71,36 @@ def test_404_body_returned_by_pydo_becomes_not_found(do: DigitalOcean) -> None:
     assert (info.value.status, info.value.error_id, info.value.request_id) == (404, "not_found", "r-1")
 
 
+def test_events_log_is_typed_and_every_page_is_read(do: DigitalOcean) -> None:
+    def entry(ident: str, kind: str) -> dict[str, str]:
+        return {"id": ident, "cluster_name": "app-db", "event_type": kind, "create_time": "2026-01-01T00:00:00Z"}
+
+    first = {"events": [entry("pe1", "cluster_create")], "links": {"pages": {"next": f"{API}/v2/x?page=2"}}}
+    second = {"events": [entry("pe2", "cluster_maintenance_perform"), {"event_type": "cluster_update"}]}
+    with respx.mock:
+        route = respx.get(f"{API}/v2/databases/{CID}/events").mock(
+            side_effect=[httpx.Response(200, json=first), httpx.Response(200, json=second)]
+        )
+        events = do.list_events(CID)
+    assert [(e.key, e.event_type) for e in events] == [
+        ("pe1", "cluster_create"), ("pe2", "cluster_maintenance_perform"), ("cluster_update@", "cluster_update"),
+    ]
+    assert [dict(c.request.url.params) for c in route.calls] == [
+        {"page": "1", "per_page": "200"}, {"page": "2", "per_page": "200"},
+    ]
+
+
+@pytest.mark.parametrize(("status", "kind"), [(404, errors.NotFoundError), (403, errors.AuthenticationError)])
+def test_events_log_errors_are_typed(do: DigitalOcean, status: int, kind: type[Exception]) -> None:
+    with respx.mock:
+        respx.get(f"{API}/v2/databases/{CID}/events").respond(status, json={"id": "x", "message": "no"})
+        with pytest.raises(kind) as info:
+            do.list_events(CID)
+    assert f"GET /v2/databases/{CID}/events: {status}" in str(info.value)
+    if status == 403:
+        assert "database:read scope" in str(info.value)
+
+
 def test_delete_of_a_missing_pool_is_already_done(do: DigitalOcean) -> None:
     with respx.mock:
         respx.delete(f"{API}/v2/databases/{CID}/pools/gone").respond(404, json={"id": "not_found", "message": "x"})

@@ -14,11 +14,25 @@ from do_pgpool._poll import Progress
 from do_pgpool._restart import prepare_app_restart, restart_app, restart_cluster
 from do_pgpool._wait import DeploymentFailedError
 from do_pgpool.testing import FakeClock, FakeDigitalOcean, LifecycleOptions
-from tests.test_wait import CLUSTER_ID, CLUSTER_PATH, Script, api, clock, cluster, error, fake_waiting, gateway, ok
+from tests.test_wait import (
+    CLUSTER_ID,
+    CLUSTER_PATH,
+    Script,
+    api,
+    clock,
+    cluster,
+    error,
+    events,
+    fake_waiting,
+    gateway,
+    ok,
+)
 
 __all__ = ["api", "clock", "gateway"]  # fixtures re-used from test_wait
 
 UPDATE_PATH = f"{CLUSTER_PATH}/install_update"
+EVENTS_PATH = f"{CLUSTER_PATH}/events"
+CREATED = ("cluster_create", "pe8u2huh")
 APP_ID = "c2a93513-8d9b-4223-9d61-5e7272c81cf5"
 DEPLOYMENT_ID = "b6bdf840-2854-4f87-a36c-5f231c617c84"
 
@@ -46,14 +60,49 @@ def test_pending_update_is_started_and_waited_for_through_busy_and_back(
         cluster("online", pending=False),
     )
     api.get(CLUSTER_PATH).mock(side_effect=reads)
+    log = Script(events(CREATED))
+    api.get(EVENTS_PATH).mock(side_effect=log)
     put = Script(ok(None, 204))
     api.put(UPDATE_PATH).mock(side_effect=put)
     seen: list[Progress] = []
     result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock, on_progress=seen.append))
     assert result.action == "restarted" and put.count == 1 and reads.count == 5
+    assert log.count == 1 and result.requests == 7  # the events log only before the request: busy was seen
     assert result.cluster is not None and result.cluster.status == "online"
     assert "maintenance not started yet" in seen[0].detail
     assert "node IPs change" in result.description
+
+
+def test_a_cluster_that_stays_online_is_done_when_its_events_log_shows_the_maintenance(
+    api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock
+) -> None:
+    old = ("cluster_maintenance_perform", "pe0ld001")
+    reads = Script(
+        cluster("online", pending=True),  # find
+        cluster("online", pending=True),  # running, or not started: the same to a reader
+        cluster("online", pending=False),  # flag cleared, nothing logged yet: not done
+        cluster("online", pending=False),
+    )
+    api.get(CLUSTER_PATH).mock(side_effect=reads)
+    new = ("cluster_maintenance_perform", "pe9")
+    log = Script(events(CREATED, old), events(CREATED, old), events(CREATED, old, new))
+    api.get(EVENTS_PATH).mock(side_effect=log)
+    put = Script(ok(None, 204))
+    api.put(UPDATE_PATH).mock(side_effect=put)
+    seen: list[Progress] = []
+    result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock, on_progress=seen.append))
+    assert result.action == "restarted" and put.count == 1
+    assert (reads.count, log.count, result.requests) == (4, 3, 8)
+    assert log.requests[0].url.params["per_page"] == "200"
+    assert any("flag cleared, but no switch-over" in p.detail for p in seen)
+
+
+def test_no_wait_reads_no_events(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
+    api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online", pending=True)))
+    log = api.get(EVENTS_PATH).mock(return_value=httpx.Response(500))
+    api.put(UPDATE_PATH).mock(side_effect=Script(ok(None, 204)))
+    result = restart_cluster(gateway, cluster=CLUSTER_ID, wait=False, waiting=fake_waiting(clock))
+    assert result.action == "requested" and not log.called and result.requests == 2
 
 
 def test_dry_run_reads_once_and_writes_nothing(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
@@ -69,6 +118,7 @@ def test_412_on_install_update_is_retried_until_accepted(
     reads = Script(cluster("online", pending=True), cluster("migrating", pending=True),
                    cluster("online", pending=False))
     api.get(CLUSTER_PATH).mock(side_effect=reads)
+    api.get(EVENTS_PATH).mock(side_effect=Script(events(CREATED)))
     put = Script(error(412, "precondition_failed", "cluster is undergoing maintenance"), ok(None, 204))
     api.put(UPDATE_PATH).mock(side_effect=put)
     result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock))
@@ -79,6 +129,7 @@ def test_restart_wait_times_out_with_the_last_status(
     api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock
 ) -> None:
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online", pending=True), cluster("migrating", pending=True)))
+    api.get(EVENTS_PATH).mock(side_effect=Script(events(CREATED)))
     api.put(UPDATE_PATH).mock(side_effect=Script(ok(None, 204)))
     with pytest.raises(errors.WaitTimeoutError) as info:
         restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock, timeout=120))

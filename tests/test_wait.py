@@ -17,10 +17,16 @@ import respx
 
 from do_pgpool import _exceptions as errors
 from do_pgpool._gateway import DigitalOcean
-from do_pgpool._models import Cluster
+from do_pgpool._models import Cluster, ClusterEvent
 from do_pgpool._poll import Backoff, Observation, Progress, ProgressCallback, Stopwatch, WaitOptions, poll_until
 from do_pgpool._retry import RetryConfig
-from do_pgpool._wait import DeploymentFailedError, wait_for_deployment, wait_for_maintenance, wait_until_ready
+from do_pgpool._wait import (
+    DeploymentFailedError,
+    maintenance_events,
+    wait_for_deployment,
+    wait_for_maintenance,
+    wait_until_ready,
+)
 from do_pgpool.testing import FakeClock
 from tests.openapi_check import validate_response
 
@@ -100,6 +106,13 @@ def cluster(status: str = "online", size: str = "db-s-1vcpu-1gb", num_nodes: int
     """A GET /v2/databases/{id} answer. Statuses outside DO's enum are not validated (the spec lists five)."""
     known = status in ("creating", "online", "resizing", "migrating", "forking")
     return ok({"database": cluster_json(status, size, num_nodes, **kw)}, validate=known)
+
+
+def events(*types_and_ids: tuple[str, str]) -> Any:
+    """A GET /v2/databases/{id}/events answer: (event_type, id) pairs, validated against the spec."""
+    entries = [{"id": ident, "cluster_name": "app-db", "event_type": kind, "create_time": "2026-01-01T00:00:00Z"}
+               for kind, ident in types_and_ids]
+    return ok({"events": entries})
 
 
 def error(status: int, error_id: str, message: str, headers: dict[str, str] | None = None) -> Any:
@@ -369,25 +382,48 @@ def test_polling_rate_is_bounded_by_the_backoff(api: respx.MockRouter, gateway: 
 
 
 class Reader:
-    """A gateway stand-in answering from a list (for the waits that only read)."""
+    """A gateway stand-in answering from lists (for the waits that only read): clusters, and events logs."""
 
-    def __init__(self, *clusters: Cluster) -> None:
+    def __init__(self, *clusters: Cluster, events: list[list[ClusterEvent]] | None = None) -> None:
         self.clusters = list(clusters)
+        self.logs = list(events or [[]])
         self.reads = 0
+        self.event_reads = 0
 
     def get_cluster(self, cluster_id: str) -> Cluster:
         self.reads += 1
         return self.clusters.pop(0) if len(self.clusters) > 1 else self.clusters[0]
+
+    def list_events(self, cluster_id: str) -> list[ClusterEvent]:
+        self.event_reads += 1
+        return self.logs.pop(0) if len(self.logs) > 1 else self.logs[0]
 
 
 def c(status: str = "online", pending: bool = False) -> Cluster:
     return Cluster.from_api(cluster_json(status, pending=pending))
 
 
+CREATED = ClusterEvent("pe000001", "cluster_create", "2025-06-01T10:00:00Z")
+OLD_MAINTENANCE = ClusterEvent("pe000002", "cluster_maintenance_perform", "2025-11-04T08:10:00Z")
+NEW_MAINTENANCE = ClusterEvent("pe000003", "cluster_maintenance_perform", "2026-01-01T00:05:00Z")
+BEFORE = frozenset({OLD_MAINTENANCE.key})  # what the events log held before install_update
+
+
+def wait(reader: Reader, clock: FakeClock, **options: Any) -> Cluster:
+    return wait_for_maintenance(reader, CLUSTER_ID, before=BEFORE, waiting=fake_waiting(clock, **options))
+
+
+def test_maintenance_events_are_the_keys_of_the_maintenance_entries_only() -> None:
+    no_id = ClusterEvent("", "cluster_maintenance_perform", "2026-01-01T00:05:00Z")
+    reader = Reader(c(), events=[[CREATED, OLD_MAINTENANCE, no_id, ClusterEvent("x", "cluster_update")]])
+    assert maintenance_events(reader, CLUSTER_ID) == {"pe000002", "cluster_maintenance_perform@2026-01-01T00:05:00Z"}
+
+
 def test_maintenance_wait_is_not_done_while_online_with_the_update_still_pending(clock: FakeClock) -> None:
     reader = Reader(c("online", True), c("online", True), c("migrating", True), c("online", False))
-    done = wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock))
+    done = wait(reader, clock)
     assert done.status == "online" and not done.maintenance_pending and reader.reads == 4
+    assert reader.event_reads == 0  # a switch-over was seen: the events log is not needed
 
 
 def test_maintenance_wait_online_after_busy_but_still_pending_is_not_done(clock: FakeClock) -> None:
@@ -395,30 +431,56 @@ def test_maintenance_wait_online_after_busy_but_still_pending_is_not_done(clock:
     reader = Reader(c("online", True), c("migrating", True), c("online", True), c("online", True),
                     c("online", False))  # fmt: skip
     seen: list[Progress] = []
-    done = wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock, on_progress=seen.append))
+    done = wait(reader, clock, on_progress=seen.append)
     assert done.maintenance_pending is False and reader.reads == 5
     assert any("waiting for the pending flag to clear" in p.detail for p in seen)
 
 
 def test_maintenance_wait_flag_cleared_while_online_is_not_done_until_the_switch_over(clock: FakeClock) -> None:
-    # The flag clears while the old cluster keeps serving (online): the switch-over is still to come.
+    # The flag clears while the old cluster keeps serving (online) and nothing is logged yet: not over.
     reader = Reader(c("online", True), c("online", False), c("online", False), c("migrating", False),
-                    c("online", False))  # fmt: skip
+                    c("online", False), events=[[CREATED, OLD_MAINTENANCE]])  # fmt: skip
     seen: list[Progress] = []
-    done = wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock, on_progress=seen.append))
+    done = wait(reader, clock, on_progress=seen.append)
     assert done.status == "online" and reader.reads == 5
-    assert any("waiting for the switch-over" in p.detail for p in seen)
+    assert reader.event_reads == 2  # only while online with the flag cleared and no busy spell seen
+    assert any("no switch-over (status leaving online) and no new cluster_maintenance_perform" in p.detail
+               for p in seen)
 
 
-def test_maintenance_wait_flag_cleared_and_never_busy_times_out_saying_so(clock: FakeClock) -> None:
-    reader = Reader(c("online", True), c("online", False))
-    with pytest.raises(errors.WaitTimeoutError, match="waiting for the switch-over"):
-        wait_for_maintenance(reader, CLUSTER_ID, waiting=fake_waiting(clock, timeout=60))
+def test_maintenance_wait_that_stays_online_ends_with_a_new_maintenance_event(clock: FakeClock) -> None:
+    # DigitalOcean never leaves online: the flag clears, and the events log gains the maintenance.
+    reader = Reader(c("online", True), c("online", True), c("online", False), c("online", False),
+                    events=[[CREATED, OLD_MAINTENANCE], [CREATED, OLD_MAINTENANCE, NEW_MAINTENANCE]])
+    done = wait(reader, clock)
+    assert done.status == "online" and not done.maintenance_pending
+    assert (reader.reads, reader.event_reads) == (4, 2)
+
+
+def test_a_new_maintenance_event_while_the_update_is_pending_is_not_done(clock: FakeClock) -> None:
+    # Logged at the start? Then the event alone proves nothing: the flag must clear too.
+    reader = Reader(c("online", True), c("online", True), c("online", False),
+                    events=[[OLD_MAINTENANCE, NEW_MAINTENANCE]])
+    done = wait(reader, clock)
+    assert not done.maintenance_pending and (reader.reads, reader.event_reads) == (3, 1)
+
+
+def test_an_old_maintenance_event_does_not_count_and_the_timeout_says_what_was_awaited(clock: FakeClock) -> None:
+    reader = Reader(c("online", True), c("online", False), events=[[CREATED, OLD_MAINTENANCE]])
+    with pytest.raises(errors.WaitTimeoutError) as info:
+        wait(reader, clock, timeout=60)
+    text = str(info.value)
+    assert "last seen online" in text and "no switch-over" in text
+    assert ("waiting for online with no update pending, after a switch-over or a new cluster_maintenance_perform "
+            "event in the cluster's events log") in text
+    assert reader.event_reads == reader.reads - 1  # every read after the first found the flag cleared
 
 
 def test_maintenance_wait_times_out_if_nothing_ever_happens(clock: FakeClock) -> None:
+    reader = Reader(c("online", True))
     with pytest.raises(errors.WaitTimeoutError, match="maintenance not started yet"):
-        wait_for_maintenance(Reader(c("online", True)), CLUSTER_ID, waiting=fake_waiting(clock, timeout=60))
+        wait(reader, clock, timeout=60)
+    assert reader.event_reads == 0
 
 
 class Deployments:

@@ -60,7 +60,10 @@ def restart_command(
     applied, replicates the data and switches DNS over to them. It is documented as no downtime, with brief
     latency; the nodes' IP addresses change and connections open at the switch-over drop, so clients must
     connect by hostname. When no update is pending there is nothing to start, and this says so and exits 0.
-    The wait ends when the cluster was seen busy (the switch-over) and is online again with no update pending.
+    The wait ends when the cluster is online with no update pending and the update was seen running or
+    done since the request: its status left online (the switch-over), or its events log gained a
+    cluster_maintenance_perform event (the log is read once before the request and, while the cluster
+    stays online, when the pending flag has cleared).
 
     \b
     --app: a rolling restart of an App Platform app (POST /v2/apps/{id}/restart). It closes every database

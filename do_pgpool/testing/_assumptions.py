@@ -32,6 +32,14 @@ class Assumptions:
     #: switches DNS, which the status enum calls ``migrating``. "online": the status never changes; only
     #: ``maintenance_window.pending`` clears at the end.
     update_busy_status: str = "migrating"
+    #: When ``maintenance_window.pending`` turns false during ``install_update``: "completion" or "start". Why:
+    #: the flag says whether updates are still to be installed, so the fake clears it once they are. "start":
+    #: it clears as soon as the update begins (the updates are no longer *pending*, they are running).
+    update_pending_clears: str = "completion"
+    #: When an ``install_update`` logs its ``cluster_maintenance_perform`` event in ``GET .../events``:
+    #: "completion" or "start". Why: the event type is documented, its timing is not; "perform" reads as
+    #: "performed". "start": logged when the update begins.
+    maintenance_event_logged: str = "completion"
     #: A pool named like one of the cluster's databases answers 422 "pool name is not available". Why: the
     #: pool's name is the database name clients give PgBouncer, and that message was traced by DigitalOcean
     #: staff to a name conflict (tf #925). False: the pool is created.

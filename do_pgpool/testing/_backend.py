@@ -114,6 +114,7 @@ class DatabasesBackend:
             maintenance_description=["Update to the latest minor version"] if maintenance_pending else [],
             config=dict(config or {"autovacuum_naptime": 60, "backup_hour": 3, "backup_minute": 0}),
         )
+        self._log(cluster, "cluster_create")
         for i, user in enumerate(users):
             pw = password if (i == 0 and password is not None) else self.ids.password()
             cluster.users[user] = FakeUser(user, pw, "primary" if i == 0 else "normal")
@@ -142,6 +143,7 @@ class DatabasesBackend:
                     cluster.storage_size_mib = storage
                 cluster.resize = cluster.resize_target = None
                 cluster.status = "online"
+                self._log(cluster, "cluster_update")  # ASSUMPTION: a resize logs cluster_update when done
             else:
                 cluster.status = stage
         if cluster.update is not None:
@@ -151,8 +153,20 @@ class DatabasesBackend:
                 cluster.status = "online"
                 cluster.maintenance_pending = False
                 cluster.maintenance_description = []
+                if self.assumptions.maintenance_event_logged == "completion":
+                    self._log(cluster, "cluster_maintenance_perform")
             else:
                 cluster.status = stage
+
+    def _log(self, cluster: FakeCluster, event_type: str) -> None:
+        """Add an event to the cluster's log, stamped with the fake's clock when the fake applies the change
+        (lifecycles are applied when the cluster is next looked at)."""
+        cluster.events.append({
+            "id": f"pe{self.ids.next('event'):06x}",
+            "cluster_name": cluster.name,
+            "event_type": event_type,
+            "create_time": iso(self.clock.now()),
+        })
 
     def _read(self, database_cluster_uuid: str) -> FakeCluster:
         cluster = self.clusters.get(database_cluster_uuid)
@@ -192,6 +206,10 @@ class DatabasesBackend:
         if not isinstance(config, dict):
             raise invalid("config is required and must be an object")
         cluster.config.update(config)
+
+    def list_events_logs(self, database_cluster_uuid: str) -> list[JsonDict]:
+        """The events log, oldest first (ASSUMPTION: the order is undocumented), unpaginated."""
+        return [dict(e) for e in self._get(database_cluster_uuid).events]
 
     # -- users and databases -------------------------------------------------------------------------
     def list_users(self, database_cluster_uuid: str) -> list[FakeUser]:
@@ -340,6 +358,11 @@ class DatabasesBackend:
             started=self.clock.now(),
             seconds_per_read=self.lifecycle.seconds_per_read,
         )
+        if self.assumptions.update_pending_clears == "start":
+            cluster.maintenance_pending = False
+            cluster.maintenance_description = []
+        if self.assumptions.maintenance_event_logged == "start":
+            self._log(cluster, "cluster_maintenance_perform")
         self._advance(cluster, spend_read=False)
 
     def update_maintenance_window(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> None:

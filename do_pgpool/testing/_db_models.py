@@ -100,6 +100,8 @@ class FakeCluster:
     resize: Progression | None = field(default=None, repr=False)
     resize_target: tuple[str, int, int | None] | None = field(default=None, repr=False)
     update: Progression | None = field(default=None, repr=False)
+    #: the events log (``GET .../events``), oldest first: ``events_logs`` objects
+    events: list[JsonDict] = field(default_factory=list, repr=False)
 
     @property
     def primary_user(self) -> FakeUser:

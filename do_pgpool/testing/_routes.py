@@ -59,6 +59,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", rf"{_DB}/resize$", "databases", "update_cluster_size", 202, body="required"),
     Route("PUT", rf"{_DB}/install_update$", "databases", "install_update", 204),
     Route("PUT", rf"{_DB}/maintenance$", "databases", "update_maintenance_window", 204, body="required"),
+    Route("GET", rf"{_DB}/events$", "databases", "list_events_logs", envelope="events"),
     Route("GET", rf"{_DB}/autoscale$", "databases", "get_autoscale", envelope="autoscale"),
     Route("PUT", rf"{_DB}/autoscale$", "databases", "update_autoscale", 204, body="required"),
     # App Platform (operationIds apps_*)

@@ -101,6 +101,26 @@ def test_install_update_goes_busy_then_online_without_pending(http: httpx.Client
     assert windows == [("migrating", True), ("migrating", True), ("online", False)]
 
 
+def test_the_events_log_records_create_update_and_maintenance_with_the_fakes_clock(
+    http: httpx.Client, fake: FakeDigitalOcean
+) -> None:
+    cluster = fake.add_cluster("app-db", maintenance_pending=True)
+    log = f"/v2/databases/{cluster.id}/events"
+    created = http.get(log).json()["events"]
+    http.put(f"/v2/databases/{cluster.id}/install_update")
+    fake.clock.advance(60)  # past the update's busy reads
+    resize(http, cluster)
+    fake.clock.advance(60)  # past the resize
+    events = http.get(log).json()["events"]
+
+    assert [e["event_type"] for e in created] == ["cluster_create"]
+    assert [e["event_type"] for e in events] == ["cluster_create", "cluster_maintenance_perform", "cluster_update"]
+    assert {e["cluster_name"] for e in events} == {"app-db"} and len({e["id"] for e in events}) == 3
+    assert [e["create_time"] for e in events] == [
+        "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", "2026-01-01T00:02:00Z",
+    ]
+
+
 def test_install_update_with_nothing_pending_changes_nothing(http: httpx.Client, cluster: FakeCluster) -> None:
     assert http.put(f"/v2/databases/{cluster.id}/install_update").status_code == 204
     assert status(http, cluster)[0] == "online"

@@ -66,6 +66,8 @@ def tour(fake: FakeDigitalOcean) -> list[Exchange]:
         http.delete(f"{db}/pools/shared")
         http.put(f"{db}/maintenance", json={"day": "monday", "hour": "03:00"})
         http.put(f"{db}/install_update")
+        http.get(f"{db}/events")
+        http.get("/v2/databases/00000000-0000-0000-0000-000000000000/events")
         http.get(f"{db}/autoscale")
         http.put(f"{db}/autoscale", json={"storage": {"enabled": True, "threshold_percent": 80, "increment_gib": 10}})
         http.put(f"{db}/autoscale", json={"storage": {"enabled": True, "threshold_percent": 99}})
@@ -73,6 +75,7 @@ def tour(fake: FakeDigitalOcean) -> list[Exchange]:
         http.get(f"{db}/no-such-route")
         for _ in range(3):
             http.get(db)
+        http.get(f"{db}/events")  # cluster_create and, the update done, cluster_maintenance_perform
         http.put(f"{db}/resize", json={"size": "db-s-2vcpu-4gb", "num_nodes": 1})
         http.put(f"{db}/resize", json={"size": "db-s-4vcpu-8gb", "num_nodes": 1})
         fake.faults.maintenance(multi)

@@ -1,3 +1,3 @@
-from .cli import main
+from ._console import run
 
-main(prog_name="do-pgpool")
+run()

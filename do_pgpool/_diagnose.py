@@ -396,8 +396,9 @@ def find_idle(
 
     Changes nothing: this is the dry run of :func:`terminate`.
     """
-    if idle_for < 0:
-        raise ValueError("idle_for must be >= 0 seconds")
+    from ._duration import check_seconds
+
+    idle_for = check_seconds(idle_for, what="idle_for")  # nan, inf, negative: ConfigError
     states = list(IDLE_STATES + (IDLE_IN_TRANSACTION_STATES if include_idle_in_transaction else ()))
     params = {"states": states, "idle_for": float(idle_for), "user": user, "application": application}
     with _mapped(_conn_url(conn), "listing idle sessions on"), conn.cursor(row_factory=dict_row) as cur:

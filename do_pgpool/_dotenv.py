@@ -39,7 +39,7 @@ from ._dotenv_io import (
     recover_leftovers,
     write_file,
 )
-from ._exceptions import DotenvError
+from ._exceptions import ConfigError, DotenvError
 
 __all__ = ["NEW_FILE_MODE", "DotenvError", "DotenvResult", "dotenv_path_problem", "plan_dotenv", "set_dotenv_keys",
            "update_dotenv_text"]  # fmt: skip
@@ -195,8 +195,22 @@ def _checked_real_path(path: str | os.PathLike[str]) -> str:
     return os.path.realpath(os.fspath(path))
 
 
+def _check_inputs(path: object, values: object) -> None:
+    """Wrong types are a ConfigError with a sentence, not a TypeError from deep inside."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"the .env path must be a str or os.PathLike, not {type(path).__name__}")
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"the .env values must map keys to strings, not {type(values).__name__}")
+    for key, value in values.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ConfigError(
+                f"the .env values must map str keys to str values; got {type(key).__name__} -> {type(value).__name__}"
+            )
+
+
 def plan_dotenv(path: str | os.PathLike[str], values: Mapping[str, str]) -> dict[str, KeyAction]:
     """What set_dotenv_keys() would do, without writing."""
+    _check_inputs(path, values)
     real = _checked_real_path(path)
     old = read_regular(real)
     if old is None:
@@ -211,6 +225,7 @@ def set_dotenv_keys(
 
     Another do-pgpool run writing the same file is waited for, at most ``lock_timeout`` seconds.
     """
+    _check_inputs(path, values)
     real = _checked_real_path(path)
     with locked(real, lock_timeout):
         notes = recover_leftovers(real)

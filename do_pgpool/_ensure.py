@@ -9,7 +9,9 @@ DigitalOcean serves them *after* the write (a PUT that changes the user answers 
 
 After any failed or ambiguous create, the pools are read again: DigitalOcean sometimes applies a create and still
 answers 5xx, and a retried POST would then fail with ``422 pool name is not available``
-(terraform-provider-digitalocean #925).
+(terraform-provider-digitalocean #925). If the pool then exists with other settings (another run created it
+meanwhile, e.g. two deploys asking for different sizes at once), the plan is made again against it and applied
+once as an update in place (two more requests: the re-read and the PUT).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._budget import Budget
-from ._exceptions import ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
+from ._exceptions import ConfigError, ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
 from ._gateway import DigitalOcean
 from ._models import Cluster, Pool, PoolSpec, looks_like_uuid
 from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, check_cluster_ready, plan_pool
@@ -86,6 +88,10 @@ def ensure_pool(
     read (fleet mode lists them all at once), which saves its read. ``fresh_connection``: the caller will use
     the pool's connection (to write a secret, to connect); after a write the pool is read again (one request).
     """
+    if not isinstance(request, PoolRequest):
+        raise ConfigError(f"ensure_pool needs a PoolRequest, e.g. PoolRequest(size=20), not {type(request).__name__}")
+    if cluster is not None and not isinstance(cluster, (Cluster, str)):
+        raise ConfigError(f"cluster must be a name or uuid (str) or a Cluster, not {type(cluster).__name__}")
     start = gateway.request_count
     if isinstance(cluster, Cluster) or not (cluster and looks_like_uuid(cluster)):
         target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
@@ -103,10 +109,20 @@ def ensure_pool(
     if dry_run or not plan:
         action = f"would {plan.action}" if plan else "unchanged"
         return _result(plan, action, plan.current, gateway.request_count - start)
-    pool, note = apply_pool_plan(gateway, plan)
+    try:
+        pool, note = _apply(gateway, plan, replan=True)
+    except _TakenMeanwhile as taken:
+        # Another run created the pool between our read and our POST (concurrent runs asking for different sizes):
+        # plan again against the pool that now exists and update it in place. Once: a second race fails normally.
+        plan = plan_pool(target, taken.pools, request)  # a budget or mode refusal now speaks for itself
+        if not plan:
+            pool, note = taken.existing, "another run created the pool meanwhile, as requested"
+        else:
+            pool, _ = _apply(gateway, plan, replan=False)
+            note = "another run created the pool meanwhile; it was updated in place"
     if fresh_connection:
         pool = gateway.get_connection_pool(plan.cluster.id, pool.name)
-    done = {"create": "created", "update": "updated", "replace": "replaced"}[plan.action]
+    done = {"create": "created", "update": "updated", "replace": "replaced", "unchanged": "unchanged"}[plan.action]
     return _result(plan, done, pool, gateway.request_count - start, note)
 
 
@@ -130,6 +146,12 @@ def apply_pool_plan(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | 
     name and credentials), and None when the user changed: the pool's connection carries its user's credentials,
     so only a fresh read (``ensure_pool(fresh_connection=True)``) gives the right ones.
     """
+    return _apply(gateway, plan, replan=False)
+
+
+def _apply(gateway: DigitalOcean, plan: PoolPlan, *, replan: bool) -> tuple[Pool, str | None]:
+    """``apply_pool_plan``; with ``replan``, a create that finds the pool made meanwhile with other settings raises
+    ``_TakenMeanwhile`` for ``ensure_pool`` to plan again."""
     cluster_id = plan.cluster.id
     change = plan.changes[0]
     if isinstance(change, UpdatePool):
@@ -148,10 +170,12 @@ def apply_pool_plan(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | 
             )
             raise
     assert isinstance(change, CreatePool)
-    return _create(gateway, plan.cluster, change.spec)
+    return _create(gateway, plan.cluster, change.spec, replan=replan)
 
 
-def _create(gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec) -> tuple[Pool, str | None]:
+def _create(
+    gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec, *, replan: bool = False
+) -> tuple[Pool, str | None]:
     cluster_id = cluster.id
     try:
         return gateway.add_connection_pool(cluster_id, spec), None
@@ -170,6 +194,8 @@ def _create(gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec) -> tuple[Po
                 f"{exc.message}\nA pool named {spec.name!r} exists with other settings "
                 f"({existing.mode}, size {existing.size}, db {existing.db}); re-run to update it in place."
             )
+            if replan:
+                raise _TakenMeanwhile(exc, existing, pools) from exc
         elif isinstance(exc, ConflictError):
             # Refused, not failed: the same request would be refused again, so say what to change instead.
             clash: tuple[Part, ...] = ()
@@ -184,6 +210,14 @@ def _create(gateway: DigitalOcean, cluster: Cluster, spec: PoolSpec) -> tuple[Po
         else:
             exc.message = f"{exc.message}\nState left: the pool does not exist; nothing was changed. Re-run to retry."
         raise
+
+
+class _TakenMeanwhile(Exception):
+    """A create found the pool existing with other settings (``ensure_pool`` re-plans; else ``error`` is raised)."""
+
+    def __init__(self, error: DoPgpoolError, existing: Pool, pools: list[Pool]) -> None:
+        super().__init__(str(error))
+        self.error, self.existing, self.pools = error, existing, pools
 
 
 def _short(exc: DoPgpoolError) -> str:

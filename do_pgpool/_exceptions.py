@@ -10,7 +10,10 @@
     │   ├── RateLimitedError         429 (retryable)
     │   └── ServerError              5xx (retryable)
     ├── TransportError               no usable HTTP answer: connect/read errors, timeouts (retryable)
+    │   ├── ConnectionFailedError    refused, unresolvable host, no TCP connection (retried once)
+    │   ├── RequestTimeoutError      no complete answer within the request's overall deadline (retried once)
     │   └── InvalidResponseError     an answer that is not the JSON it should be (not retried)
+    ├── DeadlineExceededError        the run's overall time limit (--timeout) ran out
     ├── BudgetError                  the pool does not fit the cluster's connection budget; nothing written
     ├── PlanError                    the desired state needs a flag or a different state (mode change, busy cluster)
     ├── CredentialsMissingError      the API returned no password; refuse to write a password-less URL
@@ -20,7 +23,9 @@
     └── DatabaseError                PostgreSQL refused or failed (see .saturated)
 
 Messages name the problem, the numbers and the next step. They never contain a token, a password or a
-credentialed URL: values that could carry one are masked before they reach an exception.
+credentialed URL: values that could carry one are masked before they reach an exception, and ``str()``,
+``repr()`` and ``render()`` pass the message through the run's redactor (``_redact``), which also catches a
+secret that an API error body echoes.
 
 Messages speak library: a parameter is named as a ``Param`` (``size=2``) and an operation as a ``Step``
 (``resize(connections=N)``), kept as structured parts of the message so that the CLI words them its own way
@@ -34,6 +39,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from . import _log  # noqa: F401  (every library module imports this one: its loggers are quiet from the start)
+from ._redact import redact
 
 __all__ = [
     "APIError",
@@ -41,8 +47,10 @@ __all__ = [
     "BudgetError",
     "ConfigError",
     "ConflictError",
+    "ConnectionFailedError",
     "CredentialsMissingError",
     "DatabaseError",
+    "DeadlineExceededError",
     "DeploymentFailedError",
     "DotenvError",
     "DoPgpoolError",
@@ -53,6 +61,7 @@ __all__ = [
     "PlanError",
     "PreconditionFailedError",
     "RateLimitedError",
+    "RequestTimeoutError",
     "ServerError",
     "Step",
     "TransportError",
@@ -120,10 +129,13 @@ class DoPgpoolError(Exception):
 
     def render(self, word: Callable[[Param | Step], str]) -> str:
         """The message with each ``Param``/``Step`` worded by ``word`` (the CLI passes its flag names)."""
-        return "".join(part if isinstance(part, str) else word(part) for part in self.parts)
+        return redact("".join(part if isinstance(part, str) else word(part) for part in self.parts))
 
     def __str__(self) -> str:
-        return self._message
+        return redact(self._message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({redact(self._message)!r})"
 
 
 class ConfigError(DoPgpoolError):
@@ -182,7 +194,7 @@ class RateLimitedError(APIError):
 
     def __init__(
         self,
-        message: str,
+        message: str | Sequence[Part],
         *,
         retry_after: float | None = None,
         reset_at: float | None = None,
@@ -194,11 +206,31 @@ class RateLimitedError(APIError):
 
 
 class ServerError(APIError):
-    """5xx: DigitalOcean failed. The request may or may not have been applied."""
+    """5xx: DigitalOcean failed. The request may or may not have been applied.
+
+    ``retry_after`` (seconds) when the answer said when to come back (a 503 with ``Retry-After``).
+    """
+
+    def __init__(self, message: str | Sequence[Part], *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
 
 
 class TransportError(DoPgpoolError):
     """No usable answer: connection refused, timeout, protocol error or a body that is not JSON."""
+
+
+class ConnectionFailedError(TransportError):
+    """No connection at all: refused, a host name that does not resolve, no TCP answer. The URL is wrong, the
+    host is down or the network (proxy, DNS, firewall) is in the way: retrying for long would not help."""
+
+
+class RequestTimeoutError(TransportError):
+    """A request got no complete answer within its overall deadline (the server hung, or trickled)."""
+
+
+class DeadlineExceededError(DoPgpoolError):
+    """The run's overall time limit (``--timeout``) ran out before the work was done. Never retried."""
 
 
 class InvalidResponseError(TransportError):

@@ -35,7 +35,8 @@ from ._models import Cluster, Pool
 from ._plan import PoolRequest
 from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 from ._status import ClusterStatus
-from ._targets import SecretTarget, Target, TargetOutcome, format_target, write_secrets
+from ._targets import SecretTarget, Target, TargetOutcome, check_targets, format_target, write_secrets
+from ._targets._base import rerun_advice
 from ._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
 
 if TYPE_CHECKING:
@@ -181,15 +182,21 @@ def fix(
     The secrets (and the verification) use the pool as DigitalOcean serves it after the pool step's write: its
     connection carries the pool user's credentials. A pool without a user (inbound user) needs ``secret_user``,
     a database user whose credentials go into the string (see ``_secret_values``).
+
+    Raises ``ConfigError`` before any write when a ``dotenv:`` target cannot be a .env file (a ``{cluster}`` path
+    is checked once the cluster is read, before the terminate step).
     """
-    if idle_for < 0:
-        raise ValueError("idle_for must be >= 0 seconds")
+    from ._duration import check_seconds
+
+    idle_for = check_seconds(idle_for, what="idle_for")  # nan, inf, negative: ConfigError
+    verify_timeout = check_seconds(verify_timeout, what="verify_timeout", positive=True)
     check_secret_user(secret_user)
     inbound = (request.request(1) if isinstance(request, PoolTemplate) else request).inbound_user
     if inbound and targets and secret_user is None:
         from ._exceptions import ConfigError
 
         raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
+    check_targets(targets)  # a dotenv: path that cannot be a .env file: refused before any request
     run = _Run()
     kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secret_name}
 
@@ -204,6 +211,7 @@ def fix(
             run.add(FixStep(name, "skipped", "the cluster could not be read"))
         run.add(_advice_step(secret_name))
         return FixResult(tuple(run.steps), **kw)
+    check_targets(targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
 
     conn: PgConnection | None = None
     try:
@@ -429,7 +437,7 @@ def _secrets_step(
             name, "failed", f"{len(failed)} of {len(outcomes)} targets failed",
             details=tuple(details), error=failed[0].error, changed=any(_wrote(o) for o in outcomes),
             state=f"written or unchanged: {', '.join(done) or 'none'}; failed: "
-                  f"{', '.join(o.target for o in failed)}; re-run to finish (every target is idempotent)",
+                  f"{', '.join(o.target for o in failed)}; {rerun_advice(failed)}",
         )  # fmt: skip
     if dry_run:
         pending = [o for o in outcomes if o.action != "unchanged"]

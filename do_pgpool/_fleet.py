@@ -18,6 +18,7 @@ them after the write). A converged re-run makes ``1 + clusters`` requests and wr
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ._budget import connection_limit, share_of_budget
 from ._ensure import EnsureResult, ensure_pool
 from ._exceptions import ConfigError, DoPgpoolError, Param, PlanError
+from ._inputs import check_number, check_text
 from ._models import Cluster
 from ._plan import PoolRequest, check_cluster_ready
 from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
@@ -68,6 +70,7 @@ class PoolSize:
     percent: bool = False
 
     def __post_init__(self) -> None:
+        check_number(self.value, "pool size", minimum=-math.inf, unit="connections")
         if self.percent:
             if not 0 < self.value <= 100:
                 raise ConfigError([Param("size", f"{self.value:g}%"), " is not a share of the budget; use 1% to 100%, "
@@ -78,9 +81,14 @@ class PoolSize:
     @classmethod
     def parse(cls, text: str | int) -> PoolSize:
         """``"20"`` or ``"50%"``."""
-        if isinstance(text, int):
+        if isinstance(text, int) and not isinstance(text, bool):
             return cls(text)
-        raw = text.strip()
+        raw = check_text(text, Param("size")).strip()
+        if not raw.isascii():
+            raise ConfigError([
+                Param("size", repr(raw)), " has characters other than the digits 0-9 (a superscript or full-width "
+                "digit?); type it as e.g. ", Param("size", 20), " or ", Param("size", "50%"),
+            ])
         match = _PERCENT.match(raw)
         if match:
             return cls(float(match.group(1)), percent=True)
@@ -117,6 +125,8 @@ class PoolTemplate:
     inbound_user: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.size, PoolSize):
+            raise ConfigError(f"PoolTemplate needs a PoolSize, e.g. PoolSize.parse('50%'), not {self.size!r}")
         self.request(1)  # validates name, mode, db and user before any request
 
     def request(self, size: int) -> PoolRequest:

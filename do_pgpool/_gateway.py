@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
@@ -21,21 +21,28 @@ from ._exceptions import (
     AuthenticationError,
     ConfigError,
     ConflictError,
+    ConnectionFailedError,
     InvalidResponseError,
     NotFoundError,
     Param,
     Part,
     PreconditionFailedError,
     RateLimitedError,
+    RequestTimeoutError,
     ServerError,
     TransportError,
 )
 from ._headers import header, header_number
+from ._inputs import check_number, check_text
 from ._models import Cluster, ClusterEvent, JsonDict, Pool, PoolSpec, looks_like_uuid
+from ._redact import remember_passwords
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._transport import http_client
 from ._urls import check_api_url as _check_url
+
+if TYPE_CHECKING:
+    from ._deadline import Deadline
 
 __all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter"]
 
@@ -68,6 +75,9 @@ class DigitalOcean:
 
     ``http`` may be injected (tests pass ``httpx.Client(transport=fake.http_transport())``); otherwise the
     gateway owns one and ``close()`` closes it. The token never appears in repr, logs or errors.
+
+    ``timeout`` is each request's overall deadline (connect, send and the whole answer; not per read).
+    ``deadline`` is the run's (``--timeout``): no request, retry or rate-limit wait goes past it.
     """
 
     def __init__(
@@ -79,8 +89,12 @@ class DigitalOcean:
         timeout: float = 30.0,
         retry: RetryConfig | None = None,
         limiter: RequestLimiter | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
-        if not token or not token.strip():
+        from ._duration import check_seconds
+
+        timeout = check_seconds(timeout, what="the request timeout", positive=True)
+        if not token or (isinstance(token, str) and not token.strip()):
             raise ConfigError([
                 "no DigitalOcean API token: pass ", Param("token"), " or set DIGITALOCEAN_TOKEN "
                 "(a token with database:read/create/update and database:view_credentials scopes)",
@@ -88,10 +102,12 @@ class DigitalOcean:
         hint: list[Part] = ["Check DIGITALOCEAN_TOKEN or ", Param("token"), "."]
         token = check_token(token, what="DigitalOcean API token", hint=hint)
         self.api_url = check_api_url(api_url)
+        timeout = check_number(timeout, Param("timeout"), minimum=0.001)
         self._owns_http = http is None
         self._http = http if http is not None else http_client(self.api_url, timeout=timeout)
         self._retry = retry or RetryConfig()
-        self._transport = _CountingTransport(self._http, timeout=timeout, limiter=limiter)
+        self._deadline = deadline
+        self._transport = _CountingTransport(self._http, timeout=timeout, limiter=limiter, deadline=deadline)
         self._pydo = _Operations(token, self.api_url, self._transport, timeout)
 
     def __repr__(self) -> str:
@@ -131,6 +147,7 @@ class DigitalOcean:
 
     def find_cluster(self, name_or_id: str | None) -> Cluster:
         """One PostgreSQL cluster by uuid or name, or the account's only one. One request either way."""
+        check_text(name_or_id, Param("cluster"), optional=True)
         if name_or_id and looks_like_uuid(name_or_id):
             return self.get_cluster(name_or_id)
         clusters = self.list_clusters()
@@ -248,9 +265,13 @@ class DigitalOcean:
         return _envelope(self._read("GET", path, self._pydo.apps.get, app_id), "app", "GET", path)
 
     def update_app(self, app_id: str, spec: JsonDict) -> JsonDict:
-        """PUT the whole spec (the only way to change an env var). Starts a deployment."""
+        """PUT the whole spec (the only way to change an env var). Starts a deployment.
+
+        Retried only after a 429: a PUT answered 5xx (or cut off) may have been applied, and sending it again
+        would start a second deployment; the App Platform target reads the app back before deciding.
+        """
         path = f"/v2/apps/{app_id}"
-        out = self._write("PUT", path, self._pydo.apps.update, app_id, {"spec": spec}, retry=True)
+        out = self._write("PUT", path, self._pydo.apps.update, app_id, {"spec": spec}, retry=False)
         return dict(_envelope(out, "app", "PUT", path))
 
     def get_deployment(self, app_id: str, deployment_id: str) -> JsonDict:
@@ -289,13 +310,14 @@ class DigitalOcean:
         """``scope``: the token scope a 403 names, when it is not ``<database|app>:<verb of method>``."""
 
         def once() -> Any:
-            with _map_errors(method, path, scope, self._transport):
+            with _map_errors(method, path, scope, self._transport, api_url=self.api_url):
                 status, body = fn(*args, cls=_with_status, **kwargs)
+            remember_passwords(body)  # masked in every message from now on, wherever an error quotes one
             if status == 404:  # pydo returns documented 404s instead of raising
                 raise _api_error(404, body if isinstance(body, dict) else {}, {}, method, path)
             return body
 
-        return api_retrying(self._retry, only_rate_limits=not retry)(once)
+        return api_retrying(self._retry, only_rate_limits=not retry, deadline=self._deadline)(once)
 
 
 class _Operations:
@@ -340,10 +362,12 @@ class _Operations:
 class _CountingTransport:
     """Our httpx transport plus a request counter and an optional shared limiter."""
 
-    def __init__(self, http: httpx.Client, *, timeout: float, limiter: RequestLimiter | None) -> None:
+    def __init__(
+        self, http: httpx.Client, *, timeout: float, limiter: RequestLimiter | None, deadline: Deadline | None
+    ) -> None:
         from ._transport import HttpxTransport
 
-        self._inner = HttpxTransport(http, timeout=timeout)
+        self._inner = HttpxTransport(http, timeout=timeout, deadline=deadline)
         self._limiter = limiter
         self.count = 0
         #: the last answer's status and headers: what a body pydo could not parse was answered with
@@ -413,10 +437,16 @@ def _envelope(body: Any, key: str, method: str, path: str) -> JsonDict:
 
 @contextmanager
 def _map_errors(
-    method: str, path: str, scope: str | None = None, transport: _CountingTransport | None = None
+    method: str,
+    path: str,
+    scope: str | None = None,
+    transport: _CountingTransport | None = None,
+    api_url: str = DEFAULT_API_URL,
 ) -> Iterator[None]:
     """azure/pydo exceptions -> our tree, most specific first. Messages never carry bodies verbatim."""
     from azure.core.exceptions import AzureError, DecodeError, HttpResponseError
+
+    from ._transport import RequestDeadlineError
 
     try:
         yield
@@ -435,8 +465,13 @@ def _map_errors(
             except ValueError:
                 body = {}
         raise _api_error(status, body, headers, method, path, scope) from exc
+    except RequestDeadlineError as exc:
+        raise RequestTimeoutError(f"{method} {path}: {exc.message}; {api_url} accepted the request but did "
+                                  "not answer in time") from exc  # fmt: skip
     except AzureError as exc:  # ServiceRequestError (connect), ServiceResponseError (read timeout, protocol)
         cause = exc.inner_exception or exc
+        if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout)):
+            raise ConnectionFailedError(_connect_failure(method, path, api_url, cause)) from exc
         raise TransportError(f"{method} {path}: no answer from DigitalOcean ({type(cause).__name__}: {cause})") from exc
     except ValueError as exc:  # a body pydo tried to parse (2xx, or a documented 404) is not JSON
         raise _not_json(method, path, transport) from exc
@@ -448,6 +483,25 @@ def _not_json(method: str, path: str, transport: _CountingTransport | None) -> A
     if transport is not None and transport.last_status == 404:
         return _api_error(404, {}, transport.last_headers, method, path)
     return InvalidResponseError(f"{method} {path}: DigitalOcean's answer is not valid JSON")
+
+
+_DNS_FAILURES = ("name or service", "name resolution", "nodename", "no address associated", "getaddrinfo")
+
+
+def _connect_failure(method: str, path: str, api_url: str, cause: BaseException) -> list[Part]:
+    text = str(cause)
+    if isinstance(cause, httpx.ConnectTimeout):
+        why, check = "no TCP connection", "that the host is up and no firewall drops the traffic"
+    elif any(sign in text.lower() for sign in _DNS_FAILURES):
+        why, check = "the host name does not resolve", "the host name for typos, and DNS"
+    elif "refused" in text.lower():
+        why, check = "connection refused", "the port, and that the server is running"
+    else:
+        why, check = text or type(cause).__name__, "the host and port"
+    return [
+        f"cannot connect to {api_url} ({method} {path}): {why}. Check ", Param("api_url"),
+        f" (DIGITALOCEAN_API_URL; the default is {DEFAULT_API_URL}), {check}, and any HTTPS_PROXY setting.",
+    ]
 
 
 def _api_error(
@@ -495,5 +549,7 @@ def _api_error(
             f"{what}. DigitalOcean's rate limit ({hint}).", retry_after=retry_after, reset_at=reset_at, **common
         )
     if status >= 500:
-        return ServerError(f"{what}. DigitalOcean failed; the request may or may not have been applied.", **common)
+        retry_after = header_number(headers, "retry-after")
+        return ServerError(f"{what}. DigitalOcean failed; the request may or may not have been applied.",
+                           retry_after=retry_after, **common)  # fmt: skip
     return APIError(what, **common)

@@ -29,12 +29,14 @@ from ._exceptions import (
     AuthenticationError,
     ConfigError,
     ConflictError,
+    InvalidResponseError,
     NotFoundError,
     RateLimitedError,
     ServerError,
     TransportError,
 )
 from ._headers import header_number
+from ._inputs import check_number
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._urls import check_api_url
@@ -62,6 +64,13 @@ _BUILTIN_TOKEN_NOTE = (
 class PublicKeyInfo:
     key_id: str
     key: str  # base64 Curve25519 public key
+
+
+def _is_curve25519_key(key: str) -> bool:
+    try:
+        return len(base64.b64decode(key.encode("ascii"), validate=True)) == PublicKey.SIZE
+    except (ValueError, UnicodeEncodeError):  # binascii.Error is a ValueError
+        return False
 
 
 def seal(public_key_b64: str, value: str) -> str:
@@ -122,10 +131,11 @@ class GitHub:
         timeout: float = 30.0,
         retry: RetryConfig | None = None,
     ) -> None:
-        if not token or not token.strip():
+        if not token or (isinstance(token, str) and not token.strip()):
             raise ConfigError("no GitHub token: set GITHUB_TOKEN or GH_TOKEN")
-        self.api_url = _check_api_url(api_url)
         self._token = check_token(token, what="GitHub token", hint="Check GITHUB_TOKEN (or GH_TOKEN).")
+        self.api_url = _check_api_url(api_url)
+        timeout = check_number(timeout, "timeout", minimum=0.001)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._retry = retry or RetryConfig()
@@ -151,8 +161,15 @@ class GitHub:
         path = f"{_secrets_base(repo, environment)}/public-key"
         body = self._call("GET", path, repo=repo, environment=environment, retry=True)
         if not isinstance(body, dict) or not body.get("key") or not body.get("key_id"):
-            raise TransportError(f"GET {path}: GitHub's answer has no key/key_id")
-        return PublicKeyInfo(key_id=str(body["key_id"]), key=str(body["key"]))
+            raise InvalidResponseError(f"GET {path}: GitHub's answer has no key/key_id")
+        key = str(body["key"])
+        if not _is_curve25519_key(key):
+            raise InvalidResponseError(
+                f"GET {path}: GitHub's public key (key_id {str(body['key_id'])[:40]!r}) is not a base64 Curve25519 "
+                f"key ({len(key)} characters), so no secret can be encrypted for it; nothing was written. "
+                "Check GITHUB_API_URL points at a GitHub API."
+            )
+        return PublicKeyInfo(key_id=str(body["key_id"]), key=key)
 
     def put_secret(
         self, repo: str, name: str, value: str, environment: str | None = None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping
 
-__all__ = ["header", "header_number"]
+__all__ = ["header", "header_number", "when_text"]
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -17,11 +19,20 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def header_number(headers: Mapping[str, str], name: str) -> float | None:
-    """A numeric header (``retry-after``, ``ratelimit-reset``...), or None when absent or not a number."""
+    """A numeric header (``retry-after``, ``ratelimit-reset``...), or None when absent or not a finite number."""
     value = header(headers, name)
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
+
+
+def when_text(at: float, now: float) -> str:
+    """``2026-12-06 22:14:05 UTC (in 59m58s)``: a Unix time such as ``ratelimit-reset``, and how far off it is."""
+    from ._duration import format_seconds
+
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+    return f"{stamp} (in {format_seconds(max(round(at - now), 0))})"

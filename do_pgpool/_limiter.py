@@ -1,21 +1,33 @@
-"""A client-side rate limiter shared by every gateway of a run (fleet mode), so the run never collects 429s.
+"""A client-side rate limiter shared by every gateway of a run (fleet mode), so the run paces itself before 429s.
 
 DigitalOcean allows 250 requests per minute and 5,000 per hour per token, each request on its own timer (sliding
 windows; digitalocean-api.md §8). ``RateLimiter`` implements the gateway's ``RequestLimiter`` protocol:
 
-- ``acquire()`` runs before every HTTP request (retries included) and waits until the request fits every
-  window. Callers queue on one turnstile lock and the one at the front sleeps while holding it: with N threads
-  one wait is slept once, not N times, so the order stays first come, first served and a fake clock advances
-  exactly as far as needed.
-- A request counts from the moment it is acquired, and its place in the windows is the time its response
-  arrived (``observe``), the latest moment the server can have counted it. A request still in flight counts
-  as "now". So a request that waited between ``acquire()`` and the wire (a slow connect, another thread's
-  long sleep on a shared fake clock) can never push the server's count past the limit. A request that never
-  gets an ``observe()`` (a transport error) is taken as answered ``stale_after`` seconds after it left.
-- ``observe(status, headers)`` runs after every response. The server's ``ratelimit-remaining`` counts requests
-  this process does not know about (another job on the same token): when it runs low, requests are spaced at
-  the hourly rate (3600 / limit seconds apart); at zero they wait for ``ratelimit-reset``. A 429 pauses every
-  thread for its ``retry-after`` (else until ``ratelimit-reset``), not just the one that got it.
+- ``acquire()`` runs before every HTTP request (retries included) and waits until the request fits. Callers
+  queue on one turnstile lock and the one at the front sleeps while holding it: with N threads one wait is
+  slept once, not N times, so the order stays first come, first served and a fake clock advances exactly as
+  far as needed.
+- Our own windows: a request counts from the moment it is acquired, and its place in the windows is the time
+  its response arrived (``observe``), the latest moment the server can have counted it. A request still in
+  flight counts as "now"; one that never gets an ``observe()`` is taken as answered ``stale_after`` seconds
+  after it left.
+- The server's view, from the headers of every answer (``ratelimit-limit``, ``-remaining``, ``-reset``): they
+  count requests this process does not know about (another job on the same token). ``remaining`` is a budget:
+  each request sent spends one; the requests still in flight when an answer arrives may not be in its count,
+  so they are taken off it too. Answers overtake each other (threads), so an older one is recognised and
+  ignored: its ``reset`` is earlier than one already seen (the oldest request of a sliding window only ever
+  gets younger), or it is the same and its ``remaining`` higher (nothing left the window, so the count only
+  grew). At 0, while answers are on their way, the next request waits for them (each
+  brings a fresher count); with none in flight it waits until ``reset`` (the moment the oldest request leaves
+  the window), then one request goes out alone and its answer says how many more may follow: a probe, so
+  the workers never guess together.
+- A 429 (or a 503 with ``retry-after``) pauses every thread. ``retry-after`` wins when present: a burst 429
+  also says ``remaining: 0`` with a ``reset`` up to an hour away, which is about the hourly quota, not this
+  wait. Without it, a 429 waits for ``reset``.
+- Every wait is bounded: one longer than ``max_wait``, or past the run's ``Deadline``, raises
+  ``RateLimitedError`` at once, saying when the limit lifts. A wait of ``notice_after`` seconds or more is
+  announced through ``on_wait(seconds, reason)`` before it starts (the CLI prints it on stderr; this module
+  never prints).
 
 Windows are tracked on the injected ``clock`` (Unix time, like ``ratelimit-reset``), and waits go through the
 injected ``sleep``, so tests pass a fake clock and never wait.
@@ -30,15 +42,41 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ._exceptions import RateLimitedError
-from ._headers import header_number
+from ._duration import check_seconds, format_seconds
+from ._exceptions import Param, Part, RateLimitedError
+from ._headers import header_number, when_text
 
-__all__ = ["DO_RATE_LIMITS", "LimiterStats", "RateLimiter", "Window"]
+if TYPE_CHECKING:
+    from ._deadline import Deadline
+
+__all__ = [
+    "DEFAULT_MAX_WAIT",
+    "DO_RATE_LIMITS",
+    "NOTICE_AFTER",
+    "LimiterStats",
+    "RateLimiter",
+    "WaitRefused",
+    "Window",
+]
 
 logger = logging.getLogger(__name__)
 
 _MAX_ROUNDS = 8
+#: a wait this long or longer is announced (``on_wait``) before it starts
+NOTICE_AFTER = 5.0
+#: the longest single rate-limit wait of a fleet run unless told otherwise (``--max-wait``): a burst window
+DEFAULT_MAX_WAIT = 60.0
+#: after ``ratelimit-reset``: DigitalOcean's is a whole second, taken as rounded up (the oldest request has left
+#: by then; a server that rounds down costs one 429, which pauses everyone until its next reset)
+_RESET_MARGIN = 0.05
+
+WaitNotice = Callable[[float, str], None]
+
+
+class WaitRefused(RateLimitedError):
+    """A rate-limit wait longer than allowed, refused before any request was sent (not retried: it says when)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +87,7 @@ class Window:
     seconds: float
 
     def __post_init__(self) -> None:
-        if self.requests < 1 or self.seconds <= 0:
+        if self.requests < 1 or not self.seconds > 0:
             raise ValueError(f"a rate window needs requests >= 1 and seconds > 0, not {self}")
 
 
@@ -75,7 +113,8 @@ class RateLimiter:
     the share of the hourly quota (5 %: 250 of 5,000) under which the server's ``ratelimit-remaining`` spaces
     requests at the hourly rate. ``stale_after``: a request without a response after this long (a transport
     error) is taken as answered then. ``max_wait``: a single wait longer than this raises ``RateLimitedError``
-    instead (None: wait as long as the limits require).
+    instead (None: no cap but ``deadline``). ``on_wait(seconds, reason)`` hears of every wait of at least
+    ``notice_after`` seconds before it starts.
     """
 
     def __init__(
@@ -86,27 +125,37 @@ class RateLimiter:
         low_water: float = 0.05,
         stale_after: float = 120.0,
         max_wait: float | None = None,
+        deadline: Deadline | None = None,
+        on_wait: WaitNotice | None = None,
+        notice_after: float = NOTICE_AFTER,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not windows:
             raise ValueError("a rate limiter needs at least one window")
         self.windows = tuple(windows)
-        self.margin = margin
+        self.margin = check_seconds(margin, what="margin")
         self.low_water = low_water
-        self.max_wait = max_wait
-        self.stale_after = stale_after
+        self.max_wait = None if max_wait is None else check_seconds(max_wait, what="--max-wait")
+        self.stale_after = check_seconds(stale_after, what="stale_after", positive=True)
+        self.deadline = deadline
+        self.on_wait = on_wait
+        self.notice_after = notice_after
         self._clock = clock
         self._sleep = sleep
         self._turnstile = threading.Lock()  # held by the request at the front of the queue, while it waits
-        self._state = threading.Lock()  # guards everything below; never held while sleeping
-        self._in_flight: deque[float] = deque()  # acquire times of requests without a response yet (FIFO)
+        self._state = threading.Condition()  # guards everything below; never held while sleeping
+        self._in_flight: deque[float] = deque()  # acquire times of requests without a response yet (sorted)
+        self._senders: deque[int] = deque()  # the thread that sent each of them
         self._answered: list[list[float]] = [[] for _ in self.windows]  # response times, sorted, per window
         self._last_sent: float | None = None
         self._paused_until = 0.0
+        self._pause_reason = ""
         self._server_limit: int | None = None
-        self._server_remaining: int | None = None
+        self._server_remaining: int | None = None  # the server's count, minus what we sent since
         self._server_reset: float | None = None
+        self._fresh_remaining: int | None = None  # the lowest ratelimit-remaining seen with that reset
+        self._others: int | None = None  # requests in the server's count that are not ours (None: unknown)
         self._requests = 0
         self._waits = 0
         self._waited = 0.0
@@ -125,26 +174,26 @@ class RateLimiter:
     # -- the RequestLimiter protocol -----------------------------------------------------------------
 
     def acquire(self) -> None:
-        """Block until one more request fits every window, then count it as in flight."""
+        """Block until one more request fits every window and the server's budget, then count it as in flight."""
         with self._turnstile:
             waited = 0.0
             wake = float("-inf")
-            for _ in range(_MAX_ROUNDS):  # one round, or two when a wait turned up more to wait for
+            patient = True
+            for _ in range(_MAX_ROUNDS):  # one round, or a few when a wait turned up more to wait for
                 with self._state:
+                    if patient and self._needs_an_answer():
+                        # the budget is spent but answers are on their way, each with a fresher count: wait for
+                        # them (an event, not a sleep; bounded: nobody else can send while we hold the turnstile)
+                        patient = self._state.wait_for(lambda: not self._needs_an_answer(), self.stale_after)
                     now = max(self._clock(), wake)  # an injected sleep need not move the clock
-                    delay = self._delay(now)
+                    delay, reason = self._delay(now)
                     if delay <= 0:
                         self._send(now, waited)
                         return
-                if self.max_wait is not None and waited + delay > self.max_wait:
-                    raise RateLimitedError(
-                        f"the API rate limit needs a {waited + delay:.0f}s wait, more than the "
-                        f"{self.max_wait:.0f}s allowed; run again later or lower the number of clusters",
-                        status=429,
-                        error_id="too_many_requests",
-                        retry_after=waited + delay,
-                    )
-                logger.debug("rate limiter: waiting %.2fs", delay)
+                self._check_wait(delay, reason, now)
+                if delay >= self.notice_after and self.on_wait is not None:
+                    self.on_wait(delay, reason)
+                logger.debug("rate limiter: waiting %.2fs (%s)", delay, reason)
                 self._sleep(delay)
                 waited += delay
                 wake = now + delay
@@ -161,23 +210,14 @@ class RateLimiter:
         with self._state:
             now = self._clock()
             if self._in_flight:
-                self._count_at(max(now, self._in_flight.popleft()))
+                self._count_at(max(now, self._answered_one()))
             if limit is not None:
                 self._server_limit = int(limit)
-            if remaining is not None:
-                self._server_remaining = int(remaining)
-            if reset is not None:
-                self._server_reset = reset
-            if status == 429:
-                self._throttled += 1
-                if retry_after is not None:
-                    until = now + retry_after
-                elif reset is not None:
-                    until = reset + 1.0  # the reset second itself may still be limited
-                else:
-                    until = now + 1.0
-                self._paused_until = max(self._paused_until, until)
-                logger.warning("rate limited by DigitalOcean; pausing every request for %.1fs", until - now)
+            if status == 429 or (status >= 500 and retry_after is not None):
+                self._pause(status, now, retry_after, reset)
+            elif remaining is not None and reset is not None:
+                self._learn(int(remaining), reset)
+            self._state.notify_all()
 
     # -- inspection ----------------------------------------------------------------------------------
 
@@ -194,42 +234,123 @@ class RateLimiter:
 
     # -- internals (called with self._state held) ---------------------------------------------------
 
+    def _needs_an_answer(self) -> bool:
+        """The budget is spent, and another thread's request is on its way (a caller never waits for itself)."""
+        spent = self._server_remaining is not None and self._server_remaining <= 0
+        return spent and any(sender != threading.get_ident() for sender in self._senders)
+
+    def _answered_one(self) -> float:
+        """Take this thread's request off the in-flight list (else the oldest): when it was sent."""
+        me = threading.get_ident()
+        index = next((i for i, sender in enumerate(self._senders) if sender == me), 0)
+        sent = self._in_flight[index]
+        del self._in_flight[index], self._senders[index]
+        return sent
+
+    def _pause(self, status: int, now: float, retry_after: float | None, reset: float | None) -> None:
+        if status == 429:
+            self._throttled += 1
+        if retry_after is not None:  # a burst 429 (or a 503 saying when): its remaining/reset are the hour's
+            until, reason = now + retry_after, f"DigitalOcean answered {status} with retry-after {retry_after:g}s"
+        elif reset is not None:
+            until, reason = reset + _RESET_MARGIN, "DigitalOcean answered 429 without retry-after"
+        else:
+            until, reason = now + 1.0, "DigitalOcean answered 429"
+        if until > self._paused_until:
+            self._paused_until, self._pause_reason = until, reason
+        # after the pause one request probes the budget (the others wait for its answer), whatever it says
+        self._server_remaining, self._server_reset, self._fresh_remaining, self._others = 0, None, None, None
+        logger.warning("rate limited (%s); pausing every request for %.1fs", reason, until - now)
+
+    def _learn(self, remaining: int, reset: float) -> None:
+        if self._server_reset is not None:
+            if reset < self._server_reset:
+                return  # older news: the oldest request of a sliding window only ever gets younger
+            if reset == self._server_reset and self._fresh_remaining is not None and remaining > self._fresh_remaining:
+                return  # older news: with the same oldest request nothing left the window, so the count only grows
+        self._fresh_remaining = remaining
+        self._others = self._others_in_window(remaining)
+        # the requests still in flight may not be in this answer's count: spend them now
+        self._server_remaining, self._server_reset = remaining - len(self._in_flight), reset
+
     def _send(self, now: float, waited: float) -> None:
         self._in_flight.append(now)
+        self._senders.append(threading.get_ident())
         self._last_sent = now
         self._requests += 1
         if waited > 0:
             self._waits += 1
             self._waited += waited
         if self._server_remaining is not None:
-            self._server_remaining -= 1  # in flight: not yet in any header we have seen
+            # in flight: not yet in any header we have seen. Sent on a spent budget (the reset passed, or a pause
+            # ended), it is a probe: at 0 the others wait for its answer, which says how many may follow
+            self._server_remaining = max(self._server_remaining - 1, 0)
+
+    def _check_wait(self, delay: float, reason: str, now: float) -> None:
+        """Refuse, before it starts, a wait longer than ``max_wait`` or past the run's deadline."""
+        limits: list[list[Part]] = []
+        if self.max_wait is not None and delay > self.max_wait:
+            limits.append([Param("max_wait", format_seconds(self.max_wait))])
+        if self.deadline is not None and delay >= self.deadline.remaining():
+            limits.append([f"the {format_seconds(self.deadline.remaining())} left of ", Param("timeout")])
+        if not limits:
+            return
+        reset_at = now + delay
+        bounds: list[Part] = [*limits[0], *([" and ", *limits[1]] if len(limits) > 1 else [])]
+        raise WaitRefused(
+            [f"the API rate limit ({reason}) needs a {format_seconds(delay)} wait, until {when_text(reset_at, now)}: "
+             "more than ", *bounds, " allow" if len(limits) > 1 else " allows", ". Run the same command again then "
+             "(converged clusters are only read), or allow a longer wait."],
+            status=429,
+            error_id="too_many_requests",
+            retry_after=delay,
+            reset_at=reset_at,
+        )
 
     def _count_at(self, when: float) -> None:
         for answered in self._answered:
             bisect.insort(answered, when)
 
-    def _delay(self, now: float) -> float:
+    def _delay(self, now: float) -> tuple[float, str]:
         while self._in_flight and self._in_flight[0] + self.stale_after <= now:
+            self._senders.popleft()
             self._count_at(self._in_flight.popleft() + self.stale_after)  # never answered: assume it was, late
-        start = now
+        start, reason = now, ""
+
+        def later(when: float, why: str) -> None:
+            nonlocal start, reason
+            if when > start:
+                start, reason = when, why
+
         flying = len(self._in_flight)
         for window, answered in zip(self.windows, self._answered, strict=True):
             span = window.seconds + self.margin
             del answered[: bisect.bisect_right(answered, now - span)]
             room = window.requests - 1 - flying  # answered requests the window may still hold
+            why = f"{window.requests} requests per {format_seconds(window.seconds)}"
             if room < 0:  # in-flight requests alone fill it: wait until the oldest is taken as answered
-                start = max(start, self._in_flight[-room - 1] + self.stale_after)
+                later(self._in_flight[-room - 1] + self.stale_after, why)
             elif len(answered) > room:
                 # the answered request `room` places from the newest must leave the window first
-                start = max(start, answered[len(answered) - room - 1] + span)
-        start = max(start, self._paused_until)
-        remaining = self._server_remaining
+                later(answered[len(answered) - room - 1] + span, why)
+        later(self._paused_until, self._pause_reason)
+        remaining, reset = self._server_remaining, self._server_reset
         if remaining is not None:
-            if remaining <= 0 and self._server_reset is not None:
-                start = max(start, self._server_reset + 1.0)
-            elif remaining < self.low_water * self._quota().requests and self._last_sent is not None:
-                start = max(start, self._last_sent + self._quota_spacing())
-        return max(start - now, 0.0)
+            if remaining <= 0 and reset is not None and self._others != 0:
+                later(reset + _RESET_MARGIN, "DigitalOcean's ratelimit-remaining is 0")
+            elif reset is not None and remaining < self.low_water * self._quota().requests and self._last_sent:
+                later(self._last_sent + self._quota_spacing(), "DigitalOcean's ratelimit-remaining runs low")
+        return max(start - now, 0.0), reason
+
+    def _others_in_window(self, remaining: int) -> int | None:
+        """How many requests the server counts that our own window of its size does not hold (another job on the
+        token); None without such a window. At 0, ours know to the millisecond when the oldest leaves, where
+        ``ratelimit-reset`` only says the second."""
+        for window, answered in zip(self.windows, self._answered, strict=True):
+            if window.requests == self._server_limit:
+                ours = len(answered) - bisect.bisect_right(answered, self._clock() - window.seconds - self.margin)
+                return max(window.requests - remaining - ours - len(self._in_flight), 0)
+        return None
 
     def _quota(self) -> Window:
         """The longest window (the hourly quota); the server's ``ratelimit-limit`` wins when it is lower."""
@@ -242,3 +363,5 @@ class RateLimiter:
         """Seconds between requests that the quota sustains indefinitely (0.72 s at 5,000/h)."""
         quota = self._quota()
         return quota.seconds / quota.requests
+
+

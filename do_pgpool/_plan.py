@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ._budget import MAX_POOLS, MIN_DIRECT_HEADROOM, Budget
 from ._exceptions import BudgetError, ConfigError, Param, PlanError, Step
+from ._inputs import check_text
 from ._models import POOL_MODES, Cluster, Pool, PoolSpec
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ReplacePool",
     "UpdatePool",
     "check_cluster_ready",
+    "check_pool_name",
     "plan_pool",
 ]
 
@@ -51,6 +53,8 @@ class PoolRequest:
     inbound_user: bool = False
 
     def __post_init__(self) -> None:
+        for label, value in (("name", self.name), ("mode", self.mode), ("db", self.db), ("user", self.user)):
+            check_text(value, Param(label), optional=True)
         if self.inbound_user and self.user:
             raise ConfigError([Param("user"), " and ", Param("inbound_user"),
                                " exclude each other: a pool has one user or none"])
@@ -58,11 +62,18 @@ class PoolRequest:
             raise ConfigError(f"pool size must be a whole number of at least 1, not {self.size!r}")
         if self.mode is not None and self.mode not in POOL_MODES:
             raise ConfigError(f"pool mode {self.mode!r} is not one of {', '.join(POOL_MODES)}")
-        if self.name is not None:
-            _check_name(self.name)
         for label, value in (("db", self.db), ("user", self.user)):
             if value is not None and not value.strip():
                 raise ConfigError([Param(label), " must not be empty"])
+        if self.name is not None:
+            _check_name(self.name)
+        else:  # the derived default must obey the same rules, or DigitalOcean refuses it after the reads
+            try:
+                _check_name(self.pool_name)
+            except ConfigError as exc:
+                raise ConfigError([
+                    f"the default pool name (<db>-pool) does not work here: {exc}; choose one with ", Param("name"),
+                ]) from None
 
     @property
     def pool_name(self) -> str:
@@ -83,6 +94,12 @@ class PoolRequest:
             db=self.db or (current.db if current else DEFAULT_DB),
             user=user,
         )
+
+
+def check_pool_name(name: object) -> str:
+    """``name`` if DigitalOcean (and a URL path) accepts it as a pool name, else a ConfigError saying why."""
+    _check_name(check_text(name, "pool name"))
+    return str(name)
 
 
 def _check_name(name: str) -> None:

@@ -8,7 +8,10 @@ last. While waiting:
 - 412 (maintenance in progress) means "busy": back off and read again.
 - 429 that escaped the gateway's own retries means "busy" too, with a longer delay (``retry-after``, else a
   whole burst window), never a crash.
-- 5xx and transport errors that escaped the gateway's retries are tolerated a few times in a row, then raised.
+- 5xx and transport errors that escaped the gateway's retries are tolerated a few times in a row, then raised;
+  a 5xx with ``retry-after`` waits at least that long before the next read.
+- The run's deadline (``DeadlineExceededError`` from a read) ends the wait like its own timeout: the message
+  says what was seen last.
 - Anything else (401, 403, 404, a malformed answer) is raised at once.
 
 ``retry_while_busy`` re-sends a state-setting PUT refused with 412. ``WaitOptions`` carries how to wait (the
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Generic, Protocol, TypeVar
 
 from ._exceptions import (
+    DeadlineExceededError,
     DoPgpoolError,
     InvalidResponseError,
     Param,
@@ -118,8 +122,9 @@ class WaitOptions:
     on_progress: ProgressCallback | None = None
 
     def __post_init__(self) -> None:
-        if self.timeout < 0:
-            raise ValueError(f"timeout must not be negative, not {self.timeout!r}")
+        from ._duration import check_seconds
+
+        check_seconds(self.timeout, what="timeout")  # nan and inf too: a wait that can never end is refused
 
     def report(
         self, what: str, status: str, detail: str, elapsed: float, polls: int, next_in: float | None, *,
@@ -211,6 +216,8 @@ def poll_until(
         delay = policy.delay(polls - 1)
         try:
             seen = observe()
+        except DeadlineExceededError as exc:  # the run's --timeout ran out at this read: say what was seen last
+            raise _timed_out(name(), clock() - start, polls, last_status, last_detail, expectation) from exc
         except PreconditionFailedError:
             status, detail = "busy (412)", "maintenance in progress; backing off"
         except RateLimitedError as exc:
@@ -222,6 +229,8 @@ def poll_until(
             errors_in_a_row += 1
             if errors_in_a_row >= policy.max_consecutive_errors:
                 raise
+            if isinstance(exc, ServerError) and exc.retry_after is not None:  # a 503 that says when: as a 429
+                delay = max(exc.retry_after, delay)
             status, detail = "API error", _short_error(exc)
         else:
             errors_in_a_row = 0
@@ -232,20 +241,25 @@ def poll_until(
         last_status, last_detail = status, detail
         remaining = deadline - clock()
         if remaining <= 0:
-            elapsed = clock() - start
-            wanted = f"; waiting for {expectation}" if expectation else ""
-            seen_text = f"{last_status}" + (f" ({last_detail})" if last_detail else "")
-            raise WaitTimeoutError(
-                [f"{name()} was not ready after {format_duration(elapsed)} ({polls} reads): last seen {seen_text}"
-                 f"{wanted}. The operation goes on at DigitalOcean; check again later or run again with a longer ",
-                 Param("timeout"), "."],
-                last_status=last_status,
-                elapsed=elapsed,
-            )
+            raise _timed_out(name(), clock() - start, polls, last_status, last_detail, expectation)
         pause = min(delay, remaining)
         opts.report(name(), status, detail, clock() - start, polls, pause)
         logger.debug("%s: %s (%s); next read in %.1fs", name(), status, detail, pause)
         opts.sleep(pause)
+
+
+def _timed_out(
+    name: str, elapsed: float, polls: int, last_status: str | None, last_detail: str, expectation: str
+) -> WaitTimeoutError:
+    wanted = f"; waiting for {expectation}" if expectation else ""
+    seen_text = f"{last_status or 'nothing yet'}" + (f" ({last_detail})" if last_detail else "")
+    return WaitTimeoutError(
+        [f"{name} was not ready after {format_duration(elapsed)} ({polls} reads): last seen {seen_text}"
+         f"{wanted}. The operation goes on at DigitalOcean; check again later or run again with a longer ",
+         Param("timeout"), "."],
+        last_status=last_status,
+        elapsed=elapsed,
+    )
 
 
 def retry_while_busy(send: Callable[[], T], *, what: str, action: str, wait: bool, waiting: WaitOptions) -> T:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._budget import MAX_CONNECTIONS, connection_limit, ram_gib_from_slug
 from ._exceptions import ConfigError, Param, PlanError, Step
+from ._inputs import check_text
 from ._models import Cluster
 
 __all__ = [
@@ -42,6 +43,11 @@ class ResizeRequest:
     storage_size_mib: int | None = None
 
     def __post_init__(self) -> None:
+        check_text(self.size, Param("size_slug"), optional=True)
+        for label, count in (("connections", self.connections), ("num_nodes", self.num_nodes),
+                             ("storage_size_mib", self.storage_size_mib)):  # fmt: skip
+            if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+                raise ConfigError([Param(label), f" must be a whole number, not {count!r}"])
         if (self.size is None) == (self.connections is None):
             raise ConfigError(["give either a size slug (", Param("size_slug"), ") or a connection count (",
                                Param("connections"), "), not both"])

@@ -1,9 +1,13 @@
 """Retry policy for idempotent API calls, built from tenacity's small strategies.
 
 - 429: wait ``retry-after`` (burst limit); without it (hourly quota) wait until ``ratelimit-reset``.
-- 5xx and transport errors: exponential backoff with jitter.
-- Bounded by attempts and by the total time spent waiting; a rate-limit wait longer than what is left
-  of that budget is not started: the error surfaces at once with its reset time.
+- 503 (any 5xx) with ``Retry-After``: wait that long, as on a 429. Other 5xx: exponential backoff with jitter.
+- Transport errors: backoff too, but a refused connection, a host that does not resolve and a request that
+  got no complete answer within its overall deadline are tried twice, not five times: they fail in seconds
+  with the URL and what to check, instead of minutes of hopeless retries.
+- Bounded by attempts, by the total time spent waiting (``max_wait``) and by the run's ``Deadline``: a wait
+  that would end past either is not started. A rate-limit error that surfaces this way says when the limit
+  resets (time of day and how long from now).
 - ``sleep`` and ``clock`` are injectable, so tests never sleep.
 
 POST is retried only after a 429 (refused before anything was applied); after any other failure a create may
@@ -16,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NoReturn
 
 from tenacity import (
     RetryCallState,
@@ -27,13 +32,28 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_exponential, wait_random
 
-from ._exceptions import InvalidResponseError, RateLimitedError, ServerError, TransportError
+from ._exceptions import (
+    ConfigError,
+    ConnectionFailedError,
+    InvalidResponseError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+)
+from ._headers import when_text
+from ._inputs import check_number
 
-__all__ = ["RetryConfig", "api_retrying"]
+if TYPE_CHECKING:
+    from ._deadline import Deadline
+
+__all__ = ["RetryConfig", "api_retrying", "explain_rate_limit"]
 
 logger = logging.getLogger(__name__)
 
 RETRYABLE = (RateLimitedError, ServerError, TransportError)
+#: failures that another try right away may fix, but a third will not
+_TRIED_TWICE = (ConnectionFailedError, RequestTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -49,18 +69,24 @@ class RetryConfig:
     #: wall clock (Unix time) for ``ratelimit-reset``
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ConfigError(f"max_attempts must be a whole number of at least 1, not {self.max_attempts!r}")
+        for label, value in (("max_wait", self.max_wait), ("initial", self.initial),
+                             ("max_backoff", self.max_backoff)):  # fmt: skip
+            check_number(value, label)
 
-def _rate_limit_delay(exc: BaseException | None, clock: Callable[[], float]) -> float | None:
-    if not isinstance(exc, RateLimitedError):
-        return None
-    if exc.retry_after is not None:
+
+def _server_delay(exc: BaseException | None, clock: Callable[[], float]) -> float | None:
+    """The wait DigitalOcean asked for: ``retry-after`` (429 or 5xx), else a 429's ``ratelimit-reset``."""
+    if isinstance(exc, (RateLimitedError, ServerError)) and exc.retry_after is not None:
         return max(exc.retry_after, 0.0)
-    if exc.reset_at is not None:
+    if isinstance(exc, RateLimitedError) and exc.reset_at is not None:
         return max(exc.reset_at - clock(), 0.0) + 1.0  # the reset second itself may still be limited
     return None
 
 
-class wait_rate_limit_aware(wait_base):
+class wait_server_aware(wait_base):
     """DigitalOcean's own answer first (retry-after, else ratelimit-reset); otherwise the fallback."""
 
     def __init__(self, fallback: wait_base, clock: Callable[[], float]) -> None:
@@ -69,47 +95,97 @@ class wait_rate_limit_aware(wait_base):
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
-        delay = _rate_limit_delay(outcome.exception() if outcome else None, self.clock)
+        delay = _server_delay(outcome.exception() if outcome else None, self.clock)
         return self.fallback(retry_state) if delay is None else delay
 
 
 class stop_when_wait_budget_spent(stop_base):
-    """Stop once the time already slept plus the next wait would exceed ``max_wait``.
+    """Stop once the time already slept plus the next wait would exceed ``max_wait``, or pass the deadline.
 
     Counts scheduled waits (``idle_for``), not wall time, so the bound holds with an injected sleep.
     """
 
-    def __init__(self, max_wait: float, wait: wait_base) -> None:
+    def __init__(self, max_wait: float, wait: wait_base, deadline: Deadline | None = None) -> None:
         self.max_wait = max_wait
         self.wait = wait
+        self.deadline = deadline
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        return retry_state.idle_for + self.wait(retry_state) > self.max_wait
+        delay = self.wait(retry_state)
+        if self.deadline is not None and delay >= self.deadline.remaining():
+            return True
+        return retry_state.idle_for + delay > self.max_wait
 
 
-def api_retrying(config: RetryConfig | None = None, *, only_rate_limits: bool = False) -> Retrying:
-    """A tenacity ``Retrying`` for GET/PUT/DELETE. ``reraise=True``: callers see our errors, not RetryError.
+class stop_after_second_try_of(stop_base):
+    """Stop after two attempts when the last failure is one of ``kinds``."""
+
+    def __init__(self, kinds: tuple[type[BaseException], ...]) -> None:
+        self.kinds = kinds
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        return isinstance(exc, self.kinds) and retry_state.attempt_number >= 2
+
+
+def api_retrying(
+    config: RetryConfig | None = None, *, only_rate_limits: bool = False, deadline: Deadline | None = None
+) -> Retrying:
+    """A tenacity ``Retrying`` for GET/PUT/DELETE. Callers see our errors, never tenacity's RetryError.
 
     ``only_rate_limits`` is for POST: a 429 is refused before anything is applied, so it is the one failure a
     create may safely be sent again after.
     """
     cfg = config or RetryConfig()
     retryable: tuple[type[BaseException], ...] = (RateLimitedError,) if only_rate_limits else RETRYABLE
-    wait = wait_rate_limit_aware(
+    wait = wait_server_aware(
         wait_exponential(multiplier=cfg.initial, max=cfg.max_backoff) + wait_random(0, cfg.initial),
         clock=cfg.clock,
     )
+
+    def give_up(retry_state: RetryCallState) -> NoReturn:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        assert exc is not None  # tenacity gives up only after a failed attempt
+        if isinstance(exc, RateLimitedError):
+            raise explain_rate_limit(exc, cfg.clock(), tries=retry_state.attempt_number) from exc
+        if deadline is not None and wait(retry_state) >= deadline.remaining():
+            raise deadline.exceeded(f"retrying ({exc})") from exc
+        raise exc
+
+    from ._limiter import WaitRefused  # refused before sending, saying when: another try would be refused too
+
     return Retrying(
-        retry=retry_if_exception_type(retryable) & retry_if_not_exception_type(InvalidResponseError),
+        retry=retry_if_exception_type(retryable) & retry_if_not_exception_type((InvalidResponseError, WaitRefused)),
         wait=wait,
-        stop=stop_after_attempt(cfg.max_attempts) | stop_when_wait_budget_spent(cfg.max_wait, wait),
+        stop=(
+            stop_after_attempt(cfg.max_attempts)
+            | stop_after_second_try_of(_TRIED_TWICE)
+            | stop_when_wait_budget_spent(cfg.max_wait, wait, deadline)
+        ),
         sleep=cfg.sleep,
         before_sleep=_log_retry,
+        retry_error_callback=give_up,
         reraise=True,
     )
+
+
+def explain_rate_limit(exc: RateLimitedError, now: float, *, tries: int = 1) -> RateLimitedError:
+    """The 429 with, in its message, when the limit lifts: DigitalOcean's retry-after, else its reset time."""
+    if exc.retry_after is not None:
+        at, when = now + exc.retry_after, "Retry after"
+    elif exc.reset_at is not None:
+        at, when = exc.reset_at, "The hourly quota resets at"
+    else:
+        return exc
+    if at - now > 1.0:
+        return exc.extended(f" {when} {when_text(at, now)}: longer than this run may wait; run the same command "
+                            "again then.")  # fmt: skip
+    return exc.extended(f" {when} {when_text(at, now)}, but DigitalOcean still refused after {tries} tries; run "
+                        "the same command again in a minute.")  # fmt: skip
 
 
 def _log_retry(retry_state: RetryCallState) -> None:
     exc = retry_state.outcome.exception() if retry_state.outcome else None
     wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-    logger.warning("retrying in %.1fs after %s (attempt %d)", wait, exc, retry_state.attempt_number)
+    what = str(exc).split(". ", 1)[0]  # the problem, not the advice: that comes with the final error, if any
+    logger.warning("retrying in %.1fs after %s (attempt %d)", wait, what, retry_state.attempt_number)

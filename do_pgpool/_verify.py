@@ -57,6 +57,9 @@ def verify_pool(
     cancel for a queued client), so the watchdog shuts the connection down when the time is up.
     Raises DatabaseError.
     """
+    from ._duration import check_seconds
+
+    timeout = check_seconds(timeout, what="timeout", positive=True)
     started = clock()
     with connect(url, connect_timeout=max(2, math.ceil(timeout))) as conn:
         connected = clock()

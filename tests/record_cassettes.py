@@ -5,8 +5,10 @@
 It creates a throwaway pool (``--pool``, default ``do-pgpool-rec``, size 20 then 10 then 20) on the named
 cluster, records the ``create``, ``update_size`` and ``converged`` scenarios, and deletes the pool again.
 Recordings are scrubbed and normalised before they are written: the Authorization header is never stored,
-passwords become ``scrubbed``, and the cluster's id, name and host and the pool's name become the fixed
-values the tests expect, so a refreshed cassette replays exactly like the one it replaces.
+passwords (every ``*password*`` field, the credentials in URIs of any scheme - postgresql, mysql, rediss,
+mongodb+srv - and each password seen wherever it appears again) become ``scrubbed``, and the cluster's id,
+name and host and the pool's name become the fixed values the tests expect, so a refreshed cassette replays
+exactly like the one it replaces.
 Failure scenarios (5xx after create, 429, ...) cannot be provoked on demand and stay hand-built from
 DigitalOcean's OpenAPI examples.
 """
@@ -18,7 +20,7 @@ import json
 import os
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, quote_plus
 
 import httpx
 
@@ -45,9 +47,21 @@ class Recorder(httpx.BaseTransport):
         return response
 
 
+# "password", "private_password", ... : "<value>" in JSON text
+_PASSWORD_FIELD = re.compile(r'("[A-Za-z_]*password[A-Za-z_]*"\s*:\s*)"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+# user:password@ in a URI of any scheme (postgresql, mysql, rediss, mongodb+srv, ...)
+_URI_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:@/\s\"]*):[^@/\s\"]+@")
+
+
 def scrub(text: str, replacements: dict[str, str]) -> str:
-    text = re.sub(r'"password": "[^"]*"', '"password": "scrubbed"', text)
-    text = re.sub(r"(postgres(?:ql)?://[^:/\s\"]+):[^@\s\"]+@", r"\1:scrubbed@", text)
+    """JSON text with every password gone: password fields, URI credentials of any scheme, and each password
+    value seen in a field wherever else it appears (an error message quoting it, a URI-encoded copy)."""
+    seen = {m[2] for m in _PASSWORD_FIELD.finditer(text) if len(m[2]) >= 4 and m[2] != "scrubbed"}
+    text = _PASSWORD_FIELD.sub(r'\1"scrubbed"', text)
+    text = _URI_CREDENTIALS.sub(r"\1:scrubbed@", text)
+    for password in sorted(seen, key=len, reverse=True):
+        for form in {password, quote(password, safe=""), quote_plus(password)}:
+            text = text.replace(form, "scrubbed")
     for old, new in replacements.items():
         text = text.replace(old, new)
     return text

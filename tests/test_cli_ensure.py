@@ -83,7 +83,7 @@ def test_401_exits_1_and_names_the_token_variable() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--size", "0"], "0 is not in the range x>=1"),
+        (["--size", "0"], "--size 0 is too small: a pool needs at least 1 server connection"),
         (["--size", "5", "--mode", "batch"], "'batch' is not one of"),
         (["--size", "5", "--name", "x"], "3 to 60"),
         (["--size", "5", "--user", "u", "--inbound-user"], "--user and --inbound-user exclude each other"),

@@ -13,10 +13,12 @@ import pytest
 import respx
 from click.testing import CliRunner, Result
 
+from do_pgpool._duration import parse_duration
+from do_pgpool._exceptions import ConfigError
 from do_pgpool._poll import Progress
 from do_pgpool.cli import _restart as restart_cli
 from do_pgpool.cli import main
-from do_pgpool.cli._progress import ProgressRenderer, WaitClock, parse_duration
+from do_pgpool.cli._progress import ProgressRenderer, WaitClock
 from do_pgpool.testing import FakeClock
 from tests.test_resize import OPTIONS, RESIZE_PATH
 from tests.test_restart import APP_ID, DEPLOYMENT_ID, UPDATE_PATH, app_json, deployment
@@ -246,10 +248,10 @@ def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "soon", "0", "-5", "5d", "m"])
+@pytest.mark.parametrize("text", ["", "soon", "0", "-5", "5d", "m", "nan", "inf"])
 def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_duration(text)
+    with pytest.raises(ConfigError):
+        parse_duration(text, positive=True)
 
 
 def progress(status: str, detail: str = "", elapsed: float = 0.0) -> Progress:

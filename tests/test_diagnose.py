@@ -23,7 +23,7 @@ from do_pgpool._diagnose import (
     terminate,
     verdict,
 )
-from do_pgpool._exceptions import DatabaseError
+from do_pgpool._exceptions import ConfigError, DatabaseError
 from do_pgpool._verify import verify_pool
 from do_pgpool.testing._servers import RealServers, free_port, psycopg_connect
 from tests.conftest_servers import POOL_NAME
@@ -212,7 +212,7 @@ def test_find_idle_filters_by_age_user_application_and_transaction_state(empty_p
         assert len(with_tx) == 6
         assert [s.pid for s in with_tx if s.state == "idle in transaction"] == [in_tx.info.backend_pid]
         assert snapshot(tool).oldest_idle_in_transaction is not None
-        with pytest.raises(ValueError):
+        with pytest.raises(ConfigError, match="idle_for must be at least 0s"):
             find_idle(tool, idle_for=-1)
 
 

@@ -412,7 +412,7 @@ def test_size_as_a_percentage_is_half_of_this_clusters_budget_and_a_rerun_change
 
 @pytest.mark.parametrize(
     ("size", "message"),
-    [("0", "0 is not in the range x>=1"), ("150%", "use 1% to 100%"), ("half", "neither a whole number nor a")],
+    [("0", "--size 0 is too small"), ("150%", "use 1% to 100%"), ("half", "neither a whole number nor a")],
 )
 def test_a_bad_size_exits_2_before_any_request(api: str, fake: FakeDigitalOcean, size: str, message: str) -> None:
     result = run(api, "fix", "--cluster", "app-db", "--size", size)

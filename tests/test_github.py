@@ -245,7 +245,7 @@ def test_settings_come_from_github_token_then_gh_token_and_api_url() -> None:
 def test_api_url_base_is_used_for_github_enterprise() -> None:
     with respx.mock() as router:
         route = router.get("https://ghe.example.com/api/v3/repos/acme/web/actions/secrets/public-key").mock(
-            return_value=httpx.Response(200, json={"key_id": "k", "key": "a2V5"})
+            return_value=httpx.Response(200, json={"key_id": "k", "key": "A" * 43 + "="})  # 32 bytes
         )
         env = {"GITHUB_TOKEN": "a", "GITHUB_API_URL": "https://ghe.example.com/api/v3/"}
         gh = open_github(env, http=httpx.Client())

@@ -324,3 +324,71 @@ def test_fake_api_on_a_busy_port_is_a_usage_error() -> None:
     assert result.exit_code == 2, result.output
     assert "--port" in result.stderr and str(port) in result.stderr
 
+
+
+@pytest.fixture
+def never_serve(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """fake-api returns at once if it gets as far as serving (bounded even when a check is missing)."""
+    from do_pgpool.testing._server import FakeServer
+
+    served: list[str] = []
+
+    def stop_at_once(self: FakeServer, poll_interval: float = 0.5) -> None:
+        served.append("served")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FakeServer, "serve_forever", stop_at_once)
+    return served
+
+
+@pytest.mark.parametrize("token", ["", "   ", "two words", "fake\u00e9"])
+def test_fake_api_refuses_a_token_no_client_could_send(never_serve: list[str], token: str) -> None:
+    result = CliRunner().invoke(main, ["fake-api", "--token", token], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "--token" in result.stderr and never_serve == []
+
+
+@pytest.mark.parametrize(("path", "kind"), [("/dev/full", "a character device"), ("/dev/null", "a character device")])
+def test_fake_api_refuses_a_state_file_that_is_not_a_regular_file(
+    never_serve: list[str], tmp_path: Path, path: str, kind: str
+) -> None:
+    link = tmp_path / "state.json"
+    link.symlink_to(path)  # through a symlink too
+    for given in (path, str(link)):
+        result = CliRunner().invoke(main, ["fake-api", "--state", given], catch_exceptions=False)
+        assert result.exit_code == 2, result.output
+        assert f"is {kind}, not a regular file" in result.stderr and never_serve == []
+
+
+def test_fake_api_refuses_a_fifo_as_state_file(never_serve: list[str], tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "state.fifo"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(main, ["fake-api", "--state", str(fifo)], catch_exceptions=False)
+    assert result.exit_code == 2 and "is a FIFO" in result.stderr and never_serve == []
+
+
+def test_fake_api_still_serves_with_a_good_token_and_a_new_state_file(never_serve: list[str], tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    result = CliRunner().invoke(main, ["fake-api", "--token", "fake", "--state", str(state)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert never_serve == ["served"] and state.is_file()
+
+
+# -- advice ------------------------------------------------------------------------------------------------
+
+
+def test_advice_is_a_command_that_needs_no_token() -> None:
+    from do_pgpool._advice import advice, render_text
+
+    result = CliRunner().invoke(main, ["advice"], env={"DIGITALOCEAN_TOKEN": ""}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == render_text()
+    only = CliRunner().invoke(main, ["advice", "--stack", "asyncpg", "-o", "json"], catch_exceptions=False)
+    import json
+
+    assert [f["key"] for f in json.loads(only.stdout)["frameworks"]] == ["asyncpg"]
+    from do_pgpool.cli._advice import STACKS
+
+    assert STACKS == [a.key for a in advice()]  # every stack can be asked for

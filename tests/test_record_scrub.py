@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import httpx
 
@@ -38,3 +39,29 @@ def test_recorded_interactions_are_scrubbed_and_normalised() -> None:
     assert (
         entry["response"]["body"]["pool"]["connection"]["uri"] == "postgres://doadmin:scrubbed@h:25061/defaultdb-pool"
     )
+
+
+def test_credentials_in_uris_of_every_engine_in_the_cluster_list_are_scrubbed() -> None:
+    """The cluster list holds MySQL, Valkey/Redis and MongoDB clusters too: their passwords must not survive."""
+    secrets = {"pg": "AVNS_pg-Secret1", "mysql": "AVNS_my+Secret/2", "redis": "AVNS_redisSecret3",
+               "mongo": "mongoSecret4", "private": "AVNS_privSecret5"}  # fmt: skip
+    databases = [
+        {"engine": "pg", "connection": {"uri": f"postgresql://doadmin:{secrets['pg']}@pg.h:25060/defaultdb",
+                                        "password": secrets["pg"]}},
+        {"engine": "mysql", "connection": {"uri": f"mysql://doadmin:{quote(secrets['mysql'], safe='')}@my.h:25060/d",
+                                           "password": secrets["mysql"]}},
+        {"engine": "valkey", "connection": {"uri": f"rediss://default:{secrets['redis']}@r.h:25061"}},
+        {"engine": "mongodb", "connection": {"uri": f"mongodb+srv://doadmin:{secrets['mongo']}@m.h/admin?tls=true"}},
+        {"engine": "pg", "private_connection": {"private_password": secrets["private"]},
+         "maintenance_message": f"rotated the password {secrets['private']} of doadmin"},
+    ]
+    request = httpx.Request("GET", "https://api.digitalocean.com/v2/databases")
+    (entry,) = to_interactions([(request, httpx.Response(200, json={"databases": databases}))], {})
+    text = json.dumps(entry)
+    for secret in secrets.values():
+        assert secret not in text and quote(secret, safe="") not in text, secret
+    listed = entry["response"]["body"]["databases"]
+    assert listed[1]["connection"]["uri"] == "mysql://doadmin:scrubbed@my.h:25060/d"
+    assert listed[2]["connection"]["uri"] == "rediss://default:scrubbed@r.h:25061"
+    assert listed[3]["connection"]["uri"] == "mongodb+srv://doadmin:scrubbed@m.h/admin?tls=true"
+    assert listed[4]["maintenance_message"] == "rotated the password scrubbed of doadmin"

@@ -65,7 +65,8 @@ def test_converged_by_uuid_with_a_cluster_placeholder_reads_the_cluster_once(
 ) -> None:
     uuid = fake.cluster("app-db").id
     got = calls(fake, api, "--cluster", uuid, "--size", "10", "--secret", f"dotenv:{tmp_path}/{{cluster}}.env")
-    assert got == [("GET", "/v2/databases/ID/pools"), ("GET", "/v2/databases/ID")]
+    # the cluster first: its name decides the path, which is checked before anything could be written
+    assert got == [("GET", "/v2/databases/ID"), ("GET", "/v2/databases/ID/pools")]
     assert (tmp_path / "app-db.env").exists()
 
 

@@ -522,8 +522,11 @@ def test_deployment_failure_phases_raise_with_the_reason(clock: FakeClock, phase
 
 
 def test_a_negative_timeout_is_refused_when_the_options_are_made() -> None:
-    with pytest.raises(ValueError, match="must not be negative"):
+    with pytest.raises(errors.ConfigError, match="timeout must be at least 0s"):
         WaitOptions(timeout=-1)
+    for endless in (float("nan"), float("inf")):
+        with pytest.raises(errors.ConfigError, match="is not a finite number of seconds"):
+            WaitOptions(timeout=endless)
 
 
 def test_the_stopwatch_shares_one_deadline_and_counts_time_and_requests(clock: FakeClock) -> None:

@@ -26,7 +26,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from .._exceptions import ConfigError, DoPgpoolError, NotFoundError
+from .._exceptions import (
+    ConfigError,
+    DoPgpoolError,
+    InvalidResponseError,
+    NotFoundError,
+    ServerError,
+    TransportError,
+)
 from ._base import PlanAction, SecretChange, TargetOutcome, overall_action, summarize_value
 
 __all__ = ["COMPONENT_KINDS", "AppTarget", "AppsAPI", "EnvEdit", "edit_app_spec", "find_app", "fingerprint"]
@@ -234,13 +241,57 @@ class AppTarget:
         action = overall_action([a for _, a in names], mixed="updated")
         if not edit.changed:
             return TargetOutcome(self.label, action, names, "fingerprints match; no deployment started")
-        updated = api.update_app(str(app["id"]), edit.spec)
+        updated, note = _put_reconciled(api, str(app["id"]), self.component, values, edit.spec)
         deployment = (updated.get("pending_deployment") or {}).get("id")
         if deployment:
             detail = f"deployment {deployment} started"
         else:
             detail = "spec updated; DigitalOcean reported no pending deployment"
+        if note:
+            detail += f"; {note}"
         extra = sorted({p for n in values for p in edit.places[n] if p != "app" and self.component is None})
         if extra:
             detail += f"; also set in {', '.join(extra)} (they define the same name)"
         return TargetOutcome(self.label, action, names, detail, deployment_id=str(deployment) if deployment else None)
+
+
+#: PUTs per apply at most: the first, and one more after a re-read showed the first was not applied
+_MAX_PUTS = 2
+
+
+def _put_reconciled(
+    api: AppsAPI, app_id: str, component: str | None, values: Mapping[str, str], spec: JsonDict
+) -> tuple[JsonDict, str | None]:
+    """PUT the spec; after an ambiguous failure, read the app before deciding (never PUT again blindly).
+
+    Every PUT starts a deployment, and DigitalOcean may apply one and still answer 5xx or drop the connection:
+    sent again, it would start a second deployment. So after such a failure the app is read again; if our
+    values are there (the fingerprints match) the update is done, otherwise the spec is rebuilt from what was
+    read and sent once more. Returns the app as last seen and a note when a failure was reconciled.
+    """
+    for attempt in range(1, _MAX_PUTS + 1):
+        try:
+            return api.update_app(app_id, spec), None if attempt == 1 else "sent again after a failed update"
+        except (ServerError, TransportError) as exc:
+            if isinstance(exc, InvalidResponseError):
+                raise
+            failure = exc
+        try:
+            app = api.get_app(app_id)
+            current = app.get("spec")
+            if not isinstance(current, dict):
+                raise failure
+            again = edit_app_spec(current, app_id, component, values)
+        except DoPgpoolError:
+            failure.message += "\nState left: unknown (the app could not be read back); re-run to check and finish."
+            raise failure from None
+        if not again.changed:
+            return app, f"the update answered {_short(failure)} but was applied (no second deployment)"
+        spec = again.spec
+    failure.message += "\nState left: the app was not changed (read back after each failure); re-run to retry."
+    raise failure
+
+
+def _short(exc: DoPgpoolError) -> str:
+    status = getattr(exc, "status", None)
+    return str(status) if status else type(exc).__name__

@@ -21,6 +21,7 @@ __all__ = [
     "SecretTarget",
     "TargetOutcome",
     "overall_action",
+    "rerun_advice",
     "summarize_value",
     "validate_secret_name",
 ]
@@ -37,7 +38,9 @@ _SYMBOL = {"create": "+", "update": "~", "unchanged": "=", "unknown": "?"}
 
 def validate_secret_name(name: str) -> str:
     """A name every target accepts: letters, digits and underscores, not starting with a digit."""
-    if not _NAME.match(name or ""):
+    if not isinstance(name, str):
+        raise ConfigError(f"a secret name must be a string (str), not {type(name).__name__}")
+    if not _NAME.match(name):
         raise ConfigError(
             f"secret name {name!r} is not valid: use letters, digits and underscores, not starting with a digit, "
             "e.g. DATABASE_URL"
@@ -138,6 +141,20 @@ class SecretTarget(Protocol):
     def plan(self, values: Mapping[str, str]) -> list[SecretChange]: ...
 
     def apply(self, values: Mapping[str, str]) -> TargetOutcome: ...
+
+
+def rerun_advice(outcomes: list[TargetOutcome]) -> str:
+    """What to tell a user whose targets failed: a plain re-run only helps when every failure was transient."""
+    from .._exceptions import InvalidResponseError, RateLimitedError, ServerError, TransportError
+
+    failed = [o.error for o in outcomes if o.error is not None]
+    transient = all(
+        isinstance(e, (ServerError, TransportError, RateLimitedError)) and not isinstance(e, InvalidResponseError)
+        for e in failed
+    )
+    if transient:
+        return "re-run to finish (every target is idempotent)"
+    return "fix what each error names, then re-run (every target is idempotent; a plain re-run would fail the same way)"
 
 
 def overall_action(actions: list[str], *, mixed: str) -> str:

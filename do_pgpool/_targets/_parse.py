@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TypeAlias
 
 from .._exceptions import ConfigError
+from .._inputs import check_text
 from ._app import AppTarget
 from ._simple import DotenvTarget, GitHubTarget, StdoutTarget
 
@@ -49,7 +50,7 @@ def _check_braces(text: str) -> None:
 
 def parse_target(text: str) -> Target:
     """Parse one ``--secret`` value. ``{cluster}`` may appear anywhere; format_target() fills it in."""
-    raw = (text or "").strip()
+    raw = check_text(text, "a --secret target").strip()
     _check_braces(raw)
     if has_placeholder(raw):
         parsed = _parse(raw.replace(PLACEHOLDER, _SAMPLE))  # validates the shape

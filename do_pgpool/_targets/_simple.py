@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from .._dotenv import dotenv_path_problem, plan_dotenv, set_dotenv_keys
 from .._exceptions import ConfigError, DoPgpoolError
 from ._base import SecretChange, TargetOutcome, overall_action, summarize_value
 
@@ -111,15 +110,21 @@ class DotenvTarget:
 
     def check(self) -> None:
         """ConfigError when the path cannot be a .env file (a device, FIFO, socket, folder, /proc ...)."""
+        from .._dotenv import dotenv_path_problem  # the .env code (python-dotenv, ~20 ms) only for dotenv: targets
+
         problem = dotenv_path_problem(self.path)
         if problem is not None:
             raise ConfigError(f"secret target {self.label}: {problem}. Nothing was sent or written")
 
     def plan(self, values: Mapping[str, str]) -> list[SecretChange]:
+        from .._dotenv import plan_dotenv
+
         actions = plan_dotenv(self.path, values)
         return [SecretChange(self.label, n, actions[n], "", summarize_value(v)) for n, v in values.items()]
 
     def apply(self, values: Mapping[str, str]) -> TargetOutcome:
+        from .._dotenv import set_dotenv_keys
+
         result = set_dotenv_keys(self.path, values)
         done = {"create": "created", "update": "updated", "unchanged": "unchanged"}
         names = tuple((n, done[result.keys[n]]) for n in values)
@@ -155,5 +160,8 @@ class StdoutTarget:
         ]
 
     def apply(self, values: Mapping[str, str]) -> TargetOutcome:
+        from .._redact import reveal
+
+        reveal(values.values())  # printing them is this target's job: the redactor lets exactly these through
         names = tuple((n, "printed") for n in values)
         return TargetOutcome(self.label, "printed", names, output=dict(values))

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
-from .._exceptions import CredentialsMissingError, DoPgpoolError, Param, PlanError
+from .._exceptions import ConfigError, CredentialsMissingError, DoPgpoolError, Param, PlanError
 from .._models import Cluster, Connection, Pool
+from .._redact import remember
 from ._app import AppsAPI, AppTarget
 from ._base import SecretTarget, TargetOutcome, overall_action, validate_secret_name
 from ._simple import GitHubTarget, Redeploy
@@ -38,6 +39,8 @@ def connection_string_for(source: Pool | Cluster | Connection, private: bool = F
     ``private`` picks the VPC (``private_connection``) string. Raises CredentialsMissingError when the
     password is empty, and PlanError when there is no such connection at all.
     """
+    if not isinstance(source, (Pool, Cluster, Connection)):
+        raise ConfigError(f"connection_string_for needs a Pool, Cluster or Connection, not {type(source).__name__}")
     what = "pool" if isinstance(source, Pool) else "cluster" if isinstance(source, Cluster) else "database"
     if isinstance(source, Connection):
         conn: Connection | None = source
@@ -62,12 +65,17 @@ def _uri_has_password(uri: str) -> bool:
 
 
 def _check_values(values: Mapping[str, str]) -> None:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"values must map secret names to connection strings, not {type(values).__name__}")
     for name, value in values.items():
         validate_secret_name(name)
+        if not isinstance(value, str):
+            raise ConfigError(f"the value of secret {name} must be a string (str), not {type(value).__name__}")
         try:
             parts = urlsplit(value)
         except ValueError:
             continue
+        remember(parts.password)  # masked in every message, whatever a target's API echoes
         if parts.scheme.startswith("postgres") and not parts.password:
             raise CredentialsMissingError(_MISSING.format(what=f"{name}"))
 
@@ -142,4 +150,9 @@ def write_secrets(
             _scrub(exc, values)
             logger.warning("secret target %s failed: %s", bound.label, exc)
             outcomes.append(TargetOutcome(bound.label, "failed", error=exc, dry_run=dry_run))
+        except Exception as exc:  # one target's bug must not stop the targets after it
+            logger.debug("secret target %s failed unexpectedly", bound.label, exc_info=True)
+            error = _scrub(DoPgpoolError(f"unexpected {type(exc).__name__}: {exc} (a do-pgpool bug: run with -vv for "
+                                         "the traceback and report it)"), values)
+            outcomes.append(TargetOutcome(bound.label, "failed", error=error, dry_run=dry_run))
     return outcomes

@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                        "Terminate idle client sessions (pg_terminate_backend) to free connection slots."),
     "fix": ("._fix:fix_command", "Take a cluster out of connection exhaustion in one run, and keep it out."),
     "sandbox": ("._sandbox:sandbox_command", "Replay a connection exhaustion locally, with no DigitalOcean account."),
+    "advice": ("._advice:advice_command",
+               "The settings an application needs behind a transaction pool (no token, no request)."),
 }  # fmt: skip
 
 

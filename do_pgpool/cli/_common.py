@@ -6,9 +6,7 @@ and logging (a few ms each), which the commands import when they run.
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from .._deadline import Deadline
     from .._exceptions import DoPgpoolError, Param, Step
     from .._gateway import DigitalOcean
 
@@ -78,9 +77,26 @@ class DoPgpoolGroup(click.Group):
     """Turns library errors, Ctrl-C and bugs into one-line messages and exit codes, in one place for every command.
 
     Never a traceback on the terminal unless ``-vv`` asked for one (then it is logged, secrets masked).
+    Everything written to stdout and stderr while it runs passes the redactor (``RedactingStream``).
     """
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            sys.stdout, sys.stderr = streams
+
     def invoke(self, ctx: click.Context) -> Any:
+        from .._console import settle
+
+        try:
+            return self._invoke(ctx)
+        finally:
+            settle()  # the outcome is decided: a Ctrl-C from now on must not turn it into a crash
+
+    def _invoke(self, ctx: click.Context) -> Any:
         from .._exceptions import ConfigError, DoPgpoolError
 
         try:
@@ -106,8 +122,9 @@ class DoPgpoolGroup(click.Group):
 
 
 def _remember_token(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value:
-        _TOKENS.add(value.strip())
+    from .._redact import remember
+
+    remember(value)
     return value
 
 
@@ -120,14 +137,16 @@ def api_options(f: F) -> F:
         default="https://api.digitalocean.com",
         show_default=True,
         metavar="URL",
-        help="DigitalOcean API base URL (http:// only to a loopback host, e.g. `do-pgpool fake-api`).",
+        help="DigitalOcean API base URL (http:// only to a loopback host, e.g. `do-pgpool fake-api`; no "
+             "user:password@, the token is the credential).",
     )(f)
     f = click.option(
         "--token",
         envvar=["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"],
         show_envvar=True,
         metavar="TOKEN",
-        help="DigitalOcean API token; prefer the environment variable (flags show up in `ps`).",
+        help="DigitalOcean API token (printable ASCII, at most 4096 characters); prefer the environment variable "
+             "(flags show up in `ps`).",
         callback=_remember_token,
     )(f)
     return f
@@ -140,7 +159,8 @@ def command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
     """
 
     def decorate(f: Callable[..., Any]) -> click.Command:
-        return click.command(name, epilog=EXIT_CODES_HELP)(api_options(cluster_option(f)))
+        return click.command(name, epilog=EXIT_CODES_HELP)(api_options(cluster_option(timeout_option(
+            DEFAULT_RUN_TIMEOUT)(f))))
 
     return decorate
 
@@ -166,16 +186,72 @@ def output_option(f: F) -> F:
     )(f)
 
 
-class Seconds(click.FloatRange):
-    """A finite number of seconds, at least ``min`` (click's FloatRange lets ``nan`` and ``inf`` through)."""
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[float, Any]
+else:  # click < 8.2 has no generic ParamType
+    _ParamType = click.ParamType
 
-    name = "seconds"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
-        return number
+class Duration(_ParamType):
+    """Every duration option: seconds (``90``, ``2.5``) or ``90s``, ``30m``, ``1h``, ``1h30m``; finite, at least
+    ``min`` (``positive``: above 0). ``nan``, ``inf`` and the rest are usage errors, the same for every option."""
+
+    name = "duration"
+
+    def __init__(self, *, min: float = 0.0, positive: bool = False) -> None:  # noqa: A002 (click's own word)
+        self.min = min
+        self.positive = positive
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        from .._duration import check_seconds, parse_duration
+        from .._exceptions import ConfigError
+
+        try:  # click names the option ("Invalid value for '--timeout': ..."): the sentence need not
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return check_seconds(value, what="", minimum=self.min, positive=self.positive)
+            return parse_duration(str(value), what="", minimum=self.min, positive=self.positive)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+#: the whole run's time limit (``--timeout``) of the API commands that do not wait for an operation
+DEFAULT_RUN_TIMEOUT = "5m"
+_TIMEOUT_KEY = "do_pgpool.timeout"
+
+
+def _remember_timeout(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    ctx.meta[_TIMEOUT_KEY] = value
+    return value
+
+
+def timeout_option(default: str, *, expose_value: bool = False, help: str | None = None) -> Callable[[F], F]:  # noqa: A002
+    """``--timeout``: the whole run's time limit (every request, retry, rate-limit wait and wait for DigitalOcean)."""
+    return click.option(
+        "--timeout",
+        type=Duration(positive=True),
+        default=default,
+        show_default=True,
+        expose_value=expose_value,
+        callback=_remember_timeout,
+        help=help or "Give up after this long, whatever is happening (90s, 5m, 1h, or seconds); a re-run finishes "
+        "the job. Each request also gives up after 30s without a complete answer.",
+    )
+
+
+def run_deadline() -> Deadline:
+    """The run's ``Deadline`` (from ``--timeout``), one per command invocation; on the wait clock (fake in tests)."""
+    from .._deadline import Deadline
+    from ._progress import wait_clock
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return Deadline(None)
+    root = ctx.find_root()
+    found = root.meta.get("do_pgpool.deadline")
+    if found is None:
+        found = Deadline(ctx.meta.get(_TIMEOUT_KEY), clock=wait_clock().clock)
+        root.meta["do_pgpool.deadline"] = found
+    return found
 
 
 def dry_run_option(f: F) -> F:
@@ -183,9 +259,10 @@ def dry_run_option(f: F) -> F:
 
 
 def open_gateway(token: str | None, api_url: str) -> DigitalOcean:
+    """A gateway bound by the run's ``--timeout``."""
     from .._gateway import DigitalOcean
 
-    return DigitalOcean(token or "", api_url=api_url)
+    return DigitalOcean(token or "", api_url=api_url, deadline=run_deadline())
 
 
 def emit_json(data: Any) -> None:
@@ -200,18 +277,37 @@ def warn(message: str) -> None:
 
 # Environment variables whose values are secrets; their values are masked in every message and log line.
 SECRET_ENV_VARS = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN")
-_TOKENS: set[str] = set()  # tokens given as --token
-_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s'\"]+")
 
 
 def redact(text: str) -> str:
-    """Mask URL passwords, bearer credentials and the values of the token variables (and --token) in ``text``."""
-    from .._dburl import MASK, mask_secrets_in
+    """The run's one redactor (``do_pgpool._redact``), after learning the token variables of the environment."""
+    from .._redact import redact as redact_text
+    from .._redact import remember
 
-    secrets = {v.strip() for v in (os.environ.get(name, "") for name in SECRET_ENV_VARS)} | _TOKENS
-    for secret in sorted((s for s in secrets if len(s) >= 8), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return _BEARER.sub(lambda m: f"{m[1]}{m[2]}{MASK}", mask_secrets_in(text))
+    remember(*(os.environ.get(name) for name in SECRET_ENV_VARS))
+    return redact_text(text)
+
+
+class RedactingStream:
+    """A text stream whose every write passes the redactor: the last line of defence for stdout and stderr.
+
+    ``buffer`` is deliberately not offered, so nothing (click included) can write around the redactor.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, text: Any) -> Any:
+        return self._inner.write(redact(text) if isinstance(text, str) else text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "buffer":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
 
 def configure_logging(verbose: int) -> None:

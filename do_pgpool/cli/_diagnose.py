@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import Seconds, command, dry_run_option, emit_json, open_gateway, output_option
+from ._common import Duration, command, dry_run_option, emit_json, open_gateway, output_option
 from ._sandbox import sandbox_hint
 
 
@@ -47,7 +47,7 @@ def status_command(token: str | None, api_url: str, cluster: str | None, advice:
 
 
 @command("terminate-idle")
-@click.option("--idle-for", type=Seconds(min=0), default=300, show_default=True, metavar="SECONDS",
+@click.option("--idle-for", type=Duration(min=0), default=300, show_default=True, metavar="SECONDS",
               help="Only sessions idle at least this long.")  # fmt: skip
 @click.option("--user", metavar="USER", help="Only this database user's sessions.")
 @click.option("--application", metavar="NAME", help="Only sessions with this application_name.")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 import click
 
 from ._common import (
     EXIT_PENDING,
+    Duration,
     OperationFailed,
     command,
     dry_run_option,
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from .._ensure import EnsureResult
     from .._fleet import ClusterOutcome, FleetResult
     from .._gateway import DigitalOcean
+    from .._models import Cluster
     from ._pool_options import PoolOptions
     from ._secrets import SecretOptions, SecretRequest
 
@@ -36,6 +39,11 @@ if TYPE_CHECKING:
 @click.option(
     "--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
     help="Fleet mode: clusters worked on at once (all share one rate limiter).",
+)
+@click.option(
+    "--max-wait", type=Duration(), default="60s", show_default=True, metavar="DURATION",
+    help="Fleet mode: the longest single wait for DigitalOcean's rate limit. A longer one (an exhausted hourly "
+    "quota) fails at once, saying when the limit resets; waits of 5s or more are announced on stderr.",
 )
 @pool_options
 @secret_options
@@ -51,6 +59,7 @@ def ensure_pool_command(
     tag: str | None,
     all_clusters: bool,
     concurrency: int,
+    max_wait: float,
     pool: PoolOptions,
     secrets: SecretOptions,
     check: bool,
@@ -66,12 +75,15 @@ def ensure_pool_command(
       nothing  it already matches (reads only: 1 request with --cluster UUID, 2 by name; safe in every deploy)
     A mode change needs --replace (delete + create). A size that does not fit the cluster's connection
     budget (25 per GiB of RAM - 3, shared by all pools) is refused before anything is written.
-    --size 50% takes half of that budget: 11 on a 1 GiB cluster, 48 on a 4 GiB one.
+    --size 50% takes half of that budget: 11 on a 1 GiB cluster, 48 on a 4 GiB one. If another run creates
+    the pool between this run's read and its create, this run updates it in place (once).
 
     \b
     Fleet mode (--tag TAG or --all): the same pool on every PostgreSQL cluster with the tag, --concurrency
     at a time under one client-side rate limiter (DigitalOcean allows 250 requests a minute, 5,000 an
-    hour). One cluster's failure does not stop the others; the run ends with a table (or, with -o json,
+    hour) that paces every worker by the rate-limit headers of every answer; a 429's retry-after pauses
+    them all. Large fleets take about 1 minute per 125 clusters: raise --timeout to match. One cluster's
+    failure does not stop the others; the run ends with a table (or, with -o json,
     one JSON object per cluster: JSON Lines) and exits 1 if any cluster failed. {cluster} in a --secret
     target is each cluster's name. A converged re-run reads the list and each cluster's pools, nothing else.
 
@@ -79,6 +91,8 @@ def ensure_pool_command(
     --secret TARGET writes the pool's connection string (the password never shows, except in stdout) only
     after the pool is confirmed; each target's outcome is reported. After a create or an update the pool is
     read once more, so the string carries the credentials of the pool's user as DigitalOcean now serves them.
+    A dotenv: path that cannot be a .env file is refused before anything is written (a {cluster} path once
+    the cluster's name is read).
     A pool without a user (--inbound-user) has none: add --secret-user NAME to write its host, port and
     database with that database user's credentials.
 
@@ -95,8 +109,8 @@ def ensure_pool_command(
     with secrets.prepare(inbound_user=pool.template.inbound_user) as prepared:
         request = prepared if prepared.targets else None
         if fleet:
-            pending = _report_fleet(_run_fleet(token, api_url, pool, request, tag, concurrency, plan_only, output),
-                                    output)  # fmt: skip
+            fleet_run = _run_fleet(token, api_url, pool, request, tag, concurrency, max_wait, plan_only, output)
+            pending = _report_fleet(fleet_run, output)
         else:
             pending = _ensure_one(token, api_url, cluster, pool, request, plan_only, output)
     if check and pending:
@@ -130,12 +144,26 @@ def _ensure_one(
     from .._fleet import ensure_pool_on
 
     with open_gateway(token, api_url) as gateway:
-        result = ensure_pool_on(gateway, cluster, pool.template, dry_run=dry_run, replace=pool.replace,
+        target: Cluster | str | None = cluster
+        if request is not None and _has_placeholder_dotenv(request):
+            # dotenv:/srv/{cluster}/.env needs the cluster's name to be checked: read it before the pool is written
+            # (ensure_pool_on then reuses it, so this costs no extra request)
+            from .._targets import check_targets
+
+            target = gateway.find_cluster(cluster)
+            check_targets(request.targets, cluster=target.name)
+        result = ensure_pool_on(gateway, target, pool.template, dry_run=dry_run, replace=pool.replace,
                                 fresh_connection=request is not None)  # fmt: skip
         if request is None:
             render_ensure(result, output)
             return bool(result.changes)
         return _single_secrets(gateway, result, request, dry_run, output) or bool(result.changes)
+
+
+def _has_placeholder_dotenv(request: SecretRequest) -> bool:
+    from .._targets import DotenvTarget, has_placeholder
+
+    return any(isinstance(t, DotenvTarget) and has_placeholder(t.text) for t in request.targets)
 
 
 def render_ensure(result: EnsureResult, output: str, *, err: bool = False) -> None:
@@ -229,6 +257,7 @@ def _run_fleet(
     request: SecretRequest | None,
     tag: str | None,
     concurrency: int,
+    max_wait: float,
     dry_run: bool,
     output: str,
 ) -> FleetResult:
@@ -236,13 +265,16 @@ def _run_fleet(
     from .._gateway import DigitalOcean, check_api_url
     from .._limiter import RateLimiter
     from .._transport import http_client
+    from ._common import run_deadline
 
     spec = request.spec() if request is not None else None
-    limiter = RateLimiter()  # one for the whole run: DigitalOcean counts per token
+    deadline = run_deadline()  # made here: worker threads have no click context
     progress = FleetProgress(sys.stderr) if output == "text" else None
+    # one limiter for the whole run: DigitalOcean counts per token
+    limiter = RateLimiter(max_wait=max_wait, deadline=deadline, on_wait=_wait_notice(progress))
     with http_client(check_api_url(api_url), timeout=30.0) as http:
         def connect() -> DigitalOcean:
-            return DigitalOcean(token or "", api_url=api_url, http=http, limiter=limiter)
+            return DigitalOcean(token or "", api_url=api_url, http=http, limiter=limiter, deadline=deadline)
 
         try:
             return ensure_fleet(connect, pool.template, tag=tag, secrets=spec, concurrency=concurrency,
@@ -250,6 +282,18 @@ def _run_fleet(
         finally:
             if progress is not None:
                 progress.close()
+
+
+def _wait_notice(progress: FleetProgress | None) -> Callable[[float, str], None]:
+    """Say on stderr, before it starts, that the run waits for the rate limit and why."""
+    from .._duration import format_seconds
+
+    def notice(seconds: float, reason: str) -> None:
+        if progress is not None:
+            progress.close()
+        click.echo(f"waiting {format_seconds(seconds)} for DigitalOcean's rate limit: {reason}", err=True)
+
+    return notice
 
 
 class FleetProgress:
@@ -272,6 +316,7 @@ class FleetProgress:
         if self._shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+            self._shown = False
 
 
 def render_fleet(result: FleetResult, output: str) -> None:

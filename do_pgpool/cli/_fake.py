@@ -13,6 +13,40 @@ Exit codes:
 """
 
 
+def _check_tokens(tokens: tuple[str, ...]) -> None:
+    """An empty --token would start a server that answers 401 to everything: refuse it, and any token that
+    could not travel in an Authorization header, without repeating it."""
+    from .._exceptions import ConfigError
+    from .._tokens import check_token
+
+    for token in tokens:
+        if not token.strip():
+            raise click.BadParameter("an empty token would make the fake refuse every request; give a word, "
+                                     "e.g. --token fake", param_hint="--token")  # fmt: skip
+        try:
+            check_token(token, what="--token", hint="A token is what clients will send, e.g. --token fake.")
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--token") from None
+
+
+def _check_state_file(path: Path) -> None:
+    """A state file is a regular file, or does not exist yet: /dev/full or a FIFO would never finish loading."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--state") from exc
+    if not stat.S_ISREG(mode):
+        kinds = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+                 (stat.S_ISSOCK, "a socket"))  # fmt: skip
+        kind = next((name for test, name in kinds if test(mode)), "not a file")
+        raise click.BadParameter(f"{path} is {kind}, not a regular file; give a path to a JSON file "
+                                 "(it is created when missing)", param_hint="--state")  # fmt: skip
+
+
 @click.command("fake-api", epilog=FAKE_API_EXIT_CODES)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind; others are refused.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port to listen on.  [default: 0, a free port]")
@@ -20,7 +54,7 @@ Exit codes:
     "--state",
     "state_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON state file: loaded at start when it exists, saved after every write and on exit.",
+    help="JSON state file (a regular file): loaded at start when it exists, saved after every write and on exit.",
 )
 @click.option("--seed", type=click.Choice(["demo"]), help="Start with demo data (when no --state file exists yet).")
 @click.option("--token", "tokens", multiple=True, metavar="TOKEN", help="Accept only this bearer token (repeatable).")
@@ -56,6 +90,9 @@ def fake_api_command(
         check_loopback(host)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--host") from exc
+    _check_tokens(tokens)
+    if state_file is not None:
+        _check_state_file(state_file)
     fake = FakeDigitalOcean(clock=SystemClock(), rate_limit_per_minute=rate_limit_per_minute, strict=False)
     if tokens:
         fake.require_token(*tokens)

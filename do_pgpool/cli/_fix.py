@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ._common import (
+    Duration,
     OperationFailed,
-    Seconds,
     command,
     dry_run_option,
     emit_json,
@@ -31,9 +31,9 @@ _MARK = {"done": "+", "skipped": "-", "planned": "?", "failed": "!"}
 @command("fix")
 @pool_options
 @secret_options
-@click.option("--idle-for", type=Seconds(min=0), default=300, show_default=True, metavar="SECONDS",
+@click.option("--idle-for", type=Duration(min=0), default=300, show_default=True, metavar="SECONDS",
               help="When saturated, terminate client sessions idle at least this long.")  # fmt: skip
-@click.option("--verify-timeout", type=Seconds(min=0.1), default=10, show_default=True, metavar="SECONDS",
+@click.option("--verify-timeout", type=Duration(min=0.1), default=10, show_default=True, metavar="SECONDS",
               help="How long the SELECT 1 through the pool may take.")  # fmt: skip
 @dry_run_option
 @output_option

@@ -8,6 +8,7 @@ user is a ConfigError, exit 2) whose size may be a share of the cluster's budget
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,7 +30,11 @@ MODES = ["transaction", "session", "statement"]
 
 
 class SizeType(_ParamType):
-    """``--size 20`` (server connections) or ``--size 50%`` (of the cluster's connection budget)."""
+    """``--size 20`` (server connections) or ``--size 50%`` (of the cluster's connection budget).
+
+    ASCII digits only: ``２０`` (full-width) or ``²`` (superscript) are refused rather than guessed at, so what
+    runs is exactly what a reader of the command line sees. Every refusal is one sentence, exit 2.
+    """
 
     name = "N|P%"
 
@@ -40,12 +45,24 @@ class SizeType(_ParamType):
         if isinstance(value, PoolSize):
             return value
         text = str(value).strip()
-        if text.lstrip("-").isdigit() and int(text) < 1:
-            self.fail(f"{int(text)} is not in the range x>=1.", param, ctx)  # click's IntRange wording
+        if _WHOLE.match(text) and int(text) < 1:
+            raise click.UsageError(
+                f"--size {int(text)} is too small: a pool needs at least 1 server connection, e.g. --size 20 "
+                "(or a share of the cluster's connection budget, e.g. --size 50%).", ctx
+            )
+        if text.isascii() and not (_WHOLE.match(text) or _PERCENT.match(text)):
+            raise click.UsageError(
+                f"--size {text!r} is neither a whole number nor a percentage: give server connections "
+                "(--size 20) or a share of the cluster's connection budget (--size 50%).", ctx
+            )
         try:
             return PoolSize.parse(text)
         except ConfigError as exc:
-            self.fail(error_text(exc), param, ctx)
+            raise click.UsageError(f"{error_text(exc)}.".replace("..", "."), ctx) from None
+
+
+_WHOLE = re.compile(r"^-?[0-9]+$")
+_PERCENT = re.compile(r"^[0-9]+(\.[0-9]+)?%$")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ Imports only click at module level (``do-pgpool --help`` stays fast).
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +18,8 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ._common import run_deadline, timeout_option
+
 if TYPE_CHECKING:
     from .._poll import Progress, WaitOptions
 
@@ -26,53 +27,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_TIMEOUT_TEXT = "30m"
 
-_DURATION = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
-
-
-def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``30m``, ``1h``, ``1h30m`` -> seconds. Raises ValueError otherwise."""
-    value = text.strip().lower()
-    if not value:
-        raise ValueError("empty duration")
-    try:
-        seconds = float(value)
-    except ValueError:
-        match = _DURATION.match(value)
-        if not match or not any(match.groupdict().values()):
-            raise ValueError(f"{text!r} is not a duration like 90s, 30m, 1h or 1h30m") from None
-        parts = {k: float(v) for k, v in match.groupdict().items() if v}
-        seconds = parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
-    if seconds <= 0:
-        raise ValueError(f"{text!r}: the timeout must be positive")
-    return seconds
-
-
-if TYPE_CHECKING:
-    _ParamType = click.ParamType[float, Any]
-else:  # click < 8.2 has no generic ParamType
-    _ParamType = click.ParamType
-
-
-class Duration(_ParamType):
-    name = "DURATION"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        try:
-            return parse_duration(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
 
 def wait_options(f: F) -> F:
-    """``--wait/--no-wait`` and ``--timeout``."""
-    f = click.option(
-        "--timeout",
-        type=Duration(),
-        default=DEFAULT_TIMEOUT_TEXT,
-        show_default=True,
-        help="Give up waiting after this long (90s, 30m, 1h, or seconds); the operation itself goes on.",
+    """``--wait/--no-wait`` and ``--timeout`` (the whole run's limit, as on every API command; 30m here)."""
+    f = timeout_option(
+        DEFAULT_TIMEOUT_TEXT,
+        expose_value=True,
+        help="Give up after this long, waiting included (90s, 30m, 1h, or seconds); the operation itself goes "
+        "on at DigitalOcean. Each request also gives up after 30s without a complete answer.",
     )(f)
     f = click.option(
         "--wait/--no-wait",
@@ -199,4 +161,5 @@ def progress_and_waiting(output: str, timeout: float) -> tuple[ProgressRenderer,
     from .._poll import WaitOptions
 
     progress = renderer_for(output, wait_clock())
-    return progress, WaitOptions(timeout=timeout, clock=progress.clock, sleep=progress.sleep, on_progress=progress)
+    left = min(timeout, run_deadline().remaining())  # the run's deadline (--timeout) bounds the waits too
+    return progress, WaitOptions(timeout=left, clock=progress.clock, sleep=progress.sleep, on_progress=progress)

@@ -248,17 +248,30 @@ def write_and_render(
         else:
             for name, value in printed.items():
                 click.echo(f"{name}={value}")
-    failed = [o.target for o in outcomes if not o.ok]
+    failed = [o for o in outcomes if not o.ok]
     if failed:
-        raise OperationFailed(f"{len(failed)} of {len(outcomes)} secret targets failed: {', '.join(failed)}; "
-                              "run again to finish (every target is idempotent)")
+        from .._targets._base import rerun_advice
+
+        raise OperationFailed(f"{len(failed)} of {len(outcomes)} secret targets failed: "
+                              f"{', '.join(o.target for o in failed)}; {rerun_advice(failed)}")
     return outcomes
+
+
+def _pool_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .._exceptions import ConfigError
+    from .._plan import check_pool_name
+
+    try:
+        return None if value is None else check_pool_name(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 @command("rewrite-secret")
 @click.option(
-    "--pool", "pool_name", metavar="NAME", help="Pool whose connection string to write.  [default: the only pool]"
-)
+    "--pool", "pool_name", metavar="NAME", callback=_pool_name,
+    help="Pool whose connection string to write.  [default: the only pool]",
+)  # fmt: skip
 @secret_options
 @dry_run_option
 @output_option

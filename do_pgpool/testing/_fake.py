@@ -54,6 +54,8 @@ class FakeDigitalOcean:
         *,
         rate_limit_per_minute: int = 250,
         rate_limit_per_hour: int = 5000,
+        rate_limit_window: float = 3600.0,
+        burst_window: float = 60.0,
         lifecycle: LifecycleOptions | None = None,
         clock: FakeClock | None = None,
         strict: bool = True,
@@ -63,6 +65,8 @@ class FakeDigitalOcean:
             "assumptions": assumptions,
             "rate_limit_per_minute": rate_limit_per_minute,
             "rate_limit_per_hour": rate_limit_per_hour,
+            "rate_limit_window": rate_limit_window,
+            "burst_window": burst_window,
             "lifecycle": lifecycle,
             "clock": clock,
             "strict": strict,
@@ -78,7 +82,11 @@ class FakeDigitalOcean:
         self.apps = AppsBackend(self.clock, self.ids, self.lifecycle)
         self.github = GitHubBackend(self.clock)
         self.faults = Faults(self.databases)
-        self.limiter = RateLimiter(rate_limit_per_minute, rate_limit_per_hour)
+        # rate_limit_window: the quota's window (DigitalOcean: an hour), advertised in ratelimit-* headers;
+        # burst_window: the per-minute limit's. Scale both down to test pacing in seconds.
+        self.limiter = RateLimiter(
+            rate_limit_per_minute, rate_limit_per_hour, burst_window=burst_window, quota_window=rate_limit_window
+        )
         self.tokens: dict[str, TokenOptions] = {}
         self.required_tokens: set[str] | None = None
         self.calls: list[Call] = []

@@ -1,8 +1,10 @@
 """Fault injection a test asks for, per fake: ``fake.faults.fail_next(...)`` and friends.
 
-- ``fail_next(method, path_regex, status=500, times=1)``: matching requests fail before anything is applied.
-- ``fail_after_apply(operation, status=500, times=1)``: the operation is applied, then answers ``status``
-  (the Terraform #925 trap: the pool exists, the POST said 500, a retry gets 422 "pool name is not available").
+- ``fail_next(method, path_regex, status=500, times=1, message=None)``: matching requests fail before anything
+  is applied (``message``: the error body's text, e.g. one that echoes a secret).
+- ``fail_after_apply(operation, status=500, times=1, message=None)``: the operation is applied, then answers
+  ``status`` (the Terraform #925 trap: the pool exists, the POST said 500, a retry gets 422 "pool name is not
+  available").
 - ``timeout_next(method, path_regex, after_apply=False)``: the request raises ``httpx.ReadTimeout`` (the
   loopback server drops the connection instead).
 - ``rate_limit_burst(n, retry_after=1)``: the next ``n`` DigitalOcean requests answer 429 with ``retry-after``.
@@ -34,6 +36,7 @@ class _Rule:
     times: int | None
     seconds: float = 0.0
     retry_after: int = 1
+    message: str | None = None
 
     def matches(self, method: str, path: str, operation: str | None) -> bool:
         if self.times is not None and self.times <= 0:
@@ -58,19 +61,23 @@ class Faults:
         self.rules.clear()
 
     def _add(self, kind: str, method: str | None, path: str | None, operation: str | None = None, *,
-             status: int = 500, times: int | None = 1, seconds: float = 0.0, retry_after: int = 1) -> None:
+             status: int = 500, times: int | None = 1, seconds: float = 0.0, retry_after: int = 1,
+             message: str | None = None) -> None:
         if times is not None and times < 1:
             raise ValueError(f"times must be at least 1 (or None for every request); got {times}")
         compiled = re.compile(path) if path is not None else None
         self.rules.append(
-            _Rule(kind, method.upper() if method else None, compiled, operation, status, times, seconds, retry_after)
+            _Rule(kind, method.upper() if method else None, compiled, operation, status, times, seconds, retry_after,
+                  message)
         )
 
-    def fail_next(self, method: str, path_regex: str, status: int = 500, times: int = 1) -> None:
-        self._add("fail", method, path_regex, status=status, times=times)
+    def fail_next(
+        self, method: str, path_regex: str, status: int = 500, times: int = 1, message: str | None = None
+    ) -> None:
+        self._add("fail", method, path_regex, status=status, times=times, message=message)
 
-    def fail_after_apply(self, operation: str, status: int = 500, times: int = 1) -> None:
-        self._add("fail_after", None, None, operation, status=status, times=times)
+    def fail_after_apply(self, operation: str, status: int = 500, times: int = 1, message: str | None = None) -> None:
+        self._add("fail_after", None, None, operation, status=status, times=times, message=message)
 
     def timeout_next(self, method: str, path_regex: str, *, after_apply: bool = False, times: int = 1) -> None:
         self._add("timeout_after" if after_apply else "timeout", method, path_regex, times=times)

@@ -116,6 +116,7 @@ def _handle(
         burst = fake.faults.take("burst", method, path)
         if burst is not None:
             answer.headers["retry-after"] = str(burst.retry_after)
+            answer.headers["ratelimit-remaining"] = "0"  # as DigitalOcean's burst 429 sample: retry-after wins
             return answer.error(FakeAPIError(429)), True
         verdict = fake.limiter.hit(token, fake.clock.now())
         answer.headers = verdict.headers
@@ -158,7 +159,8 @@ def _dispatch(
     method, path = route.method, request.url.path
     failure = fake.faults.take("fail", method, path)
     if failure is not None:
-        return answer.error(FakeAPIError(failure.status, "injected failure" if failure.status < 500 else None))
+        default = "injected failure" if failure.status < 500 else None
+        return answer.error(FakeAPIError(failure.status, failure.message or default))
     if fake.faults.take("timeout", method, path) is not None:
         raise httpx.ReadTimeout("injected timeout (nothing was applied)", request=request)
 
@@ -178,7 +180,9 @@ def _dispatch(
 
     failure = fake.faults.take("fail_after", method, path, route.handler)
     if failure is not None:
-        return answer.error(FakeAPIError(failure.status, "injected failure after the change was applied"))
+        return answer.error(
+            FakeAPIError(failure.status, failure.message or "injected failure after the change was applied")
+        )
     if fake.faults.take("timeout_after", method, path) is not None:
         raise httpx.ReadTimeout("injected timeout (the change was applied)", request=request)
 

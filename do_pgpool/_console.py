@@ -1,0 +1,68 @@
+"""The ``do-pgpool`` console entry point: owns Ctrl-C from its first line to the process's exit.
+
+Python's own SIGINT handling prints a traceback when Ctrl-C lands during the imports (the first ~0.1 s), and
+a Ctrl-C that lands after the command has finished, while the interpreter shuts down, can make the process
+die by signal although everything succeeded. So this module imports nothing heavy, installs its handler
+first, imports the command line, and once the command's outcome is decided ignores Ctrl-C while it exits
+with that outcome's code.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+from typing import NoReturn
+
+__all__ = ["run", "settle"]
+
+EXIT_INTERRUPTED = 130
+_settled = False
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    if not _settled:  # once the outcome is decided, a late Ctrl-C changes nothing
+        raise KeyboardInterrupt
+
+
+def settle() -> None:
+    """The command's outcome is decided: from now on Ctrl-C is ignored (it could only turn success into a crash)."""
+    global _settled
+    _settled = True
+
+
+def run() -> NoReturn:
+    """``do-pgpool``: run the command line and exit with its code (130 after Ctrl-C, never a traceback)."""
+    global _settled
+    _settled = False
+    signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        code = _main()
+    except KeyboardInterrupt:  # while starting or parsing, before any command ran: nothing was sent
+        settle()
+        sys.stderr.write("\nInterrupted before anything was sent; nothing was changed.\n")
+        code = EXIT_INTERRUPTED
+    settle()
+    sys.exit(code)
+
+
+def _main() -> int:
+    import click
+
+    from .cli import main
+    from .cli._common import RedactingStream
+
+    try:
+        result = main.main(prog_name="do-pgpool", standalone_mode=False)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            raise exc.__cause__ from None
+        sys.stderr.write("Aborted!\n")
+        return 1
+    except click.ClickException as exc:
+        exc.show(file=RedactingStream(sys.stderr))  # type: ignore[arg-type]  # a text stream in all but name
+        return exc.exit_code
+    finally:
+        settle()
+    # non-standalone click returns the command's value, or the code of an explicit Exit (--check: 3, Ctrl-C: 130)
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0

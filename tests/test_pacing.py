@@ -1,0 +1,119 @@
+"""Pacing before the 429, on virtual time: a fleet run under a rate limit scaled down to 10 requests per 2.5 s.
+
+The fake advertises that limit in ``ratelimit-limit/remaining/reset`` (its reset in whole seconds, as
+DigitalOcean's). Its clock is virtual and answers are instant, so the figures are exact and the test is fast;
+``benchmarks/fleet.py`` measures the same run against the loopback server in real time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from do_pgpool._fleet import FleetResult, PoolSize, PoolTemplate, ensure_fleet
+from do_pgpool._gateway import DigitalOcean
+from do_pgpool._limiter import RateLimiter, Window
+from do_pgpool._retry import RetryConfig
+from do_pgpool.testing import FakeClock, FakeDigitalOcean
+from tests.test_limiter import most_in_any_window
+
+LIMIT, WINDOW = 10, 2.5
+CLUSTERS, CONCURRENCY = 20, 4
+
+
+class Scaled:
+    """A fake with the scaled-down limit, 20 tagged clusters, and a log of (virtual time, status) per request."""
+
+    def __init__(self) -> None:
+        self.clock = FakeClock()
+        self.fake = FakeDigitalOcean(
+            clock=self.clock, rate_limit_per_minute=10_000, rate_limit_per_hour=LIMIT, rate_limit_window=WINDOW
+        )
+        for i in range(CLUSTERS):
+            self.fake.add_cluster(f"tenant-{i:02d}", size="db-s-1vcpu-2gb", tags=["fleet"])
+        self.log: list[tuple[float, int]] = []
+        self._lock = threading.Lock()
+        self.http = httpx.Client(transport=httpx.MockTransport(self._handle))
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        response = self.fake.handle(request)
+        with self._lock:
+            self.log.append((self.clock.now(), response.status_code))
+        return response
+
+    def run(self, limiter: RateLimiter) -> FleetResult:
+        retry = RetryConfig(sleep=self.clock.sleep, clock=self.clock.now)
+        connect: Callable[[], DigitalOcean] = lambda: DigitalOcean(  # noqa: E731
+            "fleet-token", http=self.http, retry=retry, limiter=limiter
+        )
+        try:
+            return ensure_fleet(connect, PoolTemplate(PoolSize.parse("50%")), tag="fleet", concurrency=CONCURRENCY)
+        finally:
+            self.http.close()
+
+    @property
+    def throttled(self) -> int:
+        return sum(1 for _, status in self.log if status == 429)
+
+    def ratio(self, result: FleetResult) -> float:
+        """Virtual time from the first request to the last answer, over requests / rate."""
+        elapsed = self.log[-1][0] - self.log[0][0]
+        ideal = result.requests / (LIMIT / WINDOW)
+        return elapsed / ideal
+
+
+def test_a_limiter_told_the_window_paces_the_fleet_without_a_429_at_the_ideal_rate() -> None:
+    s = Scaled()
+    limiter = RateLimiter((Window(LIMIT, WINDOW),), margin=0.05, clock=s.clock.now, sleep=s.clock.sleep)
+    result = s.run(limiter)
+    assert result.ok and result.requests == 1 + 2 * CLUSTERS  # the listing, then read + create per cluster
+    assert s.throttled == 0
+    sent = [at for at, status in s.log if status != 429]
+    assert most_in_any_window(sent, WINDOW) == LIMIT  # full windows: paced, not merely slowed down
+    # bursts of 10 every 2.55 s: the 41st request goes out 4 windows after the first; ideal is 41 / 4 per s
+    assert s.ratio(result) <= 1.2
+    assert s.ratio(result) == pytest.approx(4 * (WINDOW + 0.05) / (41 / 4), abs=0.01)
+
+
+def test_the_default_limiter_paces_by_the_headers_alone_without_a_429() -> None:
+    # DigitalOcean's own windows (250/min, 5,000/h) say nothing about 10 per 2.5 s: every worker is paced by
+    # what the answers say (remaining, then the reset second) and by the probe after each reset
+    s = Scaled()
+    limiter = RateLimiter(clock=s.clock.now, sleep=s.clock.sleep)
+    result = s.run(limiter)
+    assert result.ok and s.throttled <= 1
+    assert most_in_any_window([at for at, status in s.log if status != 429], WINDOW) <= LIMIT
+    # whole-second resets: a window of 2.5 s is waited out as 3 s (2.5 rounded up), 4 times
+    assert s.ratio(result) <= 1.2
+
+
+def test_without_pacing_the_same_fleet_collects_429s() -> None:
+    # the counterfactual that shows the two tests above can fail: a limiter that ignores the headers
+    s = Scaled()
+
+    class Blind(RateLimiter):
+        def observe(self, status: int, headers: object) -> None:
+            super().observe(status, {})
+
+    result = s.run(Blind(clock=s.clock.now, sleep=s.clock.sleep))
+    assert s.throttled >= 2  # the target above is at most 1
+    assert result.requests > 1 + 2 * CLUSTERS
+
+
+def test_a_burst_429_in_a_fleet_run_pauses_everyone_for_its_retry_after_not_for_the_hour() -> None:
+    # the measured bug: a 3001 s sleep for a 29 s retry-after, because remaining was 0 and reset far away
+    clock = FakeClock()
+    fake = FakeDigitalOcean(clock=clock)
+    for i in range(8):
+        fake.add_cluster(f"tenant-{i}", size="db-s-1vcpu-2gb", tags=["fleet"])
+    fake.faults.rate_limit_burst(1, retry_after=29)
+    limiter = RateLimiter(max_wait=60.0, clock=clock.now, sleep=clock.sleep)
+    retry = RetryConfig(sleep=clock.sleep, clock=clock.now)
+    with httpx.Client(transport=fake.http_transport()) as http:
+        result = ensure_fleet(lambda: DigitalOcean("t", http=http, retry=retry, limiter=limiter),
+                              PoolTemplate(PoolSize.parse("5")), tag="fleet", concurrency=4)  # fmt: skip
+    assert result.ok and [c.status for c in fake.calls].count(429) == 1
+    assert max(clock.sleeps) == 29.0 and sum(clock.sleeps) <= 2 * 29.0  # the retry's sleep and the pause overlap

@@ -337,3 +337,14 @@ def test_every_guess_of_the_fake_is_on_the_assumptions_page() -> None:
 
     text = (ROOT / "docs" / "assumptions.md").read_text(encoding="utf-8")
     assert [f.name for f in fields(Assumptions) if f"`{f.name}`" not in text] == []
+
+
+def test_the_manual_build_refuses_broken_links() -> None:
+    """`make docs` (and CI) build with --strict: every warning below, a dead link or anchor included, fails."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert config["strict"] is True
+    assert set(config["validation"].values()) == {"warn"}  # warn + strict = fail
+    assert "--strict" in (ROOT / "Makefile").read_text(encoding="utf-8").split("\ndocs:", 1)[1].split("\n\n")[0]
+    assert "make docs" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

@@ -31,9 +31,9 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
-from do_pgpool._fleet import PoolSize, PoolTemplate, ensure_fleet
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._limiter import RateLimiter, Window
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._limiter import RateLimiter, Window
+from do_pgpool.ops._fleet import PoolSize, PoolTemplate, ensure_fleet
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._clock import SystemClock
 

@@ -1,8 +1,10 @@
 """do-pgpool: take a DigitalOcean managed PostgreSQL cluster out of connection exhaustion and keep it out.
 
-The public API is re-exported here from private modules. Names load on first use (PEP 562), so that
-``do-pgpool --help``, which imports this package, pays for neither httpx nor pydo. Keep ``_EXPORTS`` and the
-``TYPE_CHECKING`` imports below in step (tests/test_exported_members.py checks it).
+The public API: the operations, their options and results, and the error tree (``do_pgpool.testing`` holds the
+fake). ``_PUBLIC`` is the one list of it; ``__all__`` and the lazy ``__getattr__`` derive from it. Names load on
+first use (PEP 562), so that ``do-pgpool --help``, which imports this package, pays for neither httpx nor pydo.
+The ``TYPE_CHECKING`` imports below exist for type checkers only; tests/test_exported_members.py keeps them in
+step with ``_PUBLIC``. Nothing inside the package imports this module (tests/test_layers.py).
 """
 
 from __future__ import annotations
@@ -10,111 +12,58 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # The library stays silent unless its user configures logging: see _log.py (not imported here, for speed).
 
-# public name -> "private_module" or "private_module:attribute"
-_EXPORTS: dict[str, str] = {
-    "APIError": "_exceptions",
-    "AuthenticationError": "_exceptions",
-    "BudgetError": "_exceptions",
-    "ConfigError": "_exceptions",
-    "ConflictError": "_exceptions",
-    "ConnectionFailedError": "_exceptions",
-    "CredentialsMissingError": "_exceptions",
-    "DatabaseError": "_exceptions",
-    "DeadlineExceededError": "_exceptions",
-    "DeploymentFailedError": "_exceptions",
-    "DoPgpoolError": "_exceptions",
-    "DotenvError": "_exceptions",
-    "InvalidResponseError": "_exceptions",
-    "NotFoundError": "_exceptions",
-    "Param": "_exceptions",
-    "PlanError": "_exceptions",
-    "PreconditionFailedError": "_exceptions",
-    "RateLimitedError": "_exceptions",
-    "RequestTimeoutError": "_exceptions",
-    "ServerError": "_exceptions",
-    "Step": "_exceptions",
-    "TransportError": "_exceptions",
-    "WaitTimeoutError": "_exceptions",
-    "Budget": "_budget",
-    "connection_limit": "_budget",
-    "Cluster": "_models",
-    "Connection": "_models",
-    "Pool": "_models",
-    "PoolSpec": "_models",
-    "DigitalOcean": "_gateway",
-    "RetryConfig": "_retry",
-    "Deadline": "_deadline",
-    "CreatePool": "_plan",
-    "PoolPlan": "_plan",
-    "PoolRequest": "_plan",
-    "ReplacePool": "_plan",
-    "UpdatePool": "_plan",
-    "plan_pool": "_plan",
-    "EnsureResult": "_ensure",
-    "ensure_pool": "_ensure",
-    "AppTarget": "_targets",
-    "DotenvTarget": "_targets",
-    "GitHubTarget": "_targets",
-    "Redeploy": "_targets",
-    "SecretChange": "_targets",
-    "SecretTarget": "_targets",
-    "StdoutTarget": "_targets",
-    "TargetOutcome": "_targets",
-    "check_targets": "_targets",
-    "connection_string_for": "_targets",
-    "format_target": "_targets",
-    "parse_target": "_targets",
-    "write_secrets": "_targets",
-    "GitHub": "_github",
-    "open_github": "_github",
-    "set_dotenv_keys": "_dotenv",
-    "Session": "_diagnose",
-    "TerminateResult": "_diagnose",
-    "Usage": "_diagnose",
-    "Verdict": "_diagnose",
-    "find_idle": "_diagnose",
-    "snapshot": "_diagnose",
-    "terminate": "_diagnose",
-    "verdict": "_diagnose",
-    "Advice": "_advice",
-    "advice": "_advice",
-    "advice_dict": "_advice",
-    "ClusterStatus": "_status",
-    "cluster_status": "_status",
-    "RateLimiter": "_limiter",
-    "ClusterOutcome": "_fleet",
-    "FleetResult": "_fleet",
-    "PoolSize": "_fleet",
-    "PoolTemplate": "_fleet",
-    "SecretsSpec": "_fleet",
-    "ensure_fleet": "_fleet",
-    "ResizePlan": "_resize_plan",
-    "ResizeRequest": "_resize_plan",
-    "plan_resize": "_resize_plan",
-    "ResizeResult": "_resize",
-    "resize": "_resize",
-    "RestartResult": "_restart",
-    "restart_app": "_restart",
-    "restart_cluster": "_restart",
-    "Backoff": "_poll",
-    "Progress": "_poll",
-    "WaitOptions": "_poll",
-    "wait_for_deployment": "_wait",
-    "wait_until_ready": "_wait",
-    "connect_database": "_diagnose:connect",
-    "render_advice": "_advice:render_text",
-    "VerifyResult": "_verify",
-    "verify_pool": "_verify",
-    "FixResult": "_fix",
-    "FixStep": "_fix",
-    "fix": "_fix",
+# owning module -> the public names it provides, in layer order; "public:attribute" renames on export
+_PUBLIC: dict[str, tuple[str, ...]] = {
+    "_advice": ("Advice", "advice", "advice_dict", "render_advice:render_text"),
+    "_budget": ("Budget", "connection_limit"),
+    "_deadline": ("Deadline",),
+    "_exceptions": (
+        "APIError", "AuthenticationError", "BudgetError", "ConfigError", "ConflictError", "ConnectionFailedError",
+        "CredentialsMissingError", "DatabaseError", "DeadlineExceededError", "DeploymentFailedError", "DoPgpoolError",
+        "DotenvError", "InvalidResponseError", "NotFoundError", "PlanError", "PreconditionFailedError",
+        "RateLimitedError", "RequestTimeoutError", "ServerError", "Step", "TransportError", "WaitTimeoutError",
+    ),
+    "_models": ("Cluster", "Connection", "Pool", "PoolSpec"),
+    "_version": ("__version__",),
+    "api._gateway": ("DigitalOcean",),
+    "api._github": ("GitHub", "open_github"),
+    "api._limiter": ("RateLimiter",),
+    "api._poll": ("Backoff", "Progress", "WaitOptions"),
+    "api._retry": ("RetryConfig",),
+    "postgres._diagnose": (
+        "Session", "TerminateResult", "Usage", "Verdict", "connect_database:connect", "find_idle", "snapshot",
+        "terminate", "verdict",
+    ),
+    "postgres._verify": ("VerifyResult", "verify_pool"),
+    "targets._app": ("AppTarget",),
+    "targets._base": ("SecretChange", "SecretTarget", "TargetOutcome"),
+    "targets._dotenv": ("set_dotenv_keys",),
+    "targets._parse": ("check_targets", "parse_target"),
+    "targets._simple": ("DotenvTarget", "GitHubTarget", "Redeploy", "StdoutTarget"),
+    "targets._write": ("connection_string_for", "write_secrets"),
+    "ops._ensure": ("EnsureResult", "ensure_pool"),
+    "ops._fix": ("FixResult", "FixStep", "fix"),
+    "ops._fleet": ("ClusterOutcome", "FleetResult", "PoolSize", "PoolTemplate", "SecretsSpec", "ensure_fleet"),
+    "ops._plan": ("CreatePool", "PoolPlan", "PoolRequest", "ReplacePool", "UpdatePool", "plan_pool"),
+    "ops._resize": ("ResizeResult", "resize"),
+    "ops._resize_plan": ("ResizePlan", "ResizeRequest", "plan_resize"),
+    "ops._restart": ("RestartResult", "restart_app", "restart_cluster"),
+    "ops._status": ("ClusterStatus", "cluster_status"),
+    "ops._wait": ("wait_for_deployment", "wait_until_ready"),
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+# public name -> "module" or "module:attribute" (derived from _PUBLIC)
+_EXPORTS: dict[str, str] = {
+    entry.partition(":")[0]: module + (":" + entry.partition(":")[2] if ":" in entry else "")
+    for module, entries in _PUBLIC.items()
+    for entry in entries
+}
+
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
@@ -147,26 +96,6 @@ if TYPE_CHECKING:
     from ._deadline import (
         Deadline,
     )
-    from ._diagnose import (
-        Session,
-        TerminateResult,
-        Usage,
-        Verdict,
-        find_idle,
-        snapshot,
-        terminate,
-        verdict,
-    )
-    from ._diagnose import (
-        connect as connect_database,
-    )
-    from ._dotenv import (
-        set_dotenv_keys,
-    )
-    from ._ensure import (
-        EnsureResult,
-        ensure_pool,
-    )
     from ._exceptions import (
         APIError,
         AuthenticationError,
@@ -182,7 +111,6 @@ if TYPE_CHECKING:
         DotenvError,
         InvalidResponseError,
         NotFoundError,
-        Param,
         PlanError,
         PreconditionFailedError,
         RateLimitedError,
@@ -192,12 +120,40 @@ if TYPE_CHECKING:
         TransportError,
         WaitTimeoutError,
     )
-    from ._fix import (
+    from ._models import (
+        Cluster,
+        Connection,
+        Pool,
+        PoolSpec,
+    )
+    from .api._gateway import (
+        DigitalOcean,
+    )
+    from .api._github import (
+        GitHub,
+        open_github,
+    )
+    from .api._limiter import (
+        RateLimiter,
+    )
+    from .api._poll import (
+        Backoff,
+        Progress,
+        WaitOptions,
+    )
+    from .api._retry import (
+        RetryConfig,
+    )
+    from .ops._ensure import (
+        EnsureResult,
+        ensure_pool,
+    )
+    from .ops._fix import (
         FixResult,
         FixStep,
         fix,
     )
-    from ._fleet import (
+    from .ops._fleet import (
         ClusterOutcome,
         FleetResult,
         PoolSize,
@@ -205,23 +161,7 @@ if TYPE_CHECKING:
         SecretsSpec,
         ensure_fleet,
     )
-    from ._gateway import (
-        DigitalOcean,
-    )
-    from ._github import (
-        GitHub,
-        open_github,
-    )
-    from ._limiter import (
-        RateLimiter,
-    )
-    from ._models import (
-        Cluster,
-        Connection,
-        Pool,
-        PoolSpec,
-    )
-    from ._plan import (
+    from .ops._plan import (
         CreatePool,
         PoolPlan,
         PoolRequest,
@@ -229,52 +169,67 @@ if TYPE_CHECKING:
         UpdatePool,
         plan_pool,
     )
-    from ._poll import (
-        Backoff,
-        Progress,
-        WaitOptions,
-    )
-    from ._resize import (
+    from .ops._resize import (
         ResizeResult,
         resize,
     )
-    from ._resize_plan import (
+    from .ops._resize_plan import (
         ResizePlan,
         ResizeRequest,
         plan_resize,
     )
-    from ._restart import (
+    from .ops._restart import (
         RestartResult,
         restart_app,
         restart_cluster,
     )
-    from ._retry import (
-        RetryConfig,
-    )
-    from ._status import (
+    from .ops._status import (
         ClusterStatus,
         cluster_status,
     )
-    from ._targets import (
-        AppTarget,
-        DotenvTarget,
-        GitHubTarget,
-        Redeploy,
-        SecretChange,
-        SecretTarget,
-        StdoutTarget,
-        TargetOutcome,
-        check_targets,
-        connection_string_for,
-        format_target,
-        parse_target,
-        write_secrets,
+    from .ops._wait import (
+        wait_for_deployment,
+        wait_until_ready,
     )
-    from ._verify import (
+    from .postgres._diagnose import (
+        Session,
+        TerminateResult,
+        Usage,
+        Verdict,
+        find_idle,
+        snapshot,
+        terminate,
+        verdict,
+    )
+    from .postgres._diagnose import (
+        connect as connect_database,
+    )
+    from .postgres._verify import (
         VerifyResult,
         verify_pool,
     )
-    from ._wait import (
-        wait_for_deployment,
-        wait_until_ready,
+    from .targets._app import (
+        AppTarget,
+    )
+    from .targets._base import (
+        SecretChange,
+        SecretTarget,
+        TargetOutcome,
+    )
+    from .targets._dotenv import (
+        set_dotenv_keys,
+    )
+    from .targets._parse import (
+        check_targets,
+        parse_target,
+    )
+    from .targets._simple import (
+        DotenvTarget,
+        GitHubTarget,
+        Redeploy,
+        StdoutTarget,
+    )
+    from .targets._write import (
+        connection_string_for,
+        write_secrets,
     )

@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from do_pgpool._exceptions import ServerError
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._retry import RetryConfig
-from do_pgpool._targets import AppTarget, TargetOutcome, write_secrets
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._retry import RetryConfig
+from do_pgpool.targets._app import AppTarget
+from do_pgpool.targets._base import TargetOutcome
+from do_pgpool.targets._write import write_secrets
 from do_pgpool.testing import FakeDigitalOcean
 
 URL = "postgresql://doadmin:AVNS_reconcilePassw0rd@db.example.com:25061/app-pool?sslmode=require"

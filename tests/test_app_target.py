@@ -9,14 +9,9 @@ from typing import Any
 import pytest
 
 from do_pgpool._exceptions import ConfigError, NotFoundError
-from do_pgpool._targets import (
-    AppTarget,
-    edit_app_spec,
-    fingerprint,
-    fingerprint_key,
-    parse_target,
-    write_secrets,
-)
+from do_pgpool.targets._app import AppTarget, edit_app_spec, fingerprint, fingerprint_key
+from do_pgpool.targets._parse import parse_target
+from do_pgpool.targets._write import write_secrets
 from do_pgpool.testing import openapi
 
 PASSWORD = "AVNS_s3cr3tPassw0rd-xyz"

@@ -242,8 +242,8 @@ def test_progress_is_a_live_line_on_a_terminal_and_silent_otherwise() -> None:
         def isatty(self) -> bool:
             return True
 
-    from do_pgpool._fleet import ClusterOutcome
     from do_pgpool._models import Cluster
+    from do_pgpool.ops._fleet import ClusterOutcome
 
     outcome = ClusterOutcome(Cluster(id="i", name="shop-1", engine="pg", status="online", size="s", num_nodes=1),
                              "created")

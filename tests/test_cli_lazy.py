@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from do_pgpool.cli import COMMANDS, main
 
-HEAVY = ("do_pgpool.cli._ensure", "do_pgpool.cli._fix", "do_pgpool._gateway", "httpx", "pydo", "azure",
+HEAVY = ("do_pgpool.cli._ensure", "do_pgpool.cli._fix", "do_pgpool.api._gateway", "httpx", "pydo", "azure",
          "logging", "json", "nacl", "dotenv", "psycopg")  # fmt: skip
 
 

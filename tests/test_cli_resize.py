@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from do_pgpool._duration import parse_duration
 from do_pgpool._exceptions import ConfigError
-from do_pgpool._poll import Progress
+from do_pgpool.api._poll import Progress
 from do_pgpool.cli import _restart as restart_cli
 from do_pgpool.cli import main
 from do_pgpool.cli._progress import ProgressRenderer, WaitClock

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from do_pgpool._duration import parse_duration
 from do_pgpool._exceptions import ConfigError
-from do_pgpool._limiter import DEFAULT_MAX_WAIT, NOTICE_AFTER
+from do_pgpool.api._limiter import DEFAULT_MAX_WAIT, NOTICE_AFTER
 from do_pgpool.cli import main
 from do_pgpool.cli._common import Duration
 from do_pgpool.cli._ensure import FleetProgress, _wait_notice

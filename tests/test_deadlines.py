@@ -18,9 +18,9 @@ import pytest
 
 from do_pgpool import _exceptions as errors
 from do_pgpool._deadline import Deadline
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._retry import RetryConfig
-from do_pgpool._transport import http_client
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._retry import RetryConfig
+from do_pgpool.api._transport import http_client
 
 TOKEN = "dop_v1_" + "0" * 8 + "not-a-real-token"
 BODY = b'{"databases": []}' + b" " * 1007  # a 1 KB answer
@@ -176,7 +176,7 @@ def test_a_host_that_does_not_resolve_says_so() -> None:
 
 def test_the_deadline_hook_is_in_place_on_the_client_the_gateway_builds() -> None:
     # httpx has no public hook for the network backend; this fails if a new httpx/httpcore renames it
-    from do_pgpool._transport import _DeadlineBackend
+    from do_pgpool.api._transport import _DeadlineBackend
 
     for url in ("http://127.0.0.1:1", "https://api.digitalocean.com"):
         with http_client(url, timeout=30.0) as http:

@@ -12,7 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from do_pgpool._diagnose import (
+from do_pgpool._exceptions import ConfigError, DatabaseError
+from do_pgpool.postgres._diagnose import (
     SATURATION_MARKERS,
     Session,
     Usage,
@@ -23,8 +24,7 @@ from do_pgpool._diagnose import (
     terminate,
     verdict,
 )
-from do_pgpool._exceptions import ConfigError, DatabaseError
-from do_pgpool._verify import verify_pool
+from do_pgpool.postgres._verify import verify_pool
 from do_pgpool.testing._servers import RealServers, free_port, psycopg_connect
 from tests.conftest_servers import POOL_NAME
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from do_pgpool import _dotenv_io
-from do_pgpool._dotenv import DotenvError, plan_dotenv, set_dotenv_keys, update_dotenv_text
+from do_pgpool.targets import _dotenv_io
+from do_pgpool.targets._dotenv import DotenvError, plan_dotenv, set_dotenv_keys, update_dotenv_text
 
 PASSWORD = "AVNS_s3cr3tPassw0rd-xyz"
 URL = f"postgresql://doadmin:{PASSWORD}@db-pg-fra1-1234.b.db.ondigitalocean.com:25061/app-pool?sslmode=require"

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from do_pgpool import _dotenv_io
-from do_pgpool._dotenv import DotenvError, dotenv_path_problem, plan_dotenv, set_dotenv_keys
 from do_pgpool._exceptions import ConfigError
-from do_pgpool._targets import DotenvTarget, check_targets, parse_target
 from do_pgpool.cli import main
+from do_pgpool.targets import _dotenv_io
+from do_pgpool.targets._dotenv import DotenvError, dotenv_path_problem, plan_dotenv, set_dotenv_keys
+from do_pgpool.targets._parse import check_targets, parse_target
+from do_pgpool.targets._simple import DotenvTarget
 from do_pgpool.testing import FakeDigitalOcean
 
 PASSWORD = "AVNS_canary-Pw0rd-91x"

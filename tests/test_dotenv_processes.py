@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from do_pgpool._dotenv import set_dotenv_keys, update_dotenv_text
-from do_pgpool._dotenv_io import _temp_pattern
+from do_pgpool.targets._dotenv import set_dotenv_keys, update_dotenv_text
+from do_pgpool.targets._dotenv_io import _temp_pattern
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = """
 import sys
-from do_pgpool._dotenv import set_dotenv_keys
+from do_pgpool.targets._dotenv import set_dotenv_keys
 path, key = sys.argv[1], sys.argv[2]
 for line in sys.stdin:
     set_dotenv_keys(path, {key: "postgresql://u:" + key + "-" + line.strip() + "@h/db"}, lock_timeout=20)
@@ -27,7 +27,7 @@ for line in sys.stdin:
 """
 LOOPER = """
 import itertools, sys
-from do_pgpool._dotenv import set_dotenv_keys
+from do_pgpool.targets._dotenv import set_dotenv_keys
 path, values = sys.argv[1], sys.argv[2:]
 for i in itertools.count():
     set_dotenv_keys(path, {"DATABASE_URL": values[i % len(values)]})

@@ -11,7 +11,7 @@ from dotenv.parser import Binding, parse_stream
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from do_pgpool._dotenv import set_dotenv_keys, update_dotenv_text
+from do_pgpool.targets._dotenv import set_dotenv_keys, update_dotenv_text
 
 OWNED = ("DATABASE_URL", "DIRECT_URL")
 KEYS = st.sampled_from([*OWNED, "LOG_LEVEL", "SECRET_KEY", "database_url", "DATABASE_URL_2"]) | st.from_regex(

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from do_pgpool import _exceptions as errors
-from do_pgpool._ensure import ensure_pool
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._plan import PoolRequest
-from do_pgpool._retry import RetryConfig
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._retry import RetryConfig
+from do_pgpool.ops._ensure import ensure_pool
+from do_pgpool.ops._plan import PoolRequest
 from tests.cassette import replay
 
 CLUSTER_ID = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"

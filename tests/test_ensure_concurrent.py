@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from do_pgpool._ensure import EnsureResult, ensure_pool
 from do_pgpool._exceptions import PlanError
-from do_pgpool._gateway import DigitalOcean
 from do_pgpool._models import Pool, PoolSpec
-from do_pgpool._plan import PoolRequest, UpdatePool
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.ops._ensure import EnsureResult, ensure_pool
+from do_pgpool.ops._plan import PoolRequest, UpdatePool
 from do_pgpool.testing import FakeDigitalOcean
 
 TOKEN = "dop_v1_" + "f" * 8 + "concurrent-token"

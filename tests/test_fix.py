@@ -24,11 +24,11 @@ import pytest
 from click.testing import Result
 from dotenv import dotenv_values
 
-from do_pgpool._fix import fix
-from do_pgpool._fleet import PoolSize, PoolTemplate
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._plan import PoolRequest
-from do_pgpool._targets import parse_target
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.ops._fix import fix
+from do_pgpool.ops._fleet import PoolSize, PoolTemplate
+from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.targets._parse import parse_target
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._servers import PoolAlias, RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke

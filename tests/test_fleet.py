@@ -11,7 +11,11 @@ import httpx
 import pytest
 
 from do_pgpool._exceptions import ConfigError, PlanError, ServerError
-from do_pgpool._fleet import (
+from do_pgpool._models import Cluster
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._limiter import RateLimiter, Window
+from do_pgpool.api._retry import RetryConfig
+from do_pgpool.ops._fleet import (
     FleetResult,
     PoolSize,
     PoolTemplate,
@@ -19,11 +23,7 @@ from do_pgpool._fleet import (
     ensure_fleet,
     ensure_pool_on,
 )
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._limiter import RateLimiter, Window
-from do_pgpool._models import Cluster
-from do_pgpool._retry import RetryConfig
-from do_pgpool._targets import parse_target
+from do_pgpool.targets._parse import parse_target
 from do_pgpool.testing import FakeClock, FakeDigitalOcean
 from tests.test_limiter import most_in_any_window
 

@@ -10,9 +10,9 @@ import pytest
 import respx
 
 from do_pgpool import _exceptions as errors
-from do_pgpool._gateway import DigitalOcean, _map_errors
 from do_pgpool._models import PoolSpec
-from do_pgpool._retry import RetryConfig
+from do_pgpool.api._gateway import DigitalOcean, _map_errors
+from do_pgpool.api._retry import RetryConfig
 
 API = "https://api.digitalocean.com"
 TOKEN = "dop_v1_" + "0" * 8 + "not-a-real-token"

@@ -22,8 +22,8 @@ from do_pgpool._exceptions import (
     ServerError,
     TransportError,
 )
-from do_pgpool._github import GitHub, github_settings_from_env, open_github, seal
-from do_pgpool._retry import RetryConfig
+from do_pgpool.api._github import GitHub, github_settings_from_env, open_github, seal
+from do_pgpool.api._retry import RetryConfig
 
 API = "https://api.github.com"
 TOKEN = "ghp_testtoken0123456789"

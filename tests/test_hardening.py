@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from do_pgpool import _exceptions as errors
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._github import GitHub
-from do_pgpool._retry import RetryConfig
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._github import GitHub
+from do_pgpool.api._retry import RetryConfig
 from do_pgpool.cli import main
 from do_pgpool.cli._common import configure_logging
 from do_pgpool.testing import FakeDigitalOcean

@@ -7,8 +7,8 @@ import re
 import click
 import pytest
 
-from do_pgpool._diagnose import SATURATED_ADVICE
 from do_pgpool.cli import main
+from do_pgpool.postgres._diagnose import SATURATED_ADVICE
 
 SUGGESTED = re.findall(r": do-pgpool ([a-z-]+)((?: --[a-z-]+(?: [A-Z]+)?)*)", SATURATED_ADVICE)
 

@@ -10,8 +10,9 @@ import sys
 from do_pgpool.testing import FakeDigitalOcean
 
 TOKEN = "dop_v1_" + "f" * 8 + "lazy-imports-token"
-TARGET_CODE = ("dotenv", "nacl", "do_pgpool._dotenv", "do_pgpool._dotenv_io", "do_pgpool._github",
-               "do_pgpool._targets", "psycopg")  # fmt: skip
+TARGET_CODE = ("dotenv", "nacl", "do_pgpool.targets._dotenv", "do_pgpool.targets._dotenv_io", "do_pgpool.api._github",
+               "do_pgpool.targets._parse", "do_pgpool.targets._write", "do_pgpool.targets._simple",
+               "do_pgpool.targets._app", "psycopg")  # fmt: skip
 
 
 def loaded(code: str, env: dict[str, str] | None = None) -> list[str]:
@@ -36,9 +37,9 @@ def test_a_converged_ensure_pool_loads_no_target_code() -> None:
 
 
 def test_github_and_stdout_targets_load_no_dotenv_code_and_a_dotenv_target_does(tmp_path: object) -> None:
-    parse = "from do_pgpool._targets import check_targets, parse_target\n"
+    parse = "from do_pgpool.targets._parse import check_targets, parse_target\n"
     others = loaded(parse + "check_targets([parse_target('github:acme/web@prod'), parse_target('stdout')])")
-    assert "dotenv" not in others and "do_pgpool._dotenv" not in others and "nacl" not in others
-    assert "do_pgpool._targets" in others  # the probe saw the import it made
+    assert "dotenv" not in others and "do_pgpool.targets._dotenv" not in others and "nacl" not in others
+    assert "do_pgpool.targets._parse" in others  # the probe saw the import it made
     dotenv = loaded(parse + f"check_targets([parse_target('dotenv:{tmp_path}/.env')])")
-    assert {"dotenv", "do_pgpool._dotenv"} <= set(dotenv)
+    assert {"dotenv", "do_pgpool.targets._dotenv"} <= set(dotenv)

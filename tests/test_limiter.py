@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from do_pgpool._exceptions import RateLimitedError
-from do_pgpool._limiter import DO_RATE_LIMITS, RateLimiter, Window
+from do_pgpool.api._limiter import DO_RATE_LIMITS, RateLimiter, Window
 
 START = 1_767_225_600.0
 

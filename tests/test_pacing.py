@@ -13,10 +13,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from do_pgpool._fleet import FleetResult, PoolSize, PoolTemplate, ensure_fleet
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._limiter import RateLimiter, Window
-from do_pgpool._retry import RetryConfig
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._limiter import RateLimiter, Window
+from do_pgpool.api._retry import RetryConfig
+from do_pgpool.ops._fleet import FleetResult, PoolSize, PoolTemplate, ensure_fleet
 from do_pgpool.testing import FakeClock, FakeDigitalOcean
 from tests.test_limiter import most_in_any_window
 

@@ -6,7 +6,7 @@ import pytest
 
 from do_pgpool._exceptions import BudgetError, ConfigError, PlanError
 from do_pgpool._models import Cluster, Pool
-from do_pgpool._plan import CreatePool, PoolRequest, ReplacePool, UpdatePool, plan_pool
+from do_pgpool.ops._plan import CreatePool, PoolRequest, ReplacePool, UpdatePool, plan_pool
 
 
 def cluster(size: str = "db-s-1vcpu-1gb", **kw: object) -> Cluster:

@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from do_pgpool import _exceptions as errors
-from do_pgpool._ensure import ensure_pool
-from do_pgpool._fleet import PoolSize, PoolTemplate, SecretsSpec, ensure_fleet
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._plan import PoolRequest
-from do_pgpool._secret_values import secret_values
-from do_pgpool._targets import parse_target
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.ops._ensure import ensure_pool
+from do_pgpool.ops._fleet import PoolSize, PoolTemplate, SecretsSpec, ensure_fleet
+from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.targets._parse import parse_target
+from do_pgpool.targets._secret_values import secret_values
 from do_pgpool.testing import FakeDigitalOcean
 from tests.cli_runner import assert_none_shown, invoke
 
@@ -242,7 +242,7 @@ def _no_database(url: str) -> object:
 def test_fix_writes_the_new_pool_users_credentials(
     fake: FakeDigitalOcean, gateway: DigitalOcean, tmp_path: Path
 ) -> None:
-    from do_pgpool._fix import fix
+    from do_pgpool.ops._fix import fix
 
     env = tmp_path / ".env"
     result = fix(gateway, PoolRequest(size=10, user="app"), cluster="app-db", targets=[parse_target(f"dotenv:{env}")],
@@ -255,7 +255,7 @@ def test_fix_writes_the_new_pool_users_credentials(
 def test_fix_refuses_an_inbound_pool_with_targets_and_no_secret_user_before_any_request(
     fake: FakeDigitalOcean, gateway: DigitalOcean, tmp_path: Path
 ) -> None:
-    from do_pgpool._fix import fix
+    from do_pgpool.ops._fix import fix
 
     with pytest.raises(errors.ConfigError, match="secret_user=NAME"):
         fix(gateway, PoolRequest(size=5, inbound_user=True), targets=[parse_target(f"dotenv:{tmp_path}/.env")])

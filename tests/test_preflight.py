@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from do_pgpool._exceptions import ConfigError
-from do_pgpool._fix import fix
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._plan import PoolRequest
-from do_pgpool._targets import parse_target
+from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.cli import main
+from do_pgpool.ops._fix import fix
+from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.targets._parse import parse_target
 from do_pgpool.testing import FakeDigitalOcean
 
 TOKEN = "dop_v1_" + "f" * 8 + "preflight-token"

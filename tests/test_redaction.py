@@ -17,8 +17,8 @@ from click.testing import CliRunner, Result
 
 from do_pgpool import _redact
 from do_pgpool._exceptions import APIError, ServerError
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._retry import RetryConfig
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._retry import RetryConfig
 from do_pgpool.cli import main
 from do_pgpool.testing import FakeDigitalOcean
 
@@ -157,7 +157,7 @@ def test_a_do_error_quoting_the_database_password_is_masked_on_stderr_and_in_the
     fake: FakeDigitalOcean, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slept: list[float] = []
-    monkeypatch.setattr("do_pgpool._gateway.RetryConfig", functools.partial(RetryConfig, sleep=slept.append))
+    monkeypatch.setattr("do_pgpool.api._gateway.RetryConfig", functools.partial(RetryConfig, sleep=slept.append))
     message = f"connection pool error: password {PASSWORD} rejected (encoded AVNS_canary%2Bdb%2Fpass%3Dword)"
     fake.faults.fail_next("GET", r"/pools$", status=500, times=3, message=message)
     result = run(fake, "-v", "rewrite-secret", "--secret", "app:web-app")

@@ -9,11 +9,11 @@ import pytest
 import respx
 
 from do_pgpool import _exceptions as errors
-from do_pgpool._gateway import DigitalOcean
 from do_pgpool._models import Cluster
-from do_pgpool._poll import Progress, ProgressCallback
-from do_pgpool._resize import ResizeResult, resize
-from do_pgpool._resize_plan import ResizeRequest, plan_resize
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._poll import Progress, ProgressCallback
+from do_pgpool.ops._resize import ResizeResult, resize
+from do_pgpool.ops._resize_plan import ResizeRequest, plan_resize
 from do_pgpool.testing import FakeClock, FakeDigitalOcean, LifecycleOptions, openapi
 from tests.test_wait import (
     CLUSTER_ID,

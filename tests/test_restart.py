@@ -9,10 +9,10 @@ import pytest
 import respx
 
 from do_pgpool import _exceptions as errors
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._poll import Progress
-from do_pgpool._restart import prepare_app_restart, restart_app, restart_cluster
-from do_pgpool._wait import DeploymentFailedError
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._poll import Progress
+from do_pgpool.ops._restart import prepare_app_restart, restart_app, restart_cluster
+from do_pgpool.ops._wait import DeploymentFailedError
 from do_pgpool.testing import FakeClock, FakeDigitalOcean, LifecycleOptions
 from tests.test_wait import (
     CLUSTER_ID,

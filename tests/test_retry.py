@@ -7,8 +7,8 @@ import pytest
 import respx
 
 from do_pgpool import _exceptions as errors
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._retry import RetryConfig
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._retry import RetryConfig
 from do_pgpool.testing import FakeClock, FakeDigitalOcean
 
 API = "https://api.digitalocean.com"
@@ -80,7 +80,7 @@ def test_a_retry_after_longer_than_the_wait_budget_fails_at_once_saying_when() -
 
 
 def test_a_wait_reads_again_no_sooner_than_a_503s_retry_after() -> None:
-    from do_pgpool._poll import Backoff, Observation, WaitOptions, poll_until
+    from do_pgpool.api._poll import Backoff, Observation, WaitOptions, poll_until
 
     clock = FakeClock(NOW)
     answers: list[object] = [errors.ServerError("503", status=503, retry_after=40.0), Observation("ok", "online",

@@ -11,8 +11,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from do_pgpool._exceptions import InvalidResponseError
-from do_pgpool._targets import StdoutTarget, TargetOutcome, write_secrets
 from do_pgpool.cli import main
+from do_pgpool.targets._base import TargetOutcome
+from do_pgpool.targets._simple import StdoutTarget
+from do_pgpool.targets._write import write_secrets
 from do_pgpool.testing import FakeDigitalOcean
 
 TOKEN = "dop_v1_isolation-token-0000"
@@ -99,7 +101,7 @@ def test_the_library_reports_a_bad_key_as_an_invalid_response() -> None:
     fake = FakeDigitalOcean()
     fake.github.add_repo("acme/web")
     break_public_key(fake, "acme/web", "AAAA")
-    from do_pgpool._github import GitHub
+    from do_pgpool.api._github import GitHub
 
     with GitHub("ghp_isolation0token", http=fake.http_client(base_url="https://api.github.com")) as github:
         with pytest.raises(InvalidResponseError, match="4 characters"):
@@ -108,7 +110,7 @@ def test_the_library_reports_a_bad_key_as_an_invalid_response() -> None:
 
 def test_the_advice_says_a_plain_rerun_helps_only_after_transient_failures(fake: FakeDigitalOcean) -> None:
     from do_pgpool._exceptions import ConflictError, ServerError, TransportError
-    from do_pgpool._targets._base import rerun_advice
+    from do_pgpool.targets._base import rerun_advice
 
     def failed(error: Exception) -> TargetOutcome:
         return TargetOutcome("t", "failed", error=error)  # type: ignore[arg-type]

@@ -21,23 +21,14 @@ from do_pgpool._exceptions import (
     NotFoundError,
     PlanError,
 )
-from do_pgpool._github import GitHub
 from do_pgpool._models import Cluster, Pool
-from do_pgpool._retry import RetryConfig
-from do_pgpool._targets import (
-    AppTarget,
-    DotenvTarget,
-    GitHubTarget,
-    Redeploy,
-    StdoutTarget,
-    TargetOutcome,
-    connection_string_for,
-    format_target,
-    parse_target,
-    summarize_value,
-    validate_secret_name,
-    write_secrets,
-)
+from do_pgpool.api._github import GitHub
+from do_pgpool.api._retry import RetryConfig
+from do_pgpool.targets._app import AppTarget
+from do_pgpool.targets._base import TargetOutcome, summarize_value, validate_secret_name
+from do_pgpool.targets._parse import format_target, parse_target
+from do_pgpool.targets._simple import DotenvTarget, GitHubTarget, Redeploy, StdoutTarget
+from do_pgpool.targets._write import connection_string_for, write_secrets
 
 PASSWORD = "AVNS_s3cr3tPassw0rd-xyz"
 HOST = "db-pg-fra1-1234.b.db.ondigitalocean.com"

@@ -7,7 +7,7 @@ import pytest
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.core.rest import HttpRequest
 
-from do_pgpool._transport import HttpxTransport
+from do_pgpool.api._transport import HttpxTransport
 
 
 def test_sends_the_body_as_content_and_honours_the_per_request_timeout() -> None:
@@ -45,7 +45,7 @@ def test_httpx_failures_become_the_azure_errors_pydo_expects(error: Exception, e
 def test_loopback_http_client_loads_no_ca_bundle_and_https_does(monkeypatch: pytest.MonkeyPatch) -> None:
     import ssl
 
-    from do_pgpool._transport import http_client
+    from do_pgpool.api._transport import http_client
 
     loads: list[object] = []
     original = ssl.SSLContext.load_verify_locations
@@ -64,7 +64,7 @@ def test_loopback_http_client_loads_no_ca_bundle_and_https_does(monkeypatch: pyt
 def test_gateway_builds_two_pydo_operation_groups_not_the_whole_client(monkeypatch: pytest.MonkeyPatch) -> None:
     import pydo
 
-    from do_pgpool._gateway import DigitalOcean
+    from do_pgpool.api._gateway import DigitalOcean
     from do_pgpool.testing import FakeDigitalOcean
 
     def no_client(*args: object, **kwargs: object) -> None:

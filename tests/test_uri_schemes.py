@@ -8,7 +8,7 @@ import pytest
 from do_pgpool._dburl import mask_url
 from do_pgpool._exceptions import CredentialsMissingError
 from do_pgpool._models import Connection
-from do_pgpool._targets._write import connection_string_for
+from do_pgpool.targets._write import connection_string_for
 
 HOST = "app-db-do-user-19081923-0.b.db.ondigitalocean.com"
 

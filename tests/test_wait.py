@@ -16,11 +16,11 @@ import pytest
 import respx
 
 from do_pgpool import _exceptions as errors
-from do_pgpool._gateway import DigitalOcean
 from do_pgpool._models import Cluster, ClusterEvent
-from do_pgpool._poll import Backoff, Observation, Progress, ProgressCallback, Stopwatch, WaitOptions, poll_until
-from do_pgpool._retry import RetryConfig
-from do_pgpool._wait import (
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.api._poll import Backoff, Observation, Progress, ProgressCallback, Stopwatch, WaitOptions, poll_until
+from do_pgpool.api._retry import RetryConfig
+from do_pgpool.ops._wait import (
     DeploymentFailedError,
     maintenance_events,
     wait_for_deployment,

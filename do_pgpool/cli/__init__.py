@@ -6,6 +6,9 @@ module imports the library inside the command's body.
 
 Adding a command is one line in ``COMMANDS``: its name, ``module:attribute`` and the one-line summary the
 top-level ``--help`` shows (the first line of the command's docstring; tests/test_cli_lazy.py checks both agree).
+
+The top layer: may import every folder below it (ops/, testing/, targets/, postgres/, api/) and the top-level
+modules, never the package root; nothing in the package imports cli/ except the entry points.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import importlib
 
 import click
 
-from .. import __version__
+from .._version import __version__
 from ._common import EXIT_CODES_HELP, DoPgpoolGroup, configure_logging
 
 __all__ = ["COMMANDS", "main"]

@@ -16,7 +16,7 @@ import click
 if TYPE_CHECKING:
     from .._deadline import Deadline
     from .._exceptions import DoPgpoolError, Param, Step
-    from .._gateway import DigitalOcean
+    from ..api._gateway import DigitalOcean
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -260,7 +260,7 @@ def dry_run_option(f: F) -> F:
 
 def open_gateway(token: str | None, api_url: str) -> DigitalOcean:
     """A gateway bound by the run's ``--timeout``."""
-    from .._gateway import DigitalOcean
+    from ..api._gateway import DigitalOcean
 
     return DigitalOcean(token or "", api_url=api_url, deadline=run_deadline())
 

@@ -28,7 +28,7 @@ def status_command(token: str | None, api_url: str, cluster: str | None, advice:
     """
     from .._advice import render_text
     from .._exceptions import DatabaseError
-    from .._status import cluster_status
+    from ..ops._status import cluster_status
 
     with open_gateway(token, api_url) as gateway:
         result = cluster_status(gateway, cluster)
@@ -77,8 +77,8 @@ def terminate_idle_command(
       do-pgpool terminate-idle --cluster app-db --dry-run
       do-pgpool terminate-idle --idle-for 600 --application web --include-idle-in-transaction
     """
-    from .._diagnose import connect, find_idle, snapshot, terminate
     from .._exceptions import CredentialsMissingError, DatabaseError
+    from ..postgres._diagnose import connect, find_idle, snapshot, terminate
 
     with open_gateway(token, api_url) as gateway:
         found = gateway.find_cluster(cluster)

@@ -25,10 +25,10 @@ from ._pool_options import pool_options
 from ._secrets import secret_options
 
 if TYPE_CHECKING:
-    from .._ensure import EnsureResult
-    from .._fleet import ClusterOutcome, FleetResult
-    from .._gateway import DigitalOcean
     from .._models import Cluster
+    from ..api._gateway import DigitalOcean
+    from ..ops._ensure import EnsureResult
+    from ..ops._fleet import ClusterOutcome, FleetResult
     from ._pool_options import PoolOptions
     from ._secrets import SecretOptions, SecretRequest
 
@@ -141,14 +141,14 @@ def _ensure_one(
     output: str,
 ) -> bool:
     """Ensure (or plan) the pool and its secrets on one cluster, render the outcome; True if anything is pending."""
-    from .._fleet import ensure_pool_on
+    from ..ops._fleet import ensure_pool_on
 
     with open_gateway(token, api_url) as gateway:
         target: Cluster | str | None = cluster
         if request is not None and _has_placeholder_dotenv(request):
             # dotenv:/srv/{cluster}/.env needs the cluster's name to be checked: read it before the pool is written
             # (ensure_pool_on then reuses it, so this costs no extra request)
-            from .._targets import check_targets
+            from ..targets._parse import check_targets
 
             target = gateway.find_cluster(cluster)
             check_targets(request.targets, cluster=target.name)
@@ -161,7 +161,8 @@ def _ensure_one(
 
 
 def _has_placeholder_dotenv(request: SecretRequest) -> bool:
-    from .._targets import DotenvTarget, has_placeholder
+    from ..targets._parse import has_placeholder
+    from ..targets._simple import DotenvTarget
 
     return any(isinstance(t, DotenvTarget) and has_placeholder(t.text) for t in request.targets)
 
@@ -179,8 +180,8 @@ def _single_secrets(
     gateway: DigitalOcean, result: EnsureResult, request: SecretRequest, dry_run: bool, output: str
 ) -> bool:
     """Write (or plan) the secrets of one cluster after its pool is confirmed; True if any would change."""
-    from .._fleet import cluster_secrets
-    from .._targets import StdoutTarget
+    from ..ops._fleet import cluster_secrets
+    from ..targets._simple import StdoutTarget
     from ._secrets import needs_cluster, values_for, write_and_render
 
     prints_value = any(isinstance(t, StdoutTarget) for t in request.targets)
@@ -261,10 +262,10 @@ def _run_fleet(
     dry_run: bool,
     output: str,
 ) -> FleetResult:
-    from .._fleet import ensure_fleet
-    from .._gateway import DigitalOcean, check_api_url
-    from .._limiter import RateLimiter
-    from .._transport import http_client
+    from ..api._gateway import DigitalOcean, check_api_url
+    from ..api._limiter import RateLimiter
+    from ..api._transport import http_client
+    from ..ops._fleet import ensure_fleet
     from ._common import run_deadline
 
     spec = request.spec() if request is not None else None

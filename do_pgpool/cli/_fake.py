@@ -17,7 +17,7 @@ def _check_tokens(tokens: tuple[str, ...]) -> None:
     """An empty --token would start a server that answers 401 to everything: refuse it, and any token that
     could not travel in an Authorization header, without repeating it."""
     from .._exceptions import ConfigError
-    from .._tokens import check_token
+    from ..api._tokens import check_token
 
     for token in tokens:
         if not token.strip():

@@ -21,7 +21,7 @@ from ._sandbox import sandbox_hint
 from ._secrets import secret_options
 
 if TYPE_CHECKING:
-    from .._fix import FixResult
+    from ..ops._fix import FixResult
     from ._pool_options import PoolOptions
     from ._secrets import SecretOptions
 
@@ -74,7 +74,7 @@ def fix_command(
       do-pgpool fix --cluster app-db --size 20 --secret github:acme/web@production --dry-run
       do-pgpool fix --cluster app-db --size 20 -o json | jq '.steps[] | [.name, .outcome]'
     """
-    from .._fix import fix
+    from ..ops._fix import fix
 
     with secrets.prepare(inbound_user=pool.template.inbound_user) as request, open_gateway(token, api_url) as gateway:
         result = fix(

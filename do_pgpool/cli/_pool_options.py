@@ -18,7 +18,7 @@ import click
 from ._common import error_text
 
 if TYPE_CHECKING:
-    from .._fleet import PoolSize, PoolTemplate
+    from ..ops._fleet import PoolSize, PoolTemplate
 
     _ParamType = click.ParamType[PoolSize, Any]
 else:  # click < 8.2 has no generic ParamType
@@ -40,7 +40,7 @@ class SizeType(_ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> PoolSize:
         from .._exceptions import ConfigError
-        from .._fleet import PoolSize
+        from ..ops._fleet import PoolSize
 
         if isinstance(value, PoolSize):
             return value
@@ -105,7 +105,7 @@ def pool_options(f: Callable[..., R]) -> Callable[..., R]:
         replace: bool,
         **kwargs: Any,
     ) -> R:
-        from .._fleet import PoolTemplate
+        from ..ops._fleet import PoolTemplate
 
         template = PoolTemplate(size, name=name, mode=mode, db=db, user=user, inbound_user=inbound_user)
         return f(*args, pool=PoolOptions(template, replace), **kwargs)

@@ -21,7 +21,7 @@ import click
 from ._common import run_deadline, timeout_option
 
 if TYPE_CHECKING:
-    from .._poll import Progress, WaitOptions
+    from ..api._poll import Progress, WaitOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -158,7 +158,7 @@ def progress_and_waiting(output: str, timeout: float) -> tuple[ProgressRenderer,
     The clock and sleep come from ``wait_clock()`` (a fake one in tests); the renderer's ``sleep`` ticks the
     live line while the wait sleeps.
     """
-    from .._poll import WaitOptions
+    from ..api._poll import WaitOptions
 
     progress = renderer_for(output, wait_clock())
     left = min(timeout, run_deadline().remaining())  # the run's deadline (--timeout) bounds the waits too

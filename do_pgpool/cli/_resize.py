@@ -19,8 +19,8 @@ from ._common import (
 from ._progress import progress_and_waiting, wait_options
 
 if TYPE_CHECKING:
-    from .._resize import ResizeResult
-    from .._resize_plan import ResizePlan
+    from ..ops._resize import ResizeResult
+    from ..ops._resize_plan import ResizePlan
 
 
 @click.command("resize", epilog=EXIT_CODES_HELP)
@@ -73,8 +73,8 @@ def resize_command(
       do-pgpool resize --cluster app-db --size-slug db-s-2vcpu-4gb --timeout 45m
       do-pgpool resize --size-slug db-s-4vcpu-8gb --nodes 2 --no-wait -o json
     """
-    from .._resize import resize
-    from .._resize_plan import ResizeRequest
+    from ..ops._resize import resize
+    from ..ops._resize_plan import ResizeRequest
 
     if (size_slug is None) == (connections is None):
         raise click.UsageError("give exactly one of --size-slug SLUG or --connections N")
@@ -144,6 +144,6 @@ def render_resize(result: ResizeResult, output: str) -> None:
 
 
 def _took(seconds: float) -> str:
-    from .._poll import format_duration
+    from ..api._poll import format_duration
 
     return format_duration(seconds)

@@ -20,7 +20,7 @@ from ._common import (
 from ._progress import ProgressRenderer, progress_and_waiting, wait_options
 
 if TYPE_CHECKING:
-    from .._restart import RestartResult
+    from ..ops._restart import RestartResult
 
 
 def _interactive() -> bool:
@@ -78,7 +78,7 @@ def restart_command(
       do-pgpool restart --cluster app-db --dry-run
       do-pgpool restart --app web --component api --yes
     """
-    from .._restart import apply_app_restart, apply_cluster_restart, prepare_app_restart, prepare_cluster_restart
+    from ..ops._restart import apply_app_restart, apply_cluster_restart, prepare_app_restart, prepare_cluster_restart
 
     ctx = click.get_current_context()
     cluster_from_flag = ctx.get_parameter_source("cluster") == click.core.ParameterSource.COMMANDLINE
@@ -124,7 +124,7 @@ def restart_command(
 def _dry(
     name: str, ident: str, target: str, description: str, requests: int, action: str = "would restart"
 ) -> RestartResult:
-    from .._restart import RestartResult
+    from ..ops._restart import RestartResult
 
     return RestartResult(action, target, name, ident, description, 0.0, requests)
 
@@ -177,6 +177,6 @@ def render_restart(result: RestartResult, output: str) -> None:
 
 
 def _took(seconds: float) -> str:
-    from .._poll import format_duration
+    from ..api._poll import format_duration
 
     return format_duration(seconds)

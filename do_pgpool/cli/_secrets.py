@@ -17,12 +17,14 @@ import click
 from ._common import OperationFailed, command, dry_run_option, emit_json, error_text, open_gateway, output_option
 
 if TYPE_CHECKING:
-    from .._fleet import SecretsSpec
-    from .._github import GitHub
     from .._models import Cluster, Pool
-    from .._secret_values import UserReader
-    from .._targets import Redeploy, Target, TargetOutcome
-    from .._targets._app import AppsAPI
+    from ..api._github import GitHub
+    from ..ops._fleet import SecretsSpec
+    from ..targets._app import AppsAPI
+    from ..targets._base import TargetOutcome
+    from ..targets._parse import Target
+    from ..targets._secret_values import UserReader
+    from ..targets._simple import Redeploy
 
 R = TypeVar("R")
 
@@ -85,7 +87,7 @@ class SecretOptions:
                 raise click.UsageError(f"{', '.join(extra)} only apply with --secret TARGET")
         elif inbound_user and self.secret_user is None:
             from .._exceptions import ConfigError
-            from .._secret_values import inbound_needs_secret_user
+            from ..targets._secret_values import inbound_needs_secret_user
 
             raise click.UsageError(error_text(ConfigError(inbound_needs_secret_user("an --inbound-user pool"))))
         return prepare_secrets(
@@ -136,7 +138,7 @@ class SecretRequest:
 
     def spec(self) -> SecretsSpec:
         """The same, as the library's per-cluster ``SecretsSpec`` (fleet mode, ``ensure-pool --secret``)."""
-        from .._fleet import SecretsSpec
+        from ..ops._fleet import SecretsSpec
 
         return SecretsSpec(self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy,
                            self.github, self.secret_user)  # fmt: skip
@@ -165,8 +167,10 @@ def prepare_secrets(
     if not secrets and secret_name == "DATABASE_URL" and direct_secret_name is None:
         # nothing to write or check: a pool-only run pays for no target code (GitHub, NaCl, dotenv)
         return SecretRequest((), secret_name, None, private, None, None, secret_user)
-    from .._secret_values import check_secret_user
-    from .._targets import GitHubTarget, Redeploy, check_targets, parse_target, validate_secret_name
+    from ..targets._base import validate_secret_name
+    from ..targets._parse import check_targets, parse_target
+    from ..targets._secret_values import check_secret_user
+    from ..targets._simple import GitHubTarget, Redeploy
 
     targets = tuple(parse_target(text) for text in secrets)
     check_secret_user(secret_user)
@@ -188,7 +192,7 @@ def prepare_secrets(
     check_targets(targets)  # a dotenv: path that is a device, FIFO, folder ... is refused before any request
     github = None
     if has_github:
-        from .._github import open_github  # GitHub's client (and NaCl) only when a github: target needs it
+        from ..api._github import open_github  # GitHub's client (and NaCl) only when a github: target needs it
 
         github = open_github()
     return SecretRequest(targets, secret_name, direct_secret_name, private, redeploy, github, secret_user)
@@ -196,7 +200,7 @@ def prepare_secrets(
 
 def needs_cluster(request: SecretRequest) -> bool:
     """Whether writing these secrets needs the cluster object: its direct string, or a {cluster} placeholder."""
-    from .._targets import has_placeholder
+    from ..targets._parse import has_placeholder
 
     return bool(request.direct_secret_name) or any(has_placeholder(t.text) for t in request.targets)
 
@@ -205,7 +209,7 @@ def values_for(
     request: SecretRequest, users: UserReader, cluster_id: str, pool: Pool, cluster: Cluster | None
 ) -> dict[str, str]:
     """secret name -> connection string (``_secret_values.secret_values``); nothing is written here."""
-    from .._secret_values import secret_values
+    from ..targets._secret_values import secret_values
 
     return secret_values(users, cluster_id, pool, name=request.secret_name, direct_name=request.direct_secret_name,
                          cluster=cluster, private=request.private, secret_user=request.secret_user)  # fmt: skip
@@ -222,7 +226,8 @@ def write_and_render(
     header: dict[str, Any] | None = None,
 ) -> list[TargetOutcome]:
     """Write to every target, print each outcome (values only for stdout targets), exit 1 if any failed."""
-    from .._targets import format_target, write_secrets
+    from ..targets._parse import format_target
+    from ..targets._write import write_secrets
 
     targets = [format_target(t, cluster=cluster_name) for t in request.targets]
     outcomes = write_secrets(
@@ -250,7 +255,7 @@ def write_and_render(
                 click.echo(f"{name}={value}")
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        from .._targets._base import rerun_advice
+        from ..targets._base import rerun_advice
 
         raise OperationFailed(f"{len(failed)} of {len(outcomes)} secret targets failed: "
                               f"{', '.join(o.target for o in failed)}; {rerun_advice(failed)}")
@@ -259,7 +264,7 @@ def write_and_render(
 
 def _pool_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     from .._exceptions import ConfigError
-    from .._plan import check_pool_name
+    from ..ops._plan import check_pool_name
 
     try:
         return None if value is None else check_pool_name(value)

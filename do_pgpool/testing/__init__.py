@@ -13,6 +13,9 @@ for do-pgpool's tests and for yours: moto's shape, no monkeypatching.
 ``with fake.serve() as url:`` runs the same fake as a loopback HTTP server (``do-pgpool fake-api``).
 ``with Sandbox.start() as box:`` serves it with a real local PostgreSQL and PgBouncer behind its cluster
 (``do-pgpool sandbox``); ``RealServers`` starts just those servers.
+
+May import ops/, targets/, postgres/, api/ and the top-level pure modules; never cli/ (the CLI imports the fake
+for ``fake-api`` and ``sandbox``) or the package root.
 """
 
 from ._assumptions import Assumptions

@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from do_pgpool import _exceptions as errors
-from do_pgpool._ensure import ensure_pool
-from do_pgpool._gateway import DigitalOcean
-from do_pgpool._plan import PoolRequest
-from do_pgpool._resize import resize
-from do_pgpool._resize_plan import ResizeRequest
+from do_pgpool.api._gateway import DigitalOcean
+from do_pgpool.ops._ensure import ensure_pool
+from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.ops._resize import resize
+from do_pgpool.ops._resize_plan import ResizeRequest
 from do_pgpool.testing import Assumptions, FakeDigitalOcean
 from tests.testing.conftest import pool_body
 
@@ -214,7 +214,7 @@ UPDATE_OUTCOMES = [
 
 
 def restart_against(assumptions: Assumptions) -> tuple[FakeDigitalOcean, object, object]:
-    from do_pgpool._restart import restart_cluster
+    from do_pgpool.ops._restart import restart_cluster
     from do_pgpool.testing import FakeClock, LifecycleOptions
     from tests.test_wait import fake_waiting
 

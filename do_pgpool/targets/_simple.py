@@ -11,7 +11,7 @@ from .._exceptions import ConfigError, DoPgpoolError
 from ._base import SecretChange, TargetOutcome, overall_action, summarize_value
 
 if TYPE_CHECKING:
-    from .._github import GitHub
+    from ..api._github import GitHub
 
 __all__ = ["DotenvTarget", "GitHubTarget", "Redeploy", "StdoutTarget"]
 
@@ -110,20 +110,20 @@ class DotenvTarget:
 
     def check(self) -> None:
         """ConfigError when the path cannot be a .env file (a device, FIFO, socket, folder, /proc ...)."""
-        from .._dotenv import dotenv_path_problem  # the .env code (python-dotenv, ~20 ms) only for dotenv: targets
+        from ._dotenv import dotenv_path_problem  # the .env code (python-dotenv, ~20 ms) only for dotenv: targets
 
         problem = dotenv_path_problem(self.path)
         if problem is not None:
             raise ConfigError(f"secret target {self.label}: {problem}. Nothing was sent or written")
 
     def plan(self, values: Mapping[str, str]) -> list[SecretChange]:
-        from .._dotenv import plan_dotenv
+        from ._dotenv import plan_dotenv
 
         actions = plan_dotenv(self.path, values)
         return [SecretChange(self.label, n, actions[n], "", summarize_value(v)) for n, v in values.items()]
 
     def apply(self, values: Mapping[str, str]) -> TargetOutcome:
-        from .._dotenv import set_dotenv_keys
+        from ._dotenv import set_dotenv_keys
 
         result = set_dotenv_keys(self.path, values)
         done = {"create": "created", "update": "updated", "unchanged": "unchanged"}

@@ -11,10 +11,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ._budget import MAX_POOLS, MIN_DIRECT_HEADROOM, Budget
-from ._exceptions import BudgetError, ConfigError, Param, PlanError, Step
-from ._inputs import check_text
-from ._models import POOL_MODES, Cluster, Pool, PoolSpec
+from .._budget import MAX_POOLS, MIN_DIRECT_HEADROOM, Budget
+from .._exceptions import BudgetError, ConfigError, Param, PlanError, Step
+from .._inputs import check_text
+from .._models import POOL_MODES, Cluster, Pool, PoolSpec
 
 __all__ = [
     "DEFAULT_DB",

@@ -20,10 +20,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ._budget import Budget
-from ._exceptions import ConfigError, ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
-from ._gateway import DigitalOcean
-from ._models import Cluster, Pool, PoolSpec, looks_like_uuid
+from .._budget import Budget
+from .._exceptions import ConfigError, ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
+from .._models import Cluster, Pool, PoolSpec, looks_like_uuid
+from ..api._gateway import DigitalOcean
 from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, check_cluster_ready, plan_pool
 
 __all__ = ["EnsureResult", "apply_pool_plan", "ensure_pool"]

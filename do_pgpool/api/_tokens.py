@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._exceptions import ConfigError, Part
-from ._redact import remember
+from .._exceptions import ConfigError, Part
+from .._redact import remember
 
 __all__ = ["MAX_TOKEN_LENGTH", "check_token"]
 

@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._budget import MAX_CONNECTIONS, connection_limit, ram_gib_from_slug
-from ._exceptions import ConfigError, Param, PlanError, Step
-from ._inputs import check_text
-from ._models import Cluster
+from .._budget import MAX_CONNECTIONS, connection_limit, ram_gib_from_slug
+from .._exceptions import ConfigError, Param, PlanError, Step
+from .._inputs import check_text
+from .._models import Cluster
 
 __all__ = [
     "MAX_NODES",

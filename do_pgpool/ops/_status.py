@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ._budget import connection_limit
-from ._diagnose import Connection as PgConnection
-from ._diagnose import Usage, Verdict, connect, snapshot, verdict
-from ._exceptions import DatabaseError
-from ._models import Cluster, Pool
+from .._budget import connection_limit
+from .._exceptions import DatabaseError
+from .._models import Cluster, Pool
+from ..postgres._diagnose import Connection as PgConnection
+from ..postgres._diagnose import Usage, Verdict, connect, snapshot, verdict
 
 __all__ = ["ClusterStatus", "StatusGateway", "cluster_status"]
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import psycopg
 
-from ._dburl import mask_url
+from .._dburl import mask_url
+from .._exceptions import DatabaseError
 from ._diagnose import Connection as PgConnection
 from ._diagnose import connect, database_error
-from ._exceptions import DatabaseError
 
 __all__ = ["VERIFY_TIMEOUT", "VerifyResult", "verify_pool"]
 
@@ -57,7 +57,7 @@ def verify_pool(
     cancel for a queued client), so the watchdog shuts the connection down when the time is up.
     Raises DatabaseError.
     """
-    from ._duration import check_seconds
+    from .._duration import check_seconds
 
     timeout = check_seconds(timeout, what="timeout", positive=True)
     started = clock()

@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ._models import Cluster
-from ._poll import Stopwatch, WaitOptions, retry_while_busy
+from .._models import Cluster
+from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
 from ._resize_plan import ResizePlan, ResizeRequest, plan_resize
 from ._wait import describe_shape, wait_until_online, wait_until_ready
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from ._dburl import mask_url
-from ._exceptions import ConfigError, Param
-from ._inputs import check_text
+from .._dburl import mask_url
+from .._exceptions import ConfigError, Param
+from .._inputs import check_text
 
 __all__ = ["check_api_url", "is_loopback"]
 

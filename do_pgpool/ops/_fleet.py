@@ -26,20 +26,22 @@ from dataclasses import dataclass, field
 from dataclasses import replace as replace_fields
 from typing import TYPE_CHECKING, Any
 
-from ._budget import connection_limit, share_of_budget
+from .._budget import connection_limit, share_of_budget
+from .._exceptions import ConfigError, DoPgpoolError, Param, PlanError
+from .._inputs import check_number, check_text
+from .._models import Cluster
+from ..targets._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 from ._ensure import EnsureResult, ensure_pool
-from ._exceptions import ConfigError, DoPgpoolError, Param, PlanError
-from ._inputs import check_number, check_text
-from ._models import Cluster
 from ._plan import PoolRequest, check_cluster_ready
-from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from ._gateway import DigitalOcean
-    from ._github import GitHub
-    from ._targets import Redeploy, Target, TargetOutcome
+    from ..api._gateway import DigitalOcean
+    from ..api._github import GitHub
+    from ..targets._base import TargetOutcome
+    from ..targets._parse import Target
+    from ..targets._simple import Redeploy
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -162,7 +164,8 @@ class SecretsSpec:
 
 def check_fleet_targets(targets: Sequence[Target]) -> None:
     """In fleet mode every target but stdout must name the cluster, or every cluster overwrites the same secret."""
-    from ._targets import StdoutTarget, has_placeholder
+    from ..targets._parse import has_placeholder
+    from ..targets._simple import StdoutTarget
 
     for target in targets:
         if not isinstance(target, StdoutTarget) and not has_placeholder(target.text):
@@ -305,7 +308,9 @@ def cluster_secrets(
     gateway: DigitalOcean, result: EnsureResult, spec: SecretsSpec, *, dry_run: bool = False
 ) -> tuple[TargetOutcome, ...]:
     """Write (or plan) one cluster's secrets, only once its pool is confirmed. Never raises for a target."""
-    from ._targets import TargetOutcome, format_target, has_placeholder, write_secrets
+    from ..targets._base import TargetOutcome
+    from ..targets._parse import format_target, has_placeholder
+    from ..targets._write import write_secrets
 
     cluster = result.cluster
     if cluster is None and (spec.direct_name or any(has_placeholder(t.text) for t in spec.targets)):
@@ -408,7 +413,7 @@ def _ensure_one(
     wants_secrets = secrets is not None and bool(secrets.targets)
     try:
         if secrets is not None:  # a dotenv:/srv/{cluster}/.env that cannot be written: refused before the pool
-            from ._targets import check_targets
+            from ..targets._parse import check_targets
 
             check_targets(secrets.targets, cluster=cluster.name)
         result = ensure_pool_on(gateway, cluster, template, dry_run=dry_run, replace=replace,

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Generic, Protocol, TypeVar
 
-from ._exceptions import (
+from .._exceptions import (
     DeadlineExceededError,
     DoPgpoolError,
     InvalidResponseError,
@@ -122,7 +122,7 @@ class WaitOptions:
     on_progress: ProgressCallback | None = None
 
     def __post_init__(self) -> None:
-        from ._duration import check_seconds
+        from .._duration import check_seconds
 
         check_seconds(self.timeout, what="timeout")  # nan and inf too: a wait that can never end is refused
 

@@ -28,12 +28,12 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 from azure.core.rest._http_response_impl import HttpResponseImpl
 
-from ._duration import format_seconds
+from .._duration import format_seconds
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ._deadline import Deadline
+    from .._deadline import Deadline
 
 __all__ = ["CONNECT_TIMEOUT", "HttpxTransport", "RequestDeadlineError", "http_client", "with_deadlines"]
 

@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ._exceptions import ConfigError, NotFoundError, Param
-from ._models import Cluster, ClusterEvent, looks_like_uuid
-from ._poll import Stopwatch, WaitOptions, retry_while_busy
+from .._exceptions import ConfigError, NotFoundError, Param
+from .._models import Cluster, ClusterEvent, looks_like_uuid
+from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
 from ._wait import maintenance_events, wait_for_deployment, wait_for_maintenance, wait_until_online
 
 __all__ = [

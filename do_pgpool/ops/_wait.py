@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ._exceptions import DeploymentFailedError, Param, PlanError
-from ._models import Cluster, ClusterEvent
-from ._poll import Observation, WaitOptions, poll_until
+from .._exceptions import DeploymentFailedError, Param, PlanError
+from .._models import Cluster, ClusterEvent
+from ..api._poll import Observation, WaitOptions, poll_until
 
 __all__ = [
     "DeploymentFailedError",

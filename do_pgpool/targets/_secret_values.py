@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ._exceptions import ConfigError, CredentialsMissingError, NotFoundError, Param, Part, PlanError
-from ._models import Cluster, JsonDict, Pool
+from .._exceptions import ConfigError, CredentialsMissingError, NotFoundError, Param, Part, PlanError
+from .._models import Cluster, JsonDict, Pool
 
 __all__ = ["UserReader", "check_secret_user", "inbound_needs_secret_user", "secret_values"]
 
@@ -49,7 +49,7 @@ def secret_values(
     database:view_credentials, or an inbound-user pool and no ``secret_user``), PlanError when ``secret_user``
     cannot log in through this pool. Nothing is written by this function.
     """
-    from ._targets import connection_string_for
+    from ._write import connection_string_for
 
     if secret_user is not None:
         values = {name: _with_user(users, cluster_id, pool, secret_user, private)}

@@ -21,8 +21,8 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from psycopg.rows import dict_row
 
-from ._dburl import mask_secrets_in, mask_url
-from ._exceptions import DatabaseError
+from .._dburl import mask_secrets_in, mask_url
+from .._exceptions import DatabaseError
 
 __all__ = [
     "Session",
@@ -396,7 +396,7 @@ def find_idle(
 
     Changes nothing: this is the dry run of :func:`terminate`.
     """
-    from ._duration import check_seconds
+    from .._duration import check_seconds
 
     idle_for = check_seconds(idle_for, what="idle_for")  # nan, inf, negative: ConfigError
     states = list(IDLE_STATES + (IDLE_IN_TRANSACTION_STATES if include_idle_in_transaction else ()))

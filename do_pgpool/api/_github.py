@@ -24,7 +24,7 @@ import httpx
 from nacl.encoding import Base64Encoder
 from nacl.public import PublicKey, SealedBox
 
-from ._exceptions import (
+from .._exceptions import (
     APIError,
     AuthenticationError,
     ConfigError,
@@ -35,8 +35,8 @@ from ._exceptions import (
     ServerError,
     TransportError,
 )
+from .._inputs import check_number
 from ._headers import header_number
-from ._inputs import check_number
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._urls import check_api_url

@@ -20,7 +20,7 @@ from ._base import SecretTarget, TargetOutcome, overall_action, validate_secret_
 from ._simple import GitHubTarget, Redeploy
 
 if TYPE_CHECKING:
-    from .._github import GitHub
+    from ..api._github import GitHub
 
 __all__ = ["connection_string_for", "write_secrets"]
 

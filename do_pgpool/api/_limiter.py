@@ -44,12 +44,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ._duration import check_seconds, format_seconds
-from ._exceptions import Param, Part, RateLimitedError
+from .._duration import check_seconds, format_seconds
+from .._exceptions import Param, Part, RateLimitedError
 from ._headers import header_number, when_text
 
 if TYPE_CHECKING:
-    from ._deadline import Deadline
+    from .._deadline import Deadline
 
 __all__ = [
     "DEFAULT_MAX_WAIT",

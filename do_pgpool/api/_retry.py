@@ -32,7 +32,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_exponential, wait_random
 
-from ._exceptions import (
+from .._exceptions import (
     ConfigError,
     ConnectionFailedError,
     InvalidResponseError,
@@ -41,11 +41,11 @@ from ._exceptions import (
     ServerError,
     TransportError,
 )
+from .._inputs import check_number
 from ._headers import when_text
-from ._inputs import check_number
 
 if TYPE_CHECKING:
-    from ._deadline import Deadline
+    from .._deadline import Deadline
 
 __all__ = ["RetryConfig", "api_retrying", "explain_rate_limit"]
 

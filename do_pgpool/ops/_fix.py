@@ -26,23 +26,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._diagnose import SATURATED_ADVICE, Session, TerminateResult, connect, find_idle, snapshot, terminate
-from ._diagnose import Connection as PgConnection
+from .._exceptions import DatabaseError, DoPgpoolError
+from .._models import Cluster, Pool
+from ..postgres._diagnose import SATURATED_ADVICE, Session, TerminateResult, connect, find_idle, snapshot, terminate
+from ..postgres._diagnose import Connection as PgConnection
+from ..postgres._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
+from ..targets._base import SecretTarget, TargetOutcome, rerun_advice
+from ..targets._parse import Target, check_targets, format_target
+from ..targets._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
+from ..targets._write import write_secrets
 from ._ensure import EnsureResult, ensure_pool
-from ._exceptions import DatabaseError, DoPgpoolError
 from ._fleet import PoolTemplate
-from ._models import Cluster, Pool
 from ._plan import PoolRequest
-from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
 from ._status import ClusterStatus
-from ._targets import SecretTarget, Target, TargetOutcome, check_targets, format_target, write_secrets
-from ._targets._base import rerun_advice
-from ._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
 
 if TYPE_CHECKING:
-    from ._gateway import DigitalOcean
-    from ._github import GitHub
-    from ._targets import Redeploy
+    from ..api._gateway import DigitalOcean
+    from ..api._github import GitHub
+    from ..targets._simple import Redeploy
 
 __all__ = ["STEP_NAMES", "FixResult", "FixStep", "fix"]
 
@@ -123,7 +124,7 @@ class FixResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, without any password (the stdout target's values are left to the caller)."""
-        from ._advice import advice_dict
+        from .._advice import advice_dict
 
         c = self.cluster
         return {
@@ -186,14 +187,14 @@ def fix(
     Raises ``ConfigError`` before any write when a ``dotenv:`` target cannot be a .env file (a ``{cluster}`` path
     is checked once the cluster is read, before the terminate step).
     """
-    from ._duration import check_seconds
+    from .._duration import check_seconds
 
     idle_for = check_seconds(idle_for, what="idle_for")  # nan, inf, negative: ConfigError
     verify_timeout = check_seconds(verify_timeout, what="verify_timeout", positive=True)
     check_secret_user(secret_user)
     inbound = (request.request(1) if isinstance(request, PoolTemplate) else request).inbound_user
     if inbound and targets and secret_user is None:
-        from ._exceptions import ConfigError
+        from .._exceptions import ConfigError
 
         raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
     check_targets(targets)  # a dotenv: path that cannot be a .env file: refused before any request
@@ -499,7 +500,7 @@ def _verify_step(
 
 
 def _advice_step(secret_name: str) -> FixStep:
-    from ._advice import advice
+    from .._advice import advice
 
     keys = ", ".join(a.key for a in advice(pool_env=secret_name))
     return FixStep("advice", "done", f"settings for apps behind a transaction pool ({keys})")

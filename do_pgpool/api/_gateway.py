@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
-from . import __version__
-from ._exceptions import (
+from .._exceptions import (
     APIError,
     AuthenticationError,
     ConfigError,
@@ -32,17 +31,18 @@ from ._exceptions import (
     ServerError,
     TransportError,
 )
+from .._inputs import check_number, check_text
+from .._models import Cluster, ClusterEvent, JsonDict, Pool, PoolSpec, looks_like_uuid
+from .._redact import remember_passwords
+from .._version import __version__
 from ._headers import header, header_number
-from ._inputs import check_number, check_text
-from ._models import Cluster, ClusterEvent, JsonDict, Pool, PoolSpec, looks_like_uuid
-from ._redact import remember_passwords
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._transport import http_client
 from ._urls import check_api_url as _check_url
 
 if TYPE_CHECKING:
-    from ._deadline import Deadline
+    from .._deadline import Deadline
 
 __all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter"]
 
@@ -91,7 +91,7 @@ class DigitalOcean:
         limiter: RequestLimiter | None = None,
         deadline: Deadline | None = None,
     ) -> None:
-        from ._duration import check_seconds
+        from .._duration import check_seconds
 
         timeout = check_seconds(timeout, what="the request timeout", positive=True)
         if not token or (isinstance(token, str) and not token.strip()):

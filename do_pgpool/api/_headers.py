@@ -32,7 +32,7 @@ def header_number(headers: Mapping[str, str], name: str) -> float | None:
 
 def when_text(at: float, now: float) -> str:
     """``2026-12-06 22:14:05 UTC (in 59m58s)``: a Unix time such as ``ratelimit-reset``, and how far off it is."""
-    from ._duration import format_seconds
+    from .._duration import format_seconds
 
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
     return f"{stamp} (in {format_seconds(max(round(at - now), 0))})"

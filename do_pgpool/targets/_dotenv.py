@@ -30,6 +30,7 @@ from typing import Literal
 
 from dotenv.parser import Binding, Reader, parse_stream, parse_value
 
+from .._exceptions import ConfigError, DotenvError
 from ._dotenv_io import (
     LOCK_TIMEOUT,
     NEW_FILE_MODE,
@@ -39,7 +40,6 @@ from ._dotenv_io import (
     recover_leftovers,
     write_file,
 )
-from ._exceptions import ConfigError, DotenvError
 
 __all__ = ["NEW_FILE_MODE", "DotenvError", "DotenvResult", "dotenv_path_problem", "plan_dotenv", "set_dotenv_keys",
            "update_dotenv_text"]  # fmt: skip

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ._exceptions import DotenvError
+from .._exceptions import DotenvError
 
 __all__ = ["LOCK_TIMEOUT", "NEW_FILE_MODE", "WriteReport", "dotenv_path_problem", "locked", "read_regular",
            "recover_leftovers", "write_file"]  # fmt: skip

@@ -33,7 +33,8 @@ import httpx
 
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.api._limiter import RateLimiter, Window
-from do_pgpool.ops._fleet import PoolSize, PoolTemplate, ensure_fleet
+from do_pgpool.ops._fleet import ensure_fleet
+from do_pgpool.ops._pool_plan import PoolRequest, PoolSize
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._clock import SystemClock
 
@@ -94,7 +95,7 @@ def scenario(name: str, limiter: RateLimiter | PassThrough, *, clusters: int, co
         )
         for _ in range(concurrency + 1):
             connect().close()  # warm the imports: building pydo's client the first time is not rate-limited
-        result = ensure_fleet(connect, PoolTemplate(PoolSize.parse("50%")), tag=TAG, concurrency=concurrency)
+        result = ensure_fleet(connect, PoolRequest(PoolSize.parse("50%")), tag=TAG, concurrency=concurrency)
         wall = time.perf_counter() - (timed.first or time.perf_counter())
     throttled = sum(1 for c in fake.calls if c.status == 429)
     ideal = (result.requests - throttled) / (limit / window)  # the work: every request but the refused ones

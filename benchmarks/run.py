@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from do_pgpool.postgres._diagnose import is_saturation_message
+from do_pgpool.postgres._connect import is_saturation_message
 from do_pgpool.testing._servers import PoolAlias, RealServers, psycopg_connect
 from tests.conftest_servers import kick_client_backends
 

@@ -20,6 +20,7 @@ from ._version import __version__
 _PUBLIC: dict[str, tuple[str, ...]] = {
     "_advice": ("Advice", "advice", "advice_dict", "render_advice:render_text"),
     "_budget": ("Budget", "connection_limit"),
+    "_changes": ("Action", "Change", "Plan"),
     "_deadline": ("Deadline",),
     "_exceptions": (
         "APIError", "AuthenticationError", "BudgetError", "ConfigError", "ConflictError", "ConnectionFailedError",
@@ -34,25 +35,31 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "api._limiter": ("RateLimiter",),
     "api._poll": ("Backoff", "Progress", "WaitOptions"),
     "api._retry": ("RetryConfig",),
-    "postgres._diagnose": (
-        "Session", "TerminateResult", "Usage", "Verdict", "connect_database:connect", "find_idle", "snapshot",
-        "terminate", "verdict",
-    ),
+    "postgres._connect": ("connect_database:connect",),
+    "postgres._terminate": ("TerminateResult", "find_idle", "terminate"),
+    "postgres._usage": ("Session", "Usage", "Verdict", "snapshot", "verdict"),
     "postgres._verify": ("VerifyResult", "verify_pool"),
     "targets._app": ("AppTarget",),
     "targets._base": ("SecretChange", "SecretTarget", "TargetOutcome"),
     "targets._dotenv": ("set_dotenv_keys",),
     "targets._parse": ("check_targets", "parse_target"),
     "targets._simple": ("DotenvTarget", "GitHubTarget", "Redeploy", "StdoutTarget"),
+    "targets._spec": ("SecretsSpec",),
     "targets._write": ("connection_string_for", "write_secrets"),
-    "ops._ensure": ("EnsureResult", "ensure_pool"),
-    "ops._fix": ("FixResult", "FixStep", "fix"),
-    "ops._fleet": ("ClusterOutcome", "FleetResult", "PoolSize", "PoolTemplate", "SecretsSpec", "ensure_fleet"),
-    "ops._plan": ("CreatePool", "PoolPlan", "PoolRequest", "ReplacePool", "UpdatePool", "plan_pool"),
-    "ops._resize": ("ResizeResult", "resize"),
+    "ops._fix": ("FixOptions", "FixResult", "FixStep", "fix"),
+    "ops._fleet": ("ClusterOutcome", "FleetResult", "ensure_fleet"),
+    "ops._pool": ("EnsureResult", "apply_pool", "ensure_pool", "prepare_pool"),
+    "ops._pool_plan": ("PoolPlan", "PoolRequest", "PoolSize", "plan_pool"),
+    "ops._resize": ("ResizeResult", "apply_resize", "prepare_resize", "resize"),
+    "ops._rewrite": ("RewriteResult", "rewrite_secret"),
     "ops._resize_plan": ("ResizePlan", "ResizeRequest", "plan_resize"),
-    "ops._restart": ("RestartResult", "restart_app", "restart_cluster"),
+    "ops._restart": (
+        "AppRestartPlan", "ClusterRestartPlan", "RestartResult", "apply_app_restart", "apply_cluster_restart",
+        "plan_app_restart", "plan_cluster_restart", "prepare_app_restart", "prepare_cluster_restart", "restart_app",
+        "restart_cluster",
+    ),
     "ops._status": ("ClusterStatus", "cluster_status"),
+    "ops._terminate_idle": ("IdleResult", "terminate_idle"),
     "ops._wait": ("wait_for_deployment", "wait_until_ready"),
 }
 
@@ -92,6 +99,11 @@ if TYPE_CHECKING:
     from ._budget import (
         Budget,
         connection_limit,
+    )
+    from ._changes import (
+        Action,
+        Change,
+        Plan,
     )
     from ._deadline import (
         Deadline,
@@ -144,11 +156,8 @@ if TYPE_CHECKING:
     from .api._retry import (
         RetryConfig,
     )
-    from .ops._ensure import (
-        EnsureResult,
-        ensure_pool,
-    )
     from .ops._fix import (
+        FixOptions,
         FixResult,
         FixStep,
         fix,
@@ -156,21 +165,24 @@ if TYPE_CHECKING:
     from .ops._fleet import (
         ClusterOutcome,
         FleetResult,
-        PoolSize,
-        PoolTemplate,
-        SecretsSpec,
         ensure_fleet,
     )
-    from .ops._plan import (
-        CreatePool,
+    from .ops._pool import (
+        EnsureResult,
+        apply_pool,
+        ensure_pool,
+        prepare_pool,
+    )
+    from .ops._pool_plan import (
         PoolPlan,
         PoolRequest,
-        ReplacePool,
-        UpdatePool,
+        PoolSize,
         plan_pool,
     )
     from .ops._resize import (
         ResizeResult,
+        apply_resize,
+        prepare_resize,
         resize,
     )
     from .ops._resize_plan import (
@@ -179,30 +191,48 @@ if TYPE_CHECKING:
         plan_resize,
     )
     from .ops._restart import (
+        AppRestartPlan,
+        ClusterRestartPlan,
         RestartResult,
+        apply_app_restart,
+        apply_cluster_restart,
+        plan_app_restart,
+        plan_cluster_restart,
+        prepare_app_restart,
+        prepare_cluster_restart,
         restart_app,
         restart_cluster,
+    )
+    from .ops._rewrite import (
+        RewriteResult,
+        rewrite_secret,
     )
     from .ops._status import (
         ClusterStatus,
         cluster_status,
     )
+    from .ops._terminate_idle import (
+        IdleResult,
+        terminate_idle,
+    )
     from .ops._wait import (
         wait_for_deployment,
         wait_until_ready,
     )
-    from .postgres._diagnose import (
-        Session,
+    from .postgres._connect import (
+        connect as connect_database,
+    )
+    from .postgres._terminate import (
         TerminateResult,
+        find_idle,
+        terminate,
+    )
+    from .postgres._usage import (
+        Session,
         Usage,
         Verdict,
-        find_idle,
         snapshot,
-        terminate,
         verdict,
-    )
-    from .postgres._diagnose import (
-        connect as connect_database,
     )
     from .postgres._verify import (
         VerifyResult,
@@ -228,6 +258,9 @@ if TYPE_CHECKING:
         GitHubTarget,
         Redeploy,
         StdoutTarget,
+    )
+    from .targets._spec import (
+        SecretsSpec,
     )
     from .targets._write import (
         connection_string_for,

@@ -102,9 +102,15 @@ class DoPgpoolError(Exception):
     the library's words and ``render(word)`` lets a front end word the ``Param``/``Step`` parts itself.
     """
 
-    def __init__(self, message: str | Sequence[Part]) -> None:
+    #: what the failure left behind ("the pool does not exist; nothing was changed"), when the raiser knows it;
+    #: set at raise time (``state_left=`` or ``with_state_left``), never parsed back out of the message
+    state_left: str | None = None
+
+    def __init__(self, message: str | Sequence[Part], *, state_left: str | None = None) -> None:
         self.parts: tuple[Part, ...] = (message,) if isinstance(message, str) else tuple(message)
         self._message = "".join(map(str, self.parts))
+        if state_left is not None:
+            self.state_left = state_left
         super().__init__(self._message)
 
     @property
@@ -125,6 +131,13 @@ class DoPgpoolError(Exception):
         new.parts = self.parts + parts
         new._message = "".join(map(str, new.parts))
         new.args = (new._message,)
+        return new
+
+    def with_state_left(self: _E, state: str, *advice: Part) -> _E:
+        """A copy that says what state the failure left: the fact in ``state_left``, and in the message
+        ``State left: <state>`` followed by ``advice`` (e.g. " Re-run to retry.")."""
+        new = self.extended("\nState left: ", state, *advice)
+        new.state_left = state
         return new
 
     def render(self, word: Callable[[Param | Step], str]) -> str:
@@ -163,10 +176,15 @@ class APIError(DoPgpoolError):
         super().__init__(message)
         self.status = status
         self.error_id = error_id
-        self.api_message = api_message
+        self._api_message = api_message
         self.request_id = request_id
         self.method = method
         self.path = path
+
+    @property
+    def api_message(self) -> str | None:
+        """The API's own words, through the run's redactor (an API may echo a value we sent)."""
+        return None if self._api_message is None else redact(self._api_message)
 
 
 class AuthenticationError(APIError):
@@ -288,10 +306,15 @@ class DatabaseError(DoPgpoolError):
 
     ``saturated`` is true when the server refused because every non-reserved slot is taken
     (``remaining connection slots are reserved ...`` or ``too many clients``); ``unreachable`` when no
-    server answered at all (the host does not resolve, the connection is refused or times out).
+    server answered at all (the host does not resolve, the connection is refused or times out);
+    ``login_retry`` when PgBouncer found no server connection in time or its server login is failing (it then
+    waits ``server_login_retry``, 15 s by default, before it tries again).
     """
 
-    def __init__(self, message: str, *, saturated: bool = False, unreachable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, saturated: bool = False, unreachable: bool = False, login_retry: bool = False
+    ) -> None:
         super().__init__(message)
         self.saturated = saturated
         self.unreachable = unreachable
+        self.login_retry = login_retry

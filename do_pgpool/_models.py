@@ -14,6 +14,9 @@ from typing import Any
 from ._dburl import mask_url
 
 __all__ = [
+    "DEFAULT_DB",
+    "DEFAULT_MODE",
+    "DEFAULT_USER",
     "POOL_MODES",
     "Cluster",
     "ClusterEvent",
@@ -27,6 +30,10 @@ JsonDict = dict[str, Any]
 
 #: PgBouncer modes DigitalOcean accepts (the OpenAPI schema has no enum; the prose lists these).
 POOL_MODES = ("transaction", "session", "statement")
+#: what a new pool gets when the request leaves a field out (an update keeps the pool's current value)
+DEFAULT_MODE = "transaction"
+DEFAULT_DB = "defaultdb"
+DEFAULT_USER = "doadmin"
 
 
 @dataclass(frozen=True)
@@ -148,9 +155,9 @@ class PoolSpec:
 
     name: str
     size: int
-    mode: str = "transaction"
-    db: str = "defaultdb"
-    user: str | None = "doadmin"
+    mode: str = DEFAULT_MODE
+    db: str = DEFAULT_DB
+    user: str | None = DEFAULT_USER
 
     def body(self) -> JsonDict:
         """The full request body for PUT (and, with ``name``, POST): user is omitted only for inbound-user pools."""
@@ -160,7 +167,9 @@ class PoolSpec:
         return out
 
     def as_dict(self) -> JsonDict:
-        return {"name": self.name, "mode": self.mode, "size": self.size, "db": self.db, "user": self.user}
+        from ._jsonable import jsonable
+
+        return dict(jsonable(self, only=("name", "mode", "size", "db", "user")))  # the documented order
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from urllib.parse import parse_qsl, quote, quote_plus
 import httpx
 
 from do_pgpool.api._gateway import DigitalOcean
-from do_pgpool.ops._ensure import ensure_pool
-from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.ops._pool import ensure_pool
+from do_pgpool.ops._pool_plan import PoolRequest
 from tests.cassette import CASSETTES
 
 CLUSTER_ID = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"

@@ -121,6 +121,7 @@ def test_redeploy_and_direct_secret(served: tuple[FakeDigitalOcean, str]) -> Non
         (("--secret", "dotenv:/x/.env", "--redeploy-workflow", "d.yml"), "go together"),
         (("--secret", "dotenv:/x/.env", "--redeploy-workflow", "d.yml", "--ref", "main"), "github:OWNER/REPO"),
         (("--secret", "stdout", "--secret-name", "BAD-NAME"), "not valid"),
+        (("--secret", "stdout", "--direct-secret-name", "DATABASE_URL"), "--direct-secret-name must differ"),
     ],
 )
 def test_usage_errors_exit_2_before_any_request(served: tuple[FakeDigitalOcean, str], args: tuple[str, ...],

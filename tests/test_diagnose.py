@@ -13,17 +13,9 @@ import psycopg
 import pytest
 
 from do_pgpool._exceptions import ConfigError, DatabaseError
-from do_pgpool.postgres._diagnose import (
-    SATURATION_MARKERS,
-    Session,
-    Usage,
-    connect,
-    find_idle,
-    is_saturation_message,
-    snapshot,
-    terminate,
-    verdict,
-)
+from do_pgpool.postgres._connect import SATURATION_MARKERS, connect, is_saturation_message
+from do_pgpool.postgres._terminate import find_idle, terminate
+from do_pgpool.postgres._usage import Session, Usage, snapshot, verdict
 from do_pgpool.postgres._verify import verify_pool
 from do_pgpool.testing._servers import RealServers, free_port, psycopg_connect
 from tests.conftest_servers import POOL_NAME

@@ -9,8 +9,8 @@ import pytest
 from do_pgpool import _exceptions as errors
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.api._retry import RetryConfig
-from do_pgpool.ops._ensure import ensure_pool
-from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.ops._pool import ensure_pool
+from do_pgpool.ops._pool_plan import PoolRequest
 from tests.cassette import replay
 
 CLUSTER_ID = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"
@@ -30,7 +30,7 @@ def gateway(sleeps: list[float]) -> DigitalOcean:
 def test_create_makes_three_requests_and_returns_the_pool_connection(gateway: DigitalOcean) -> None:
     with replay("create") as cassette:
         result = ensure_pool(gateway, PoolRequest(size=20))
-    assert result.action == "created"
+    assert result.outcome == "created"
     assert result.requests == 3 == len(cassette.played)
     post = cassette.requests("POST")[0]
     assert json.loads(post.content) == {
@@ -44,7 +44,7 @@ def test_create_makes_three_requests_and_returns_the_pool_connection(gateway: Di
 def test_update_sends_the_full_body_keeping_user_and_mode(gateway: DigitalOcean) -> None:
     with replay("update_size") as cassette:
         result = ensure_pool(gateway, PoolRequest(size=20), cluster=CLUSTER_ID)
-    assert result.action == "updated"
+    assert result.outcome == "updated"
     assert result.requests == 3
     put = cassette.requests("PUT")[0]
     assert json.loads(put.content) == {"mode": "transaction", "size": 20, "db": "defaultdb", "user": "doadmin"}
@@ -54,7 +54,7 @@ def test_update_sends_the_full_body_keeping_user_and_mode(gateway: DigitalOcean)
 def test_converged_run_makes_exactly_two_reads_and_no_write(gateway: DigitalOcean) -> None:
     with replay("converged") as cassette:
         result = ensure_pool(gateway, PoolRequest(size=20), cluster="backend")
-    assert result.action == "unchanged"
+    assert result.outcome == "unchanged"
     assert [r.method for r in cassette.played] == ["GET", "GET"]
     assert gateway.request_count == 2
 
@@ -63,7 +63,7 @@ def test_dry_run_plans_a_create_without_writing(gateway: DigitalOcean) -> None:
     # the "create" cassette holds a POST; a dry run must stop before it
     with pytest.raises(AssertionError, match="never requested"), replay("create") as cassette:
         result = ensure_pool(gateway, PoolRequest(size=20), dry_run=True)
-    assert result.action == "would create"
+    assert result.outcome == "would create"
     assert cassette.requests("POST") == []
 
 
@@ -80,7 +80,7 @@ def test_over_budget_is_refused_with_the_numbers_and_no_write(gateway: DigitalOc
 def test_a_failed_create_that_landed_is_reconciled_not_retried(gateway: DigitalOcean, name: str) -> None:
     with replay(name) as cassette:
         result = ensure_pool(gateway, PoolRequest(size=20))
-    assert result.action == "created"
+    assert result.outcome == "created"
     assert len(cassette.requests("POST")) == 1, "a POST must never be retried blindly"
     assert result.note is not None and "exists as requested" in result.note
 
@@ -98,7 +98,7 @@ def test_a_failed_create_that_did_not_land_says_what_state_it_left(gateway: Digi
 def test_429_waits_for_retry_after(gateway: DigitalOcean, sleeps: list[float]) -> None:
     with replay("rate_limited_retry_after"):
         result = ensure_pool(gateway, PoolRequest(size=20))
-    assert result.action == "unchanged"
+    assert result.outcome == "unchanged"
     assert sleeps == [3.0]
 
 

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from do_pgpool._changes import Action
 from do_pgpool._exceptions import PlanError
 from do_pgpool._models import Pool, PoolSpec
 from do_pgpool.api._gateway import DigitalOcean
-from do_pgpool.ops._ensure import EnsureResult, ensure_pool
-from do_pgpool.ops._plan import PoolRequest, UpdatePool
+from do_pgpool.ops._pool import EnsureResult, ensure_pool
+from do_pgpool.ops._pool_plan import PoolRequest
 from do_pgpool.testing import FakeDigitalOcean
 
 TOKEN = "dop_v1_" + "f" * 8 + "concurrent-token"
@@ -69,13 +70,13 @@ def test_different_sizes_at_once_end_with_one_pool_updated_in_place(served: tupl
     cluster = fake.cluster("app-db")
     results = race(url, cluster.id, [10, 15])
     assert all(isinstance(r, EnsureResult) for r in results), results
-    done = sorted(r.action for r in results if isinstance(r, EnsureResult))
+    done = sorted(r.outcome for r in results if isinstance(r, EnsureResult))
     assert done == ["created", "updated"]
-    winner = next(r for r in results if isinstance(r, EnsureResult) and r.action == "created")
-    loser = next(r for r in results if isinstance(r, EnsureResult) and r.action == "updated")
+    winner = next(r for r in results if isinstance(r, EnsureResult) and r.outcome == "created")
+    loser = next(r for r in results if isinstance(r, EnsureResult) and r.outcome == "updated")
     assert loser.note == "another run created the pool meanwhile; it was updated in place"
     (change,) = loser.changes
-    assert isinstance(change, UpdatePool)
+    assert change.action is Action.UPDATE and change.before is not None and change.after is not None
     assert (change.before.size, change.after.size) == (winner.pool.size, loser.pool.size) != (10, 10)
     # exactly one pool, with the size of the run that wrote last (the update in place)
     assert [(p.name, p.size) for p in fake.cluster("app-db").pools.values()] == [("defaultdb-pool", loser.pool.size)]
@@ -90,7 +91,7 @@ def test_the_same_size_at_once_ends_with_one_pool_and_no_update(served: tuple[Fa
     cluster = fake.cluster("app-db")
     results = race(url, cluster.id, [10, 10])
     assert all(isinstance(r, EnsureResult) for r in results), results
-    assert sorted(r.action for r in results if isinstance(r, EnsureResult)) == ["created", "created"]
+    assert sorted(r.outcome for r in results if isinstance(r, EnsureResult)) == ["created", "created"]
     notes = [r.note for r in results if isinstance(r, EnsureResult)]
     assert sorted(notes, key=str) == [None, "the create answered 422, but the pool exists as requested"]
     assert [(p.name, p.size) for p in fake.cluster("app-db").pools.values()] == [("defaultdb-pool", 10)]

@@ -11,8 +11,7 @@ import pytest
 import do_pgpool
 from do_pgpool._exceptions import BudgetError, ConfigError, Param, PlanError, Step
 from do_pgpool.cli._common import error_text, flag
-from do_pgpool.ops._fleet import PoolSize
-from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.ops._pool_plan import PoolRequest, PoolSize
 from do_pgpool.ops._resize_plan import ResizeRequest
 
 PACKAGE = Path(do_pgpool.__file__).parent

@@ -26,8 +26,7 @@ from dotenv import dotenv_values
 
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.ops._fix import fix
-from do_pgpool.ops._fleet import PoolSize, PoolTemplate
-from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.ops._pool_plan import PoolRequest, PoolSize
 from do_pgpool.targets._parse import parse_target
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._servers import PoolAlias, RealServers, psycopg_connect
@@ -435,7 +434,7 @@ def test_library_a_percentage_on_a_cluster_without_a_known_budget_fails_the_pool
                      pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
     http = httpx.Client(transport=fake.http_transport())
     with DigitalOcean("test-token", http=http) as gateway:
-        result = fix(gateway, PoolTemplate(PoolSize.parse("50%"), name=POOL), cluster="odd-db", idle_for=0)
+        result = fix(gateway, PoolRequest(PoolSize.parse("50%"), name=POOL), cluster="odd-db", idle_for=0)
     http.close()
     assert [(s.name, s.outcome) for s in result.steps] == [
         ("status", "done"), ("terminate-idle", "skipped"), ("ensure-pool", "failed"),

@@ -10,20 +10,17 @@ from typing import NamedTuple
 import httpx
 import pytest
 
+from do_pgpool._changes import Action
 from do_pgpool._exceptions import ConfigError, PlanError, ServerError
 from do_pgpool._models import Cluster
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.api._limiter import RateLimiter, Window
 from do_pgpool.api._retry import RetryConfig
-from do_pgpool.ops._fleet import (
-    FleetResult,
-    PoolSize,
-    PoolTemplate,
-    SecretsSpec,
-    ensure_fleet,
-    ensure_pool_on,
-)
+from do_pgpool.ops._fleet import FleetResult, ensure_fleet
+from do_pgpool.ops._pool import ensure_pool
+from do_pgpool.ops._pool_plan import PoolRequest, PoolSize
 from do_pgpool.targets._parse import parse_target
+from do_pgpool.targets._spec import SecretsSpec
 from do_pgpool.testing import FakeClock, FakeDigitalOcean
 from tests.test_limiter import most_in_any_window
 
@@ -69,8 +66,8 @@ class Harness:
             self.fake.add_cluster(name, size=SIZES[i % len(SIZES)], tags=[TAG, "customer"])
         return names
 
-    def run(self, template: PoolTemplate | None = None, **kwargs: object) -> FleetResult:
-        template = template or PoolTemplate(PoolSize.parse("50%"))
+    def run(self, template: PoolRequest | None = None, **kwargs: object) -> FleetResult:
+        template = template or PoolRequest(PoolSize.parse("50%"))
         return ensure_fleet(self.connect, template, tag=TAG, **kwargs)  # type: ignore[arg-type]
 
 
@@ -113,7 +110,7 @@ def test_a_percentage_needs_a_slug_that_says_the_ram() -> None:
 
 def test_the_template_validates_the_pool_before_any_request() -> None:
     with pytest.raises(ConfigError, match="3 to 60"):
-        PoolTemplate(PoolSize.parse("50%"), name="x")
+        PoolRequest(PoolSize.parse("50%"), name="x")
 
 
 # -- the fleet -----------------------------------------------------------------------------------------
@@ -128,7 +125,8 @@ def test_a_hundred_clusters_of_mixed_sizes_all_converge(harness: Harness) -> Non
 
     assert result.ok and [o.cluster.name for o in result.outcomes] == names
     assert [c.name for c in result.skipped] == ["cache"]
-    assert {o.action for o in result.outcomes} == {"created"}
+    assert {o.outcome for o in result.outcomes} == {"created"}
+    assert {o.action for o in result.outcomes} == {Action.CREATE}
     for i, name in enumerate(names):
         pool = harness.fake.cluster(name).pools["defaultdb-pool"]
         assert (pool.size, pool.mode, pool.user) == (HALF[SIZES[i % 4]], "transaction", "doadmin")
@@ -146,7 +144,7 @@ def test_a_rerun_only_reads_one_listing_plus_one_request_per_cluster(harness: Ha
     again = harness.run()
 
     rerun = harness.fake.calls[before:]
-    assert again.ok and {o.action for o in again.outcomes} == {"unchanged"}
+    assert again.ok and {o.outcome for o in again.outcomes} == {"unchanged"}
     assert {c.method for c in rerun} == {"GET"}
     assert len(rerun) == again.requests == 1 + 100
     assert all(o.requests == 1 for o in again.outcomes)
@@ -198,8 +196,8 @@ def test_faults_on_a_few_clusters_are_reported_per_cluster_and_the_rest_succeed(
     assert "database:create scope" in str(by_name[names[7]].error)
     assert "'resizing', not online" in str(by_name[names[11]].error)
     assert "limit is 22" in str(by_name["tenant-full"].error)
-    assert all(by_name[n].action == "failed" for n in failed)
-    assert all(o.action == "created" for o in result.outcomes if o.cluster.name not in failed)
+    assert all(by_name[n].outcome == "failed" and by_name[n].action is None for n in failed)
+    assert all(o.outcome == "created" for o in result.outcomes if o.cluster.name not in failed)
     assert len([o for o in result.outcomes if o.ok]) == 17
 
 
@@ -219,7 +217,7 @@ def test_dry_run_plans_every_cluster_and_writes_nothing(harness: Harness) -> Non
 
     result = harness.run(dry_run=True)
 
-    actions = [o.action for o in result.outcomes]
+    actions = [o.outcome for o in result.outcomes]
     assert actions[:3] == ["would update", "unchanged", "would create"]
     assert result.dry_run and {c.method for c in harness.fake.calls} == {"GET"}
     assert [o.pending for o in result.outcomes][:2] == [True, False]
@@ -234,7 +232,7 @@ def test_no_matching_cluster_is_an_error_that_names_the_tag(harness: Harness) ->
 def test_all_clusters_without_a_tag(harness: Harness) -> None:
     harness.fake.add_cluster("a-db")
     harness.fake.add_cluster("b-db", tags=["x"])
-    result = ensure_fleet(harness.connect, PoolTemplate(PoolSize.parse("5")), tag=None)
+    result = ensure_fleet(harness.connect, PoolRequest(PoolSize.parse("5")), tag=None)
     assert [o.cluster.name for o in result.outcomes] == ["a-db", "b-db"]
 
 
@@ -264,7 +262,7 @@ def test_secrets_go_to_each_clusters_own_target_after_its_pool_is_confirmed(harn
 
     by_name = {o.cluster.name: o for o in result.outcomes}
     # names[0]'s .env cannot be written (no folder): refused before its pool is touched.
-    assert not by_name[names[0]].ok and by_name[names[0]].action == "failed"
+    assert not by_name[names[0]].ok and by_name[names[0]].outcome == "failed"
     assert "does not exist" in str(by_name[names[0]].error) and by_name[names[0]].requests == 0
     assert not harness.fake.cluster(names[0]).pools
     assert by_name[names[2]].secrets == ()  # pool failed: no secret written
@@ -309,7 +307,7 @@ def test_a_fleet_target_without_the_placeholder_is_refused_before_any_request(ha
 def test_one_cluster_by_name_with_a_percentage_costs_two_requests_when_converged(harness: Harness) -> None:
     harness.fake.add_cluster("solo", size="db-s-2vcpu-4gb")
     with harness.connect() as gateway:
-        first = ensure_pool_on(gateway, "solo", PoolTemplate(PoolSize.parse("50%")))
-        second = ensure_pool_on(gateway, "solo", PoolTemplate(PoolSize.parse("50%")))
-    assert (first.action, first.pool.size, first.requests) == ("created", 48, 3)
-    assert (second.action, second.requests) == ("unchanged", 2)
+        first = ensure_pool(gateway, PoolRequest(PoolSize.parse("50%")), cluster="solo")
+        second = ensure_pool(gateway, PoolRequest(PoolSize.parse("50%")), cluster="solo")
+    assert (first.outcome, first.pool.size, first.requests) == ("created", 48, 3)
+    assert (second.outcome, second.requests) == ("unchanged", 2)

@@ -8,7 +8,7 @@ import click
 import pytest
 
 from do_pgpool.cli import main
-from do_pgpool.postgres._diagnose import SATURATED_ADVICE
+from do_pgpool.postgres._connect import SATURATED_ADVICE
 
 SUGGESTED = re.findall(r": do-pgpool ([a-z-]+)((?: --[a-z-]+(?: [A-Z]+)?)*)", SATURATED_ADVICE)
 
@@ -19,7 +19,7 @@ def test_the_saturation_advice_suggests_commands() -> None:
 
 @pytest.mark.parametrize(("name", "options"), SUGGESTED)
 def test_suggested_commands_and_options_exist(name: str, options: str) -> None:
-    command = main.commands.get(name)
+    command = main.get_command(click.Context(main), name)  # lazy group: load the command by name
     assert isinstance(command, click.Command), f"do-pgpool {name} does not exist"
     known = {opt for param in command.params for opt in getattr(param, "opts", [])}
     for option in re.findall(r"--[a-z-]+", options):

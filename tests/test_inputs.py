@@ -140,7 +140,7 @@ WRONG: dict[str, Callable[[], Any]] = {
     "PoolSize superscript": lambda: lib.PoolSize.parse("\u00b2"),
     "PoolSize full-width": lambda: lib.PoolSize.parse("\uff12\uff10"),
     "PoolSize bytes": lambda: lib.PoolSize.parse(b"20"),  # type: ignore[arg-type]
-    "PoolTemplate float size": lambda: lib.PoolTemplate(math.inf),  # type: ignore[arg-type]
+    "PoolRequest float size": lambda: lib.PoolRequest(math.inf),  # type: ignore[arg-type]
     "non-string secret value": lambda: lib.write_secrets([lib.StdoutTarget()], {"DATABASE_URL": 5}),  # type: ignore[dict-item]
     "non-string secret name": lambda: lib.write_secrets([lib.StdoutTarget()], {5: "x"}),  # type: ignore[dict-item]
     "values None": lambda: lib.write_secrets([lib.StdoutTarget()], None),  # type: ignore[arg-type]

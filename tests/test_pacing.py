@@ -16,7 +16,8 @@ import pytest
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.api._limiter import RateLimiter, Window
 from do_pgpool.api._retry import RetryConfig
-from do_pgpool.ops._fleet import FleetResult, PoolSize, PoolTemplate, ensure_fleet
+from do_pgpool.ops._fleet import FleetResult, ensure_fleet
+from do_pgpool.ops._pool_plan import PoolRequest, PoolSize
 from do_pgpool.testing import FakeClock, FakeDigitalOcean
 from tests.test_limiter import most_in_any_window
 
@@ -50,7 +51,7 @@ class Scaled:
             "fleet-token", http=self.http, retry=retry, limiter=limiter
         )
         try:
-            return ensure_fleet(connect, PoolTemplate(PoolSize.parse("50%")), tag="fleet", concurrency=CONCURRENCY)
+            return ensure_fleet(connect, PoolRequest(PoolSize.parse("50%")), tag="fleet", concurrency=CONCURRENCY)
         finally:
             self.http.close()
 
@@ -114,6 +115,6 @@ def test_a_burst_429_in_a_fleet_run_pauses_everyone_for_its_retry_after_not_for_
     retry = RetryConfig(sleep=clock.sleep, clock=clock.now)
     with httpx.Client(transport=fake.http_transport()) as http:
         result = ensure_fleet(lambda: DigitalOcean("t", http=http, retry=retry, limiter=limiter),
-                              PoolTemplate(PoolSize.parse("5")), tag="fleet", concurrency=4)  # fmt: skip
+                              PoolRequest(PoolSize.parse("5")), tag="fleet", concurrency=4)  # fmt: skip
     assert result.ok and [c.status for c in fake.calls].count(429) == 1
     assert max(clock.sleeps) == 29.0 and sum(clock.sleeps) <= 2 * 29.0  # the retry's sleep and the pause overlap

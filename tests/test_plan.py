@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from do_pgpool._changes import Action
 from do_pgpool._exceptions import BudgetError, ConfigError, PlanError
 from do_pgpool._models import Cluster, Pool
-from do_pgpool.ops._plan import CreatePool, PoolRequest, ReplacePool, UpdatePool, plan_pool
+from do_pgpool.ops._pool_plan import PoolRequest, plan_pool
 
 
 def cluster(size: str = "db-s-1vcpu-1gb", **kw: object) -> Cluster:
@@ -25,8 +26,8 @@ def pool(name: str = "defaultdb-pool", size: int = 10, mode: str = "transaction"
 
 def test_missing_pool_is_created_with_the_defaults() -> None:
     plan = plan_pool(cluster(), [], PoolRequest(size=15))
-    assert plan.action == "create"
-    assert plan.changes == (CreatePool(plan.desired),)
+    assert plan.action is Action.CREATE
+    assert [(c.action, c.before, c.after) for c in plan.changes] == [(Action.CREATE, None, plan.desired)]
     assert plan.desired.as_dict() == {
         "name": "defaultdb-pool", "mode": "transaction", "size": 15, "db": "defaultdb", "user": "doadmin",
     }
@@ -38,22 +39,22 @@ def test_default_name_follows_the_database() -> None:
 
 def test_matching_pool_means_no_change() -> None:
     plan = plan_pool(cluster(), [pool(size=15)], PoolRequest(size=15))
-    assert not plan and plan.action == "unchanged"
+    assert not plan and plan.action is Action.NONE
 
 
 def test_update_keeps_the_current_user_db_and_mode_unless_asked() -> None:
     current = pool(size=10, mode="session", user="app", db="app", name="reports")
     plan = plan_pool(cluster(), [current], PoolRequest(size=12, name="reports"))
-    assert plan.action == "update"
+    assert plan.action is Action.UPDATE
     change = plan.changes[0]
-    assert isinstance(change, UpdatePool)
+    assert change.action is Action.UPDATE and change.before == current.spec and change.after is not None
     assert change.after.body() == {"mode": "session", "size": 12, "db": "app", "user": "app"}
 
 
 def test_update_can_switch_to_the_inbound_user_and_the_body_omits_user() -> None:
     plan = plan_pool(cluster(), [pool()], PoolRequest(size=10, inbound_user=True))
     change = plan.changes[0]
-    assert isinstance(change, UpdatePool)
+    assert change.action is Action.UPDATE and change.after is not None
     assert change.after.body() == {"mode": "transaction", "size": 10, "db": "defaultdb"}
     assert "user doadmin -> (inbound user)" in change.describe()
 
@@ -66,7 +67,7 @@ def test_mode_change_is_refused_without_replace_and_says_connections_drop() -> N
 
 def test_mode_change_with_replace_plans_delete_and_create() -> None:
     plan = plan_pool(cluster(), [pool(mode="session")], PoolRequest(size=10, mode="transaction"), replace=True)
-    assert plan.action == "replace" and isinstance(plan.changes[0], ReplacePool)
+    assert plan.action is Action.REPLACE and plan.changes[0].action is Action.REPLACE
 
 
 def test_budget_counts_other_pools_but_not_the_pool_being_resized() -> None:
@@ -88,7 +89,7 @@ def test_budget_scales_with_ram(slug: str, limit: int) -> None:
 
 def test_twenty_of_twenty_two_warns_about_direct_headroom_with_a_suggestion() -> None:
     plan = plan_pool(cluster(), [], PoolRequest(size=20))
-    assert plan.action == "create"
+    assert plan.action is Action.CREATE
     (warning,) = plan.warnings
     assert "20 of 22" in warning and "leaving 2 for direct connections" in warning
     assert "A pool size of 19 keeps 3" in warning

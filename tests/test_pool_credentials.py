@@ -13,11 +13,12 @@ import pytest
 
 from do_pgpool import _exceptions as errors
 from do_pgpool.api._gateway import DigitalOcean
-from do_pgpool.ops._ensure import ensure_pool
-from do_pgpool.ops._fleet import PoolSize, PoolTemplate, SecretsSpec, ensure_fleet
-from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.ops._fleet import ensure_fleet
+from do_pgpool.ops._pool import ensure_pool
+from do_pgpool.ops._pool_plan import PoolRequest, PoolSize
 from do_pgpool.targets._parse import parse_target
 from do_pgpool.targets._secret_values import secret_values
+from do_pgpool.targets._spec import SecretsSpec
 from do_pgpool.testing import FakeDigitalOcean
 from tests.cli_runner import assert_none_shown, invoke
 
@@ -79,7 +80,7 @@ def test_user_change_returns_the_new_users_credentials_with_one_more_read(
 ) -> None:
     cluster_id = fake.cluster("app-db").id
     result = ensure_pool(gateway, PoolRequest(size=10, user="app"), cluster=cluster_id, fresh_connection=True)
-    assert result.action == "updated"
+    assert result.outcome == "updated"
     assert result.current is not None and result.current.connection is not None
     assert result.current.connection.user == "app"
     assert result.current.connection.password == APP_PASSWORD
@@ -92,7 +93,7 @@ def test_user_change_without_fresh_connection_returns_no_stale_connection(
 ) -> None:
     cluster_id = fake.cluster("app-db").id
     result = ensure_pool(gateway, PoolRequest(size=10, user="app"), cluster=cluster_id)
-    assert result.action == "updated" and result.requests == 3
+    assert result.outcome == "updated" and result.requests == 3
     assert result.current is not None and result.current.user == "app"
     assert result.current.connection is None  # doadmin's old connection would be a wrong secret
 
@@ -113,10 +114,10 @@ def test_cli_secret_after_user_change_has_the_pool_users_password(
 def test_fleet_secret_after_user_change_has_the_pool_users_password(
     fake: FakeDigitalOcean, tmp_path: Path
 ) -> None:
-    template = PoolTemplate(PoolSize(10), user="app")
+    template = PoolRequest(PoolSize(10), user="app")
     spec = SecretsSpec((parse_target(f"dotenv:{tmp_path}/{{cluster}}.env"),))
     result = ensure_fleet(lambda: DigitalOcean(TOKEN, http=fake.http_client(TOKEN)), template, tag=None, secrets=spec)
-    assert result.ok and result.outcomes[0].action == "updated"
+    assert result.ok and result.outcomes[0].outcome == "updated"
     url = urlsplit(dotenv_url(tmp_path / "app-db.env"))
     assert (url.username, url.password) == ("app", APP_PASSWORD)
 

@@ -14,7 +14,7 @@ from do_pgpool._exceptions import ConfigError
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.cli import main
 from do_pgpool.ops._fix import fix
-from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.ops._pool_plan import PoolRequest
 from do_pgpool.targets._parse import parse_target
 from do_pgpool.testing import FakeDigitalOcean
 

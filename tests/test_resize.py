@@ -12,7 +12,7 @@ from do_pgpool import _exceptions as errors
 from do_pgpool._models import Cluster
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.api._poll import Progress, ProgressCallback
-from do_pgpool.ops._resize import ResizeResult, resize
+from do_pgpool.ops._resize import ResizeResult, apply_resize, prepare_resize, resize
 from do_pgpool.ops._resize_plan import ResizeRequest, plan_resize
 from do_pgpool.testing import FakeClock, FakeDigitalOcean, LifecycleOptions, openapi
 from tests.test_wait import (
@@ -55,7 +55,8 @@ def test_explicit_size_plans_one_resize_with_both_budgets() -> None:
     assert [c.describe() for c in plan.changes] == [
         "~ resize cluster 'app-db': size db-s-1vcpu-1gb -> db-s-2vcpu-4gb (budget 22 -> 97)"
     ]
-    assert plan.changes[0].body() == {"size": "db-s-2vcpu-4gb", "num_nodes": 1}
+    after = plan.changes[0].after
+    assert after is not None and after.body() == {"size": "db-s-2vcpu-4gb", "num_nodes": 1}
 
 
 @pytest.mark.parametrize(
@@ -173,7 +174,7 @@ def test_resize_accepted_while_still_online_with_the_old_size_waits_for_the_new_
     api.put(RESIZE_PATH).mock(side_effect=put)
     seen: list[Progress] = []
     result = resize_to_2gb(gateway, clock, on_progress=seen.append)
-    assert result.action == "resized"
+    assert result.outcome == "resized"
     assert (result.cluster.status, result.cluster.size) == ("online", "db-s-2vcpu-4gb")
     assert put.bodies() == [{"size": "db-s-2vcpu-4gb", "num_nodes": 1}]
     assert reads.count == 7
@@ -194,7 +195,7 @@ def test_412_on_the_put_is_retried_with_backoff_then_succeeds(
     )
     api.put(RESIZE_PATH).mock(side_effect=put)
     result = resize_to_2gb(gateway, clock)
-    assert result.action == "resized"
+    assert result.outcome == "resized"
     assert put.count == 3
     assert clock.sleeps[:2] == [5.0, 7.5]
 
@@ -231,7 +232,7 @@ def test_already_at_the_target_is_a_no_op_with_two_reads(
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online")))
     put = api.put(RESIZE_PATH).mock(return_value=httpx.Response(202))
     result = resize(gateway, request_, cluster=CLUSTER_ID, waiting=fake_waiting(clock))
-    assert result.action == "unchanged" and not put.called
+    assert result.outcome == "unchanged" and not put.called
     assert result.requests == 2
 
 
@@ -267,14 +268,13 @@ def test_dry_run_reads_two_and_writes_nothing(api: respx.MockRouter, gateway: Di
     serve_options(api)
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online")))
     put = api.put(RESIZE_PATH).mock(return_value=httpx.Response(202))
-    shown = []
-    result = resize(
-        gateway, ResizeRequest(connections=90), cluster=CLUSTER_ID, dry_run=True, waiting=fake_waiting(clock),
-        on_plan=shown.append,
-    )
-    assert result.action == "would resize" and result.plan.size == "db-s-2vcpu-4gb"
-    assert not put.called and result.requests == 2
-    assert shown == [result.plan]
+    plan = prepare_resize(gateway, ResizeRequest(connections=90), cluster=CLUSTER_ID)
+    result = apply_resize(gateway, plan, dry_run=True, waiting=fake_waiting(clock))
+    assert result.outcome == "would resize" and result.plan is plan and plan.size == "db-s-2vcpu-4gb"
+    assert not put.called and gateway.request_count == 2 and result.requests == 0
+    again = resize(gateway, ResizeRequest(connections=90), cluster=CLUSTER_ID, dry_run=True,
+                   waiting=fake_waiting(clock))  # fmt: skip
+    assert again.outcome == "would resize" and again.requests == 2 and not put.called
 
 
 def test_no_wait_returns_after_the_202(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
@@ -283,7 +283,7 @@ def test_no_wait_returns_after_the_202(api: respx.MockRouter, gateway: DigitalOc
     api.get(CLUSTER_PATH).mock(side_effect=reads)
     api.put(RESIZE_PATH).mock(side_effect=Script(ok(None, 202)))
     result = resize_to_2gb(gateway, clock, wait=False)
-    assert result.action == "requested" and reads.count == 1 and clock.sleeps == []
+    assert result.outcome == "requested" and reads.count == 1 and clock.sleeps == []
 
 
 def test_timeout_after_the_put_has_the_last_status(
@@ -312,7 +312,7 @@ def test_a_busy_cluster_is_waited_for_then_resized(
     put = Script(ok(None, 202))
     api.put(RESIZE_PATH).mock(side_effect=put)
     result = resize_to_2gb(gateway, clock)
-    assert result.action == "resized" and put.count == 1
+    assert result.outcome == "resized" and put.count == 1
 
 
 def test_a_busy_cluster_with_no_wait_is_refused_without_writing(
@@ -335,7 +335,7 @@ def test_rerun_while_the_resize_runs_just_waits_for_it(
     api.get(CLUSTER_PATH).mock(side_effect=reads)
     put = api.put(RESIZE_PATH).mock(return_value=httpx.Response(202))
     result = resize_to_2gb(gateway, clock)
-    assert result.action == "unchanged" and not put.called
+    assert result.outcome == "unchanged" and not put.called
     assert result.cluster.status == "online"
 
 
@@ -349,6 +349,6 @@ def test_end_to_end_against_the_fake_and_idempotent() -> None:
     with fake.http_client() as http, DigitalOcean("fake-token", http=http) as do:
         first = resize(do, ResizeRequest(connections=90), cluster="app-db", waiting=fake_waiting(fake_clock))
         second = resize(do, ResizeRequest(connections=90), cluster="app-db", waiting=fake_waiting(fake_clock))
-    assert first.action == "resized" and first.cluster.size == "db-s-2vcpu-4gb"
-    assert second.action == "unchanged" and second.requests == 2
+    assert first.outcome == "resized" and first.cluster.size == "db-s-2vcpu-4gb"
+    assert second.outcome == "unchanged" and second.requests == 2
     assert [c.method for c in fake.calls_to("PUT")] == ["PUT"]

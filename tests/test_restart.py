@@ -46,7 +46,7 @@ def test_nothing_pending_means_no_write_and_says_so(
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online", pending=False)))
     put = api.put(UPDATE_PATH).mock(return_value=httpx.Response(204))
     result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock))
-    assert result.action == "nothing pending" and not put.called
+    assert result.outcome == "nothing pending" and not put.called
     assert result.requests == 1 and "no maintenance pending" in result.description
 
 
@@ -66,7 +66,7 @@ def test_pending_update_is_started_and_waited_for_through_busy_and_back(
     api.put(UPDATE_PATH).mock(side_effect=put)
     seen: list[Progress] = []
     result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock, on_progress=seen.append))
-    assert result.action == "restarted" and put.count == 1 and reads.count == 5
+    assert result.outcome == "restarted" and put.count == 1 and reads.count == 5
     assert log.count == 1 and result.requests == 7  # the events log only before the request: busy was seen
     assert result.cluster is not None and result.cluster.status == "online"
     assert "maintenance not started yet" in seen[0].detail
@@ -91,7 +91,7 @@ def test_a_cluster_that_stays_online_is_done_when_its_events_log_shows_the_maint
     api.put(UPDATE_PATH).mock(side_effect=put)
     seen: list[Progress] = []
     result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock, on_progress=seen.append))
-    assert result.action == "restarted" and put.count == 1
+    assert result.outcome == "restarted" and put.count == 1
     assert (reads.count, log.count, result.requests) == (4, 3, 8)
     assert log.requests[0].url.params["per_page"] == "200"
     assert any("flag cleared, but no switch-over" in p.detail for p in seen)
@@ -102,14 +102,14 @@ def test_no_wait_reads_no_events(api: respx.MockRouter, gateway: DigitalOcean, c
     log = api.get(EVENTS_PATH).mock(return_value=httpx.Response(500))
     api.put(UPDATE_PATH).mock(side_effect=Script(ok(None, 204)))
     result = restart_cluster(gateway, cluster=CLUSTER_ID, wait=False, waiting=fake_waiting(clock))
-    assert result.action == "requested" and not log.called and result.requests == 2
+    assert result.outcome == "requested" and not log.called and result.requests == 2
 
 
 def test_dry_run_reads_once_and_writes_nothing(api: respx.MockRouter, gateway: DigitalOcean, clock: FakeClock) -> None:
     api.get(CLUSTER_PATH).mock(side_effect=Script(cluster("online", pending=True)))
     put = api.put(UPDATE_PATH).mock(return_value=httpx.Response(204))
     result = restart_cluster(gateway, cluster=CLUSTER_ID, dry_run=True, waiting=fake_waiting(clock))
-    assert result.action == "would restart" and not put.called and result.requests == 1
+    assert result.outcome == "would restart" and not put.called and result.requests == 1
 
 
 def test_412_on_install_update_is_retried_until_accepted(
@@ -122,7 +122,7 @@ def test_412_on_install_update_is_retried_until_accepted(
     put = Script(error(412, "precondition_failed", "cluster is undergoing maintenance"), ok(None, 204))
     api.put(UPDATE_PATH).mock(side_effect=put)
     result = restart_cluster(gateway, cluster=CLUSTER_ID, waiting=fake_waiting(clock))
-    assert result.action == "restarted" and put.count == 2 and clock.sleeps[0] == 5.0
+    assert result.outcome == "restarted" and put.count == 2 and clock.sleeps[0] == 5.0
 
 
 def test_restart_wait_times_out_with_the_last_status(
@@ -143,8 +143,8 @@ def test_end_to_end_cluster_restart_against_the_fake_then_nothing_pending() -> N
     with fake.http_client() as http, DigitalOcean("fake-token", http=http) as do:
         first = restart_cluster(do, cluster="app-db", waiting=fake_waiting(fake_clock))
         second = restart_cluster(do, cluster="app-db", waiting=fake_waiting(fake_clock))
-    assert first.action == "restarted"
-    assert second.action == "nothing pending" and second.requests == 1
+    assert first.outcome == "restarted"
+    assert second.outcome == "nothing pending" and second.requests == 1
     assert len(fake.calls_to("PUT")) == 1
 
 
@@ -176,7 +176,7 @@ def test_app_by_name_is_restarted_and_its_deployment_waited_for(
     polls = Script(deployment("DEPLOYING"), deployment("DEPLOYING"), deployment("ACTIVE"))
     api.get(f"/v2/apps/{APP_ID}/deployments/{DEPLOYMENT_ID}").mock(side_effect=polls)
     result = restart_app(gateway, "web", components=["api"], waiting=fake_waiting(clock))
-    assert result.action == "restarted" and result.phase == "ACTIVE"
+    assert result.outcome == "restarted" and result.phase == "ACTIVE"
     assert post.bodies() == [{"components": ["api"]}]
     assert polls.count == 3 and result.requests == 5  # list apps, POST, 3 polls
 
@@ -191,7 +191,7 @@ def test_app_by_id_is_one_read_and_all_components_by_default(
     api.post(f"/v2/apps/{APP_ID}/restart").mock(side_effect=post)
     api.get(f"/v2/apps/{APP_ID}/deployments/{DEPLOYMENT_ID}").mock(side_effect=Script(deployment("ACTIVE")))
     result = restart_app(gateway, APP_ID, waiting=fake_waiting(clock))
-    assert result.action == "restarted" and result.name == "web"
+    assert result.outcome == "restarted" and result.name == "web"
     assert not listing.called and get_app.count == 1
     assert post.bodies() in ([{}], [None]), "no components: DigitalOcean restarts them all"
 
@@ -201,7 +201,7 @@ def test_no_wait_returns_after_the_post(api: respx.MockRouter, gateway: DigitalO
     api.post(f"/v2/apps/{APP_ID}/restart").mock(side_effect=Script(deployment("PENDING_DEPLOY")))
     polls = api.get(f"/v2/apps/{APP_ID}/deployments/{DEPLOYMENT_ID}").mock(return_value=httpx.Response(500))
     result = restart_app(gateway, "web", wait=False, waiting=fake_waiting(clock))
-    assert result.action == "requested" and result.deployment_id == DEPLOYMENT_ID and not polls.called
+    assert result.outcome == "requested" and result.deployment_id == DEPLOYMENT_ID and not polls.called
 
 
 def test_failed_deployment_raises_with_the_phase(
@@ -234,5 +234,5 @@ def test_app_restart_against_the_fake() -> None:
     fake.add_app("web")
     with fake.http_client() as http, DigitalOcean("fake-token", http=http) as do:
         result = restart_app(do, "web", waiting=fake_waiting(fake_clock))
-    assert result.action == "restarted" and result.phase == "ACTIVE"
+    assert result.outcome == "restarted" and result.phase == "ACTIVE"
     assert len(fake.calls_to("POST")) == 1

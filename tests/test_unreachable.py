@@ -11,7 +11,7 @@ import pytest
 
 from do_pgpool._exceptions import DatabaseError
 from do_pgpool.cli._sandbox import sandbox_hint
-from do_pgpool.postgres._diagnose import connect, unreachable_reason
+from do_pgpool.postgres._connect import connect, unreachable_reason
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._servers import free_port
 from tests.cli_runner import assert_none_shown, invoke

@@ -11,7 +11,7 @@
 - ``sleep`` and ``clock`` are injectable, so tests never sleep.
 
 POST is retried only after a 429 (refused before anything was applied); after any other failure a create may
-have been applied, and ``_ensure.py`` reads before deciding.
+have been applied, and ``ops/_pool.py`` reads before deciding.
 """
 
 from __future__ import annotations

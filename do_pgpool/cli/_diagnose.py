@@ -77,42 +77,29 @@ def terminate_idle_command(
       do-pgpool terminate-idle --cluster app-db --dry-run
       do-pgpool terminate-idle --idle-for 600 --application web --include-idle-in-transaction
     """
-    from .._exceptions import CredentialsMissingError, DatabaseError
-    from ..postgres._diagnose import connect, find_idle, snapshot, terminate
+    from .._exceptions import DatabaseError
+    from ..ops._terminate_idle import terminate_idle
 
     with open_gateway(token, api_url) as gateway:
-        found = gateway.find_cluster(cluster)
-    if found.connection is None or not found.connection.has_password:
-        raise CredentialsMissingError(
-            f"the API returned no password for cluster {found.name} (the token lacks database:view_credentials)"
-        )
-    try:
-        conn = connect(found.connection.uri)
-    except DatabaseError as exc:
-        hint = sandbox_hint(api_url) if exc.unreachable else None
-        if hint is None:
-            raise
-        raise DatabaseError(f"{exc}\n{hint}", unreachable=True) from exc
-    with conn:
-        sessions = find_idle(conn, idle_for=idle_for, user=user, application=application,
-                             include_idle_in_transaction=include_idle_in_transaction)  # fmt: skip
-        if dry_run:
-            usage = snapshot(conn)
-            if output == "json":
-                emit_json({"dry_run": True, "would_terminate": [s.as_dict() for s in sessions],
-                           "usage": usage.as_dict()})  # fmt: skip
-                return
-            for s in sessions:
-                click.echo(f"  would terminate {s.describe()}")
-            click.echo(f"dry run: would terminate {len(sessions)} session(s); nothing was changed; "
-                       f"{usage.verdict.describe()}")  # fmt: skip
-            return
-        result = terminate(conn, sessions)
+        try:
+            result = terminate_idle(
+                gateway, cluster, idle_for=idle_for, user=user, application=application,
+                include_idle_in_transaction=include_idle_in_transaction, dry_run=dry_run,
+            )  # fmt: skip
+        except DatabaseError as exc:
+            hint = sandbox_hint(api_url) if exc.unreachable else None
+            if hint is None:
+                raise
+            raise exc.extended(f"\n{hint}") from exc
     if output == "json":
-        emit_json({"dry_run": False, **result.as_dict()})
+        emit_json(result.as_dict())
         return
-    for s in result.terminated:
-        click.echo(f"  terminated {s.describe()}")
-    for s, reason in result.skipped:
-        click.echo(f"  kept {s.describe()}: {reason}")
+    if result.terminated is None:
+        for s in result.sessions:
+            click.echo(f"  would terminate {s.describe()}")
+    else:
+        for s in result.terminated.terminated:
+            click.echo(f"  terminated {s.describe()}")
+        for s, reason in result.terminated.skipped:
+            click.echo(f"  kept {s.describe()}: {reason}")
     click.echo(result.describe())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
@@ -15,22 +14,22 @@ from ._common import (
     OperationFailed,
     command,
     dry_run_option,
-    emit_json,
-    error_text,
     open_gateway,
     output_option,
     warn,
 )
 from ._pool_options import pool_options
+from ._render import render_ensure, render_fleet
 from ._secrets import secret_options
 
 if TYPE_CHECKING:
     from .._models import Cluster
     from ..api._gateway import DigitalOcean
-    from ..ops._ensure import EnsureResult
     from ..ops._fleet import ClusterOutcome, FleetResult
+    from ..ops._pool import EnsureResult
+    from ..targets._spec import SecretsSpec
     from ._pool_options import PoolOptions
-    from ._secrets import SecretOptions, SecretRequest
+    from ._secrets import SecretOptions
 
 
 @command("ensure-pool")
@@ -106,7 +105,7 @@ def ensure_pool_command(
     """
     fleet = _fleet_mode(ctx, cluster, tag, all_clusters)
     plan_only = dry_run or check
-    with secrets.prepare(inbound_user=pool.template.inbound_user) as prepared:
+    with secrets.prepare(inbound_user=pool.request.inbound_user) as prepared:
         request = prepared if prepared.targets else None
         if fleet:
             fleet_run = _run_fleet(token, api_url, pool, request, tag, concurrency, max_wait, plan_only, output)
@@ -136,104 +135,69 @@ def _ensure_one(
     api_url: str,
     cluster: str | None,
     pool: PoolOptions,
-    request: SecretRequest | None,
+    request: SecretsSpec | None,
     dry_run: bool,
     output: str,
 ) -> bool:
     """Ensure (or plan) the pool and its secrets on one cluster, render the outcome; True if anything is pending."""
-    from ..ops._fleet import ensure_pool_on
+    from dataclasses import replace
+
+    from ..ops._pool import apply_pool, prepare_pool
 
     with open_gateway(token, api_url) as gateway:
         target: Cluster | str | None = cluster
         if request is not None and _has_placeholder_dotenv(request):
             # dotenv:/srv/{cluster}/.env needs the cluster's name to be checked: read it before the pool is written
-            # (ensure_pool_on then reuses it, so this costs no extra request)
+            # (prepare_pool then reuses it, so this costs no extra request)
             from ..targets._parse import check_targets
 
             target = gateway.find_cluster(cluster)
             check_targets(request.targets, cluster=target.name)
-        result = ensure_pool_on(gateway, target, pool.template, dry_run=dry_run, replace=pool.replace,
-                                fresh_connection=request is not None)  # fmt: skip
+        start = gateway.request_count  # the cluster read for a {cluster} path above is not the pool's
+        plan = prepare_pool(gateway, pool.request, cluster=target, replace=pool.replace)
+        result = apply_pool(gateway, plan, dry_run=dry_run, fresh_connection=request is not None)
+        result = replace(result, requests=gateway.request_count - start)
         if request is None:
             render_ensure(result, output)
             return bool(result.changes)
         return _single_secrets(gateway, result, request, dry_run, output) or bool(result.changes)
 
 
-def _has_placeholder_dotenv(request: SecretRequest) -> bool:
+def _has_placeholder_dotenv(request: SecretsSpec) -> bool:
     from ..targets._parse import has_placeholder
     from ..targets._simple import DotenvTarget
 
     return any(isinstance(t, DotenvTarget) and has_placeholder(t.text) for t in request.targets)
 
 
-def render_ensure(result: EnsureResult, output: str, *, err: bool = False) -> None:
-    if output == "json":
-        emit_json(result.as_dict())
-    else:
-        click.echo(_text(result), err=err)
-    for message in result.warnings:
-        warn(message)
-
-
 def _single_secrets(
-    gateway: DigitalOcean, result: EnsureResult, request: SecretRequest, dry_run: bool, output: str
+    gateway: DigitalOcean, result: EnsureResult, request: SecretsSpec, dry_run: bool, output: str
 ) -> bool:
     """Write (or plan) the secrets of one cluster after its pool is confirmed; True if any would change."""
-    from ..ops._fleet import cluster_secrets
     from ..targets._simple import StdoutTarget
-    from ._secrets import needs_cluster, values_for, write_and_render
+    from ..targets._write import write_pool_secrets, write_secrets
+    from ._secrets import render_secrets
 
     prints_value = any(isinstance(t, StdoutTarget) for t in request.targets)
     if result.current is None:  # dry run of a create: no connection string exists yet
-        outcomes = cluster_secrets(gateway, result, request.spec(), dry_run=True)
-        if output == "json":
-            emit_json({**result.as_dict(), "secrets": [o.as_dict() for o in outcomes]})
-        else:
-            render_ensure(result, output)
-            for o in outcomes:
-                click.echo(f"? dry run: {o.describe()}")
+        planned = write_pool_secrets(request, gateway, result.cluster_id, None, cluster=result.cluster, dry_run=True)
+        render_ensure(result, output, secrets=planned)
         return True
     cluster = result.cluster
-    if cluster is None and needs_cluster(request):  # converged by uuid: the cluster was not read yet
+    if cluster is None and request.needs_cluster:  # converged by uuid: the cluster was not read yet
         cluster = gateway.get_cluster(result.cluster_id)
     pool = result.current
     if output == "json":
-        values = values_for(request, gateway, result.cluster_id, pool, cluster)  # may refuse before output
+        values = request.values(gateway, result.cluster_id, pool, cluster)  # may refuse before output
         for message in result.warnings:
             warn(message)
     else:
         render_ensure(result, output, err=prints_value)  # `--secret stdout > file` keeps stdout for the value
-        values = values_for(request, gateway, result.cluster_id, pool, cluster)
-    header = result.as_dict() if output == "json" else None
-    written = write_and_render(
-        request, cluster.name if cluster else result.cluster_id, values, apps=gateway, dry_run=dry_run,
-        output=output, header=header,
-    )
+        values = request.values(gateway, result.cluster_id, pool, cluster)
+    written = write_secrets(request, values, dry_run=dry_run, apps=gateway,
+                            cluster=cluster.name if cluster else result.cluster_id)  # fmt: skip
+    render_secrets(written, output, result.as_dict() if output == "json" else None)
     return any(o.action != "unchanged" for o in written)
-
-
-def _text(result: EnsureResult) -> str:
-    cluster, pool, budget = result.cluster, result.pool, result.budget
-    lines = [f"cluster {cluster.name} ({cluster.id}, {cluster.size})" if cluster else f"cluster {result.cluster_id}"]
-    lines += [f"  {change.describe()}" for change in result.changes]
-    if result.action == "unchanged":
-        lines.append(f"pool {pool.name!r} is up to date: {pool.mode}, size {pool.size}, db {pool.db}, "
-                     f"user {pool.user or '(inbound user)'}; nothing to do")
-    elif result.action.startswith("would"):
-        lines.append(f"dry run: would {result.action[6:]} pool {pool.name!r}; nothing was changed")
-    else:
-        lines.append(f"{result.action} pool {pool.name!r}")
-    if result.note:
-        lines.append(f"note: {result.note}")
-    if budget is not None and budget.limit is not None:
-        lines.append(
-            f"budget: {budget.other_pools + pool.size} of {budget.limit} backend connections in pools "
-            f"(this pool {pool.size}, other pools {budget.other_pools})"
-        )
-    if result.current and result.current.connection:
-        lines.append(f"connection: {result.current.connection.masked_uri}")
-    return "\n".join(lines)
 
 
 # -- fleet ---------------------------------------------------------------------------------------------
@@ -255,7 +219,7 @@ def _run_fleet(
     token: str | None,
     api_url: str,
     pool: PoolOptions,
-    request: SecretRequest | None,
+    request: SecretsSpec | None,
     tag: str | None,
     concurrency: int,
     max_wait: float,
@@ -268,7 +232,6 @@ def _run_fleet(
     from ..ops._fleet import ensure_fleet
     from ._common import run_deadline
 
-    spec = request.spec() if request is not None else None
     deadline = run_deadline()  # made here: worker threads have no click context
     progress = FleetProgress(sys.stderr) if output == "text" else None
     # one limiter for the whole run: DigitalOcean counts per token
@@ -278,7 +241,7 @@ def _run_fleet(
             return DigitalOcean(token or "", api_url=api_url, http=http, limiter=limiter, deadline=deadline)
 
         try:
-            return ensure_fleet(connect, pool.template, tag=tag, secrets=spec, concurrency=concurrency,
+            return ensure_fleet(connect, pool.request, tag=tag, secrets=request, concurrency=concurrency,
                                 dry_run=dry_run, replace=pool.replace, progress=progress)
         finally:
             if progress is not None:
@@ -320,66 +283,3 @@ class FleetProgress:
             self._shown = False
 
 
-def render_fleet(result: FleetResult, output: str) -> None:
-    printed = [(o.cluster.name, name, value) for o in result.outcomes for s in o.secrets
-               for name, value in s.output.items()]
-    if output == "json":
-        for outcome in result.outcomes:
-            data = outcome.as_dict()
-            values = {name: value for s in outcome.secrets for name, value in s.output.items()}
-            if values:
-                data["stdout"] = values  # the stdout target: the only place a value is shown
-            click.echo(json.dumps(data, default=str))
-    else:
-        to_stderr = bool(printed)  # `--secret stdout > file`: stdout carries only the values
-        if result.dry_run:
-            for line in _plan_lines(result):
-                click.echo(line, err=to_stderr)
-        click.echo(fleet_table(result), err=to_stderr)
-        click.echo(_summary(result), err=to_stderr)
-        for cluster_name, name, value in printed:
-            click.echo(f"{cluster_name}\t{name}={value}")
-    for cluster in result.skipped:
-        warn(f"skipped {cluster.name}: it runs {cluster.engine or 'an unknown engine'}, not PostgreSQL")
-    for outcome in result.outcomes:
-        if outcome.result is not None:
-            for message in outcome.result.warnings:
-                warn(f"{outcome.cluster.name}: {message}")
-
-
-def _plan_lines(result: FleetResult) -> list[str]:
-    lines = []
-    for o in result.outcomes:
-        if not o.pending and o.ok:
-            continue
-        lines.append(f"cluster {o.cluster.name} ({o.cluster.size})")
-        if o.result is not None:
-            lines += [f"  {change.describe()}" for change in o.result.changes]
-        lines += [f"  {'!' if not s.ok else '?'} {s.describe()}" for s in o.secrets if s.action != "unchanged"]
-    return lines
-
-
-def fleet_table(result: FleetResult) -> str:
-    rows = [("CLUSTER", "ACTION", "POOL SIZE", "SECRETS", "ERROR")]
-    for o in result.outcomes:
-        err = o.first_error
-        message = error_text(err).splitlines()[0] if err is not None else "-"
-        size = str(o.pool_size) if o.pool_size is not None else "-"
-        rows.append((o.cluster.name, o.action, size, o.secrets_summary(), message))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
-        for row in rows
-    )
-
-
-def _summary(result: FleetResult) -> str:
-    total = len(result.outcomes)
-    counts: dict[str, int] = {}
-    for o in result.outcomes:
-        counts[o.action] = counts.get(o.action, 0) + 1
-    actions = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
-    failed = len(result.failed)
-    verdict = f"{failed} failed" if failed else "all ok"
-    prefix = "dry run, nothing was changed: " if result.dry_run else ""
-    return f"{prefix}{total} clusters ({actions}); {verdict}; {result.requests} API requests"

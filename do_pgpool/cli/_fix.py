@@ -18,7 +18,7 @@ from ._common import (
 )
 from ._pool_options import pool_options
 from ._sandbox import sandbox_hint
-from ._secrets import secret_options
+from ._secrets import echo_values, secret_options
 
 if TYPE_CHECKING:
     from ..ops._fix import FixResult
@@ -74,15 +74,12 @@ def fix_command(
       do-pgpool fix --cluster app-db --size 20 --secret github:acme/web@production --dry-run
       do-pgpool fix --cluster app-db --size 20 -o json | jq '.steps[] | [.name, .outcome]'
     """
-    from ..ops._fix import fix
+    from ..ops._fix import FixOptions, fix
 
-    with secrets.prepare(inbound_user=pool.template.inbound_user) as request, open_gateway(token, api_url) as gateway:
-        result = fix(
-            gateway, pool.template, cluster=cluster, targets=request.targets, idle_for=idle_for, dry_run=dry_run,
-            secret_name=request.secret_name, direct_secret_name=request.direct_secret_name, private=request.private,
-            github=request.github, redeploy=request.redeploy, replace=pool.replace, verify_timeout=verify_timeout,
-            secret_user=request.secret_user,
-        )  # fmt: skip
+    with secrets.prepare(inbound_user=pool.request.inbound_user) as spec, open_gateway(token, api_url) as gateway:
+        options = FixOptions(pool.request, spec, idle_for=idle_for, replace=pool.replace,
+                             verify_timeout=verify_timeout, dry_run=dry_run)  # fmt: skip
+        result = fix(gateway, options, cluster=cluster)
     render_fix(result, output)
     hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None
     if hint:
@@ -121,11 +118,7 @@ def render_fix(result: FixResult, output: str) -> None:
     click.echo(render_text(pool_env=result.secret_name), err=err)
     click.echo("", err=err)
     click.echo(_summary(result), err=err)
-    if len(printed) == 1:
-        click.echo(next(iter(printed.values())))
-    else:
-        for key, value in printed.items():
-            click.echo(f"{key}={value}")
+    echo_values(printed)
 
 
 def _summary(result: FixResult) -> str:

@@ -1,8 +1,9 @@
 """The pool options ``ensure-pool`` and ``fix`` share, declared once and handed to the command as one value.
 
 ``@pool_options`` adds ``--size --name --mode --db --user --inbound-user --replace`` and calls the command with
-``pool=PoolOptions(template, replace)``: a ``PoolTemplate`` (validated before any request; a bad name, mode or
-user is a ConfigError, exit 2) whose size may be a share of the cluster's budget (``--size 50%``).
+``pool=PoolOptions(request, replace)``: the library's ``PoolRequest`` (validated before any request; a bad name,
+mode or user is a ConfigError, exit 2) whose size may be a share of the cluster's budget (``--size 50%``). The
+same object goes to ``ensure_pool``, ``ensure_fleet`` and ``fix``, which resolve the size per cluster.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .._models import DEFAULT_DB, DEFAULT_MODE, DEFAULT_USER, POOL_MODES
 from ._common import error_text
 
 if TYPE_CHECKING:
-    from ..ops._fleet import PoolSize, PoolTemplate
+    from ..ops._pool_plan import PoolRequest, PoolSize
 
     _ParamType = click.ParamType[PoolSize, Any]
 else:  # click < 8.2 has no generic ParamType
@@ -26,7 +28,6 @@ else:  # click < 8.2 has no generic ParamType
 
 R = TypeVar("R")
 
-MODES = ["transaction", "session", "statement"]
 
 
 class SizeType(_ParamType):
@@ -40,7 +41,7 @@ class SizeType(_ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> PoolSize:
         from .._exceptions import ConfigError
-        from ..ops._fleet import PoolSize
+        from ..ops._pool_plan import SHARE, PoolSize
 
         if isinstance(value, PoolSize):
             return value
@@ -50,7 +51,7 @@ class SizeType(_ParamType):
                 f"--size {int(text)} is too small: a pool needs at least 1 server connection, e.g. --size 20 "
                 "(or a share of the cluster's connection budget, e.g. --size 50%).", ctx
             )
-        if text.isascii() and not (_WHOLE.match(text) or _PERCENT.match(text)):
+        if text.isascii() and not (_WHOLE.match(text) or SHARE.match(text)):
             raise click.UsageError(
                 f"--size {text!r} is neither a whole number nor a percentage: give server connections "
                 "(--size 20) or a share of the cluster's connection budget (--size 50%).", ctx
@@ -62,14 +63,13 @@ class SizeType(_ParamType):
 
 
 _WHOLE = re.compile(r"^-?[0-9]+$")
-_PERCENT = re.compile(r"^[0-9]+(\.[0-9]+)?%$")
 
 
 @dataclass(frozen=True)
 class PoolOptions:
     """The pool asked for on the command line, and whether a mode change may delete + create it."""
 
-    template: PoolTemplate
+    request: PoolRequest
     replace: bool = False
 
 
@@ -81,10 +81,13 @@ _OPTIONS = (
     ),  # fmt: skip
     click.option("--name", metavar="NAME", help="Pool name (3-60 characters).  [default: <db>-pool]"),
     click.option(
-        "--mode", type=click.Choice(MODES), help="PgBouncer pool mode.  [default: transaction; kept on update]"
+        "--mode", type=click.Choice(POOL_MODES),
+        help=f"PgBouncer pool mode.  [default: {DEFAULT_MODE}; kept on update]",
+    ),  # fmt: skip
+    click.option("--db", metavar="DB", help=f"Database the pool serves.  [default: {DEFAULT_DB}; kept on update]"),
+    click.option(
+        "--user", metavar="USER", help=f"User the pool connects as.  [default: {DEFAULT_USER}; kept on update]"
     ),
-    click.option("--db", metavar="DB", help="Database the pool serves.  [default: defaultdb; kept on update]"),
-    click.option("--user", metavar="USER", help="User the pool connects as.  [default: doadmin; kept on update]"),
     click.option("--inbound-user", is_flag=True, help="No pool user: clients' own credentials pass through."),
     click.option("--replace", is_flag=True, help="Allow a mode change by delete + create (drops live connections)."),
 )
@@ -105,10 +108,10 @@ def pool_options(f: Callable[..., R]) -> Callable[..., R]:
         replace: bool,
         **kwargs: Any,
     ) -> R:
-        from ..ops._fleet import PoolTemplate
+        from ..ops._pool_plan import PoolRequest
 
-        template = PoolTemplate(size, name=name, mode=mode, db=db, user=user, inbound_user=inbound_user)
-        return f(*args, pool=PoolOptions(template, replace), **kwargs)
+        request = PoolRequest(size, name=name, mode=mode, db=db, user=user, inbound_user=inbound_user)
+        return f(*args, pool=PoolOptions(request, replace), **kwargs)
 
     decorated: Callable[..., R] = with_pool
     for option in reversed(_OPTIONS):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from ._common import (
@@ -11,16 +9,11 @@ from ._common import (
     api_options,
     cluster_option,
     dry_run_option,
-    emit_json,
     open_gateway,
     output_option,
-    warn,
 )
 from ._progress import progress_and_waiting, wait_options
-
-if TYPE_CHECKING:
-    from ..ops._resize import ResizeResult
-    from ..ops._resize_plan import ResizePlan
+from ._render import render_resize, render_resize_plan
 
 
 @click.command("resize", epilog=EXIT_CODES_HELP)
@@ -73,7 +66,9 @@ def resize_command(
       do-pgpool resize --cluster app-db --size-slug db-s-2vcpu-4gb --timeout 45m
       do-pgpool resize --size-slug db-s-4vcpu-8gb --nodes 2 --no-wait -o json
     """
-    from ..ops._resize import resize
+    from dataclasses import replace
+
+    from ..ops._resize import apply_resize, prepare_resize
     from ..ops._resize_plan import ResizeRequest
 
     if (size_slug is None) == (connections is None):
@@ -81,69 +76,12 @@ def resize_command(
     request = ResizeRequest(size=size_slug, connections=connections, num_nodes=nodes, storage_size_mib=storage_mib)
     progress, waiting = progress_and_waiting(output, timeout)
 
-    def show(plan: ResizePlan) -> None:
-        if output != "json":
-            click.echo(_plan_text(plan))
-        for message in plan.warnings:
-            warn(message)
-
     with open_gateway(token, api_url) as gateway:
+        plan = prepare_resize(gateway, request, cluster=cluster)
+        render_resize_plan(plan, output)
         try:
-            result = resize(
-                gateway, request, cluster=cluster, dry_run=dry_run, wait=wait, waiting=waiting, on_plan=show
-            )
+            result = apply_resize(gateway, plan, dry_run=dry_run, wait=wait, waiting=waiting)
         finally:
             progress.finish()
+        result = replace(result, requests=gateway.request_count)
     render_resize(result, output)
-
-
-def _plan_text(plan: ResizePlan) -> str:
-    c = plan.cluster
-    storage_after = plan.storage_size_mib or c.storage_size_mib
-    lines = [
-        f"cluster {c.name} ({c.id}, {c.region or 'unknown region'}) is {c.status}",
-        f"  current: {_shape(c.size, c.num_nodes, c.storage_size_mib)}, budget {_budget(plan.budget_before)}",
-        f"  new:     {_shape(plan.size, plan.num_nodes, storage_after)}, budget {_budget(plan.budget_after)}",
-    ]
-    if plan.reason:
-        lines.append(f"  why:     {plan.reason}")
-    lines += [f"  {change.describe()}" for change in plan.changes]
-    return "\n".join(lines)
-
-
-def _shape(size: str, nodes: int, storage_mib: int | None) -> str:
-    return f"{size} x{nodes}" + (f", {storage_mib} MiB" if storage_mib else "")
-
-
-def _budget(limit: int | None) -> str:
-    return "unknown (slug does not say the RAM)" if limit is None else f"{limit} connections"
-
-
-def render_resize(result: ResizeResult, output: str) -> None:
-    if output == "json":
-        emit_json(result.as_dict())
-        return
-    c = result.cluster
-    shape = f"{c.size} x{c.num_nodes}"
-    if result.action == "would resize":
-        click.echo("dry run: nothing was changed")
-    elif result.action == "unchanged":
-        click.echo(f"cluster {c.name} already is {shape}; nothing to do")
-    elif result.action == "requested":
-        click.echo(
-            f"resize of {c.name} to {result.plan.size} x{result.plan.num_nodes} accepted; not waiting "
-            f"(check with: do-pgpool resize --cluster {c.name} ... again, or the control panel)"
-        )
-    else:
-        click.echo(
-            f"resized: cluster {c.name} is {c.status} with {shape}, budget {_budget(result.plan.budget_after)} "
-            f"(took {_took(result.elapsed)}, {result.requests} API requests)"
-        )
-    if result.note and result.action != "requested":
-        click.echo(f"note: {result.note}")
-
-
-def _took(seconds: float) -> str:
-    from ..api._poll import format_duration
-
-    return format_duration(seconds)

@@ -13,14 +13,14 @@ from ._common import (
     api_options,
     cluster_option,
     dry_run_option,
-    emit_json,
     open_gateway,
     output_option,
 )
-from ._progress import ProgressRenderer, progress_and_waiting, wait_options
+from ._progress import progress_and_waiting, wait_options
+from ._render import render_restart, render_restart_plan
 
 if TYPE_CHECKING:
-    from ..ops._restart import RestartResult
+    from ..ops._restart import AppRestartPlan, ClusterRestartPlan, RestartResult
 
 
 def _interactive() -> bool:
@@ -91,58 +91,33 @@ def restart_command(
     progress, waiting = progress_and_waiting(output, timeout)
 
     with open_gateway(token, api_url) as gateway:
-        result: RestartResult
+        apply: Callable[[bool], RestartResult]
         if app is not None:
             app_plan = prepare_app_restart(gateway, app, components=components)
-            _show(app_plan.describe(), output)
-            if dry_run:
-                result = _dry(app_plan.app_name, app_plan.app_id, "app", app_plan.describe(), gateway.request_count)
-            else:
-                result = _confirm_and_apply(
-                    yes, f"Restart app {app_plan.app_name!r} now?", progress,
-                    lambda: apply_app_restart(gateway, app_plan, wait=wait, waiting=waiting),
-                )
+            plan: AppRestartPlan | ClusterRestartPlan = app_plan
+            question = f"Restart app {app_plan.app_name!r} now?"
+
+            def apply(dry: bool) -> RestartResult:
+                return apply_app_restart(gateway, app_plan, dry_run=dry, wait=wait, waiting=waiting)
         else:
-            plan = prepare_cluster_restart(gateway, cluster=cluster)
-            c = plan.cluster
-            if plan.pending:
-                _show(plan.describe(), output)
-            if not plan.pending or dry_run:
-                action = "would restart" if plan.pending else "nothing pending"
-                result = _dry(c.name, c.id, "cluster", plan.describe(), gateway.request_count, action)
-            else:
-                result = _confirm_and_apply(
-                    yes, f"Start the pending maintenance on cluster {c.name!r} now?", progress,
-                    lambda: apply_cluster_restart(gateway, plan, wait=wait, waiting=waiting),
-                )
+            cluster_plan = prepare_cluster_restart(gateway, cluster=cluster)
+            plan = cluster_plan
+            question = f"Start the pending maintenance on cluster {cluster_plan.cluster.name!r} now?"
+
+            def apply(dry: bool) -> RestartResult:
+                return apply_cluster_restart(gateway, cluster_plan, dry_run=dry, wait=wait, waiting=waiting)
+        if plan:
+            render_restart_plan(plan.describe(), output)
+        if plan and not dry_run:
+            _confirm(yes, question)
+        try:
+            result = apply(dry_run)
+        finally:
+            progress.finish()
         requests = gateway.request_count
     from dataclasses import replace
 
     render_restart(replace(result, requests=requests), output)
-
-
-def _dry(
-    name: str, ident: str, target: str, description: str, requests: int, action: str = "would restart"
-) -> RestartResult:
-    from ..ops._restart import RestartResult
-
-    return RestartResult(action, target, name, ident, description, 0.0, requests)
-
-
-def _show(text: str, output: str) -> None:
-    if output != "json":
-        click.echo(text)
-
-
-def _confirm_and_apply(
-    yes: bool, question: str, progress: ProgressRenderer, apply: Callable[[], RestartResult]
-) -> RestartResult:
-    """Ask (unless ``yes``), then apply; the live progress line is ended however the wait ends."""
-    _confirm(yes, question)
-    try:
-        return apply()
-    finally:
-        progress.finish()
 
 
 def _confirm(yes: bool, question: str) -> None:
@@ -152,31 +127,3 @@ def _confirm(yes: bool, question: str) -> None:
         raise click.UsageError("not on a terminal, so nobody can confirm: pass --yes to restart")
     if not click.confirm(question, default=False, err=True):
         raise click.Abort()
-
-
-def render_restart(result: RestartResult, output: str) -> None:
-    if output == "json":
-        emit_json(result.as_dict())
-        return
-    if result.action == "nothing pending":
-        click.echo(f"cluster {result.name}: no maintenance is pending, so there is nothing to start; nothing changed")
-    elif result.action == "would restart":
-        click.echo("dry run: nothing was changed")
-    elif result.action == "requested":
-        what = f"deployment {result.deployment_id}" if result.target == "app" else "maintenance"
-        click.echo(f"{result.target} {result.name}: {what} started; not waiting (--no-wait)")
-    elif result.target == "app":
-        click.echo(
-            f"restarted app {result.name}: deployment {result.deployment_id} is {result.phase} "
-            f"(took {_took(result.elapsed)})"
-        )
-    else:
-        state = result.cluster
-        status = state.status if state else "online"
-        click.echo(f"cluster {result.name} is {status} again after the maintenance (took {_took(result.elapsed)})")
-
-
-def _took(seconds: float) -> str:
-    from ..api._poll import format_duration
-
-    return format_duration(seconds)

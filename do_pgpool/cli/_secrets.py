@@ -1,15 +1,15 @@
 """``do-pgpool rewrite-secret``: write an existing pool's connection string to where the app reads it.
 
 Also the pieces ``ensure-pool`` and ``fix`` reuse: ``secret_options`` (the options, handed to the command as one
-``SecretOptions``), ``SecretOptions.prepare`` (parse and check everything before any request) and
-``write_and_render`` (write, print, exit code).
+``SecretOptions``), ``SecretOptions.prepare`` (parse and check everything before any request, giving the
+library's ``SecretsSpec``) and ``render_secrets`` (print the outcomes, exit code).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -17,14 +17,8 @@ import click
 from ._common import OperationFailed, command, dry_run_option, emit_json, error_text, open_gateway, output_option
 
 if TYPE_CHECKING:
-    from .._models import Cluster, Pool
-    from ..api._github import GitHub
-    from ..ops._fleet import SecretsSpec
-    from ..targets._app import AppsAPI
     from ..targets._base import TargetOutcome
-    from ..targets._parse import Target
-    from ..targets._secret_values import UserReader
-    from ..targets._simple import Redeploy
+    from ..targets._spec import SecretsSpec
 
 R = TypeVar("R")
 
@@ -73,7 +67,7 @@ class SecretOptions:
     ref: str | None = None
     secret_user: str | None = None
 
-    def prepare(self, *, inbound_user: bool = False) -> SecretRequest:
+    def prepare(self, *, inbound_user: bool = False) -> SecretsSpec:
         """Refuse options that need a --secret TARGET when none is given, then ``prepare_secrets``.
 
         ``inbound_user``: the pool asked for has no user, so its secrets need --secret-user (refused up front).
@@ -121,39 +115,6 @@ def secret_options(f: Callable[..., R]) -> Callable[..., R]:
     return decorated
 
 
-@dataclass(frozen=True)
-class SecretRequest:
-    """Everything checked before the first request: targets, names, redeploy, GitHub client.
-
-    A context manager: leaving it closes the GitHub client (if a github: target opened one).
-    """
-
-    targets: tuple[Target, ...]
-    secret_name: str
-    direct_secret_name: str | None
-    private: bool
-    redeploy: Redeploy | None
-    github: GitHub | None
-    secret_user: str | None = None
-
-    def spec(self) -> SecretsSpec:
-        """The same, as the library's per-cluster ``SecretsSpec`` (fleet mode, ``ensure-pool --secret``)."""
-        from ..ops._fleet import SecretsSpec
-
-        return SecretsSpec(self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy,
-                           self.github, self.secret_user)  # fmt: skip
-
-    def close(self) -> None:
-        if self.github is not None:
-            self.github.close()
-
-    def __enter__(self) -> SecretRequest:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def prepare_secrets(
     secrets: Sequence[str],
     secret_name: str,
@@ -162,23 +123,18 @@ def prepare_secrets(
     redeploy_workflow: str | None,
     ref: str | None,
     secret_user: str | None = None,
-) -> SecretRequest:
+) -> SecretsSpec:
     """Parse and validate; open the GitHub client if a github: target needs one (ConfigError -> exit 2)."""
+    from ..targets._spec import SecretsSpec
+
     if not secrets and secret_name == "DATABASE_URL" and direct_secret_name is None:
         # nothing to write or check: a pool-only run pays for no target code (GitHub, NaCl, dotenv)
-        return SecretRequest((), secret_name, None, private, None, None, secret_user)
-    from ..targets._base import validate_secret_name
+        return SecretsSpec((), secret_name, private=private, secret_user=secret_user)
     from ..targets._parse import check_targets, parse_target
-    from ..targets._secret_values import check_secret_user
     from ..targets._simple import GitHubTarget, Redeploy
 
     targets = tuple(parse_target(text) for text in secrets)
-    check_secret_user(secret_user)
-    validate_secret_name(secret_name)
-    if direct_secret_name is not None:
-        validate_secret_name(direct_secret_name)
-        if direct_secret_name == secret_name:
-            raise click.UsageError("--direct-secret-name must differ from --secret-name")
+    spec = SecretsSpec(targets, secret_name, direct_secret_name, private, secret_user=secret_user)  # checks names
     has_github = any(isinstance(t, GitHubTarget) for t in targets)
     redeploy = None
     if redeploy_workflow or ref:
@@ -195,45 +151,14 @@ def prepare_secrets(
         from ..api._github import open_github  # GitHub's client (and NaCl) only when a github: target needs it
 
         github = open_github()
-    return SecretRequest(targets, secret_name, direct_secret_name, private, redeploy, github, secret_user)
+    return replace(spec, redeploy=redeploy, github=github)
 
 
-def needs_cluster(request: SecretRequest) -> bool:
-    """Whether writing these secrets needs the cluster object: its direct string, or a {cluster} placeholder."""
-    from ..targets._parse import has_placeholder
+def render_secrets(outcomes: Sequence[TargetOutcome], output: str, header: dict[str, Any] | None = None) -> None:
+    """Print each outcome (values only for stdout targets); exit 1 if any failed."""
+    from ..targets._base import printed_values, rerun_advice
 
-    return bool(request.direct_secret_name) or any(has_placeholder(t.text) for t in request.targets)
-
-
-def values_for(
-    request: SecretRequest, users: UserReader, cluster_id: str, pool: Pool, cluster: Cluster | None
-) -> dict[str, str]:
-    """secret name -> connection string (``_secret_values.secret_values``); nothing is written here."""
-    from ..targets._secret_values import secret_values
-
-    return secret_values(users, cluster_id, pool, name=request.secret_name, direct_name=request.direct_secret_name,
-                         cluster=cluster, private=request.private, secret_user=request.secret_user)  # fmt: skip
-
-
-def write_and_render(
-    request: SecretRequest,
-    cluster_name: str,
-    values: dict[str, str],
-    *,
-    apps: AppsAPI | None,
-    dry_run: bool,
-    output: str,
-    header: dict[str, Any] | None = None,
-) -> list[TargetOutcome]:
-    """Write to every target, print each outcome (values only for stdout targets), exit 1 if any failed."""
-    from ..targets._parse import format_target
-    from ..targets._write import write_secrets
-
-    targets = [format_target(t, cluster=cluster_name) for t in request.targets]
-    outcomes = write_secrets(
-        targets, values, dry_run=dry_run, github=request.github, apps=apps, redeploy=request.redeploy
-    )
-    printed = {name: value for o in outcomes for name, value in o.output.items()}
+    printed = printed_values(outcomes)
     if output == "json":
         data = dict(header or {})
         data["secrets"] = [o.as_dict() for o in outcomes]
@@ -248,23 +173,25 @@ def write_and_render(
             click.echo(f"{mark} {prefix}{o.describe()}", err=to_stderr)
             for change in o.changes:
                 click.echo(f"    {change.describe()}", err=to_stderr)
-        if len(printed) == 1:
-            click.echo(next(iter(printed.values())))
-        else:
-            for name, value in printed.items():
-                click.echo(f"{name}={value}")
+        echo_values(printed)
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        from ..targets._base import rerun_advice
-
         raise OperationFailed(f"{len(failed)} of {len(outcomes)} secret targets failed: "
                               f"{', '.join(o.target for o in failed)}; {rerun_advice(failed)}")
-    return outcomes
+
+
+def echo_values(printed: dict[str, str]) -> None:
+    """The stdout target's values on stdout: one value alone as is (``> file``), several as NAME=value lines."""
+    if len(printed) == 1:
+        click.echo(next(iter(printed.values())))
+    else:
+        for name, value in printed.items():
+            click.echo(f"{name}={value}")
 
 
 def _pool_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     from .._exceptions import ConfigError
-    from ..ops._plan import check_pool_name
+    from ..ops._pool_plan import check_pool_name
 
     try:
         return None if value is None else check_pool_name(value)
@@ -307,22 +234,9 @@ def rewrite_secret_command(
     """
     if not secrets.targets:
         raise click.UsageError("give at least one --secret TARGET, e.g. --secret github:OWNER/REPO")
-    with secrets.prepare() as request, open_gateway(token, api_url) as gateway:
-        target = gateway.find_cluster(cluster)
-        pool = _find_pool(gateway, target.id, pool_name)
-        values = values_for(request, gateway, target.id, pool, target)
-        header = {"cluster": {"id": target.id, "name": target.name}, "pool": pool.name}
-        write_and_render(request, target.name, values, apps=gateway, dry_run=dry_run, output=output, header=header)
+    from ..ops._rewrite import rewrite_secret
 
-
-def _find_pool(gateway: Any, cluster_id: str, name: str | None) -> Pool:
-    if name:
-        pool: Pool = gateway.get_connection_pool(cluster_id, name)
-        return pool
-    pools: list[Pool] = gateway.list_connection_pools(cluster_id)
-    if len(pools) == 1:
-        return pools[0]
-    from .._exceptions import ConfigError
-
-    listed = ", ".join(p.name for p in pools) or "none (create one with `do-pgpool ensure-pool --size N`)"
-    raise ConfigError(f"say which pool with --pool NAME; this cluster's pools: {listed}")
+    with secrets.prepare() as spec, open_gateway(token, api_url) as gateway:
+        result = rewrite_secret(gateway, spec, cluster=cluster, pool=pool_name, dry_run=dry_run)
+    header = {key: value for key, value in result.as_dict().items() if key != "secrets"}
+    render_secrets(result.outcomes, output, header)

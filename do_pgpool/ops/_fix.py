@@ -22,30 +22,30 @@ Decisions:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import DatabaseError, DoPgpoolError
+from .._jsonable import jsonable
 from .._models import Cluster, Pool
-from ..postgres._diagnose import SATURATED_ADVICE, Session, TerminateResult, connect, find_idle, snapshot, terminate
-from ..postgres._diagnose import Connection as PgConnection
+from ..postgres._connect import SATURATED_ADVICE, connect
+from ..postgres._connect import Connection as PgConnection
+from ..postgres._terminate import TerminateResult, find_idle, terminate
+from ..postgres._usage import Session
 from ..postgres._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool
-from ..targets._base import SecretTarget, TargetOutcome, rerun_advice
-from ..targets._parse import Target, check_targets, format_target
-from ..targets._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
+from ..targets._base import TargetOutcome, printed_values, rerun_advice
+from ..targets._parse import check_targets, format_target
+from ..targets._spec import SecretsSpec
 from ..targets._write import write_secrets
-from ._ensure import EnsureResult, ensure_pool
-from ._fleet import PoolTemplate
-from ._plan import PoolRequest
-from ._status import ClusterStatus
+from ._pool import EnsureResult, ensure_pool
+from ._pool_plan import PoolRequest
+from ._status import ClusterStatus, live_status
 
 if TYPE_CHECKING:
     from ..api._gateway import DigitalOcean
-    from ..api._github import GitHub
-    from ..targets._simple import Redeploy
 
-__all__ = ["STEP_NAMES", "FixResult", "FixStep", "fix"]
+__all__ = ["STEP_NAMES", "FixOptions", "FixResult", "FixStep", "fix"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class FixResult:
     @property
     def printed(self) -> dict[str, str]:
         """Values for the ``stdout`` secret target: the only place a password is ever returned."""
-        return {name: value for o in self.secrets for name, value in o.output.items()}
+        return printed_values(self.secrets)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, without any password (the stdout target's values are left to the caller)."""
@@ -131,7 +131,7 @@ class FixResult:
             "dry_run": self.dry_run,
             "ok": self.ok,
             "changed": self.changed,
-            "cluster": {"id": c.id, "name": c.name, "size": c.size} if c else None,
+            "cluster": jsonable(c, only=("id", "name", "size")) if c else None,
             "steps": [s.as_dict() for s in self.steps],
             "status": self.status.as_dict() if self.status else None,
             "terminate": self.terminated.as_dict() if self.terminated else None,
@@ -153,53 +153,83 @@ class _Run:
         self.steps.append(step)
 
 
+@dataclass(frozen=True)
+class FixOptions:
+    """What ``fix`` puts in place and how: the pool, where its connection string goes, and the bounds.
+
+    ``pool``'s size may be a share of the cluster's connection budget (``PoolRequest(size="50%")``), resolved
+    against the cluster found in the status step. ``idle_for``: when
+    saturated, sessions idle at least this many seconds are terminated. ``verify_timeout``: how long the
+    ``SELECT 1`` through the pool may take. ``dry_run`` reads and changes nothing.
+    """
+
+    pool: PoolRequest
+    secrets: SecretsSpec = field(default_factory=SecretsSpec)
+    idle_for: float = 300
+    replace: bool = False
+    verify_timeout: float = VERIFY_TIMEOUT
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        from .._duration import check_seconds
+
+        # nan, inf, negative: ConfigError
+        object.__setattr__(self, "idle_for", check_seconds(self.idle_for, what="idle_for"))
+        object.__setattr__(self, "verify_timeout",
+                           check_seconds(self.verify_timeout, what="verify_timeout", positive=True))  # fmt: skip
+
+
+#: the keywords of the older ``fix(gateway, request, targets=..., idle_for=...)`` call, and where each one goes
+_SECRETS_KEYWORDS = {"targets": "targets", "secret_name": "name", "direct_secret_name": "direct_name",
+                     "private": "private", "github": "github", "redeploy": "redeploy", "secret_user": "secret_user"}
+_OPTION_KEYWORDS = ("idle_for", "replace", "verify_timeout", "dry_run")
+
+
+def _options_from_keywords(pool: PoolRequest, keywords: dict[str, Any]) -> FixOptions:
+    unknown = set(keywords) - set(_SECRETS_KEYWORDS) - set(_OPTION_KEYWORDS)
+    if unknown:
+        raise TypeError(f"fix() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    spec = {_SECRETS_KEYWORDS[k]: v for k, v in keywords.items() if k in _SECRETS_KEYWORDS}
+    if "targets" in spec:
+        spec["targets"] = tuple(spec["targets"])
+    options = {k: v for k, v in keywords.items() if k in _OPTION_KEYWORDS}
+    return FixOptions(pool, SecretsSpec(**spec), **options)
+
+
 def fix(
     gateway: DigitalOcean,
-    request: PoolRequest | PoolTemplate,
+    options: FixOptions | PoolRequest,
     *,
     cluster: str | None = None,
-    targets: Sequence[Target] = (),
-    idle_for: float = 300,
-    dry_run: bool = False,
-    secret_name: str = "DATABASE_URL",
-    direct_secret_name: str | None = None,
-    private: bool = False,
-    github: GitHub | None = None,
-    redeploy: Redeploy | None = None,
-    replace: bool = False,
-    verify_timeout: float = VERIFY_TIMEOUT,
     connect_fn: Callable[[str], PgConnection] = connect,
-    secret_user: str | None = None,
+    **keywords: Any,
 ) -> FixResult:
     """Run the remediation on ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster).
 
-    ``request`` may be a ``PoolTemplate`` whose size is a share of the cluster's connection budget
-    (``PoolSize.parse("50%")``): it is resolved against the cluster found in the status step.
+    ``options`` is a :class:`FixOptions`. (A bare ``PoolRequest`` with the older keywords
+    ``targets``, ``secret_name``, ``direct_secret_name``, ``private``, ``github``, ``redeploy``, ``secret_user``,
+    ``idle_for``, ``replace``, ``verify_timeout``, ``dry_run`` is accepted too.)
 
     Never raises for a step's failure: it is in the returned steps (``result.ok`` is False). ``dry_run``
     reads (API and ``pg_stat_activity``) and changes nothing: no terminate, no pool write, no secret write,
     no verification.
 
     The secrets (and the verification) use the pool as DigitalOcean serves it after the pool step's write: its
-    connection carries the pool user's credentials. A pool without a user (inbound user) needs ``secret_user``,
-    a database user whose credentials go into the string (see ``_secret_values``).
+    connection carries the pool user's credentials. A pool without a user (inbound user) needs
+    ``secrets.secret_user``, a database user whose credentials go into the string (see ``_secret_values``).
 
     Raises ``ConfigError`` before any write when a ``dotenv:`` target cannot be a .env file (a ``{cluster}`` path
     is checked once the cluster is read, before the terminate step).
     """
-    from .._duration import check_seconds
-
-    idle_for = check_seconds(idle_for, what="idle_for")  # nan, inf, negative: ConfigError
-    verify_timeout = check_seconds(verify_timeout, what="verify_timeout", positive=True)
-    check_secret_user(secret_user)
-    inbound = (request.request(1) if isinstance(request, PoolTemplate) else request).inbound_user
-    if inbound and targets and secret_user is None:
-        from .._exceptions import ConfigError
-
-        raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
-    check_targets(targets)  # a dotenv: path that cannot be a .env file: refused before any request
+    if not isinstance(options, FixOptions):
+        options = _options_from_keywords(options, keywords)
+    elif keywords:
+        raise TypeError("fix(): give the options in FixOptions, not as keywords")
+    secrets, dry_run = options.secrets, options.dry_run
+    secrets.check_inbound(options.pool.inbound_user)
+    check_targets(secrets.targets)  # a dotenv: path that cannot be a .env file: refused before any request
     run = _Run()
-    kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secret_name}
+    kw: dict[str, Any] = {"dry_run": dry_run, "secret_name": secrets.name}
 
     # 1. status: the API side first; a failure here leaves nothing to work on.
     try:
@@ -210,16 +240,16 @@ def fix(
                         state="nothing was changed"))  # fmt: skip
         for name in STEP_NAMES[1:-1]:
             run.add(FixStep(name, "skipped", "the cluster could not be read"))
-        run.add(_advice_step(secret_name))
+        run.add(_advice_step(secrets.name))
         return FixResult(tuple(run.steps), **kw)
-    check_targets(targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
+    check_targets(secrets.targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
 
     conn: PgConnection | None = None
     try:
-        status, conn = _status(found, pools, connect_fn)
+        status, conn = live_status(found, pools, connect_fn)
         run.add(_status_step(status))
         # 2. terminate idle sessions (saturated only), on the same connection.
-        terminated, would, step = _terminate_step(status, conn, idle_for=idle_for, dry_run=dry_run)
+        terminated, would, step = _terminate_step(status, conn, idle_for=options.idle_for, dry_run=dry_run)
         run.add(step)
     finally:
         if conn is not None:
@@ -227,15 +257,14 @@ def fix(
     kw.update(cluster=found, status=status, terminated=terminated, would_terminate=would)
 
     # 3. the pool (API only); a --size N% is resolved against this cluster's budget.
-    pool_name = (request.request(1) if isinstance(request, PoolTemplate) else request).pool_name
     try:
-        wanted = request.for_cluster(found) if isinstance(request, PoolTemplate) else request
         # ``found`` was read just above; fresh_connection: after a write the pool is read again for its
         # connection (the secrets and the verification need the credentials DigitalOcean now serves).
-        ensured: EnsureResult | None = ensure_pool(gateway, wanted, cluster=found, dry_run=dry_run,
-                                                   replace=replace, fresh_connection=True)  # fmt: skip
+        ensured: EnsureResult | None = ensure_pool(gateway, options.pool, cluster=found, dry_run=dry_run,
+                                                   replace=options.replace, fresh_connection=True)  # fmt: skip
     except DoPgpoolError as exc:
         ensured = None
+        pool_name = options.pool.pool_name
         run.add(FixStep("ensure-pool", "failed", f"pool {pool_name!r} could not be put in place", error=exc,
                         state=_ensure_state(exc, pool_name)))  # fmt: skip
     else:
@@ -245,54 +274,28 @@ def fix(
     pool = ensured.current if ensured is not None else None
 
     # 4. secrets, only once the pool is confirmed.
-    formatted: list[SecretTarget] = [format_target(t, cluster=found.name) for t in targets]
     values: dict[str, str] | DoPgpoolError | None = None
-    if pool is not None and (formatted or not dry_run):
+    if pool is not None and (secrets.targets or not dry_run):
         try:
-            values = secret_values(gateway, found.id, pool, name=secret_name, direct_name=direct_secret_name,
-                                   cluster=found, private=private, secret_user=secret_user)  # fmt: skip
+            values = secrets.values(gateway, found.id, pool, found)
         except DoPgpoolError as exc:
             values = exc
-    outcomes, step = _secrets_step(
-        ensured, pool, values, formatted, secret_name=secret_name, direct_secret_name=direct_secret_name,
-        github=github, apps=gateway, redeploy=redeploy, dry_run=dry_run,
-    )  # fmt: skip
+    outcomes, step = _secrets_step(ensured, pool, values, secrets, found, gateway, dry_run=dry_run)
     run.add(step)
     kw["secrets"] = tuple(outcomes)
 
     # 5. verify through the pool, with the string the secret got (the public one).
-    url = _public_url(gateway, found, pool, values, private=private, secret_name=secret_name,
-                      secret_user=secret_user)  # fmt: skip
-    verified, step = _verify_step(pool, url, status, dry_run=dry_run, timeout=verify_timeout)
+    url = _public_url(gateway, found, pool, values, secrets)
+    verified, step = _verify_step(pool, url, status, dry_run=dry_run, timeout=options.verify_timeout)
     run.add(step)
     kw["verify"] = verified
 
     # 6. what the application needs behind a transaction pool.
-    run.add(_advice_step(secret_name))
+    run.add(_advice_step(secrets.name))
     return FixResult(tuple(run.steps), **kw)
 
 
 # --- 1. status -------------------------------------------------------------------------------------------
-
-
-def _status(
-    found: Cluster, pools: tuple[Pool, ...], connect_fn: Callable[[str], PgConnection]
-) -> tuple[ClusterStatus, PgConnection | None]:
-    """Like ``cluster_status``, but the connection is returned open for the terminate step."""
-    info = found.connection
-    if info is None or not info.has_password:
-        return ClusterStatus(found, pools, None, error="the API returned no password for the cluster (the token "
-                             "lacks database:view_credentials); live usage needs it"), None  # fmt: skip
-    try:
-        conn = connect_fn(info.uri)
-    except DatabaseError as exc:
-        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated,
-                             unreachable=exc.unreachable), None  # fmt: skip
-    try:
-        return ClusterStatus(found, pools, snapshot(conn)), conn
-    except DatabaseError as exc:
-        conn.close()
-        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated), None
 
 
 def _status_step(status: ClusterStatus) -> FixStep:
@@ -362,18 +365,18 @@ def _ensure_step(result: EnsureResult) -> FixStep:
         details.append(f"note: {result.note}")
     if result.current is not None and result.current.connection is not None:
         details.append(f"connection: {result.current.connection.masked_uri}")
-    if result.action == "unchanged":
+    if not result.changes:
         return FixStep("ensure-pool", "done", f"pool {p.name!r} is up to date ({spec}); nothing to do",
                        details=tuple(details))  # fmt: skip
-    if result.action.startswith("would"):
-        return FixStep("ensure-pool", "planned", f"{result.action} pool {p.name!r} ({spec})", details=tuple(details))
-    return FixStep("ensure-pool", "done", f"{result.action} pool {p.name!r} ({spec})", details=tuple(details),
+    if result.dry_run:
+        return FixStep("ensure-pool", "planned", f"{result.outcome} pool {p.name!r} ({spec})", details=tuple(details))
+    return FixStep("ensure-pool", "done", f"{result.outcome} pool {p.name!r} ({spec})", details=tuple(details),
                    changed=True)  # fmt: skip
 
 
 def _ensure_state(exc: DoPgpoolError, pool_name: str) -> str:
-    if "State left" in str(exc):
-        return "see the error; secrets were not written"
+    if exc.state_left is not None:  # the pool step knew what it left (e.g. a replaced pool deleted, not created)
+        return f"{exc.state_left}; secrets were not written"
     return f"pool {pool_name!r} was not changed; secrets were not written; fix the cause and re-run"
 
 
@@ -381,20 +384,14 @@ def _ensure_state(exc: DoPgpoolError, pool_name: str) -> str:
 
 
 def _public_url(
-    gateway: DigitalOcean,
-    found: Cluster,
-    pool: Pool | None,
-    values: dict[str, str] | DoPgpoolError | None,
-    *,
-    private: bool,
-    secret_name: str,
-    secret_user: str | None,
+    gateway: DigitalOcean, found: Cluster, pool: Pool | None, values: dict[str, str] | DoPgpoolError | None,
+    secrets: SecretsSpec,
 ) -> str | DoPgpoolError | None:
     """The pool's public string for the verification: the secret's value, unless the secret is the VPC one."""
-    if pool is None or values is None or isinstance(values, DoPgpoolError) or not private:
-        return values[secret_name] if isinstance(values, dict) else values
+    if pool is None or values is None or isinstance(values, DoPgpoolError) or not secrets.private:
+        return values[secrets.name] if isinstance(values, dict) else values
     try:
-        return secret_values(gateway, found.id, pool, name=secret_name, secret_user=secret_user)[secret_name]
+        return replace(secrets, private=False, direct_name=None).values(gateway, found.id, pool)[secrets.name]
     except DoPgpoolError as exc:
         return exc
 
@@ -403,30 +400,28 @@ def _secrets_step(
     ensured: EnsureResult | None,
     pool: Pool | None,
     values: dict[str, str] | DoPgpoolError | None,
-    targets: Sequence[SecretTarget],
+    secrets: SecretsSpec,
+    found: Cluster,
+    apps: DigitalOcean,
     *,
-    secret_name: str,
-    direct_secret_name: str | None,
-    github: GitHub | None,
-    apps: Any,
-    redeploy: Redeploy | None,
     dry_run: bool,
 ) -> tuple[list[TargetOutcome], FixStep]:
     name = "secrets"
+    targets = [format_target(t, cluster=found.name) for t in secrets.targets]
     if not targets:
         return [], FixStep(name, "skipped", "no --secret target given: point the application at the pool yourself")
     labels = ", ".join(t.label for t in targets)
     if ensured is None:
         return [], FixStep(name, "skipped", f"the pool is not confirmed, so nothing was written to {labels}")
     if pool is None:  # dry run of a create: the connection string exists only once the pool does
-        names = secret_name + (f" and {direct_secret_name}" if direct_secret_name else "")
+        names = " and ".join(secrets.names)
         return [], FixStep(name, "planned", f"would write {names} to {labels} once the pool exists",
                            details=tuple(t.describe() for t in targets))  # fmt: skip
     try:
         if isinstance(values, DoPgpoolError):
             raise values
         assert values is not None
-        outcomes = write_secrets(targets, values, dry_run=dry_run, github=github, apps=apps, redeploy=redeploy)
+        outcomes = write_secrets(secrets, values, dry_run=dry_run, apps=apps, cluster=found.name)
     except DoPgpoolError as exc:
         return [], FixStep(name, "failed", "nothing was written", error=exc,
                            state=f"the pool is in place; {labels} left as they were")  # fmt: skip
@@ -474,20 +469,20 @@ def _verify_step(
         result = verify_pool(url, timeout=timeout)
     except DoPgpoolError as exc:
         error: DoPgpoolError = exc
+        login_retry = isinstance(exc, DatabaseError) and exc.login_retry
         if isinstance(exc, DatabaseError) and exc.saturated:
             # The status step already listed what can be done about a full server; say only what happened here.
             error = DatabaseError(
                 "PgBouncer could not open a server connection for the pool: " + str(exc).split("\n")[0],
-                saturated=True,
-            )
+                saturated=True, login_retry=login_retry,
+            )  # fmt: skip
         state = "the pool and the secrets are in place, but the pool did not answer a query"
         if status.saturated or (status.usage is not None and status.usage.verdict.level == "saturated"):
             state += (
                 "; PostgreSQL is still full, so the pool cannot open a server connection: restart the "
                 "application so it reconnects through the pool (do-pgpool restart --app APP), then re-run"
             )
-        text = str(exc)
-        if "server login has been failing" in text or "timeout expired" in text or "within" in text:
+        if login_retry:
             state += (
                 "; after a failed server login PgBouncer waits server_login_retry (15 s by default) before it "
                 "tries again: re-run in 15 s"

@@ -2,8 +2,9 @@
 
 - ``_resize_plan.plan_resize(cluster, options, request)`` is pure: it checks the request against DigitalOcean's
   size options and picks the target (see there).
-- ``prepare_resize`` reads (cluster + options: 2 requests) and plans; ``apply_resize`` writes and waits;
-  ``resize`` does both.
+- ``prepare_resize`` reads (cluster + options: 2 requests) and plans; ``apply_resize`` writes and waits (with
+  ``dry_run``, only says what it would do); ``resize`` does both. The CLI calls the two with the plan shown
+  in between.
 
 The write is ``PUT /v2/databases/{id}/resize`` (202, no body). Then the wait (``_wait.wait_until_ready``) ends
 only when the cluster is ``online`` with the requested size and node count: right after the 202 the cluster can
@@ -18,10 +19,11 @@ it started.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from .._changes import Action, Result
+from .._jsonable import jsonable
 from .._models import Cluster
 from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
 from ._resize_plan import ResizePlan, ResizeRequest, plan_resize
@@ -51,27 +53,23 @@ class ResizeGateway(Protocol):
 
 
 @dataclass(frozen=True)
-class ResizeResult:
-    """What ``resize`` did. ``action``: resized, requested (``wait=False``), unchanged, would resize."""
+class ResizeResult(Result):
+    """What ``resize`` did (``dry_run``: would do); ``waited`` False: the resize was sent, not waited for."""
 
-    action: str
+    action: Action
     plan: ResizePlan
     #: the cluster as last read (after the wait, when there was one)
     cluster: Cluster
     elapsed: float
     requests: int
     note: str | None = None
-
-    @property
-    def changed(self) -> bool:
-        return self.action in ("resized", "requested")
+    dry_run: bool = False
+    waited: bool = True
+    verb = "resize"  # resized, would resize, requested, unchanged
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"action": self.action, **self.plan.as_dict()}
-        out["state"] = {
-            "status": self.cluster.status, "size": self.cluster.size, "num_nodes": self.cluster.num_nodes,
-            "storage_size_mib": self.cluster.storage_size_mib,
-        }
+        out = {"action": self.outcome, **self.plan.as_dict()}
+        out["state"] = jsonable(self.cluster, only=("status", "size", "num_nodes", "storage_size_mib"))
         out["elapsed_seconds"] = round(self.elapsed, 1)
         out["requests"] = self.requests
         out["note"] = self.note
@@ -89,45 +87,46 @@ def apply_resize(
     gateway: ResizeGateway,
     plan: ResizePlan,
     *,
+    dry_run: bool = False,
     wait: bool = True,
     waiting: WaitOptions | None = None,
-    options: Mapping[str, Any] | None = None,
 ) -> ResizeResult:
     """Send the plan's resize (if any) and, with ``wait``, wait until the cluster has the target shape.
 
-    One deadline (``waiting.timeout`` seconds) covers waiting for a busy cluster, 412 retries and the resize
-    itself. ``options`` (the list_options body) lets a plan made on a busy cluster be re-checked without a read.
+    With ``dry_run`` nothing is sent or waited for: the result says what would be done. One deadline
+    (``waiting.timeout`` seconds) covers waiting for a busy cluster, 412 retries and the resize itself.
+    ``options`` (the list_options body) lets a plan made on a busy cluster be re-checked without a read.
     """
     watch = Stopwatch(gateway, waiting)
 
-    def result(action: str, p: ResizePlan, cluster: Cluster, note: str | None = None) -> ResizeResult:
-        return ResizeResult(action, p, cluster, watch.elapsed(), watch.requests(), note)
+    def result(p: ResizePlan, cluster: Cluster, note: str | None = None, *, waited: bool = True) -> ResizeResult:
+        return ResizeResult(p.action, p, cluster, watch.elapsed(), watch.requests(), note, waited=waited)
 
     cluster = plan.cluster
+    if dry_run or (not plan and cluster.status == "online"):
+        return ResizeResult(plan.action, plan, cluster, watch.elapsed(), watch.requests(),
+                            dry_run=dry_run and bool(plan))  # fmt: skip
     if cluster.status != "online":
         if not plan:
             shape = describe_shape(plan.size, plan.num_nodes)
             if not wait:  # already the target shape: e.g. a re-run after --no-wait
-                return result("unchanged", plan, cluster, f"cluster is {cluster.status}; it already reads {shape}")
+                return result(plan, cluster, f"cluster is {cluster.status}; it already reads {shape}")
             # already the target shape: a resize we (or someone) started is running; wait for it
             done = wait_until_ready(
                 gateway, cluster.id, size=plan.size, num_nodes=plan.num_nodes, waiting=watch.waiting()
             )
-            return result("unchanged", plan, done, f"waited for the running resize to {shape}")
+            return result(plan, done, f"waited for the running resize to {shape}")
         cluster = wait_until_online(gateway, cluster, wait=wait, waiting=watch.waiting())
-        fresh_options = options if options is not None else gateway.list_options()
-        plan = plan_resize(cluster, fresh_options, plan.request)
+        plan = plan_resize(cluster, plan.options or gateway.list_options(), plan.request)
 
     if not plan:
-        return result("unchanged", plan, cluster)
+        return result(plan, cluster)
 
-    change = plan.changes[0]
+    after = plan.changes[0].after
+    assert after is not None
     retry_while_busy(
         lambda: gateway.update_cluster_size(
-            change.cluster_id,
-            size=change.after_size,
-            num_nodes=change.after_nodes,
-            storage_size_mib=change.after_storage_mib,
+            cluster.id, size=after.size, num_nodes=after.num_nodes, storage_size_mib=after.storage_size_mib
         ),
         what=f"cluster {cluster.name!r}",
         action="resize",
@@ -135,16 +134,16 @@ def apply_resize(
         waiting=watch.waiting(),
     )
     if not wait:
-        return result("requested", plan, cluster, "resize requested; not waiting (--no-wait)")
+        return result(plan, cluster, "resize requested; not waiting (--no-wait)", waited=False)
     done = wait_until_ready(
         gateway,
         cluster.id,
-        size=change.after_size,
-        num_nodes=change.after_nodes,
-        storage_size_mib=change.after_storage_mib,
+        size=after.size,
+        num_nodes=after.num_nodes,
+        storage_size_mib=after.storage_size_mib,
         waiting=watch.waiting(),
     )
-    return result("resized", plan, done)
+    return result(plan, done)
 
 
 def resize(
@@ -155,22 +154,14 @@ def resize(
     dry_run: bool = False,
     wait: bool = True,
     waiting: WaitOptions | None = None,
-    on_plan: Callable[[ResizePlan], None] | None = None,
 ) -> ResizeResult:
     """Resize ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster) as ``request`` asks.
 
-    Reads the cluster and the size options (2 requests), refuses invalid targets before sending, calls
-    ``on_plan(plan)`` (to show it) and, unless ``dry_run``, PUTs the resize and (``wait=True``) waits until
-    ``online`` with the requested size and node count, or raises WaitTimeoutError.
+    ``prepare_resize`` (2 requests; invalid targets are refused before anything is sent), then ``apply_resize``:
+    unless ``dry_run``, PUT the resize and (``wait=True``) wait until ``online`` with the requested size and
+    node count, or raise WaitTimeoutError. The result's ``plan`` is what was decided.
     """
     watch = Stopwatch(gateway, waiting)
-    target = gateway.find_cluster(cluster)
-    options = gateway.list_options()
-    plan = plan_resize(target, options, request)
-    if on_plan is not None:
-        on_plan(plan)
-    if dry_run or (not plan and target.status == "online"):
-        action = "would resize" if plan and dry_run else "unchanged"
-        return ResizeResult(action, plan, target, watch.elapsed(), watch.requests())
-    done = apply_resize(gateway, plan, wait=wait, waiting=waiting, options=options)
+    plan = prepare_resize(gateway, request, cluster=cluster)
+    done = apply_resize(gateway, plan, dry_run=dry_run, wait=wait, waiting=waiting)
     return replace(done, elapsed=watch.elapsed(), requests=watch.requests())

@@ -10,19 +10,21 @@ It reads and writes nothing; ``_resize`` does the reading, the ``PUT /resize`` a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._budget import MAX_CONNECTIONS, connection_limit, ram_gib_from_slug
+from .._changes import Action, Change, Plan
 from .._exceptions import ConfigError, Param, PlanError, Step
 from .._inputs import check_text
+from .._jsonable import jsonable
 from .._models import Cluster
 
 __all__ = [
     "MAX_NODES",
-    "ResizeCluster",
     "ResizePlan",
     "ResizeRequest",
+    "Shape",
     "plan_resize",
 ]
 
@@ -65,39 +67,35 @@ class ResizeRequest:
 
 
 @dataclass(frozen=True)
-class ResizeCluster:
-    """The one change a resize plan can hold: ``PUT /resize`` with the full body."""
+class Shape:
+    """What a resize changes: size, node count and storage (``storage_size_mib`` None: not sent, stays)."""
 
-    cluster_id: str
-    cluster_name: str
-    before_size: str
-    before_nodes: int
-    after_size: str
-    after_nodes: int
-    before_storage_mib: int | None = None
-    #: None: storage is not sent and stays as it is
-    after_storage_mib: int | None = None
+    size: str
+    num_nodes: int
+    storage_size_mib: int | None = None
 
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"size": self.after_size, "num_nodes": self.after_nodes}
-        if self.after_storage_mib is not None:
-            out["storage_size_mib"] = self.after_storage_mib
+        """The full ``PUT /resize`` body."""
+        out: dict[str, Any] = {"size": self.size, "num_nodes": self.num_nodes}
+        if self.storage_size_mib is not None:
+            out["storage_size_mib"] = self.storage_size_mib
         return out
 
-    def describe(self) -> str:
-        parts = []
-        if self.before_size != self.after_size:
-            before, after = connection_limit(self.before_size), connection_limit(self.after_size)
-            parts.append(f"size {self.before_size} -> {self.after_size} (budget {_limit(before)} -> {_limit(after)})")
-        if self.before_nodes != self.after_nodes:
-            parts.append(f"nodes {self.before_nodes} -> {self.after_nodes}")
-        if self.after_storage_mib is not None and self.after_storage_mib != self.before_storage_mib:
-            parts.append(f"storage {self.before_storage_mib} -> {self.after_storage_mib} MiB")
-        return f"~ resize cluster {self.cluster_name!r}: {', '.join(parts)}"
+
+def _difference(before: Shape, after: Shape) -> str:
+    parts = []
+    if before.size != after.size:
+        limits = connection_limit(before.size), connection_limit(after.size)
+        parts.append(f"size {before.size} -> {after.size} (budget {_limit(limits[0])} -> {_limit(limits[1])})")
+    if before.num_nodes != after.num_nodes:
+        parts.append(f"nodes {before.num_nodes} -> {after.num_nodes}")
+    if after.storage_size_mib is not None and after.storage_size_mib != before.storage_size_mib:
+        parts.append(f"storage {before.storage_size_mib} -> {after.storage_size_mib} MiB")
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)
-class ResizePlan:
+class ResizePlan(Plan):
     cluster: Cluster
     request: ResizeRequest
     size: str
@@ -105,18 +103,18 @@ class ResizePlan:
     storage_size_mib: int | None
     budget_before: int | None
     budget_after: int | None
-    changes: tuple[ResizeCluster, ...] = ()
+    #: at most one: ``PUT /resize`` with the full body
+    changes: tuple[Change[Shape], ...] = ()
     warnings: tuple[str, ...] = ()
     #: why this size (``--connections``), for people
     reason: str | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.changes)
+    #: the options body planned against (a plan made on a busy cluster is checked again with it)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         c = self.cluster
         return {
-            "cluster": {"id": c.id, "name": c.name, "status": c.status, "region": c.region, "engine": c.engine},
+            "cluster": jsonable(c, only=("id", "name", "status", "region", "engine")),
             "current": {
                 "size": c.size, "num_nodes": c.num_nodes, "storage_size_mib": c.storage_size_mib,
                 "budget": self.budget_before,
@@ -183,20 +181,11 @@ def plan_resize(cluster: Cluster, options: Mapping[str, Any], request: ResizeReq
     if storage is not None and storage == cluster.storage_size_mib:
         storage = None  # unchanged: not sent
 
-    changes: tuple[ResizeCluster, ...] = ()
+    changes: tuple[Change[Shape], ...] = ()
     if size != cluster.size or nodes != cluster.num_nodes or storage is not None:
-        changes = (
-            ResizeCluster(
-                cluster_id=cluster.id,
-                cluster_name=cluster.name,
-                before_size=cluster.size,
-                before_nodes=cluster.num_nodes,
-                after_size=size,
-                after_nodes=nodes,
-                before_storage_mib=cluster.storage_size_mib,
-                after_storage_mib=storage,
-            ),
-        )
+        before, after = Shape(cluster.size, cluster.num_nodes, cluster.storage_size_mib), Shape(size, nodes, storage)
+        changes = (Change(Action.UPDATE, f"cluster {cluster.name!r}", before, after, _difference(before, after),
+                          verb="resize"),)  # fmt: skip
     return ResizePlan(
         cluster=cluster,
         request=request,
@@ -208,6 +197,7 @@ def plan_resize(cluster: Cluster, options: Mapping[str, Any], request: ResizeReq
         changes=changes,
         warnings=tuple(warnings),
         reason=reason,
+        options=options,
     )
 
 

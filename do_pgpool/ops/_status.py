@@ -13,10 +13,13 @@ from typing import Any, Protocol
 from .._budget import connection_limit
 from .._exceptions import DatabaseError
 from .._models import Cluster, Pool
-from ..postgres._diagnose import Connection as PgConnection
-from ..postgres._diagnose import Usage, Verdict, connect, snapshot, verdict
+from ..postgres._connect import Connection as PgConnection
+from ..postgres._connect import connect
+from ..postgres._usage import Usage, Verdict, snapshot, verdict
 
-__all__ = ["ClusterStatus", "StatusGateway", "cluster_status"]
+__all__ = ["NO_PASSWORD", "ClusterStatus", "StatusGateway", "cluster_status", "live_status"]
+
+NO_PASSWORD = "the API returned no password for the cluster (the token lacks database:view_credentials)"
 
 
 class StatusGateway(Protocol):
@@ -127,16 +130,31 @@ def cluster_status(
     """
     found = gateway.find_cluster(cluster)
     pools: Sequence[Pool] = gateway.list_connection_pools(found.id) if found.is_postgres else ()
-    conn_info = found.connection
-    if conn_info is None or not conn_info.has_password:
-        return ClusterStatus(found, tuple(pools), None,
-                             error="the API returned no password for the cluster (the token lacks "
-                                   "database:view_credentials); live usage needs it")  # fmt: skip
-    try:
-        with connect_fn(conn_info.uri) as conn:
-            usage = snapshot(conn)
-    except DatabaseError as exc:
-        return ClusterStatus(found, tuple(pools), None, error=str(exc), saturated=exc.saturated,
-                             unreachable=exc.unreachable)  # fmt: skip
-    return ClusterStatus(found, tuple(pools), usage)
+    status, conn = live_status(found, tuple(pools), connect_fn)
+    if conn is not None:
+        conn.close()
+    return status
 
+
+def live_status(
+    found: Cluster, pools: tuple[Pool, ...], connect_fn: Callable[[str], PgConnection] = connect
+) -> tuple[ClusterStatus, PgConnection | None]:
+    """The status of a cluster already read, and the connection it was read on, left open (None if none).
+
+    ``fix`` keeps the connection for its terminate step: a just-closed backend releases its slot
+    asynchronously, so a second connection to a nearly full server could be refused.
+    """
+    info = found.connection
+    if info is None or not info.has_password:
+        return ClusterStatus(found, pools, None, error=NO_PASSWORD + "; live usage needs it"), None
+    try:
+        conn = connect_fn(info.uri)
+    except DatabaseError as exc:
+        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated,
+                             unreachable=exc.unreachable), None  # fmt: skip
+    try:
+        return ClusterStatus(found, pools, snapshot(conn)), conn
+    except DatabaseError as exc:
+        conn.close()
+        return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated,
+                             unreachable=exc.unreachable), None  # fmt: skip

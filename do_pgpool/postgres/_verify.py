@@ -20,8 +20,8 @@ import psycopg
 
 from .._dburl import mask_url
 from .._exceptions import DatabaseError
-from ._diagnose import Connection as PgConnection
-from ._diagnose import connect, database_error
+from ._connect import Connection as PgConnection
+from ._connect import connect, database_error
 
 __all__ = ["VERIFY_TIMEOUT", "VerifyResult", "verify_pool"]
 
@@ -70,7 +70,8 @@ def verify_pool(
             if watchdog.fired:
                 raise DatabaseError(
                     f"{mask_url(url)} accepted the connection but SELECT 1 got no server connection within "
-                    f"{timeout:g} s: PgBouncer is waiting for a free PostgreSQL slot (is the server full?)"
+                    f"{timeout:g} s: PgBouncer is waiting for a free PostgreSQL slot (is the server full?)",
+                    login_retry=True,
                 ) from exc
             raise database_error(exc, url, "running SELECT 1 through") from exc
         finally:

@@ -283,13 +283,12 @@ def _put_reconciled(
                 raise failure
             again = edit_app_spec(current, app_id, component, values)
         except DoPgpoolError:
-            failure.message += "\nState left: unknown (the app could not be read back); re-run to check and finish."
-            raise failure from None
+            raise failure.with_state_left("unknown (the app could not be read back)",
+                                          "; re-run to check and finish.") from failure  # fmt: skip
         if not again.changed:
             return app, f"the update answered {_short(failure)} but was applied (no second deployment)"
         spec = again.spec
-    failure.message += "\nState left: the app was not changed (read back after each failure); re-run to retry."
-    raise failure
+    raise failure.with_state_left("the app was not changed (read back after each failure)", "; re-run to retry.")
 
 
 def _short(exc: DoPgpoolError) -> str:

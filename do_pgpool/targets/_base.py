@@ -7,7 +7,7 @@ prints, and which is left out of ``repr`` and ``as_dict``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ __all__ = [
     "SecretTarget",
     "TargetOutcome",
     "overall_action",
+    "printed_values",
     "rerun_advice",
     "summarize_value",
     "validate_secret_name",
@@ -141,6 +142,11 @@ class SecretTarget(Protocol):
     def plan(self, values: Mapping[str, str]) -> list[SecretChange]: ...
 
     def apply(self, values: Mapping[str, str]) -> TargetOutcome: ...
+
+
+def printed_values(outcomes: Iterable[TargetOutcome]) -> dict[str, str]:
+    """secret name -> value from the ``stdout`` targets' outcomes: the only values ever handed back."""
+    return {name: value for o in outcomes for name, value in o.output.items()}
 
 
 def rerun_advice(outcomes: list[TargetOutcome]) -> str:

@@ -1,28 +1,31 @@
-"""Write connection strings to every target: the function the CLI and ensure_pool call.
+"""Write connection strings to every target: the one writer ensure-pool, the fleet, fix and rewrite_secret use.
 
 Each target runs independently: one failure does not stop the others, and its outcome carries the typed
 exception. A value is never written without its password (``connection_string_for`` refuses), and no
-exception that leaves here contains a value or a password.
+exception that leaves here shows a password: each is handed to the run's redactor before any target runs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
-from urllib.parse import quote, unquote, urlsplit
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from .._exceptions import ConfigError, CredentialsMissingError, DoPgpoolError, Param, PlanError
 from .._models import Cluster, Connection, Pool
 from .._redact import remember
 from ._app import AppsAPI, AppTarget
 from ._base import SecretTarget, TargetOutcome, overall_action, validate_secret_name
+from ._parse import Target, format_target
+from ._secret_values import UserReader
 from ._simple import GitHubTarget, Redeploy
+from ._spec import SecretsSpec
 
 if TYPE_CHECKING:
     from ..api._github import GitHub
 
-__all__ = ["connection_string_for", "write_secrets"]
+__all__ = ["SecretsGateway", "connection_string_for", "write_pool_secrets", "write_secrets"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,49 +83,27 @@ def _check_values(values: Mapping[str, str]) -> None:
             raise CredentialsMissingError(_MISSING.format(what=f"{name}"))
 
 
-def _scrub(exc: DoPgpoolError, values: Mapping[str, str]) -> DoPgpoolError:
-    """Remove any value or password that an error message might echo (an API repeating our request)."""
-    secrets: set[str] = set()
-    for value in values.values():
-        secrets.add(value)
-        try:
-            pw = urlsplit(value).password
-        except ValueError:
-            pw = None
-        if pw:
-            secrets.update({pw, unquote(pw), quote(pw, safe="")})
-    secrets.discard("")
-
-    def clean(text: str) -> str:
-        for s in sorted(secrets, key=len, reverse=True):
-            text = text.replace(s, "***")
-        return text
-
-    exc.message = clean(exc.message)
-    exc.args = tuple(clean(a) if isinstance(a, str) else a for a in exc.args)
-    for attr in ("api_message",):
-        current = getattr(exc, attr, None)
-        if isinstance(current, str):
-            setattr(exc, attr, clean(current))
-    return exc
-
-
 def write_secrets(
-    targets: Sequence[SecretTarget],
+    targets: Sequence[SecretTarget] | SecretsSpec,
     values: Mapping[str, str],
     *,
     dry_run: bool = False,
     github: GitHub | None = None,
     apps: AppsAPI | None = None,
     redeploy: Redeploy | None = None,
+    cluster: str | None = None,
 ) -> list[TargetOutcome]:
     """Write ``values`` (secret name -> connection string) to each target; with ``dry_run`` only plan.
 
-    ``github``/``apps`` are bound to targets that need them; ``redeploy`` dispatches a workflow after each
-    GitHub target is written. Raises only for bad input (invalid names, a password-less value), before
+    ``targets`` is a ``SecretsSpec`` (its targets get ``{cluster}`` filled in with ``cluster``, its GitHub
+    client and redeploy are used) or plain targets with ``github``/``redeploy`` given here. ``apps`` is
+    bound to app: targets. Raises only for bad input (invalid names, a password-less value), before
     touching any target; every target's own failure is returned in its outcome.
     """
-    _check_values(values)
+    if isinstance(targets, SecretsSpec):
+        github, redeploy = targets.github, targets.redeploy
+        targets = [format_target(t, cluster=cluster) if cluster else t for t in targets.targets]
+    _check_values(values)  # remembers every password: the redactor masks it in any error's text
     outcomes: list[TargetOutcome] = []
     for target in targets:
         bound: SecretTarget = target
@@ -131,28 +112,63 @@ def write_secrets(
         elif isinstance(target, AppTarget):
             bound = target.bind(apps=apps)
         try:
-            if dry_run:
-                changes = bound.plan(values)
-                action = overall_action([c.action for c in changes], mixed="update")
-                detail = ""
-                if isinstance(bound, GitHubTarget) and bound.redeploy is not None:
-                    detail = f"would dispatch workflow {bound.redeploy.workflow_file} on {bound.redeploy.ref}"
-                outcomes.append(
-                    TargetOutcome(bound.label, action, tuple((c.name, c.action) for c in changes), detail,
-                                  dry_run=True, changes=tuple(changes))
-                )
-            else:
-                outcome = bound.apply(values)
-                if outcome.error is not None:
-                    _scrub(outcome.error, values)
-                outcomes.append(outcome)
+            outcomes.append(_plan(bound, values) if dry_run else bound.apply(values))
         except DoPgpoolError as exc:
-            _scrub(exc, values)
             logger.warning("secret target %s failed: %s", bound.label, exc)
             outcomes.append(TargetOutcome(bound.label, "failed", error=exc, dry_run=dry_run))
         except Exception as exc:  # one target's bug must not stop the targets after it
             logger.debug("secret target %s failed unexpectedly", bound.label, exc_info=True)
-            error = _scrub(DoPgpoolError(f"unexpected {type(exc).__name__}: {exc} (a do-pgpool bug: run with -vv for "
-                                         "the traceback and report it)"), values)
+            error = DoPgpoolError(f"unexpected {type(exc).__name__}: {exc} (a do-pgpool bug: run with -vv for the "
+                                  "traceback and report it)")  # fmt: skip
             outcomes.append(TargetOutcome(bound.label, "failed", error=error, dry_run=dry_run))
     return outcomes
+
+
+def _plan(target: SecretTarget, values: Mapping[str, str]) -> TargetOutcome:
+    changes = target.plan(values)
+    action = overall_action([c.action for c in changes], mixed="update")
+    detail = ""
+    if isinstance(target, GitHubTarget) and target.redeploy is not None:
+        detail = f"would dispatch workflow {target.redeploy.workflow_file} on {target.redeploy.ref}"
+    return TargetOutcome(target.label, action, tuple((c.name, c.action) for c in changes), detail, dry_run=True,
+                         changes=tuple(changes))  # fmt: skip
+
+
+class SecretsGateway(UserReader, AppsAPI, Protocol):
+    """What writing a pool's secrets reads from DigitalOcean: the cluster, a database user, the apps."""
+
+    def get_cluster(self, cluster_id: str) -> Cluster: ...
+
+
+def write_pool_secrets(
+    spec: SecretsSpec,
+    gateway: SecretsGateway,
+    cluster_id: str,
+    pool: Pool | None,
+    *,
+    cluster: Cluster | None = None,
+    dry_run: bool = False,
+) -> tuple[TargetOutcome, ...]:
+    """The whole secrets job for one confirmed pool: its values, then ``write_secrets``. Never raises.
+
+    ``pool`` None: a dry run that would create the pool (no connection string exists yet), every target
+    planned as "unknown". The cluster is read only when a value or a ``{cluster}`` target needs it and
+    ``cluster`` is not given. A value that cannot be made (no password) fails every target, writing nothing.
+    """
+    try:
+        if cluster is None and spec.needs_cluster:
+            cluster = gateway.get_cluster(cluster_id)
+        name = cluster.name if cluster is not None else None
+        if pool is None:
+            names = tuple((n, "create") for n in spec.names)
+            detail = "written once the pool is created (its connection string does not exist yet)"
+            return tuple(TargetOutcome(t.label, "unknown", names, detail, dry_run=True)
+                         for t in _formatted(spec, name))  # fmt: skip
+        values = spec.values(gateway, cluster_id, pool, cluster)
+    except DoPgpoolError as exc:  # no password (token scope, inbound-user pool), the cluster read failed
+        return tuple(TargetOutcome(t.label, "failed", error=exc, dry_run=dry_run) for t in _formatted(spec, None))
+    return tuple(write_secrets(spec, values, dry_run=dry_run, apps=gateway, cluster=name))
+
+
+def _formatted(spec: SecretsSpec, cluster: str | None) -> list[Target]:
+    return [format_target(t, cluster=cluster) if cluster else t for t in spec.targets]

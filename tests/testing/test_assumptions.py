@@ -10,8 +10,8 @@ import pytest
 
 from do_pgpool import _exceptions as errors
 from do_pgpool.api._gateway import DigitalOcean
-from do_pgpool.ops._ensure import ensure_pool
-from do_pgpool.ops._plan import PoolRequest
+from do_pgpool.ops._pool import ensure_pool
+from do_pgpool.ops._pool_plan import PoolRequest
 from do_pgpool.ops._resize import resize
 from do_pgpool.ops._resize_plan import ResizeRequest
 from do_pgpool.testing import Assumptions, FakeDigitalOcean
@@ -162,7 +162,7 @@ def test_a_mode_change_is_never_sent_as_a_put(guess: bool, gateway_for: object) 
         ensure_pool(gateway, PoolRequest(size=5, mode="transaction"), cluster="app-db")
     assert writes(fake) == []
     result = ensure_pool(gateway, PoolRequest(size=5, mode="transaction"), cluster="app-db", replace=True)
-    assert result.action == "replaced" and cluster.pools["defaultdb-pool"].mode == "transaction"
+    assert result.outcome == "replaced" and cluster.pools["defaultdb-pool"].mode == "transaction"
     assert writes(fake) == [("DELETE", "defaultdb-pool"), ("POST", "pools")]
 
 
@@ -192,7 +192,7 @@ def test_a_pool_named_like_a_database(guess: bool, gateway_for: object) -> None:
     fake.add_cluster("app-db")
     gateway = gateway_for(fake)  # type: ignore[operator]
     if not guess:
-        assert ensure_pool(gateway, PoolRequest(size=5, name="defaultdb"), cluster="app-db").action == "created"
+        assert ensure_pool(gateway, PoolRequest(size=5, name="defaultdb"), cluster="app-db").outcome == "created"
         return
     with pytest.raises(errors.ConflictError) as info:
         ensure_pool(gateway, PoolRequest(size=5, name="defaultdb"), cluster="app-db")
@@ -231,7 +231,7 @@ def test_a_cluster_restart_is_done_only_when_the_maintenance_is(busy: str, clear
     fake, cluster, result = restart_against(
         Assumptions(update_busy_status=busy, update_pending_clears=clears, maintenance_event_logged=logged)
     )
-    assert result.action == "restarted"  # type: ignore[attr-defined]
+    assert result.outcome == "restarted"  # type: ignore[attr-defined]
     assert not cluster.maintenance_pending and cluster.update is None  # type: ignore[attr-defined]
     event_reads = sum(1 for call in fake.calls if call.path.endswith("/events"))
     if busy == "migrating":
@@ -247,5 +247,5 @@ def test_the_one_outcome_no_documented_signal_tells_from_done_is_reported_done_a
     fake, cluster, result = restart_against(
         Assumptions(update_busy_status="online", update_pending_clears="start", maintenance_event_logged="start")
     )
-    assert result.action == "restarted"  # type: ignore[attr-defined]
+    assert result.outcome == "restarted"  # type: ignore[attr-defined]
     assert cluster.update is not None  # type: ignore[attr-defined]  # the fake's update was still running

@@ -1,39 +1,36 @@
 """What ``ensure-pool`` would change, computed from what was read. Pure: no I/O, no clock.
 
-``plan_pool(cluster, pools, request)`` validates the request, checks the connection budget and diffs the
-current pool against the desired one: create, update in place (full body), replace (mode change, only when
-asked), or nothing.
+``PoolRequest`` is the pool asked for, the one form from the command line (or a library call) to the plan; its
+size is a number of server connections or a share of the cluster's budget (``PoolSize``). ``plan_pool(cluster,
+pools, request)`` resolves that size against the cluster's budget (the one place it is resolved), checks the
+budget and diffs the current pool against the desired ``PoolSpec``: create, update in place (full body),
+replace (mode change, only when asked), or nothing.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .._budget import MAX_POOLS, MIN_DIRECT_HEADROOM, Budget
+from .._budget import MAX_POOLS, MIN_DIRECT_HEADROOM, Budget, connection_limit, share_of_budget
+from .._changes import Action, Change, Plan
 from .._exceptions import BudgetError, ConfigError, Param, PlanError, Step
-from .._inputs import check_text
-from .._models import POOL_MODES, Cluster, Pool, PoolSpec
+from .._inputs import check_number, check_text
+from .._models import DEFAULT_DB, DEFAULT_MODE, DEFAULT_USER, POOL_MODES, Cluster, Pool, PoolSpec
 
 __all__ = [
-    "DEFAULT_DB",
-    "DEFAULT_MODE",
-    "DEFAULT_USER",
-    "Change",
-    "CreatePool",
     "PoolPlan",
     "PoolRequest",
-    "ReplacePool",
-    "UpdatePool",
+    "PoolSize",
     "check_cluster_ready",
     "check_pool_name",
     "plan_pool",
 ]
 
-DEFAULT_MODE = "transaction"
-DEFAULT_DB = "defaultdb"
-DEFAULT_USER = "doadmin"
+#: ``--size 50%``: a share of the cluster's budget (ASCII digits: ``isascii()`` is checked first)
+SHARE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)%$")
 
 # DigitalOcean documents only the length (3-60). The name is also a URL path segment and the database name
 # clients connect to, so we accept the conservative set; an assumption, not a documented rule.
@@ -41,10 +38,65 @@ _POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
-class PoolRequest:
-    """The pool asked for. ``None`` means "keep the current value" on update and "the default" on create."""
+class PoolSize:
+    """``--size``: a number of server connections, or (``percent``) a share of each cluster's budget."""
 
-    size: int
+    value: float
+    percent: bool = False
+
+    def __post_init__(self) -> None:
+        check_number(self.value, "pool size", minimum=-math.inf, unit="connections")
+        if self.percent:
+            if not 0 < self.value <= 100:
+                raise ConfigError([Param("size", f"{self.value:g}%"), " is not a share of the budget; use 1% to 100%, "
+                                   "e.g. ", Param("size", "50%")])
+        elif self.value != int(self.value) or self.value < 1:
+            raise ConfigError(f"pool size must be a whole number of at least 1, not {self.value:g}")
+
+    @classmethod
+    def parse(cls, text: str | int) -> PoolSize:
+        """``"20"`` or ``"50%"``."""
+        if isinstance(text, int) and not isinstance(text, bool):
+            return cls(text)
+        raw = check_text(text, Param("size")).strip()
+        if not raw.isascii():
+            raise ConfigError([
+                Param("size", repr(raw)), " has characters other than the digits 0-9 (a superscript or full-width "
+                "digit?); type it as e.g. ", Param("size", 20), " or ", Param("size", "50%"),
+            ])
+        match = SHARE.match(raw)
+        if match:
+            return cls(float(match.group(1)), percent=True)
+        if raw.isdigit():
+            return cls(int(raw))
+        raise ConfigError([Param("size", repr(text)), " is neither a whole number nor a percentage; e.g. ",
+                           Param("size", 20), " or ", Param("size", "50%")])
+
+    def resolve(self, cluster: Cluster) -> int:
+        """The pool size for this cluster (a percentage is taken of its connection limit, rounded down)."""
+        if not self.percent:
+            return int(self.value)
+        limit = connection_limit(cluster.size)
+        if limit is None:
+            raise PlanError([
+                Param("size", self), f" needs cluster {cluster.name!r}'s connection budget, but its size slug "
+                f"{cluster.size!r} does not say the node's RAM; give an absolute ", Param("size"), " for it",
+            ])
+        return share_of_budget(limit, self.value)
+
+    def __str__(self) -> str:
+        return f"{self.value:g}%" if self.percent else str(int(self.value))
+
+
+@dataclass(frozen=True)
+class PoolRequest:
+    """The pool asked for. ``None`` means "keep the current value" on update and "the default" on create.
+
+    ``size``: server connections (``20``), or a share of the cluster's budget (``"50%"`` or a ``PoolSize``),
+    resolved by ``plan_pool`` against the cluster it plans for.
+    """
+
+    size: int | PoolSize
     name: str | None = None
     mode: str | None = None
     db: str | None = None
@@ -58,7 +110,12 @@ class PoolRequest:
         if self.inbound_user and self.user:
             raise ConfigError([Param("user"), " and ", Param("inbound_user"),
                                " exclude each other: a pool has one user or none"])
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+        if isinstance(self.size, str):
+            object.__setattr__(self, "size", PoolSize.parse(self.size))
+        if isinstance(self.size, PoolSize) and not self.size.percent:
+            object.__setattr__(self, "size", int(self.size.value))
+        if isinstance(self.size, bool) or not isinstance(self.size, int | PoolSize) or (
+                isinstance(self.size, int) and self.size < 1):
             raise ConfigError(f"pool size must be a whole number of at least 1, not {self.size!r}")
         if self.mode is not None and self.mode not in POOL_MODES:
             raise ConfigError(f"pool mode {self.mode!r} is not one of {', '.join(POOL_MODES)}")
@@ -79,7 +136,11 @@ class PoolRequest:
     def pool_name(self) -> str:
         return self.name or f"{self.db or DEFAULT_DB}-pool"
 
-    def resolve(self, current: Pool | None) -> PoolSpec:
+    def size_for(self, cluster: Cluster) -> int:
+        """The pool size on this cluster: a share is taken of its connection limit, rounded down."""
+        return self.size if isinstance(self.size, int) else self.size.resolve(cluster)
+
+    def resolve(self, current: Pool | None, size: int) -> PoolSpec:
         """The full desired spec: explicit values, else the current pool's, else the defaults."""
         if self.inbound_user:
             user: str | None = None
@@ -89,7 +150,7 @@ class PoolRequest:
             user = current.user if current else DEFAULT_USER
         return PoolSpec(
             name=self.pool_name,
-            size=self.size,
+            size=size,
             mode=self.mode or (current.mode if current else DEFAULT_MODE),
             db=self.db or (current.db if current else DEFAULT_DB),
             user=user,
@@ -110,65 +171,25 @@ def _check_name(name: str) -> None:
 
 
 @dataclass(frozen=True)
-class CreatePool:
-    spec: PoolSpec
-
-    def describe(self) -> str:
-        s = self.spec
-        return f"+ create pool {s.name!r}: {s.mode}, size {s.size}, db {s.db}, user {_user(s.user)}"
-
-
-@dataclass(frozen=True)
-class UpdatePool:
-    before: PoolSpec
-    after: PoolSpec
-
-    def describe(self) -> str:
-        return f"~ update pool {self.after.name!r}: {_diff(self.before, self.after)}"
-
-
-@dataclass(frozen=True)
-class ReplacePool:
-    """Delete then create: the only way to change a pool's mode. Drops the pool's live connections."""
-
-    before: PoolSpec
-    after: PoolSpec
-
-    def describe(self) -> str:
-        return (
-            f"-/+ replace pool {self.after.name!r}: {_diff(self.before, self.after)} "
-            "(delete + create: its live connections drop)"
-        )
-
-
-Change = CreatePool | UpdatePool | ReplacePool
-
-
-@dataclass(frozen=True)
-class PoolPlan:
-    cluster: Cluster
+class PoolPlan(Plan):
+    #: None only when ``prepare_pool`` found the pool converged by the cluster's uuid (the cluster was not read)
+    cluster: Cluster | None
     current: Pool | None
     desired: PoolSpec
-    budget: Budget
-    changes: tuple[Change, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
-
-    def __bool__(self) -> bool:
-        return bool(self.changes)
-
-    @property
-    def action(self) -> str:
-        """``create``, ``update``, ``replace`` or ``unchanged``."""
-        if not self.changes:
-            return "unchanged"
-        return {CreatePool: "create", UpdatePool: "update", ReplacePool: "replace"}[type(self.changes[0])]
+    #: None when the cluster was not read (see ``cluster``)
+    budget: Budget | None
+    changes: tuple[Change[PoolSpec], ...] = ()
+    warnings: tuple[str, ...] = ()
+    #: what was asked: a create that finds the pool made meanwhile plans again with it
+    request: PoolRequest | None = field(default=None, compare=False)
+    cluster_id: str = ""
 
 
 def plan_pool(cluster: Cluster, pools: Sequence[Pool], request: PoolRequest, *, replace: bool = False) -> PoolPlan:
     """Decide what to do. Raises ConfigError / PlanError / BudgetError before anything is written."""
     check_cluster_ready(cluster)
     current = next((p for p in pools if p.name == request.pool_name), None)
-    desired = request.resolve(current)
+    desired = request.resolve(current, request.size_for(cluster))
     _check_db_and_user(cluster, desired)
     budget = Budget.for_pool(cluster.size, [(p.name, p.size) for p in pools], desired.name)
     warnings = list(_check_budget(cluster, budget, desired))
@@ -178,9 +199,12 @@ def plan_pool(cluster: Cluster, pools: Sequence[Pool], request: PoolRequest, *, 
             "Delete one or reuse an existing pool with ", Param("name"), ".",
         ])
 
-    changes: tuple[Change, ...]
+    subject = f"pool {desired.name!r}"
+    changes: tuple[Change[PoolSpec], ...]
     if current is None:
-        changes = (CreatePool(desired),)
+        d = desired
+        detail = f"{d.mode}, size {d.size}, db {d.db}, user {_user(d.user)}"
+        changes = (Change(Action.CREATE, subject, None, desired, detail),)
     elif current.spec == desired:
         changes = ()
     elif current.mode != desired.mode:
@@ -191,10 +215,11 @@ def plan_pool(cluster: Cluster, pools: Sequence[Pool], request: PoolRequest, *, 
                 "mode - this drops every live connection through the pool - or keep ", Param("mode", current.mode),
                 ".",
             ])
-        changes = (ReplacePool(current.spec, desired),)
+        detail = f"{_diff(current.spec, desired)} (delete + create: its live connections drop)"
+        changes = (Change(Action.REPLACE, subject, current.spec, desired, detail),)
     else:
-        changes = (UpdatePool(current.spec, desired),)
-    return PoolPlan(cluster, current, desired, budget, changes, tuple(warnings))
+        changes = (Change(Action.UPDATE, subject, current.spec, desired, _diff(current.spec, desired)),)
+    return PoolPlan(cluster, current, desired, budget, changes, tuple(warnings), request, cluster.id)
 
 
 def check_cluster_ready(cluster: Cluster) -> None:

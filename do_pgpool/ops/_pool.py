@@ -1,4 +1,5 @@
-"""``ensure_pool``: read, plan, apply. Reconcile-safe: a failed create is never blindly retried.
+"""One cluster's pool: ``ensure_pool`` reads, plans (``_pool_plan.plan_pool``, pure) and applies (``apply_pool``).
+Reconcile-safe: a failed create is never blindly retried.
 
 Request budget. By cluster uuid a converged run is **one** request: the cluster's pool list (a pool that already
 matches needs no budget decision and no write, so the cluster itself is not read). By name (or the account's only
@@ -17,31 +18,37 @@ once as an update in place (two more requests: the re-read and the PUT).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from dataclasses import replace as replace_fields
 from typing import Any
 
 from .._budget import Budget
+from .._changes import Action, Change, Result
 from .._exceptions import ConfigError, ConflictError, DoPgpoolError, Param, Part, ServerError, TransportError
+from .._jsonable import jsonable
 from .._models import Cluster, Pool, PoolSpec, looks_like_uuid
 from ..api._gateway import DigitalOcean
-from ._plan import Change, CreatePool, PoolPlan, PoolRequest, ReplacePool, UpdatePool, check_cluster_ready, plan_pool
+from ._pool_plan import PoolPlan, PoolRequest, check_cluster_ready, plan_pool
 
-__all__ = ["EnsureResult", "apply_pool_plan", "ensure_pool"]
+__all__ = ["CLUSTER_FIELDS", "EnsureResult", "apply_pool", "ensure_pool", "prepare_pool"]
+
+#: the cluster as a pool result shows it in JSON
+CLUSTER_FIELDS = ("id", "name", "size")
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class EnsureResult:
+class EnsureResult(Result):
     """What ``ensure_pool`` did (or, with ``dry_run``, would do) and the state it left."""
 
-    action: str  # created | updated | replaced | unchanged | would create | would update | would replace
+    action: Action
     #: None when it was not read: a pool found converged by the cluster's uuid needs only the pool list
     cluster: Cluster | None
     pool: PoolSpec
     #: None when the cluster was not read (see ``cluster``)
     budget: Budget | None
-    changes: tuple[Change, ...]
+    changes: tuple[Change[PoolSpec], ...]
     warnings: tuple[str, ...]
     #: the pool as DigitalOcean serves it (with its connection); None on a dry run that would create it. After
     #: a write without ``fresh_connection`` its connection is None when the write changed the pool's user (the
@@ -51,18 +58,15 @@ class EnsureResult:
     #: how a failed create was resolved, if one happened
     note: str | None = None
     cluster_id: str = ""
-
-    @property
-    def changed(self) -> bool:
-        return self.action in ("created", "updated", "replaced")
+    dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready. The connection string is masked; nothing here carries a password."""
         conn = self.current.connection if self.current else None
         c = self.cluster
         return {
-            "action": self.action,
-            "cluster": {"id": c.id, "name": c.name, "size": c.size} if c else {"id": self.cluster_id},
+            "action": self.outcome,
+            "cluster": jsonable(c, only=CLUSTER_FIELDS) if c else {"id": self.cluster_id},
             "pool": self.pool.as_dict(),
             "budget": self.budget.as_dict() if self.budget else None,
             "changes": [c.describe() for c in self.changes],
@@ -82,48 +86,75 @@ def ensure_pool(
     replace: bool = False,
     fresh_connection: bool = False,
 ) -> EnsureResult:
-    """Make the pool exist as requested on ``cluster``.
+    """Make the pool exist as requested on ``cluster``: ``prepare_pool`` then ``apply_pool``.
 
     ``cluster`` is a name or uuid, None for the account's only PostgreSQL cluster, or a ``Cluster`` already
     read (fleet mode lists them all at once), which saves its read. ``fresh_connection``: the caller will use
     the pool's connection (to write a secret, to connect); after a write the pool is read again (one request).
     """
+    start = gateway.request_count
+    plan = prepare_pool(gateway, request, cluster=cluster, replace=replace)
+    result = apply_pool(gateway, plan, dry_run=dry_run, fresh_connection=fresh_connection)
+    return replace_fields(result, requests=gateway.request_count - start)
+
+
+def prepare_pool(
+    gateway: DigitalOcean, request: PoolRequest, *, cluster: Cluster | str | None = None, replace: bool = False
+) -> PoolPlan:
+    """Read what the plan needs and ``plan_pool``. Nothing is written.
+
+    A size that is a share of the budget needs the cluster before the pools; an absolute one lets a pool found
+    converged by uuid skip the cluster read (the plan's ``cluster`` and ``budget`` are then None).
+    """
     if not isinstance(request, PoolRequest):
         raise ConfigError(f"ensure_pool needs a PoolRequest, e.g. PoolRequest(size=20), not {type(request).__name__}")
     if cluster is not None and not isinstance(cluster, (Cluster, str)):
         raise ConfigError(f"cluster must be a name or uuid (str) or a Cluster, not {type(cluster).__name__}")
-    start = gateway.request_count
-    if isinstance(cluster, Cluster) or not (cluster and looks_like_uuid(cluster)):
+    by_uuid = isinstance(cluster, str) and looks_like_uuid(cluster) and isinstance(request.size, int)
+    if not by_uuid:
         target = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
         check_cluster_ready(target)  # before reading its pools: a busy or non-PostgreSQL cluster costs one request
         pools = gateway.list_connection_pools(target.id)
     else:
+        assert isinstance(cluster, str) and isinstance(request.size, int)
         pools = _pools_by_uuid(gateway, cluster)
         current = next((p for p in pools if p.name == request.pool_name), None)
-        if current is not None and current.spec == request.resolve(current):
+        if current is not None and current.spec == request.resolve(current, request.size):
             # Converged: nothing to write, so nothing to decide about the budget; the cluster is not read.
-            return EnsureResult("unchanged", None, current.spec, None, (), (), current,
-                                gateway.request_count - start, cluster_id=cluster)  # fmt: skip
+            return PoolPlan(None, current, current.spec, None, request=request, cluster_id=cluster)
         target = gateway.get_cluster(cluster)
-    plan = plan_pool(target, pools, request, replace=replace)
+    return plan_pool(target, pools, request, replace=replace)
+
+
+def apply_pool(
+    gateway: DigitalOcean, plan: PoolPlan, *, dry_run: bool = False, fresh_connection: bool = False
+) -> EnsureResult:
+    """Carry out the plan's one change (with ``dry_run``: say what it would be) and return what was done.
+
+    A create that fails or answers ambiguously is never sent again blindly: the pools are read again; if the pool
+    was made meanwhile with other settings, the plan is made again against it and applied once as an update.
+    After an update without ``fresh_connection`` the connection is the listed one when the user is unchanged (a
+    size change keeps host, port, name and credentials), and None when the user changed: the pool's connection
+    carries its user's credentials, so only a fresh read gives the right ones.
+    """
+    start = gateway.request_count
     if dry_run or not plan:
-        action = f"would {plan.action}" if plan else "unchanged"
-        return _result(plan, action, plan.current, gateway.request_count - start)
+        return _result(plan, plan.current, gateway.request_count - start, dry_run=dry_run)
     try:
-        pool, note = _apply(gateway, plan, replan=True)
+        pool, note = _apply(gateway, plan, replan=plan.request is not None)
     except _TakenMeanwhile as taken:
         # Another run created the pool between our read and our POST (concurrent runs asking for different sizes):
         # plan again against the pool that now exists and update it in place. Once: a second race fails normally.
-        plan = plan_pool(target, taken.pools, request)  # a budget or mode refusal now speaks for itself
+        assert plan.cluster is not None and plan.request is not None
+        plan = plan_pool(plan.cluster, taken.pools, plan.request)  # a budget or mode refusal speaks for itself
         if not plan:
             pool, note = taken.existing, "another run created the pool meanwhile, as requested"
         else:
             pool, _ = _apply(gateway, plan, replan=False)
             note = "another run created the pool meanwhile; it was updated in place"
     if fresh_connection:
-        pool = gateway.get_connection_pool(plan.cluster.id, pool.name)
-    done = {"create": "created", "update": "updated", "replace": "replaced", "unchanged": "unchanged"}[plan.action]
-    return _result(plan, done, pool, gateway.request_count - start, note)
+        pool = gateway.get_connection_pool(plan.cluster_id, pool.name)
+    return _result(plan, pool, gateway.request_count - start, note=note)
 
 
 def _pools_by_uuid(gateway: DigitalOcean, cluster_id: str) -> list[Pool]:
@@ -139,38 +170,28 @@ def _pools_by_uuid(gateway: DigitalOcean, cluster_id: str) -> list[Pool]:
         raise
 
 
-def apply_pool_plan(gateway: DigitalOcean, plan: PoolPlan) -> tuple[Pool, str | None]:
-    """Execute the plan's one change. Returns the pool as it now is, and a note if a create was reconciled.
-
-    After an update the connection is the listed one when the user is unchanged (a size change keeps host, port,
-    name and credentials), and None when the user changed: the pool's connection carries its user's credentials,
-    so only a fresh read (``ensure_pool(fresh_connection=True)``) gives the right ones.
-    """
-    return _apply(gateway, plan, replan=False)
-
-
 def _apply(gateway: DigitalOcean, plan: PoolPlan, *, replan: bool) -> tuple[Pool, str | None]:
-    """``apply_pool_plan``; with ``replan``, a create that finds the pool made meanwhile with other settings raises
-    ``_TakenMeanwhile`` for ``ensure_pool`` to plan again."""
+    """The plan's one change; with ``replan``, a create that finds the pool made meanwhile with other settings
+    raises ``_TakenMeanwhile`` for ``apply_pool`` to plan again."""
+    assert plan.cluster is not None  # a plan with a change was made against the cluster
     cluster_id = plan.cluster.id
     change = plan.changes[0]
-    if isinstance(change, UpdatePool):
-        gateway.update_connection_pool(cluster_id, change.after)  # 204, no body
-        assert plan.current is not None
-        keep = change.before.user == change.after.user
-        return _with_spec(plan.current, change.after, keep_connection=keep), None
-    if isinstance(change, ReplacePool):
+    after = change.after
+    assert after is not None
+    if change.action is Action.UPDATE:
+        assert plan.current is not None and change.before is not None
+        gateway.update_connection_pool(cluster_id, after)  # 204, no body
+        keep = change.before.user == after.user
+        return _with_spec(plan.current, after, keep_connection=keep), None
+    if change.action is Action.REPLACE:
+        assert change.before is not None
         gateway.delete_connection_pool(cluster_id, change.before.name)
         try:
-            return _create(gateway, plan.cluster, change.after)
+            return _create(gateway, plan.cluster, after)
         except DoPgpoolError as exc:
-            exc.message = (
-                f"{exc.message}\nState left: pool {change.before.name!r} was deleted and could not be created "
-                "again; re-run the same command to finish."
-            )
-            raise
-    assert isinstance(change, CreatePool)
-    return _create(gateway, plan.cluster, change.spec, replan=replan)
+            raise exc.with_state_left(f"pool {change.before.name!r} was deleted and could not be created again",
+                                      "; re-run the same command to finish.") from exc  # fmt: skip
+    return _create(gateway, plan.cluster, after, replan=replan)
 
 
 def _create(
@@ -190,26 +211,25 @@ def _create(
         if existing is not None and existing.spec == spec:
             return existing, f"the create answered {_short(exc)}, but the pool exists as requested"
         if existing is not None:
-            exc.message = (
-                f"{exc.message}\nA pool named {spec.name!r} exists with other settings "
+            taken = exc.extended(
+                f"\nA pool named {spec.name!r} exists with other settings "
                 f"({existing.mode}, size {existing.size}, db {existing.db}); re-run to update it in place."
             )
             if replan:
-                raise _TakenMeanwhile(exc, existing, pools) from exc
-        elif isinstance(exc, ConflictError):
+                raise _TakenMeanwhile(taken, existing, pools) from exc
+            raise taken from exc
+        if isinstance(exc, ConflictError):
             # Refused, not failed: the same request would be refused again, so say what to change instead.
             clash: tuple[Part, ...] = ()
             if spec.name in cluster.db_names:  # ASSUMPTION (see testing.Assumptions): such a name is refused
                 clash = (f" The pool name {spec.name!r} is also the name of a database on the cluster, which "
                          "DigitalOcean refuses as a pool name: choose another ", Param("name"),
                          f" (e.g. {spec.name}-pool).")
-            raise exc.extended(
-                "\nState left: the pool does not exist; nothing was changed. DigitalOcean refused the request as "
-                "asked, so sending it again cannot help: change what its message names.", *clash,
+            raise exc.with_state_left(
+                "the pool does not exist; nothing was changed", ". DigitalOcean refused the request as asked, so "
+                "sending it again cannot help: change what its message names.", *clash,
             ) from exc
-        else:
-            exc.message = f"{exc.message}\nState left: the pool does not exist; nothing was changed. Re-run to retry."
-        raise
+        raise exc.with_state_left("the pool does not exist; nothing was changed", ". Re-run to retry.") from exc
 
 
 class _TakenMeanwhile(Exception):
@@ -226,27 +246,12 @@ def _short(exc: DoPgpoolError) -> str:
 
 
 def _with_spec(pool: Pool, spec: PoolSpec, *, keep_connection: bool) -> Pool:
-    return Pool(
-        name=spec.name,
-        mode=spec.mode,
-        size=spec.size,
-        db=spec.db,
-        user=spec.user,
-        connection=pool.connection if keep_connection else None,
-        private_connection=pool.private_connection if keep_connection else None,
-    )
+    kept = pool if keep_connection else replace_fields(pool, connection=None, private_connection=None)
+    return replace_fields(kept, **{f.name: getattr(spec, f.name) for f in fields(spec)})
 
 
-def _result(plan: PoolPlan, action: str, pool: Pool | None, requests: int, note: str | None = None) -> EnsureResult:
-    return EnsureResult(
-        action=action,
-        cluster=plan.cluster,
-        pool=plan.desired,
-        budget=plan.budget,
-        changes=plan.changes,
-        warnings=plan.warnings,
-        current=pool,
-        requests=requests,
-        note=note,
-        cluster_id=plan.cluster.id,
-    )
+def _result(
+    plan: PoolPlan, pool: Pool | None, requests: int, *, note: str | None = None, dry_run: bool = False
+) -> EnsureResult:
+    return EnsureResult(plan.action, plan.cluster, plan.desired, plan.budget, plan.changes, plan.warnings, pool,
+                        requests, note, plan.cluster_id, dry_run=dry_run and bool(plan))  # fmt: skip

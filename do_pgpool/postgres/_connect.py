@@ -1,0 +1,168 @@
+"""Connecting to PostgreSQL, and what a failure means: full (saturated), unreachable, or another error.
+
+Synchronous psycopg 3. Every psycopg error is mapped to :class:`DatabaseError` here, with the password
+masked; a connection refused because the server is full becomes ``DatabaseError(saturated=True)`` with
+what can still be done. psycopg reports ``sqlstate=None`` for that connect-time failure, so it is
+recognised by the server's message text (the one place this project classifies by text: the facts
+``saturated``, ``unreachable`` and ``login_retry`` are set here, and nothing reads a message again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+
+from .._dburl import mask_secrets_in, mask_url
+from .._exceptions import DatabaseError
+
+__all__ = [
+    "SATURATED_ADVICE",
+    "Connection",
+    "connect",
+    "database_error",
+    "is_saturation_message",
+    "mapped",
+    "scrub",
+    "server_url",
+    "unreachable_reason",
+]
+
+APPLICATION_NAME = "do-pgpool"
+CONNECT_TIMEOUT = 10
+
+# PostgreSQL <= 15: "... reserved for non-replication superuser connections";
+# 16+: "... reserved for roles with the SUPERUSER attribute" (or "... of the pg_use_reserved_connections role");
+# after the reserved slots too: "sorry, too many clients already".
+SATURATION_MARKERS = ("remaining connection slots are reserved for", "sorry, too many clients already")
+
+# PgBouncer's "server login has been failing, try again later (server_login_retry)", and a connect timeout:
+# either way PgBouncer waits server_login_retry before it logs in to the server again.
+LOGIN_RETRY_MARKERS = ("server login has been failing", "timeout expired")
+
+SATURATED_ADVICE = (
+    "do-pgpool cannot connect either, so it cannot terminate idle sessions. What can still be done:\n"
+    "  - restart the application that holds the connections: do-pgpool restart --app APP\n"
+    "  - restart the cluster through maintenance: do-pgpool restart --cluster CLUSTER\n"
+    "  - resize the cluster for more connections: do-pgpool resize --cluster CLUSTER --connections N\n"
+    "On DigitalOcean doadmin is not a superuser, so the reserved slots cannot be used. Once a slot is free, "
+    "put a pool in front: do-pgpool fix --cluster CLUSTER --size N"
+)
+
+Connection = psycopg.Connection[Any]
+
+
+
+def is_saturation_message(text: str) -> bool:
+    """True for the server's "no connection slot left" refusals (any PostgreSQL version)."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in SATURATION_MARKERS)
+
+
+def scrub(text: str, url: str) -> str:
+    """Mask credentialed URLs and the literal password of ``url`` in a driver message."""
+    text = mask_secrets_in(text)
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    for secret in {password, unquote(password)} if password else ():
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _where(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname}:{parts.port or 5432}{parts.path}" if parts.hostname else "the database"
+    except ValueError:
+        return "the database"
+
+
+def _server_said(detail: str) -> str:
+    """``connection failed: connection to server at ... failed: FATAL:  remaining ...`` -> ``FATAL: remaining ...``."""
+    last = detail.strip().splitlines()[-1] if detail.strip() else detail
+    _, sep, tail = last.rpartition("FATAL:")
+    return f"FATAL: {tail.strip()}" if sep else last.strip()
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    try:
+        parts = urlsplit(url)
+        return parts.hostname or "the database host", parts.port or 5432
+    except ValueError:
+        return "the database host", 5432
+
+
+def unreachable_reason(detail: str, host: str, port: int) -> str | None:
+    """Why no server answered (from the driver's message), with what to check; None if a server answered."""
+    lowered = detail.lower()
+    if any(m in lowered for m in ("could not translate host name", "failed to resolve host", "name or service not")):
+        return (f"the host name {host} does not resolve; check the cluster's host name, this machine's DNS, and "
+                "that a private-network host (private-...) is used only from inside the cluster's VPC")  # fmt: skip
+    if "connection refused" in lowered:
+        return (f"nothing accepts connections at {host} port {port} (connection refused); check the port and that "
+                "the cluster is online")  # fmt: skip
+    if any(m in lowered for m in ("timeout expired", "timed out", "no route to host", "network is unreachable")):
+        return (f"{host} port {port} did not answer; check that this machine's IP address is among the cluster's "
+                "trusted sources and that no firewall blocks the port")  # fmt: skip
+    return None
+
+
+def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
+    detail = scrub(str(exc).strip(), url)
+    login_retry = any(marker in detail.lower() for marker in LOGIN_RETRY_MARKERS)
+    if is_saturation_message(detail):
+        return DatabaseError(
+            f"PostgreSQL at {_where(url)} refused the connection because it is full: every connection slot "
+            f"open to non-superusers is taken (server said: {_server_said(detail)}).\n{SATURATED_ADVICE}",
+            saturated=True, login_retry=login_retry,
+        )  # fmt: skip
+    reason = unreachable_reason(detail, *_host_port(url))
+    if reason is not None:
+        return DatabaseError(f"cannot reach PostgreSQL: {reason}.\n{doing} {mask_url(url)} failed: {detail}",
+                             unreachable=True, login_retry=login_retry)  # fmt: skip
+    return DatabaseError(f"{doing} {mask_url(url)} failed: {detail}", login_retry=login_retry)
+
+
+def connect(
+    url: str,
+    *,
+    application_name: str = APPLICATION_NAME,
+    connect_timeout: int = CONNECT_TIMEOUT,
+    prepare_threshold: int | None = None,
+) -> Connection:
+    """Open an autocommit connection (``prepare_threshold=None``: safe through a transaction pool).
+
+    Raises :class:`DatabaseError`; ``saturated=True`` when the server refused because it is full.
+    """
+    try:
+        return psycopg.connect(
+            url,
+            autocommit=True,
+            application_name=application_name,
+            connect_timeout=connect_timeout,
+            prepare_threshold=prepare_threshold,
+        )
+    except psycopg.Error as exc:
+        raise database_error(exc, url, "connecting to") from exc
+
+
+@contextmanager
+def mapped(url: str, doing: str) -> Iterator[None]:
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise database_error(exc, url, doing) from exc
+
+
+def server_url(conn: Connection) -> str:
+    info = conn.info
+    return f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+
+
+# --- verdict ---------------------------------------------------------------------------------------------

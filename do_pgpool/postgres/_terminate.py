@@ -1,0 +1,157 @@
+"""Freeing connection slots: find client sessions idle for long enough, and terminate them safely."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ._connect import Connection, database_error, mapped, scrub, server_url
+from ._usage import IDLE_IN_TRANSACTION_STATES, IDLE_STATES, SESSION_COLUMNS, Session, Usage, session_from_row, snapshot
+
+__all__ = ["TerminateResult", "find_idle", "terminate"]
+
+logger = logging.getLogger(__name__)
+
+_FIND_IDLE_SQL = f"""
+SELECT {SESSION_COLUMNS}
+FROM pg_stat_activity
+WHERE backend_type = 'client backend'
+  AND pid <> pg_backend_pid()
+  AND state = ANY(%(states)s)
+  AND clock_timestamp() - state_change >= make_interval(secs => %(idle_for)s)
+  AND (%(user)s::text IS NULL OR usename = %(user)s::text)
+  AND (%(application)s::text IS NULL OR application_name = %(application)s::text)
+ORDER BY state_change, pid
+"""
+
+
+def find_idle(
+    conn: Connection,
+    *,
+    idle_for: float = 300,
+    user: str | None = None,
+    application: str | None = None,
+    include_idle_in_transaction: bool = False,
+) -> list[Session]:
+    """Client sessions idle for at least ``idle_for`` seconds, oldest first; never the tool's own session.
+
+    Changes nothing: this is the dry run of :func:`terminate`.
+    """
+    from .._duration import check_seconds
+
+    idle_for = check_seconds(idle_for, what="idle_for")  # nan, inf, negative: ConfigError
+    states = list(IDLE_STATES + (IDLE_IN_TRANSACTION_STATES if include_idle_in_transaction else ()))
+    params = {"states": states, "idle_for": float(idle_for), "user": user, "application": application}
+    with mapped(server_url(conn), "listing idle sessions on"), conn.cursor(row_factory=dict_row) as cur:
+        return [session_from_row(r) for r in cur.execute(_FIND_IDLE_SQL, params).fetchall()]
+
+
+@dataclass(frozen=True)
+class TerminateResult:
+    """What :func:`terminate` did, and the usage it left."""
+
+    terminated: tuple[Session, ...]
+    skipped: tuple[tuple[Session, str], ...]
+    usage_after: Usage
+
+    @property
+    def free_after(self) -> int:
+        return self.usage_after.free
+
+    def describe(self) -> str:
+        n = len(self.terminated)
+        text = f"terminated {n} idle session{'s' if n != 1 else ''}; {self.free_after} of " \
+               f"{self.usage_after.limit} non-superuser slots free"  # fmt: skip
+        if self.skipped:
+            text += f"; {len(self.skipped)} not terminated"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "terminated": [s.as_dict() for s in self.terminated],
+            "skipped": [{**s.as_dict(), "reason": reason} for s, reason in self.skipped],
+            "terminated_count": len(self.terminated),
+            "free_after": self.free_after,
+            "usage_after": self.usage_after.as_dict(),
+        }
+
+
+# Terminate only if the pid is still a client backend in the state we listed, unchanged since
+# (a session that ran a query in between is not idle any more), and not this session.
+_TERMINATE_SQL = """
+SELECT pg_terminate_backend(pid) AS done
+FROM pg_stat_activity
+WHERE pid = %(pid)s
+  AND backend_type = 'client backend'
+  AND pid <> pg_backend_pid()
+  AND state IS NOT DISTINCT FROM %(state)s::text
+  AND state_change IS NOT DISTINCT FROM %(state_change)s
+"""
+_STILL_THERE_SQL = "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)"
+TERMINATE_WAIT = 5.0
+POLL_INTERVAL = 0.02
+
+
+def terminate(
+    conn: Connection,
+    sessions: Iterable[Session],
+    *,
+    wait: float = TERMINATE_WAIT,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> TerminateResult:
+    """``pg_terminate_backend`` each session still idle as listed; never the tool's own, never non-clients.
+
+    A session that may not be signalled (e.g. a superuser's, when the tool is not one) is skipped with the
+    server's reason, as are sessions that left or became busy since they were listed.
+    """
+    url = server_url(conn)
+    own_pid = conn.info.backend_pid
+    terminated: list[Session] = []
+    skipped: list[tuple[Session, str]] = []
+    for session in sessions:
+        if session.pid == own_pid or session.is_self:
+            skipped.append((session, "this is do-pgpool's own session"))
+            continue
+        params = {"pid": session.pid, "state": session.state, "state_change": session.state_change}
+        try:
+            row = conn.execute(_TERMINATE_SQL, params).fetchone()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            reason = scrub(str(exc).strip(), url).splitlines()[0]
+            logger.info("not terminating pid %s: %s", session.pid, reason)
+            skipped.append((session, f"permission denied: {reason}"))
+            continue
+        except psycopg.Error as exc:
+            raise database_error(exc, url, f"terminating pid {session.pid} on") from exc
+        if row is None:
+            skipped.append((session, "no longer an idle client session (it left or ran a query since listed)"))
+        elif not row[0]:
+            skipped.append((session, "pg_terminate_backend returned false (already gone or did not exit in time)"))
+        else:
+            terminated.append(session)
+    _wait_gone(conn, [s.pid for s in terminated], wait=wait, sleep=sleep, clock=clock)
+    return TerminateResult(tuple(terminated), tuple(skipped), snapshot(conn))
+
+
+def _wait_gone(
+    conn: Connection, pids: list[int], *, wait: float, sleep: Callable[[float], None], clock: Callable[[], float]
+) -> None:
+    """Signalled backends exit asynchronously: wait (bounded) until they left, so the usage after is exact.
+
+    One poll for all of them (``pg_terminate_backend(pid, timeout)`` would wait 100 ms per session).
+    """
+    deadline = clock() + wait
+    while pids:
+        with mapped(server_url(conn), "waiting for terminated sessions on"):
+            pids = [int(r[0]) for r in conn.execute(_STILL_THERE_SQL, (pids,)).fetchall()]
+        if not pids or clock() >= deadline:
+            if pids:
+                logger.warning("%d terminated session(s) still exiting after %.0f s", len(pids), wait)
+            return
+        sleep(POLL_INTERVAL)

@@ -1,0 +1,82 @@
+"""``SecretsSpec``: the one form of "which connection strings go where", from the CLI's options to the writer.
+
+ensure-pool (one cluster or a fleet), fix and rewrite-secret all take it. It holds the targets (which may
+contain ``{cluster}``), the secret names, which connection (public or VPC), the database user for an
+inbound-user pool, the GitHub client and the workflow to dispatch after a GitHub write. A context manager:
+leaving it closes the GitHub client. Importing it loads no target code (a pool-only run builds an empty one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .._exceptions import ConfigError, Param
+from .._models import Cluster, Pool
+from ._base import validate_secret_name
+from ._secret_values import UserReader, check_secret_user, inbound_needs_secret_user, secret_values
+
+if TYPE_CHECKING:
+    from ..api._github import GitHub
+    from ._parse import Target
+    from ._simple import Redeploy
+
+__all__ = ["SecretsSpec"]
+
+
+@dataclass(frozen=True)
+class SecretsSpec:
+    """Where a pool's connection strings go. Targets may hold ``{cluster}`` (the cluster's name)."""
+
+    targets: tuple[Target, ...] = ()
+    name: str = "DATABASE_URL"
+    #: also write the cluster's direct (port 25060) string under this name
+    direct_name: str | None = None
+    #: write the VPC (``private_connection``) strings instead of the public ones
+    private: bool = False
+    #: dispatch this workflow after each github: target is written
+    redeploy: Redeploy | None = None
+    github: GitHub | None = field(default=None, repr=False, compare=False)
+    #: the database user whose credentials go into an inbound-user pool's string (see ``_secret_values``)
+    secret_user: str | None = None
+
+    def __post_init__(self) -> None:
+        check_secret_user(self.secret_user)
+        validate_secret_name(self.name)
+        if self.direct_name is not None:
+            validate_secret_name(self.direct_name)
+            if self.direct_name == self.name:
+                raise ConfigError([Param("direct_secret_name"), " must differ from ", Param("secret_name")])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, self.direct_name) if self.direct_name else (self.name,)
+
+    @property
+    def needs_cluster(self) -> bool:
+        """Whether the values or the targets need the cluster object (its direct string, a ``{cluster}``)."""
+        from ._parse import has_placeholder  # here: a run without targets loads no target code
+        return bool(self.direct_name) or any(has_placeholder(t.text) for t in self.targets)
+
+    def check_inbound(self, inbound_user: bool) -> None:
+        """An inbound-user pool's connection has no credentials: its secrets need ``secret_user``."""
+        if inbound_user and self.targets and self.secret_user is None:
+            raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
+
+    def values(self, users: UserReader, cluster_id: str, pool: Pool, cluster: Cluster | None = None) -> dict[str, str]:
+        """secret name -> connection string for ``pool`` (``direct_name`` needs ``cluster``). Writes nothing.
+
+        Raises CredentialsMissingError / PlanError when there is no password to write (see ``secret_values``).
+        """
+        return secret_values(users, cluster_id, pool, name=self.name, direct_name=self.direct_name, cluster=cluster,
+                             private=self.private, secret_user=self.secret_user)  # fmt: skip
+
+    def close(self) -> None:
+        if self.github is not None:
+            self.github.close()
+
+    def __enter__(self) -> SecretsSpec:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

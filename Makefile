@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint demo bench servers clean
+.PHONY: test lint docs demo bench servers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check do_pgpool tests
 	$(BIN)/mypy --strict do_pgpool
 
+# The manual (docs/, MkDocs) into site/; --strict turns every warning, a broken link included, into a failure.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --clean --site-dir site
+
 demo: $(STAMP) servers
 	$(BIN)/python demo/demo.py
 
@@ -42,4 +46,4 @@ bench: $(STAMP) servers
 	$(BIN)/python -m benchmarks.startup
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

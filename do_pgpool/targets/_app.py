@@ -9,7 +9,7 @@ deployment. So:
 - "unchanged" must be known *without* the plaintext, because a SECRET comes back as ``EV[...]``. Next to
   each variable we keep a GENERAL variable ``DO_PGPOOL_<NAME>_SHA256`` holding a fingerprint of the value we
   wrote: ``v1:`` + the first 32 hex digits of SHA-256 over (app id, name, value). When the variable is still
-  a SECRET and the fingerprint matches, nothing is sent and no deployment starts. See README-secrets.md for why
+  a SECRET and the fingerprint matches, nothing is sent and no deployment starts. See docs/secret-targets.md for why
   the fingerprint does not leak the password, and for its one blind spot (a hand edit of the secret that
   leaves the fingerprint in place).
 - ``app:APP`` sets the app-level variable (``spec.envs``, available to all components) *and* updates any

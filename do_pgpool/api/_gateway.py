@@ -200,6 +200,20 @@ class DigitalOcean(HttpClientOwner):
                 break
         return events
 
+    # -- firewall (trusted sources) ------------------------------------------------------------------
+
+    def list_firewall_rules(self, cluster_id: str) -> list[JsonDict]:
+        """The cluster's trusted sources, as DigitalOcean returns them (empty: open to any address)."""
+        path = f"/v2/databases/{cluster_id}/firewall"
+        body = self._read("GET", path, self._pydo.databases.list_firewall_rules, cluster_id)
+        return [dict(rule) for rule in _items(body, "rules", "GET", path)]
+
+    def update_firewall_rules(self, cluster_id: str, rules: list[JsonDict]) -> None:
+        """PUT (204) replaces the WHOLE list: callers send every rule they mean to keep."""
+        path = f"/v2/databases/{cluster_id}/firewall"
+        fn = self._pydo.databases.update_firewall_rules
+        self._write("PUT", path, fn, cluster_id, {"rules": rules}, retry=True)
+
     # -- connection pools ----------------------------------------------------------------------------
 
     def list_connection_pools(self, cluster_id: str) -> list[Pool]:

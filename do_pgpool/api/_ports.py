@@ -13,7 +13,7 @@ from typing import Protocol
 
 from .._models import Cluster, ClusterEvent, JsonDict, Pool, PoolSpec
 
-__all__ = ["AppsAPI", "Counted", "DatabasesAPI", "DigitalOceanAPI"]
+__all__ = ["AppsAPI", "Counted", "DatabasesAPI", "DigitalOceanAPI", "FirewallAPI"]
 
 
 class Counted(Protocol):
@@ -53,6 +53,14 @@ class DatabasesAPI(Counted, Protocol):
     def update_connection_pool(self, cluster_id: str, spec: PoolSpec) -> None: ...
 
     def delete_connection_pool(self, cluster_id: str, name: str) -> None: ...
+
+
+class FirewallAPI(Counted, Protocol):
+    """A cluster's trusted sources (``/firewall``): PUT replaces the whole list."""
+
+    def list_firewall_rules(self, cluster_id: str) -> list[JsonDict]: ...
+
+    def update_firewall_rules(self, cluster_id: str, rules: list[JsonDict]) -> None: ...
 
 
 class AppsAPI(Counted, Protocol):

@@ -41,6 +41,11 @@ ACCOUNT_NUMBER = 19081923
 _HOST_SHARDS = "bcdfgkm"
 
 
+#: ``firewall_rule.type``'s enum in the OpenAPI description
+FIREWALL_RULE_TYPES = ("droplet", "k8s", "ip_addr", "tag", "app")
+FIREWALL_RULE_LIMIT = 100
+
+
 def default_host(name: str, index: int) -> str:
     """A host name shaped like DigitalOcean's: ``<name>-do-user-<account>-0.<letter>.db.ondigitalocean.com``."""
     return f"{name}-do-user-{ACCOUNT_NUMBER}-0.{_HOST_SHARDS[(index - 1) % len(_HOST_SHARDS)]}.db.ondigitalocean.com"
@@ -201,6 +206,40 @@ class DatabasesBackend:
         if not isinstance(config, dict):
             raise invalid("config is required and must be an object")
         cluster.config.update(config)
+
+    # -- firewall (trusted sources) -----------------------------------------------------------------------
+    def list_firewall_rules(self, database_cluster_uuid: str) -> list[JsonDict]:
+        return [dict(rule) for rule in self._get(database_cluster_uuid).firewall]
+
+    def update_firewall_rules(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> None:
+        """PUT replaces the whole list. A rule sent with the ``uuid`` of an existing one keeps it (and its
+        ``created_at``); any other rule is new (ASSUMPTION: the spec says neither)."""
+        cluster = self._get(database_cluster_uuid)
+        rules = body.get("rules")
+        if not isinstance(rules, list):
+            raise invalid("rules is required and must be an array")
+        if len(rules) > FIREWALL_RULE_LIMIT:  # the spec: "The firewall is limited to 100 rules"
+            raise invalid(f"the firewall is limited to {FIREWALL_RULE_LIMIT} rules; {len(rules)} given")
+        old = {rule["uuid"]: rule for rule in cluster.firewall}
+        new: list[JsonDict] = []
+        for rule in rules:
+            kind, value = (rule.get("type"), rule.get("value")) if isinstance(rule, dict) else (None, None)
+            if kind not in FIREWALL_RULE_TYPES or not isinstance(value, str) or not value:
+                raise invalid(f"invalid firewall rule {rule!r}: type must be one of {FIREWALL_RULE_TYPES}")
+            if kind == "ip_addr" and ":" in value:  # the spec: "You cannot add IPv6 addresses"
+                raise invalid(f"IPv6 addresses cannot be trusted sources: {value}")
+            kept = old.get(str(rule.get("uuid", "")))
+            made: JsonDict = {
+                "uuid": kept["uuid"] if kept else self.ids.uuid("firewall-rule", f"{kind}:{value}"),
+                "cluster_uuid": cluster.id,
+                "type": kind,
+                "value": value,
+                "created_at": kept["created_at"] if kept else iso(self.clock.now()),
+            }
+            if isinstance(rule.get("description"), str):
+                made["description"] = rule["description"]
+            new.append(made)
+        cluster.firewall = new
 
     def list_events_logs(self, database_cluster_uuid: str) -> list[JsonDict]:
         """The events log, oldest first (ASSUMPTION: the order is undocumented), unpaginated."""

@@ -93,6 +93,8 @@ class FakeCluster:
     maintenance_pending: bool = False
     maintenance_description: list[str] = field(default_factory=list)
     config: JsonDict = field(default_factory=dict, repr=False)
+    #: trusted sources (``GET/PUT .../firewall``): ``firewall_rule`` objects as the API shows them; empty = open
+    firewall: list[JsonDict] = field(default_factory=list, repr=False)
     #: ``GET /autoscale``'s ``storage`` object (storage autoscaling is off unless enabled)
     autoscale_storage: JsonDict = field(default_factory=lambda: {"enabled": False})
     #: fault injection: a resize answers 412 while set

@@ -46,6 +46,11 @@ def tour(fake: FakeDigitalOcean) -> list[Exchange]:
         http.get("/v2/databases/00000000-0000-0000-0000-000000000000")
         http.get(f"{db}/config")
         http.patch(f"{db}/config", json={"config": {"jit": False}})
+        rules = [{"type": "ip_addr", "value": "192.0.2.1"}, {"type": "tag", "value": "b"}]
+        http.put(f"{db}/firewall", json={"rules": rules})
+        http.get(f"{db}/firewall")
+        http.put(f"{db}/firewall", json={"rules": [{"type": "ip_addr", "value": "2001:db8::1"}]})
+        http.get("/v2/databases/00000000-0000-0000-0000-000000000000/firewall")
         http.get(f"{db}/users")
         http.post(f"{db}/users", json={"name": "app"})
         http.post(f"{db}/users", json={"name": "app"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ._access import access_options, reachable
 from ._common import Duration, command, dry_run_option, emit_json, open_gateway, output_option
 from ._sandbox import sandbox_hint
 
@@ -11,8 +12,12 @@ from ._sandbox import sandbox_hint
 @command("status")
 @click.option("--advice/--no-advice", default=True, show_default=True,
               help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
+@access_options
 @output_option
-def status_command(token: str | None, api_url: str, cluster: str | None, advice: bool, output: str) -> None:
+def status_command(
+    token: str | None, api_url: str, cluster: str | None, advice: bool, my_ip: str | None, temporary_access: bool,
+    output: str,
+) -> None:
     """Show the cluster's connection budget, its pools and live usage, with a verdict.
 
     \b
@@ -30,7 +35,7 @@ def status_command(token: str | None, api_url: str, cluster: str | None, advice:
     from .._exceptions import DatabaseError
     from ..ops._status import cluster_status
 
-    with open_gateway(token, api_url) as gateway:
+    with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access):
         result = cluster_status(gateway, cluster)
     if output == "json":
         emit_json(result.as_dict())
@@ -54,6 +59,7 @@ def status_command(token: str | None, api_url: str, cluster: str | None, advice:
 @click.option("--include-idle-in-transaction", is_flag=True,
               help="Also sessions idle inside an open transaction (their transaction is rolled back).")  # fmt: skip
 @dry_run_option
+@access_options
 @output_option
 def terminate_idle_command(
     token: str | None,
@@ -64,6 +70,8 @@ def terminate_idle_command(
     application: str | None,
     include_idle_in_transaction: bool,
     dry_run: bool,
+    my_ip: str | None,
+    temporary_access: bool,
     output: str,
 ) -> None:
     """Terminate idle client sessions (pg_terminate_backend) to free connection slots.
@@ -80,7 +88,8 @@ def terminate_idle_command(
     from .._exceptions import DatabaseError
     from ..ops._terminate_idle import terminate_idle
 
-    with open_gateway(token, api_url) as gateway:
+    with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access,
+                                                            dry_run=dry_run):
         try:
             result = terminate_idle(
                 gateway, cluster, idle_for=idle_for, user=user, application=application,

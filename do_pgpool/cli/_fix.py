@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ._access import access_options, reachable
 from ._common import (
     Duration,
     OperationFailed,
@@ -36,6 +37,7 @@ _MARK = {"done": "+", "skipped": "-", "planned": "?", "failed": "!"}
 @click.option("--verify-timeout", type=Duration(min=0.1), default=10, show_default=True, metavar="SECONDS",
               help="How long the SELECT 1 through the pool may take.")  # fmt: skip
 @dry_run_option
+@access_options
 @output_option
 def fix_command(
     token: str | None,
@@ -46,6 +48,8 @@ def fix_command(
     idle_for: float,
     verify_timeout: float,
     dry_run: bool,
+    my_ip: str | None,
+    temporary_access: bool,
     output: str,
 ) -> None:
     """Take a cluster out of connection exhaustion in one run, and keep it out.
@@ -76,7 +80,8 @@ def fix_command(
     """
     from ..ops._fix import FixOptions, fix
 
-    with secrets.prepare(inbound_user=pool.request.inbound_user) as spec, open_gateway(token, api_url) as gateway:
+    with secrets.prepare(inbound_user=pool.request.inbound_user) as spec, open_gateway(token, api_url) as gateway, \
+            reachable(gateway, cluster, my_ip, temporary_access, dry_run=dry_run, refuse=False):
         options = FixOptions(pool.request, spec, idle_for=idle_for, replace=pool.replace,
                              verify_timeout=verify_timeout, dry_run=dry_run)  # fmt: skip
         result = fix(gateway, options, cluster=cluster)

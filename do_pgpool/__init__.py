@@ -49,6 +49,10 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "ops._fix": ("FixOptions", "FixResult", "FixStep", "fix"),
     "ops._fleet": ("ClusterOutcome", "FleetResult", "ensure_fleet"),
     "ops._pool": ("EnsureResult", "apply_pool", "ensure_pool", "prepare_pool"),
+    "ops._pools": (
+        "DeletePlan", "DeleteResult", "PoolList", "apply_delete_pool", "delete_pool", "list_pools", "plan_delete_pool",
+        "prepare_delete_pool",
+    ),
     "ops._pool_plan": ("PoolPlan", "PoolRequest", "PoolSize", "plan_pool"),
     "ops._resize": ("ResizeResult", "apply_resize", "prepare_resize", "resize"),
     "ops._rewrite": ("RewriteResult", "rewrite_secret"),
@@ -178,6 +182,16 @@ if TYPE_CHECKING:
         PoolRequest,
         PoolSize,
         plan_pool,
+    )
+    from .ops._pools import (
+        DeletePlan,
+        DeleteResult,
+        PoolList,
+        apply_delete_pool,
+        delete_pool,
+        list_pools,
+        plan_delete_pool,
+        prepare_delete_pool,
     )
     from .ops._resize import (
         ResizeResult,

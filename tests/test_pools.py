@@ -97,7 +97,7 @@ def test_delete_pool_refuses_while_a_client_holds_a_transaction_then_force_delet
         forced = run(api, "delete-pool", POOL, "--cluster", "app-db", "--force")
         assert forced.exit_code == 0, forced.output
         assert "warning (--force): live clients" in forced.stderr
-        assert "pool 'old-pool' deleted on cluster app-db" in forced.stdout
+        assert "deleted pool 'old-pool' on cluster app-db" in forced.stdout
         client.rollback()
     assert POOL not in fake.databases.cluster("app-db").pools
     assert [(c.method, c.path.rsplit("/", 1)[-1]) for c in writes(fake)] == [("DELETE", POOL)]

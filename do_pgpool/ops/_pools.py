@@ -124,7 +124,7 @@ class DeleteResult(Result):
     def describe(self) -> str:
         if self.action is Action.NONE:
             return f"pool {self.plan.name!r} does not exist on cluster {self.plan.cluster.name}: nothing to delete"
-        return f"pool {self.plan.name!r} {self.outcome} on cluster {self.plan.cluster.name}"
+        return f"{self.outcome} pool {self.plan.name!r} on cluster {self.plan.cluster.name}"
 
     def as_dict(self) -> dict[str, Any]:
         p = self.plan
@@ -169,7 +169,7 @@ def plan_delete_pool(
     if blockers and not force:
         raise PlanError([f"refusing to delete pool {name!r} on cluster {cluster.name}:\n  - ",
                          "\n  - ".join(blockers),
-                         "\nPoint the secrets elsewhere first (do-pgpool rewrite-secret --pool OTHER ...), stop "
+                         "\nPoint the secrets at another pool first (with do-pgpool rewrite-secret), stop "
                          "the clients, or pass ", Param("force"), " to delete anyway."],
                         state_left="the pool exists; nothing was changed")  # fmt: skip
     detail = f"{current.mode}, size {current.size}, db {current.db}; frees {current.size} connection slot(s)"

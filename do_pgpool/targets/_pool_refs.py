@@ -14,6 +14,7 @@ The verdict is ``yes``, ``no`` or ``unknown`` with the reason; nothing is writte
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -78,6 +79,8 @@ def _check(target: Target, pool: Pool, name: str, apps: AppsAPI | None) -> tuple
 def _dotenv(path: str, pool: Pool, name: str) -> tuple[Verdict, str]:
     from dotenv import dotenv_values
 
+    if not os.path.exists(path):
+        return "no", "the file does not exist"
     try:
         values = dotenv_values(path)
     except OSError as exc:

@@ -125,6 +125,10 @@ def test_dry_run_writes_nothing(api: str, fake: FakeDigitalOcean) -> None:
     assert "would delete" in result.stdout and "nothing was changed" in result.stdout
     assert writes(fake) == []
     assert POOL in fake.databases.cluster("app-db").pools
+    calls = len(fake.calls)
+    data = json.loads(run(api, "delete-pool", POOL, "--cluster", "app-db", "--dry-run", "-o", "json").stdout)
+    assert data["action"] == "would delete" and data["dry_run"] is True
+    assert data["requests"] == len(fake.calls) - calls == 2  # the cluster list and its pools
 
 
 def test_a_plain_text_404_on_delete_is_done(api: str, fake: FakeDigitalOcean, servers: RealServers) -> None:
@@ -192,3 +196,23 @@ def test_unreachable_database_refuses_unless_force(api: str, fake: FakeDigitalOc
     assert result.outcome == "deleted"
     assert result.plan.warnings and "could not be read" in result.plan.warnings[0]
 
+
+
+def test_only_the_pools_own_user_counts_and_a_busy_direct_session_of_it_does(
+    api: str, fake: FakeDigitalOcean, servers: RealServers
+) -> None:
+    """What is measured: busy backends of the pool's db and user; PostgreSQL cannot tell PgBouncer's from direct."""
+    with psycopg_connect(servers.direct_url("app")) as other_user:
+        other_user.execute("BEGIN")
+        other_user.execute("SELECT 1")
+        result = run(api, "delete-pool", POOL, "--cluster", "app-db", "--dry-run", "-o", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["clients"] == {"db": "defaultdb", "user": "doadmin", "busy": 0,
+                                                        "by_state": {}}  # fmt: skip
+        other_user.rollback()
+    with psycopg_connect(servers.direct_url()) as direct:
+        direct.execute("BEGIN")
+        direct.execute("SELECT 1")
+        refused = run(api, "delete-pool", POOL, "--cluster", "app-db", "--dry-run")
+        direct.rollback()
+    assert refused.exit_code == 1 and "1 idle in transaction" in refused.stderr

@@ -312,3 +312,14 @@ def test_an_unknown_secret_user_is_asked_for_when_the_cluster_does_not_list_user
     assert len(fake.calls_to("GET", f"/v2/databases/{cluster.id}/users/nobody")) == 1
     replace(spec, secret_user="app").check_user(gateway, cluster)  # a user that exists: no error
     SecretsSpec(secret_user="nobody").check_user(gateway, cluster)  # no targets: nothing to check
+
+
+def test_fleet_mode_refuses_an_unknown_secret_user_per_cluster_before_its_pool(
+    fake: FakeDigitalOcean, api: str, tmp_path: Path
+) -> None:
+    result = run(api, "ensure-pool", "--all", "--size", "5", "--name", "in-pool", "--inbound-user",
+                 "--secret", f"dotenv:{tmp_path}/{{cluster}}.env", "--secret-user", "nobody")  # fmt: skip
+    assert result.exit_code == 1, result.output  # fleet mode: a failed cluster
+    assert "database user 'nobody' does not exist on cluster 'app-db'" in result.output + result.stderr
+    assert [c for c in fake.calls if c.method != "GET"] == []
+    assert "in-pool" not in fake.cluster("app-db").pools and not list(tmp_path.iterdir())

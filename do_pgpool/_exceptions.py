@@ -66,6 +66,7 @@ __all__ = [
     "Step",
     "TransportError",
     "WaitTimeoutError",
+    "error_type",
 ]
 
 
@@ -117,15 +118,9 @@ class DoPgpoolError(Exception):
     def message(self) -> str:
         return self._message
 
-    @message.setter
-    def message(self, text: str) -> None:
-        # Code that rewrites a message (redaction, a note on the state left) keeps plain text from then on.
-        if text != self._message:
-            self.parts, self._message = (text,), text
-
     def extended(self: _E, *parts: Part) -> _E:
-        """A copy of this error (same type and facts) whose message goes on with ``parts``: a note on the
-        state left or on what to do, added where that is known. Raise it ``from`` the original."""
+        """A copy of this error (same type and facts) whose message goes on with ``parts``: a note on what to
+        do, added where that is known. Raise it ``from`` the original; the original is never changed."""
         new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.parts = self.parts + parts
@@ -232,6 +227,22 @@ class ServerError(APIError):
     def __init__(self, message: str | Sequence[Part], *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    412: PreconditionFailedError,
+    422: ConflictError,
+    429: RateLimitedError,
+}
+
+
+def error_type(status: int) -> type[APIError]:
+    """The one HTTP status -> error type table, for DigitalOcean and GitHub alike (each words its own message)."""
+    return ServerError if status >= 500 else _BY_STATUS.get(status, APIError)
 
 
 class TransportError(DoPgpoolError):

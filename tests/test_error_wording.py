@@ -81,7 +81,11 @@ def test_flags_follow_the_cli_names() -> None:
         "--storage-mib 5", "--replace", "--no-wait", "--cluster NAME_OR_UUID", "--inbound-user"]
 
 
-def test_a_rewritten_message_keeps_its_text_everywhere() -> None:
+def test_a_message_goes_on_in_a_copy_worded_everywhere_and_is_never_rewritten() -> None:
     exc = PlanError(["Pass ", Param("replace", True), "."])
-    exc.message = f"{exc.message} (state left: nothing)"
-    assert str(exc) == error_text(exc) == "Pass replace=True. (state left: nothing)"
+    left = exc.with_state_left("nothing", " Re-run.")
+    assert str(left) == "Pass replace=True.\nState left: nothing Re-run." and left.state_left == "nothing"
+    assert error_text(left).startswith("Pass --replace.") and "State left: nothing Re-run." in error_text(left)
+    with pytest.raises(AttributeError):
+        exc.message = "rewritten"  # type: ignore[misc]  # no exception is mutated after it was raised
+    assert str(exc) == "Pass replace=True."

@@ -9,6 +9,7 @@ call asks pydo for the real status through its ``cls=`` hook.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -19,7 +20,6 @@ from .._exceptions import (
     APIError,
     AuthenticationError,
     ConfigError,
-    ConflictError,
     ConnectionFailedError,
     InvalidResponseError,
     NotFoundError,
@@ -30,25 +30,26 @@ from .._exceptions import (
     RequestTimeoutError,
     ServerError,
     TransportError,
+    error_type,
 )
 from .._inputs import check_number, check_text
 from .._models import Cluster, ClusterEvent, JsonDict, Pool, PoolSpec, looks_like_uuid
 from .._redact import remember_passwords
 from .._version import __version__
+from ._client import HttpClientOwner
 from ._headers import header, header_number
 from ._retry import RetryConfig, api_retrying
 from ._tokens import check_token
 from ._transport import http_client
-from ._urls import check_api_url as _check_url
+from ._urls import DEFAULT_API_URL, check_api_url
 
 if TYPE_CHECKING:
     from .._deadline import Deadline
 
-__all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter"]
+__all__ = ["DEFAULT_API_URL", "DigitalOcean", "RequestLimiter", "check_api_url"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://api.digitalocean.com"
 T = TypeVar("T")
 
 # Scope each kind of call needs, for 403 messages (digitalocean-api.md §1-2).
@@ -63,14 +64,7 @@ class RequestLimiter(Protocol):
     def observe(self, status: int, headers: Mapping[str, str]) -> None: ...
 
 
-def check_api_url(api_url: str) -> str:
-    return _check_url(
-        api_url, label=Param("api_url"), example=DEFAULT_API_URL,
-        https_hint="Use https, or http://127.0.0.1:PORT for a local fake",
-    )
-
-
-class DigitalOcean:
+class DigitalOcean(HttpClientOwner):
     """Typed access to the DigitalOcean endpoints do-pgpool uses.
 
     ``http`` may be injected (tests pass ``httpx.Client(transport=fake.http_transport())``); otherwise the
@@ -80,6 +74,7 @@ class DigitalOcean:
     ``deadline`` is the run's (``--timeout``): no request, retry or rate-limit wait goes past it.
     """
 
+    # The same first keywords as ``GitHub``'s on purpose: both clients are configured alike.
     def __init__(
         self,
         token: str,
@@ -103,8 +98,7 @@ class DigitalOcean:
         token = check_token(token, what="DigitalOcean API token", hint=hint)
         self.api_url = check_api_url(api_url)
         timeout = check_number(timeout, Param("timeout"), minimum=0.001)
-        self._owns_http = http is None
-        self._http = http if http is not None else http_client(self.api_url, timeout=timeout)
+        self._adopt(http, lambda: http_client(self.api_url, timeout=timeout))
         self._retry = retry or RetryConfig()
         self._deadline = deadline
         self._transport = _CountingTransport(self._http, timeout=timeout, limiter=limiter, deadline=deadline)
@@ -117,16 +111,6 @@ class DigitalOcean:
     def request_count(self) -> int:
         """HTTP requests sent so far (retries included)."""
         return self._transport.count
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> DigitalOcean:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        self.close()
 
     # -- database clusters ---------------------------------------------------------------------------
 
@@ -488,13 +472,25 @@ def _not_json(method: str, path: str, transport: _CountingTransport | None) -> A
 _DNS_FAILURES = ("name or service", "name resolution", "nodename", "no address associated", "getaddrinfo")
 
 
+def _os_errors(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions behind ``exc`` (httpx -> httpcore -> the socket's OSError), ``exc`` first."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # bounded: a cause chain is a few links
+        if seen is None:
+            return
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
 def _connect_failure(method: str, path: str, api_url: str, cause: BaseException) -> list[Part]:
+    chain = list(_os_errors(cause))
+    # The socket's error type says it; an error raised without one (a test double, a proxy) only has its text.
     text = str(cause)
     if isinstance(cause, httpx.ConnectTimeout):
         why, check = "no TCP connection", "that the host is up and no firewall drops the traffic"
-    elif any(sign in text.lower() for sign in _DNS_FAILURES):
+    elif any(isinstance(e, socket.gaierror) for e in chain) or any(s in text.lower() for s in _DNS_FAILURES):
         why, check = "the host name does not resolve", "the host name for typos, and DNS"
-    elif "refused" in text.lower():
+    elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text.lower():
         why, check = "connection refused", "the port, and that the server is running"
     else:
         why, check = text or type(cause).__name__, "the host and port"
@@ -526,30 +522,29 @@ def _api_error(
         "method": method,
         "path": path,
     }
-    if status == 401:
-        return AuthenticationError(
-            f"{what}. The token was rejected: check DIGITALOCEAN_TOKEN (expired or revoked?).", **common
-        )
-    if status == 403:
-        kind = "app" if path.startswith("/v2/apps") else "database"
-        scope = scope or f"{kind}:{_SCOPES.get(method, 'read')}"
-        plural = " scopes" if " and " in scope else " scope"
-        return AuthenticationError(f"{what}. The token lacks the {scope}{plural} for this call.", **common)
-    if status == 404:
-        return NotFoundError(f"{what}. It does not exist, or this token cannot see it.", **common)
-    if status in (409, 422):
-        return ConflictError(what, **common)
-    if status == 412:
-        return PreconditionFailedError(f"{what}. The cluster is busy (maintenance?); try again later.", **common)
-    if status == 429:
+    kind = error_type(status)
+    if kind is RateLimitedError:
         retry_after = header_number(headers, "retry-after")
         reset_at = header_number(headers, "ratelimit-reset")
         hint = f"retry after {retry_after:.0f}s" if retry_after is not None else "hourly quota exhausted"
         return RateLimitedError(
             f"{what}. DigitalOcean's rate limit ({hint}).", retry_after=retry_after, reset_at=reset_at, **common
         )
-    if status >= 500:
+    if kind is ServerError:
         retry_after = header_number(headers, "retry-after")
         return ServerError(f"{what}. DigitalOcean failed; the request may or may not have been applied.",
                            retry_after=retry_after, **common)  # fmt: skip
-    return APIError(what, **common)
+    if status == 403:
+        app_or_db = "app" if path.startswith("/v2/apps") else "database"
+        scope = scope or f"{app_or_db}:{_SCOPES.get(method, 'read')}"
+        plural = " scopes" if " and " in scope else " scope"
+        return AuthenticationError(f"{what}. The token lacks the {scope}{plural} for this call.", **common)
+    return kind(what + _ADVICE.get(kind, ""), **common)
+
+
+#: what to do, by error type (403, 429 and 5xx are worded above: they need the call's scope or headers)
+_ADVICE: dict[type[APIError], str] = {
+    AuthenticationError: ". The token was rejected: check DIGITALOCEAN_TOKEN (expired or revoked?).",
+    NotFoundError: ". It does not exist, or this token cannot see it.",
+    PreconditionFailedError: ". The cluster is busy (maintenance?); try again later.",
+}

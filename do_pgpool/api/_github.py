@@ -34,12 +34,14 @@ from .._exceptions import (
     RateLimitedError,
     ServerError,
     TransportError,
+    error_type,
 )
 from .._inputs import check_number
+from ._client import HttpClientOwner
 from ._headers import header_number
-from ._retry import RetryConfig, api_retrying
+from ._retry import RetryConfig, api_retrying, unsent_retrying
 from ._tokens import check_token
-from ._urls import check_api_url
+from ._urls import DEFAULT_GITHUB_API_URL, GITHUB, check_api_url
 
 __all__ = [
     "DEFAULT_GITHUB_API_URL",
@@ -50,7 +52,6 @@ __all__ = [
     "seal",
 ]
 
-DEFAULT_GITHUB_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
@@ -104,13 +105,6 @@ def open_github(
     return GitHub(token, api_url=api_url, http=http, retry=retry)
 
 
-def _check_api_url(api_url: str) -> str:
-    return check_api_url(
-        api_url, label="GITHUB_API_URL", example=DEFAULT_GITHUB_API_URL,
-        https_hint="Use https (GitHub Enterprise: https://HOST/api/v3)",
-    )
-
-
 def check_repo(repo: str) -> tuple[str, str]:
     """``OWNER/REPO`` -> (owner, repo), or ConfigError."""
     if not _REPO.match(repo):
@@ -119,7 +113,7 @@ def check_repo(repo: str) -> tuple[str, str]:
     return owner, name
 
 
-class GitHub:
+class GitHub(HttpClientOwner):
     """The few GitHub REST calls do-pgpool needs, over an (injectable) httpx.Client."""
 
     def __init__(
@@ -134,25 +128,14 @@ class GitHub:
         if not token or (isinstance(token, str) and not token.strip()):
             raise ConfigError("no GitHub token: set GITHUB_TOKEN or GH_TOKEN")
         self._token = check_token(token, what="GitHub token", hint="Check GITHUB_TOKEN (or GH_TOKEN).")
-        self.api_url = _check_api_url(api_url)
+        self.api_url = check_api_url(api_url, GITHUB)
         timeout = check_number(timeout, "timeout", minimum=0.001)
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._adopt(http, lambda: httpx.Client(timeout=timeout))
         self._retry = retry or RetryConfig()
         self.request_count = 0
 
     def __repr__(self) -> str:
         return f"GitHub(api_url={self.api_url!r})"
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> GitHub:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        self.close()
 
     # -- secrets -------------------------------------------------------------------------------------
 
@@ -229,19 +212,7 @@ class GitHub:
             response: httpx.Response = api_retrying(self._retry)(once)
             return response
         # Not idempotent (a dispatch starts a run): retry only what GitHub certainly did not act on.
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                result: httpx.Response = once()
-                return result
-            except (RateLimitedError, _NotSent) as exc:
-                if attempts >= self._retry.max_attempts:
-                    raise
-                wait = exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else 1.0
-                if wait > self._retry.max_wait:
-                    raise
-                self._retry.sleep(wait)
+        return unsent_retrying(self._retry, unsent=(RateLimitedError, _NotSent))(once)  # type: ignore[no-any-return]
 
 
 class _NotSent(TransportError):
@@ -302,15 +273,16 @@ def _api_error(
     rate_limited = status == 429 or (
         status == 403 and (retry_after is not None or response.headers.get("x-ratelimit-remaining") == "0")
     )
-    if rate_limited:
+    kind = RateLimitedError if rate_limited else error_type(status)
+    if kind is RateLimitedError:
         return RateLimitedError(f"{head}: GitHub rate limit hit", retry_after=retry_after, reset_at=reset_at, **kw)
-    if status == 401:
+    if kind is AuthenticationError and status == 401:
         return AuthenticationError(
             f"{head}: the GitHub token is invalid or expired; create a new one and set GITHUB_TOKEN", **kw
         )
-    if status == 403:
+    if kind is AuthenticationError:
         return AuthenticationError(f"{head}: permission denied; {_permission_hint(repo, environment, workflow)}", **kw)
-    if status == 404:
+    if kind is NotFoundError:
         if workflow:
             what = f"repository {repo} or workflow {workflow!r} (on the default branch)"
         elif environment:
@@ -323,7 +295,7 @@ def _api_error(
             f"for missing access); check the name, then the permissions: {hint}",
             **kw,
         )
-    if status in (409, 422):
+    if kind is ConflictError:
         if workflow:
             return ConflictError(
                 f"{head}: GitHub refused to dispatch {workflow!r}: it needs an `on: workflow_dispatch` trigger, "
@@ -331,6 +303,6 @@ def _api_error(
                 **kw,
             )
         return ConflictError(f"{head}: GitHub refused the request", **kw)
-    if status >= 500:
+    if kind is ServerError:
         return ServerError(f"{head}: GitHub failed; retry later", **kw)
-    return APIError(f"{head}: unexpected answer from GitHub", **kw)
+    return kind(f"{head}: unexpected answer from GitHub", **kw)

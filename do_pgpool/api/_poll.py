@@ -1,9 +1,9 @@
 """Bounded polling with backoff, and the options every wait shares; the clock and sleep are injectable.
 
-``poll_until`` is the one loop. It reads, asks whether the reading means done, reports progress through a
-callback, and sleeps a growing delay (5 s, x1.5, capped at 30 s by default: about 24 reads in 10 minutes,
-not a fixed hammer) until done or until the deadline, where it raises ``WaitTimeoutError`` with what it saw
-last. While waiting:
+``poll_until`` is the one poller (tenacity's ``Retrying`` with ``retry_if_result``, see ``_retry``). It reads,
+asks whether the reading means done, reports progress through a callback, and sleeps a growing delay (5 s, x1.5,
+capped at 30 s by default: about 24 reads in 10 minutes, not a fixed hammer) until done or until the deadline,
+where it raises ``WaitTimeoutError`` with what it saw last. While waiting:
 
 - 412 (maintenance in progress) means "busy": back off and read again.
 - 429 that escaped the gateway's own retries means "busy" too, with a longer delay (``retry-after``, else a
@@ -14,19 +14,21 @@ last. While waiting:
   says what was seen last.
 - Anything else (401, 403, 404, a malformed answer) is raised at once.
 
-``retry_while_busy`` re-sends a state-setting PUT refused with 412. ``WaitOptions`` carries how to wait (the
-deadline, clock, sleep, backoff, progress callback) through every wait in one value; ``Stopwatch`` gives an
-operation that waits several times one deadline for all of them, and counts its time and requests.
+``retry_while_busy`` re-sends a state-setting PUT refused with 412 (tenacity too). ``WaitOptions`` (a ``Pacing``)
+carries how to wait (the deadline, clock, sleep, backoff, progress callback) through every wait in one value;
+``Stopwatch`` gives an operation that waits several times one deadline for all of them, and counts its time
+and requests.
 What is waited for (a cluster, a maintenance, a deployment) lives in ``_wait``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
 
 from .._exceptions import (
     DeadlineExceededError,
@@ -39,6 +41,8 @@ from .._exceptions import (
     TransportError,
     WaitTimeoutError,
 )
+from ._ports import Counted
+from ._retry import Pacing
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -107,8 +111,9 @@ ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
-class WaitOptions:
-    """How to wait: the deadline, the time source, the delays and who hears about progress.
+class WaitOptions(Pacing):
+    """How to wait: the deadline, the time source (``clock``, ``sleep``: see ``Pacing``), the delays and who
+    hears about progress.
 
     One value instead of the same six keywords on every function that waits. Tests pass a fake ``clock`` and
     ``sleep`` (no real sleeps); the CLI passes its progress renderer as ``on_progress`` and ``sleep``.
@@ -116,8 +121,6 @@ class WaitOptions:
 
     #: seconds until ``WaitTimeoutError``; an operation that waits several times shares one deadline
     timeout: float = DEFAULT_TIMEOUT
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
     backoff: Backoff = field(default_factory=Backoff)
     on_progress: ProgressCallback | None = None
 
@@ -134,11 +137,6 @@ class WaitOptions:
             self.on_progress(Progress(what, status, detail, elapsed, polls, next_in, done))
 
 
-class RequestCounter(Protocol):
-    @property
-    def request_count(self) -> int: ...
-
-
 class Stopwatch:
     """One operation's elapsed time, requests sent, and the one deadline shared by all its waits.
 
@@ -146,7 +144,7 @@ class Stopwatch:
     covers all of it, so each wait gets ``waiting()``: the options with the timeout cut to what is left.
     """
 
-    def __init__(self, gateway: RequestCounter, waiting: WaitOptions | None = None) -> None:
+    def __init__(self, gateway: Counted, waiting: WaitOptions | None = None) -> None:
         waiting = waiting or WaitOptions()
         self._gateway = gateway
         self._options = waiting
@@ -198,6 +196,8 @@ def poll_until(
     Reads happen at 0, then after each backoff delay; the last sleep is shortened to end at the deadline, where
     one final read decides. ``what`` names the thing (a callable: a name learned by the first read);
     ``expectation`` (e.g. "online with size db-s-2vcpu-4gb") goes into the timeout message.
+
+    A tenacity poller: each attempt is one judged read (``_Reading``), retried while it is not done.
     """
 
     def name() -> str:
@@ -207,22 +207,22 @@ def poll_until(
     clock, policy = opts.clock, opts.backoff
     start = clock()
     deadline = start + opts.timeout
-    polls = 0
     errors_in_a_row = 0
-    last_status: str | None = None
-    last_detail = ""
-    while True:
-        polls += 1
+    last: _Reading[T] | None = None
+
+    def read() -> _Reading[T]:
+        nonlocal errors_in_a_row, last
+        polls = 1 if last is None else last.polls + 1
         delay = policy.delay(polls - 1)
         try:
             seen = observe()
         except DeadlineExceededError as exc:  # the run's --timeout ran out at this read: say what was seen last
-            raise _timed_out(name(), clock() - start, polls, last_status, last_detail, expectation) from exc
+            raise _timed_out(name(), clock() - start, polls, last, expectation) from exc
         except PreconditionFailedError:
-            status, detail = "busy (412)", "maintenance in progress; backing off"
+            last = _Reading(polls, "busy (412)", "maintenance in progress; backing off", delay)
         except RateLimitedError as exc:
             delay = max(exc.retry_after if exc.retry_after is not None else policy.rate_limited, delay)
-            status, detail = "rate limited (429)", f"DigitalOcean's rate limit; next read in {delay:.0f}s"
+            last = _Reading(polls, "rate limited (429)", f"DigitalOcean's rate limit; next read in {delay:.0f}s", delay)
         except InvalidResponseError:
             raise
         except (ServerError, TransportError) as exc:
@@ -231,26 +231,57 @@ def poll_until(
                 raise
             if isinstance(exc, ServerError) and exc.retry_after is not None:  # a 503 that says when: as a 429
                 delay = max(exc.retry_after, delay)
-            status, detail = "API error", _short_error(exc)
+            last = _Reading(polls, "API error", _short_error(exc), delay)
         else:
             errors_in_a_row = 0
-            status, detail = seen.status, seen.detail
-            if seen.done:
-                opts.report(name(), status, detail, clock() - start, polls, None, done=True)
-                return seen.value
-        last_status, last_detail = status, detail
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise _timed_out(name(), clock() - start, polls, last_status, last_detail, expectation)
-        pause = min(delay, remaining)
-        opts.report(name(), status, detail, clock() - start, polls, pause)
-        logger.debug("%s: %s (%s); next read in %.1fs", name(), status, detail, pause)
-        opts.sleep(pause)
+            last = _Reading(polls, seen.status, seen.detail, delay, seen.done, seen.value)
+        return last
+
+    def pause(state: RetryCallState) -> float:  # the reading's delay, cut to end at the deadline
+        return min(_reading(state).delay, deadline - clock())
+
+    def report(state: RetryCallState) -> None:
+        seen, next_in = _reading(state), state.upcoming_sleep
+        opts.report(name(), seen.status, seen.detail, clock() - start, seen.polls, next_in)
+        logger.debug("%s: %s (%s); next read in %.1fs", name(), seen.status, seen.detail, next_in)
+
+    def give_up(state: RetryCallState) -> NoReturn:
+        raise _timed_out(name(), clock() - start, _reading(state).polls, last, expectation)
+
+    done: _Reading[T] = Retrying(
+        retry=retry_if_result(lambda seen: not seen.done),
+        wait=pause,
+        stop=lambda state: deadline - clock() <= 0,
+        sleep=opts.sleep,
+        before_sleep=report,
+        retry_error_callback=give_up,
+    )(read)
+    opts.report(name(), done.status, done.detail, clock() - start, done.polls, None, done=True)
+    return done.value  # type: ignore[return-value]  # a done reading carries the observed value
+
+
+@dataclass(frozen=True)
+class _Reading(Generic[T]):
+    """One attempt of a poll: what was seen (or what error was tolerated) and the delay it asks for."""
+
+    polls: int
+    status: str
+    detail: str
+    delay: float
+    done: bool = False
+    value: T | None = None
+
+
+def _reading(state: RetryCallState) -> _Reading[Any]:
+    assert state.outcome is not None  # tenacity asks only after an attempt
+    seen: _Reading[Any] = state.outcome.result()
+    return seen
 
 
 def _timed_out(
-    name: str, elapsed: float, polls: int, last_status: str | None, last_detail: str, expectation: str
+    name: str, elapsed: float, polls: int, last: _Reading[Any] | None, expectation: str
 ) -> WaitTimeoutError:
+    last_status, last_detail = (last.status, last.detail) if last is not None else (None, "")
     wanted = f"; waiting for {expectation}" if expectation else ""
     seen_text = f"{last_status or 'nothing yet'}" + (f" ({last_detail})" if last_detail else "")
     return WaitTimeoutError(
@@ -270,30 +301,43 @@ def retry_while_busy(send: Callable[[], T], *, what: str, action: str, wait: boo
     """
     clock, policy = waiting.clock, waiting.backoff
     start = clock()
-    attempt = 0
-    while True:
+    if not wait:
         try:
             return send()
         except PreconditionFailedError as exc:
-            if not wait:
-                raise exc.extended(
-                    "\nNothing was changed. Run again once the maintenance is over, or without ",
-                    Param("no_wait", True), " to keep retrying until the ", Param("timeout"), ".",
-                ) from exc
-            attempt += 1
-            elapsed = clock() - start
-            delay = min(policy.delay(attempt - 1), max(waiting.timeout - elapsed, 0.0))
-            if delay <= 0:
-                raise WaitTimeoutError(
-                    [f"{what} refused the {action} with 412 (maintenance in progress) for "
-                     f"{format_duration(elapsed)} ({attempt} attempts); nothing was changed. Run again later or with "
-                     "a longer ", Param("timeout"), "."],
-                    last_status="busy (412)",
-                    elapsed=elapsed,
-                ) from exc
-            detail = f"maintenance in progress; {action} not accepted yet, sending it again in {delay:.0f}s"
-            waiting.report(what, "busy (412)", detail, elapsed, attempt, delay)
-            waiting.sleep(delay)
+            raise exc.extended(
+                "\nNothing was changed. Run again once the maintenance is over, or without ",
+                Param("no_wait", True), " to keep retrying until the ", Param("timeout"), ".",
+            ) from exc
+
+    def pause(state: RetryCallState) -> float:
+        return min(policy.delay(state.attempt_number - 1), max(waiting.timeout - (clock() - start), 0.0))
+
+    def report(state: RetryCallState) -> None:
+        delay = state.upcoming_sleep
+        detail = f"maintenance in progress; {action} not accepted yet, sending it again in {delay:.0f}s"
+        waiting.report(what, "busy (412)", detail, clock() - start, state.attempt_number, delay)
+
+    def give_up(state: RetryCallState) -> NoReturn:
+        assert state.outcome is not None
+        elapsed = clock() - start
+        raise WaitTimeoutError(
+            [f"{what} refused the {action} with 412 (maintenance in progress) for "
+             f"{format_duration(elapsed)} ({state.attempt_number} attempts); nothing was changed. Run again later "
+             "or with a longer ", Param("timeout"), "."],
+            last_status="busy (412)",
+            elapsed=elapsed,
+        ) from state.outcome.exception()
+
+    result: T = Retrying(
+        retry=retry_if_exception_type(PreconditionFailedError),
+        wait=pause,
+        stop=lambda state: pause(state) <= 0,
+        sleep=waiting.sleep,
+        before_sleep=report,
+        retry_error_callback=give_up,
+    )(send)
+    return result
 
 
 def _short_error(exc: DoPgpoolError) -> str:

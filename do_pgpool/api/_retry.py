@@ -1,16 +1,21 @@
-"""Retry policy for idempotent API calls, built from tenacity's small strategies.
+"""The one retry engine: every retry and every wait in do-pgpool is a tenacity ``Retrying`` built here or in
+``_poll`` (whose ``poll_until`` is tenacity with ``retry_if_result``: a poller), configured by one shape,
+``Pacing`` (the injectable ``clock`` and ``sleep``), which ``RetryConfig`` and ``_poll.WaitOptions`` extend.
 
-- 429: wait ``retry-after`` (burst limit); without it (hourly quota) wait until ``ratelimit-reset``.
-- 503 (any 5xx) with ``Retry-After``: wait that long, as on a 429. Other 5xx: exponential backoff with jitter.
-- Transport errors: backoff too, but a refused connection, a host that does not resolve and a request that
-  got no complete answer within its overall deadline are tried twice, not five times: they fail in seconds
-  with the URL and what to check, instead of minutes of hopeless retries.
-- Bounded by attempts, by the total time spent waiting (``max_wait``) and by the run's ``Deadline``: a wait
-  that would end past either is not started. A rate-limit error that surfaces this way says when the limit
-  resets (time of day and how long from now).
-- ``sleep`` and ``clock`` are injectable, so tests never sleep.
+- ``api_retrying``: idempotent API calls (GET/PUT/DELETE; POST only after a 429).
+  - 429: wait ``retry-after`` (burst limit); without it (hourly quota) wait until ``ratelimit-reset``.
+  - 503 (any 5xx) with ``Retry-After``: wait that long, as on a 429. Other 5xx: exponential backoff with jitter.
+  - Transport errors: backoff too, but a refused connection, a host that does not resolve and a request that
+    got no complete answer within its overall deadline are tried twice, not five times: they fail in seconds
+    with the URL and what to check, instead of minutes of hopeless retries.
+  - Bounded by attempts, by the total time spent waiting (``max_wait``) and by the run's ``Deadline``: a wait
+    that would end past either is not started. A rate-limit error that surfaces this way says when the limit
+    resets (time of day and how long from now).
+- ``unsent_retrying``: a request that must not run twice (GitHub's workflow dispatch): only what was certainly
+  not acted on is sent again.
+- ``wait_until``: local waits at a fixed interval (a file lock, sessions leaving PostgreSQL).
 
-POST is retried only after a 429 (refused before anything was applied); after any other failure a create may
+``sleep`` and ``clock`` are injectable, so tests never sleep. After a failed POST other than a 429 a create may
 have been applied, and ``ops/_pool.py`` reads before deciding.
 """
 
@@ -27,10 +32,11 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     retry_if_not_exception_type,
+    retry_if_result,
     stop_after_attempt,
 )
 from tenacity.stop import stop_base
-from tenacity.wait import wait_base, wait_exponential, wait_random
+from tenacity.wait import wait_base, wait_exponential, wait_fixed, wait_random
 
 from .._exceptions import (
     ConfigError,
@@ -47,7 +53,7 @@ from ._headers import when_text
 if TYPE_CHECKING:
     from .._deadline import Deadline
 
-__all__ = ["RetryConfig", "api_retrying", "explain_rate_limit"]
+__all__ = ["Pacing", "RetryConfig", "api_retrying", "explain_rate_limit", "unsent_retrying", "wait_until"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +62,20 @@ RETRYABLE = (RateLimitedError, ServerError, TransportError)
 _TRIED_TWICE = (ConnectionFailedError, RequestTimeoutError)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Pacing:
+    """The one config shape of every retry and wait: where time comes from and how to pass it.
+
+    ``RetryConfig`` (one request's retries) and ``WaitOptions`` (a poll until something is done) derive from it,
+    so a test injects one fake ``clock`` and ``sleep`` the same way into both and nothing ever really sleeps.
+    """
+
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+
+
 @dataclass(frozen=True)
-class RetryConfig:
+class RetryConfig(Pacing):
     """How hard to retry one idempotent request."""
 
     max_attempts: int = 5
@@ -65,9 +83,8 @@ class RetryConfig:
     max_wait: float = 60.0
     initial: float = 0.5
     max_backoff: float = 20.0
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     #: wall clock (Unix time) for ``ratelimit-reset``
-    clock: Callable[[], float] = field(default=time.time, compare=False)
+    clock: Callable[[], float] = field(default=time.time, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
@@ -115,6 +132,16 @@ class stop_when_wait_budget_spent(stop_base):
         if self.deadline is not None and delay >= self.deadline.remaining():
             return True
         return retry_state.idle_for + delay > self.max_wait
+
+
+class stop_if(stop_base):
+    """Stop when ``predicate`` says so (tenacity's combinators need a ``stop_base``, not a bare function)."""
+
+    def __init__(self, predicate: Callable[[RetryCallState], bool]) -> None:
+        self.predicate = predicate
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.predicate(retry_state)
 
 
 class stop_after_second_try_of(stop_base):
@@ -167,6 +194,48 @@ def api_retrying(
         retry_error_callback=give_up,
         reraise=True,
     )
+
+
+def unsent_retrying(config: RetryConfig, *, unsent: tuple[type[BaseException], ...]) -> Retrying:
+    """A tenacity ``Retrying`` for a request that must not run twice (GitHub's workflow dispatch): only the
+    ``unsent`` failures (refused before anything was done) are sent again, after ``retry-after`` or 1 s, at most
+    ``max_attempts`` times; a longer wait than ``max_wait`` is not started. The last failure is raised as is."""
+
+    def delay(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else 1.0
+
+    return Retrying(
+        retry=retry_if_exception_type(unsent),
+        wait=delay,
+        stop=stop_after_attempt(config.max_attempts) | stop_if(lambda state: delay(state) > config.max_wait),
+        sleep=config.sleep,
+        reraise=True,
+    )
+
+
+def wait_until(
+    attempt: Callable[[], bool],
+    *,
+    every: float,
+    within: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Call ``attempt`` every ``every`` seconds until it returns True, for at most ``within`` seconds: whether it
+    did. For local waits (a file lock, sessions leaving PostgreSQL); a tenacity poller like ``poll_until``.
+
+    The first call is at once; once the deadline has passed, the last call decides (no sleep past it).
+    """
+    deadline = clock() + within
+    done: bool = Retrying(
+        retry=retry_if_result(lambda ok: not ok),
+        wait=wait_fixed(every),
+        stop=stop_if(lambda state: clock() >= deadline),
+        sleep=sleep,
+        retry_error_callback=lambda state: False,
+    )(attempt)
+    return done
 
 
 def explain_rate_limit(exc: RateLimitedError, now: float, *, tries: int = 1) -> RateLimitedError:

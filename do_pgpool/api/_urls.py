@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .._dburl import mask_url
 from .._exceptions import ConfigError, Param
 from .._inputs import check_text
 
-__all__ = ["check_api_url", "is_loopback"]
+__all__ = ["DEFAULT_API_URL", "DEFAULT_GITHUB_API_URL", "GITHUB", "check_api_url", "is_loopback"]
+
+DEFAULT_API_URL = "https://api.digitalocean.com"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+
+
+@dataclass(frozen=True)
+class _Service:
+    """How an API's base URL is named in messages (its parameter or variable) and what a good one looks like."""
+
+    label: str | Param
+    example: str
+    https_hint: str
+
+
+DIGITALOCEAN = _Service(Param("api_url"), DEFAULT_API_URL, "Use https, or http://127.0.0.1:PORT for a local fake")
+GITHUB = _Service("GITHUB_API_URL", DEFAULT_GITHUB_API_URL, "Use https (GitHub Enterprise: https://HOST/api/v3)")
 
 
 def is_loopback(host: str) -> bool:
@@ -21,8 +38,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_api_url(api_url: str, *, label: str | Param, example: str, https_hint: str = "Use https") -> str:
-    """The URL without a trailing slash, or a ConfigError that says why a token must not go there."""
+def check_api_url(api_url: str, service: _Service = DIGITALOCEAN) -> str:
+    """The URL without a trailing slash, or a ConfigError that says why a token must not go there.
+
+    The one check for every API base URL: DigitalOcean's (the default) and GitHub's (``service=GITHUB``)."""
+    label, example, https_hint = service.label, service.example, service.https_hint
     check_text(api_url, label)
     try:
         parts = urlsplit(api_url)

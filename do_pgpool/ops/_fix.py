@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._exceptions import DatabaseError, DoPgpoolError
 from .._jsonable import jsonable
 from .._models import Cluster, Pool
-from ..postgres._connect import SATURATED_ADVICE, connect
-from ..postgres._connect import Connection as PgConnection
+from ..postgres._connect import SATURATED_ADVICE, PgConnection, connect
 from ..postgres._terminate import TerminateResult, find_idle, terminate
 from ..postgres._usage import Session
 from ..postgres._verify import VERIFY_TIMEOUT, VerifyResult, verify_pool

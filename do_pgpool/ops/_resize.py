@@ -20,12 +20,13 @@ it started.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from .._changes import Action, Result
 from .._jsonable import jsonable
 from .._models import Cluster
 from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
+from ..api._ports import DatabasesAPI
 from ._resize_plan import ResizePlan, ResizeRequest, plan_resize
 from ._wait import describe_shape, wait_until_online, wait_until_ready
 
@@ -35,21 +36,6 @@ __all__ = [
     "prepare_resize",
     "resize",
 ]
-
-
-class ResizeGateway(Protocol):
-    @property
-    def request_count(self) -> int: ...
-
-    def find_cluster(self, name_or_id: str | None) -> Cluster: ...
-
-    def get_cluster(self, cluster_id: str) -> Cluster: ...
-
-    def list_options(self) -> dict[str, Any]: ...
-
-    def update_cluster_size(
-        self, cluster_id: str, *, size: str, num_nodes: int, storage_size_mib: int | None = None
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +62,7 @@ class ResizeResult(Result):
         return out
 
 
-def prepare_resize(gateway: ResizeGateway, request: ResizeRequest, *, cluster: str | None = None) -> ResizePlan:
+def prepare_resize(gateway: DatabasesAPI, request: ResizeRequest, *, cluster: str | None = None) -> ResizePlan:
     """Read the cluster and the options (2 requests) and plan. Nothing is written."""
     target = gateway.find_cluster(cluster)
     options = gateway.list_options()
@@ -84,7 +70,7 @@ def prepare_resize(gateway: ResizeGateway, request: ResizeRequest, *, cluster: s
 
 
 def apply_resize(
-    gateway: ResizeGateway,
+    gateway: DatabasesAPI,
     plan: ResizePlan,
     *,
     dry_run: bool = False,
@@ -147,7 +133,7 @@ def apply_resize(
 
 
 def resize(
-    gateway: ResizeGateway,
+    gateway: DatabasesAPI,
     request: ResizeRequest,
     *,
     cluster: str | None = None,

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from .._changes import Action, Change, Plan, Result
-from .._exceptions import ConfigError, NotFoundError, Param
+from .._exceptions import ConfigError, Param
 from .._jsonable import jsonable
-from .._models import Cluster, ClusterEvent, looks_like_uuid
+from .._models import Cluster
+from ..api._apps import find_app
 from ..api._poll import Stopwatch, WaitOptions, retry_while_busy
+from ..api._ports import AppsAPI, DatabasesAPI
 from ._wait import maintenance_events, wait_for_deployment, wait_for_maintenance, wait_until_online
 
 __all__ = [
@@ -50,32 +52,6 @@ __all__ = [
 
 #: App spec sections that hold restartable components.
 COMPONENT_KINDS = ("services", "workers", "jobs", "static_sites", "functions")
-
-
-class ClusterGateway(Protocol):
-    @property
-    def request_count(self) -> int: ...
-
-    def find_cluster(self, name_or_id: str | None) -> Cluster: ...
-
-    def get_cluster(self, cluster_id: str) -> Cluster: ...
-
-    def install_update(self, cluster_id: str) -> None: ...
-
-    def list_events(self, cluster_id: str) -> list[ClusterEvent]: ...
-
-
-class AppGateway(Protocol):
-    @property
-    def request_count(self) -> int: ...
-
-    def list_apps(self) -> list[dict[str, Any]]: ...
-
-    def get_app(self, app_id: str) -> dict[str, Any]: ...
-
-    def restart_app(self, app_id: str, components: list[str] | None = None) -> dict[str, Any]: ...
-
-    def get_deployment(self, app_id: str, deployment_id: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -183,13 +159,13 @@ class RestartResult(Result):
 # -- cluster ---------------------------------------------------------------------------------------
 
 
-def prepare_cluster_restart(gateway: ClusterGateway, *, cluster: str | None = None) -> ClusterRestartPlan:
+def prepare_cluster_restart(gateway: DatabasesAPI, *, cluster: str | None = None) -> ClusterRestartPlan:
     """One read: the cluster, with its ``maintenance_window.pending`` flag."""
     return plan_cluster_restart(gateway.find_cluster(cluster))
 
 
 def apply_cluster_restart(
-    gateway: ClusterGateway,
+    gateway: DatabasesAPI,
     plan: ClusterRestartPlan,
     *,
     dry_run: bool = False,
@@ -223,7 +199,7 @@ def apply_cluster_restart(
 
 
 def restart_cluster(
-    gateway: ClusterGateway,
+    gateway: DatabasesAPI,
     *,
     cluster: str | None = None,
     dry_run: bool = False,
@@ -251,29 +227,16 @@ def _cluster_result(
 
 
 def prepare_app_restart(
-    gateway: AppGateway, app: str, *, components: Sequence[str] = ()
+    gateway: AppsAPI, app: str, *, components: Sequence[str] = ()
 ) -> AppRestartPlan:
     """Find the app by uuid (1 request) or by name (the app list), and check the component names."""
     if not app or not app.strip():
         raise ConfigError([Param("app"), " must name an App Platform app (its name or id)"])
-    return plan_app_restart(_find_app(gateway, app.strip()), components)
-
-
-def _find_app(gateway: AppGateway, app: str) -> dict[str, Any]:
-    if looks_like_uuid(app):
-        return gateway.get_app(app)
-    apps = gateway.list_apps()
-    matches = [a for a in apps if (a.get("spec") or {}).get("name") == app]
-    if not matches:
-        names = ", ".join(sorted(str((a.get("spec") or {}).get("name")) for a in apps)) or "none"
-        raise NotFoundError(
-            f"no App Platform app named {app!r} for this token (apps: {names})", status=404, error_id="not_found"
-        )
-    return matches[0]
+    return plan_app_restart(find_app(gateway, app.strip(), fresh=False), components)  # the spec is only read
 
 
 def apply_app_restart(
-    gateway: AppGateway,
+    gateway: AppsAPI,
     plan: AppRestartPlan,
     *,
     dry_run: bool = False,
@@ -294,7 +257,7 @@ def apply_app_restart(
 
 
 def restart_app(
-    gateway: AppGateway,
+    gateway: AppsAPI,
     app: str,
     *,
     components: Sequence[str] = (),

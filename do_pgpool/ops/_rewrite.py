@@ -7,29 +7,22 @@ The whole ``rewrite-secret`` command's work: find the cluster and the pool, make
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError, Param
 from .._jsonable import jsonable
 from .._models import Cluster, Pool
+from ..api._ports import DigitalOceanAPI
 from ..targets._base import printed_values
 from ..targets._parse import check_targets
 from ..targets._spec import SecretsSpec
-from ..targets._write import SecretsGateway, write_secrets
+from ..targets._write import write_secrets
 from ._pool_plan import check_pool_name
 
 if TYPE_CHECKING:
     from ..targets._base import TargetOutcome
 
 __all__ = ["RewriteResult", "rewrite_secret"]
-
-
-class RewriteGateway(SecretsGateway, Protocol):
-    def find_cluster(self, name_or_id: str | None) -> Cluster: ...
-
-    def get_connection_pool(self, cluster_id: str, name: str) -> Pool: ...
-
-    def list_connection_pools(self, cluster_id: str) -> list[Pool]: ...
 
 
 @dataclass(frozen=True)
@@ -57,7 +50,7 @@ class RewriteResult:
 
 
 def rewrite_secret(
-    gateway: RewriteGateway,
+    gateway: DigitalOceanAPI,
     secrets: SecretsSpec,
     *,
     cluster: str | None = None,
@@ -84,7 +77,7 @@ def rewrite_secret(
     return RewriteResult(found, chosen, tuple(outcomes), dry_run)
 
 
-def _find_pool(gateway: RewriteGateway, cluster_id: str, name: str | None) -> Pool:
+def _find_pool(gateway: DigitalOceanAPI, cluster_id: str, name: str | None) -> Pool:
     if name:
         return gateway.get_connection_pool(cluster_id, name)
     pools = gateway.list_connection_pools(cluster_id)

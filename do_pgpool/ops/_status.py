@@ -8,24 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .._budget import connection_limit
 from .._exceptions import DatabaseError
 from .._models import Cluster, Pool
-from ..postgres._connect import Connection as PgConnection
-from ..postgres._connect import connect
+from ..api._ports import DatabasesAPI
+from ..postgres._connect import PgConnection, connect
 from ..postgres._usage import Usage, Verdict, snapshot, verdict
 
-__all__ = ["NO_PASSWORD", "ClusterStatus", "StatusGateway", "cluster_status", "live_status"]
+__all__ = ["NO_PASSWORD", "ClusterStatus", "cluster_status", "live_status"]
 
 NO_PASSWORD = "the API returned no password for the cluster (the token lacks database:view_credentials)"
-
-
-class StatusGateway(Protocol):
-    def find_cluster(self, name_or_id: str | None) -> Cluster: ...
-
-    def list_connection_pools(self, cluster_id: str) -> list[Pool]: ...
 
 
 @dataclass(frozen=True)
@@ -118,7 +112,7 @@ def _pairs(counts: dict[str, int]) -> str:
 
 
 def cluster_status(
-    gateway: StatusGateway,
+    gateway: DatabasesAPI,
     cluster: str | None,
     *,
     connect_fn: Callable[[str], PgConnection] = connect,

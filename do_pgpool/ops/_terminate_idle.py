@@ -9,21 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .._exceptions import CredentialsMissingError
 from .._models import Cluster
-from ..postgres._connect import Connection as PgConnection
-from ..postgres._connect import connect
+from ..api._ports import DatabasesAPI
+from ..postgres._connect import PgConnection, connect
 from ..postgres._terminate import TerminateResult, find_idle, terminate
 from ..postgres._usage import Session, Usage, snapshot
 from ._status import NO_PASSWORD
 
 __all__ = ["IdleResult", "terminate_idle"]
-
-
-class ClusterFinder(Protocol):
-    def find_cluster(self, name_or_id: str | None) -> Cluster: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +46,7 @@ class IdleResult:
 
 
 def terminate_idle(
-    gateway: ClusterFinder,
+    gateway: DatabasesAPI,
     cluster: str | None = None,
     *,
     idle_for: float = 300,

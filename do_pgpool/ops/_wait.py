@@ -18,11 +18,12 @@ All three are built on ``_poll.poll_until`` (bounded polling with backoff, 412/4
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from .._exceptions import DeploymentFailedError, Param, PlanError
-from .._models import Cluster, ClusterEvent
+from .._models import Cluster
 from ..api._poll import Observation, WaitOptions, poll_until
+from ..api._ports import AppsAPI, DatabasesAPI
 
 __all__ = [
     "DeploymentFailedError",
@@ -44,10 +45,6 @@ MAINTENANCE_EVENT = "cluster_maintenance_perform"
 # -- database clusters -------------------------------------------------------------------------------
 
 
-class ClusterReader(Protocol):
-    def get_cluster(self, cluster_id: str) -> Cluster: ...
-
-
 def describe_shape(size: str, num_nodes: int, storage_size_mib: int | None = None) -> str:
     """``db-s-2vcpu-4gb x2`` (+ storage when given)."""
     text = f"{size} x{num_nodes}"
@@ -55,7 +52,7 @@ def describe_shape(size: str, num_nodes: int, storage_size_mib: int | None = Non
 
 
 def wait_until_ready(
-    gateway: ClusterReader,
+    gateway: DatabasesAPI,
     cluster_id: str,
     *,
     size: str | None = None,
@@ -92,7 +89,7 @@ def wait_until_ready(
     return _poll_cluster(gateway, cluster_id, judge, waiting=waiting, expectation=expectation)
 
 
-def wait_until_online(gateway: ClusterReader, cluster: Cluster, *, wait: bool, waiting: WaitOptions) -> Cluster:
+def wait_until_online(gateway: DatabasesAPI, cluster: Cluster, *, wait: bool, waiting: WaitOptions) -> Cluster:
     """Before changing a cluster that is busy (a resize or maintenance running): wait until it is ``online``.
 
     With ``wait=False`` a busy cluster is refused (PlanError) with what to do; nothing is written either way.
@@ -108,11 +105,7 @@ def wait_until_online(gateway: ClusterReader, cluster: Cluster, *, wait: bool, w
     return wait_until_ready(gateway, cluster.id, waiting=waiting)
 
 
-class MaintenanceReader(ClusterReader, Protocol):
-    def list_events(self, cluster_id: str) -> list[ClusterEvent]: ...
-
-
-def maintenance_events(gateway: MaintenanceReader, cluster_id: str) -> frozenset[str]:
+def maintenance_events(gateway: DatabasesAPI, cluster_id: str) -> frozenset[str]:
     """The keys of the cluster's ``cluster_maintenance_perform`` events (one read of its events log).
 
     Read it right before ``install_update`` and hand it to ``wait_for_maintenance``: an event missing from it is
@@ -122,7 +115,7 @@ def maintenance_events(gateway: MaintenanceReader, cluster_id: str) -> frozenset
 
 
 def wait_for_maintenance(
-    gateway: MaintenanceReader,
+    gateway: DatabasesAPI,
     cluster_id: str,
     *,
     before: frozenset[str],
@@ -176,7 +169,7 @@ def wait_for_maintenance(
 
 
 def _poll_cluster(
-    gateway: ClusterReader,
+    gateway: DatabasesAPI,
     cluster_id: str,
     judge: Callable[[Cluster], Observation[Cluster]],
     *,
@@ -197,12 +190,8 @@ def _poll_cluster(
 # -- App Platform deployments ------------------------------------------------------------------------
 
 
-class DeploymentReader(Protocol):
-    def get_deployment(self, app_id: str, deployment_id: str) -> dict[str, Any]: ...
-
-
 def wait_for_deployment(
-    gateway: DeploymentReader,
+    gateway: AppsAPI,
     app_id: str,
     deployment_id: str,
     *,

@@ -21,7 +21,7 @@ from .._exceptions import DatabaseError
 
 __all__ = [
     "SATURATED_ADVICE",
-    "Connection",
+    "PgConnection",
     "connect",
     "database_error",
     "is_saturation_message",
@@ -52,7 +52,8 @@ SATURATED_ADVICE = (
     "put a pool in front: do-pgpool fix --cluster CLUSTER --size N"
 )
 
-Connection = psycopg.Connection[Any]
+#: an open psycopg session; not ``_models.Connection`` (what the API says about how to connect)
+PgConnection = psycopg.Connection[Any]
 
 
 
@@ -135,7 +136,7 @@ def connect(
     application_name: str = APPLICATION_NAME,
     connect_timeout: int = CONNECT_TIMEOUT,
     prepare_threshold: int | None = None,
-) -> Connection:
+) -> PgConnection:
     """Open an autocommit connection (``prepare_threshold=None``: safe through a transaction pool).
 
     Raises :class:`DatabaseError`; ``saturated=True`` when the server refused because it is full.
@@ -160,7 +161,7 @@ def mapped(url: str, doing: str) -> Iterator[None]:
         raise database_error(exc, url, doing) from exc
 
 
-def server_url(conn: Connection) -> str:
+def server_url(conn: PgConnection) -> str:
     info = conn.info
     return f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
 

@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from ._connect import Connection, database_error, mapped, scrub, server_url
+from ..api._retry import wait_until
+from ._connect import PgConnection, database_error, mapped, scrub, server_url
 from ._usage import IDLE_IN_TRANSACTION_STATES, IDLE_STATES, SESSION_COLUMNS, Session, Usage, session_from_row, snapshot
 
 __all__ = ["TerminateResult", "find_idle", "terminate"]
@@ -32,7 +33,7 @@ ORDER BY state_change, pid
 
 
 def find_idle(
-    conn: Connection,
+    conn: PgConnection,
     *,
     idle_for: float = 300,
     user: str | None = None,
@@ -99,7 +100,7 @@ POLL_INTERVAL = 0.02
 
 
 def terminate(
-    conn: Connection,
+    conn: PgConnection,
     sessions: Iterable[Session],
     *,
     wait: float = TERMINATE_WAIT,
@@ -140,18 +141,19 @@ def terminate(
 
 
 def _wait_gone(
-    conn: Connection, pids: list[int], *, wait: float, sleep: Callable[[float], None], clock: Callable[[], float]
+    conn: PgConnection, pids: list[int], *, wait: float, sleep: Callable[[float], None], clock: Callable[[], float]
 ) -> None:
     """Signalled backends exit asynchronously: wait (bounded) until they left, so the usage after is exact.
 
     One poll for all of them (``pg_terminate_backend(pid, timeout)`` would wait 100 ms per session).
     """
-    deadline = clock() + wait
-    while pids:
+    left = pids
+
+    def gone() -> bool:
+        nonlocal left
         with mapped(server_url(conn), "waiting for terminated sessions on"):
-            pids = [int(r[0]) for r in conn.execute(_STILL_THERE_SQL, (pids,)).fetchall()]
-        if not pids or clock() >= deadline:
-            if pids:
-                logger.warning("%d terminated session(s) still exiting after %.0f s", len(pids), wait)
-            return
-        sleep(POLL_INTERVAL)
+            left = [int(r[0]) for r in conn.execute(_STILL_THERE_SQL, (left,)).fetchall()]
+        return not left
+
+    if pids and not wait_until(gone, every=POLL_INTERVAL, within=wait, clock=clock, sleep=sleep):
+        logger.warning("%d terminated session(s) still exiting after %.0f s", len(left), wait)

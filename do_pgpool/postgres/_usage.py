@@ -11,7 +11,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
-from ._connect import Connection, mapped, server_url
+from ._connect import PgConnection, mapped, server_url
 
 __all__ = ["Session", "Usage", "Verdict", "session_from_row", "snapshot", "verdict"]
 
@@ -196,7 +196,7 @@ def _count(values: Iterable[str]) -> dict[str, int]:
     return dict(sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def snapshot(conn: Connection) -> Usage:
+def snapshot(conn: PgConnection) -> Usage:
     """Read the client backends and the server's connection settings (the tool's own session included)."""
     with mapped(server_url(conn), "reading pg_stat_activity on"), conn.cursor(row_factory=dict_row) as cur:
         max_connections = int(_show(cur, "max_connections"))

@@ -20,8 +20,7 @@ import psycopg
 
 from .._dburl import mask_url
 from .._exceptions import DatabaseError
-from ._connect import Connection as PgConnection
-from ._connect import connect, database_error
+from ._connect import PgConnection, connect, database_error
 
 __all__ = ["VERIFY_TIMEOUT", "VerifyResult", "verify_pool"]
 

@@ -21,19 +21,19 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from .._exceptions import (
     ConfigError,
     DoPgpoolError,
     InvalidResponseError,
-    NotFoundError,
     ServerError,
     TransportError,
 )
+from ..api._apps import find_app as _find_app
+from ..api._ports import AppsAPI
 from ._base import PlanAction, SecretChange, TargetOutcome, overall_action, summarize_value
 
 __all__ = ["COMPONENT_KINDS", "AppTarget", "AppsAPI", "EnvEdit", "edit_app_spec", "find_app", "fingerprint"]
@@ -44,19 +44,6 @@ JsonDict = dict[str, Any]
 COMPONENT_KINDS = {"services": "service", "workers": "worker", "jobs": "job", "static_sites": "static site",
                    "functions": "functions"}
 FINGERPRINT_VERSION = "v1"
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-
-
-class AppsAPI(Protocol):
-    """The App Platform calls this target needs; ``DigitalOcean`` (the gateway) provides them."""
-
-    def list_apps(self) -> list[JsonDict]: ...
-
-    def get_app(self, app_id: str) -> JsonDict: ...
-
-    def update_app(self, app_id: str, spec: JsonDict) -> JsonDict: ...
-
-    def get_deployment(self, app_id: str, deployment_id: str) -> JsonDict: ...
 
 
 def fingerprint(app_id: str, name: str, value: str) -> str:
@@ -73,27 +60,9 @@ def fingerprint_key(name: str) -> str:
 
 
 def find_app(api: AppsAPI, ref: str) -> JsonDict:
-    """The app object for an id (uuid) or a spec name. None or several matches -> an error listing candidates."""
-    if _UUID.match(ref):
-        try:
-            return api.get_app(ref)
-        except NotFoundError:
-            pass  # a name that looks like a uuid: fall through to the list
-    apps = api.list_apps()
-    matches = [a for a in apps if (a.get("spec") or {}).get("name") == ref or a.get("id") == ref]
-    if len(matches) == 1:
-        # Read it again by id: the spec we PUT back must be the complete, current one.
-        return api.get_app(str(matches[0]["id"]))
-    if not matches:
-        names = sorted(str((a.get("spec") or {}).get("name")) for a in apps)
-        listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-        raise NotFoundError(
-            f"App Platform app {ref!r} not found; this token sees: {listed or 'no apps'}. "
-            "Use app:NAME or app:APP_ID (a token with app:read and app:update scopes).",
-            status=404, method="GET", path="/v2/apps",
-        )
-    ids = ", ".join(str(a.get("id")) for a in matches)
-    raise ConfigError(f"several App Platform apps are named {ref!r} ({ids}); use app:APP_ID instead")
+    """The app for an id or a spec name, read fresh (its spec is PUT back): ``api._apps.find_app``."""
+    hint = ". Use app:NAME or app:APP_ID (a token with app:read and app:update scopes)."
+    return _find_app(api, ref, hint=hint, id_form="app:APP_ID")
 
 
 def _component(spec: JsonDict, name: str) -> JsonDict:

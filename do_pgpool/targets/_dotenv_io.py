@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .._exceptions import DotenvError
+from ..api._retry import wait_until
 
 __all__ = ["LOCK_TIMEOUT", "NEW_FILE_MODE", "WriteReport", "dotenv_path_problem", "locked", "read_regular",
            "recover_leftovers", "write_file"]  # fmt: skip
@@ -239,18 +240,19 @@ def locked(real: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the advisory lock for writing ``real``, waiting at most ``timeout`` seconds for another writer."""
     fd, what = _open_lock(real)
     try:
-        deadline = _clock() + timeout
-        while True:
+
+        def acquired() -> bool:
             try:
                 _flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
-                if _clock() >= deadline:
-                    raise DotenvError(
-                        f"{real} is being written by another do-pgpool run (it holds the lock on {what}); "
-                        f"waited {timeout:g} s. Run again once that run has finished; nothing was changed"
-                    ) from None
-                _sleep(0.05)
+                return False
+            return True
+
+        if not wait_until(acquired, every=0.05, within=timeout, clock=_clock, sleep=_sleep):
+            raise DotenvError(
+                f"{real} is being written by another do-pgpool run (it holds the lock on {what}); "
+                f"waited {timeout:g} s. Run again once that run has finished; nothing was changed"
+            )
         yield
     finally:
         os.close(fd)  # releases the lock (the kernel also does when a holder is killed)

@@ -9,13 +9,13 @@ a pool whose user *is* that user; any other combination is refused, since PgBoun
 
 from __future__ import annotations
 
-from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .._exceptions import ConfigError, CredentialsMissingError, NotFoundError, Param, Part, PlanError
-from .._models import Cluster, JsonDict, Pool
+from .._models import Cluster, Pool
+from ..api._ports import DatabasesAPI
 
-__all__ = ["UserReader", "check_secret_user", "check_secret_user_exists", "inbound_needs_secret_user", "secret_values"]
+__all__ = ["check_secret_user", "check_secret_user_exists", "inbound_needs_secret_user", "secret_values"]
 
 
 def inbound_needs_secret_user(pool: str) -> list[Part]:
@@ -28,12 +28,8 @@ def inbound_needs_secret_user(pool: str) -> list[Part]:
     ]
 
 
-class UserReader(Protocol):
-    def get_user(self, cluster_id: str, name: str) -> JsonDict: ...
-
-
 def secret_values(
-    users: UserReader,
+    users: DatabasesAPI,
     cluster_id: str,
     pool: Pool,
     *,
@@ -69,7 +65,7 @@ def check_secret_user(secret_user: str | None) -> None:
         raise ConfigError([Param("secret_user"), " must name a database user, e.g. ", Param("secret_user", "app")])
 
 
-def check_secret_user_exists(users: UserReader, cluster: Cluster, secret_user: str | None) -> None:
+def check_secret_user_exists(users: DatabasesAPI, cluster: Cluster, secret_user: str | None) -> None:
     """Refuse a ``secret_user`` that is not a database user of ``cluster``, before anything is written.
 
     Like an unknown pool ``user`` (a ConfigError, exit 2): the cluster object lists its users, so this costs no
@@ -95,7 +91,7 @@ def check_secret_user_exists(users: UserReader, cluster: Cluster, secret_user: s
     ])
 
 
-def _with_user(users: UserReader, cluster_id: str, pool: Pool, user_name: str, private: bool) -> str:
+def _with_user(users: DatabasesAPI, cluster_id: str, pool: Pool, user_name: str, private: bool) -> str:
     if pool.user is not None and pool.user != user_name:
         raise PlanError(
             [f"pool {pool.name!r} logs in to PostgreSQL as {pool.user!r}, and its connection already carries that "

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .._exceptions import ConfigError, CredentialsMissingError, DoPgpoolError, Param, PlanError
 from .._models import Cluster, Connection, Pool
 from .._redact import remember
+from ..api._ports import DigitalOceanAPI
 from ._app import AppsAPI, AppTarget
 from ._base import SecretTarget, TargetOutcome, overall_action, validate_secret_name
 from ._parse import Target, format_target
-from ._secret_values import UserReader
 from ._simple import GitHubTarget, Redeploy
 from ._spec import SecretsSpec
 
 if TYPE_CHECKING:
     from ..api._github import GitHub
 
-__all__ = ["SecretsGateway", "connection_string_for", "write_pool_secrets", "write_secrets"]
+__all__ = ["connection_string_for", "write_pool_secrets", "write_secrets"]
 
 logger = logging.getLogger(__name__)
 
@@ -134,15 +134,9 @@ def _plan(target: SecretTarget, values: Mapping[str, str]) -> TargetOutcome:
                          changes=tuple(changes))  # fmt: skip
 
 
-class SecretsGateway(UserReader, AppsAPI, Protocol):
-    """What writing a pool's secrets reads from DigitalOcean: the cluster, a database user, the apps."""
-
-    def get_cluster(self, cluster_id: str) -> Cluster: ...
-
-
 def write_pool_secrets(
     spec: SecretsSpec,
-    gateway: SecretsGateway,
+    gateway: DigitalOceanAPI,
     cluster_id: str,
     pool: Pool | None,
     *,

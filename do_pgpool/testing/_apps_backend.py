@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._clock import FakeClock, Progression, iso
-from ._errors import invalid, not_found
+from ._errors import existing, invalid, not_found
 from ._ids import Ids, LifecycleOptions
 
 __all__ = ["AppsBackend", "FakeApp", "FakeDeployment"]
@@ -225,9 +225,7 @@ class AppsBackend:
             app.active_deployment_id = deployment.id
 
     def _read(self, app_id: str) -> FakeApp:
-        app = self.apps.get(app_id)
-        if app is None:
-            raise not_found("app")
+        app = existing(self.apps.get(app_id), "app")
         for deployment in list(app.deployments.values()):
             self._advance(app, deployment, spend_read=False)
         return app
@@ -258,9 +256,7 @@ class AppsBackend:
 
     def get_deployment(self, app_id: str, deployment_id: str) -> FakeDeployment:
         app = self._read(app_id)
-        deployment = app.deployments.get(deployment_id)
-        if deployment is None:
-            raise not_found("deployment")
+        deployment = existing(app.deployments.get(deployment_id), "deployment")
         self._advance(app, deployment, spend_read=True)
         return deployment
 

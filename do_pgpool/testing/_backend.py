@@ -17,7 +17,7 @@ from ._apps_backend import AppsBackend, FakeApp, FakeDeployment
 from ._assumptions import Assumptions
 from ._clock import FakeClock, Progression, iso
 from ._db_models import FakeCluster, FakePool, FakeUser
-from ._errors import FakeAPIError, invalid, not_found
+from ._errors import FakeAPIError, existing, invalid, not_found
 from ._github_backend import FakeRepoSecrets, GitHubBackend
 from ._ids import Ids, LifecycleOptions
 from ._options import PG_OPTIONS, layout_sizes
@@ -169,17 +169,12 @@ class DatabasesBackend:
         })
 
     def _read(self, database_cluster_uuid: str) -> FakeCluster:
-        cluster = self.clusters.get(database_cluster_uuid)
-        if cluster is None:
-            raise not_found("database cluster")
-        self._advance(cluster, spend_read=True)
-        return cluster
+        """The cluster, its lifecycle moved on by one read (a GET of the cluster itself)."""
+        return self._get(database_cluster_uuid, spend_read=True)
 
-    def _get(self, database_cluster_uuid: str) -> FakeCluster:
-        cluster = self.clusters.get(database_cluster_uuid)
-        if cluster is None:
-            raise not_found("database cluster")
-        self._advance(cluster, spend_read=False)
+    def _get(self, database_cluster_uuid: str, *, spend_read: bool = False) -> FakeCluster:
+        cluster = existing(self.clusters.get(database_cluster_uuid), "database cluster")
+        self._advance(cluster, spend_read=spend_read)
         return cluster
 
     # -- clusters --------------------------------------------------------------------------------------
@@ -216,10 +211,7 @@ class DatabasesBackend:
         return list(self._get(database_cluster_uuid).users.values())
 
     def get_user(self, database_cluster_uuid: str, username: str) -> FakeUser:
-        user = self._get(database_cluster_uuid).users.get(username)
-        if user is None:
-            raise not_found("database user")
-        return user
+        return existing(self._get(database_cluster_uuid).users.get(username), "database user")
 
     def add_user(self, database_cluster_uuid: str, body: Mapping[str, Any]) -> FakeUser:
         cluster = self._get(database_cluster_uuid)
@@ -246,10 +238,7 @@ class DatabasesBackend:
         return list(self._get(database_cluster_uuid).pools.values())
 
     def get_connection_pool(self, database_cluster_uuid: str, pool_name: str) -> FakePool:
-        pool = self._get(database_cluster_uuid).pools.get(pool_name)
-        if pool is None:
-            raise not_found("connection pool")
-        return pool
+        return existing(self._get(database_cluster_uuid).pools.get(pool_name), "connection pool")
 
     def _check_pool(self, cluster: FakeCluster, name: str, body: Mapping[str, Any]) -> tuple[str, int, str, str | None]:
         if cluster.engine != "pg":
@@ -297,9 +286,7 @@ class DatabasesBackend:
 
     def update_connection_pool(self, database_cluster_uuid: str, pool_name: str, body: Mapping[str, Any]) -> None:
         cluster = self._get(database_cluster_uuid)
-        pool = cluster.pools.get(pool_name)
-        if pool is None:
-            raise not_found("connection pool")
+        pool = existing(cluster.pools.get(pool_name), "connection pool")
         mode, size, db, user = self._check_pool(cluster, pool_name, body)
         if mode != pool.mode and self.assumptions.refuse_mode_change:
             raise invalid(f"the mode of pool {pool_name} cannot be changed after creation ({pool.mode})")

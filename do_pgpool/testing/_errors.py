@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["ERROR_IDS", "FakeAPIError", "Reply"]
+__all__ = ["ERROR_IDS", "FakeAPIError", "Reply", "existing", "invalid", "not_found"]
+
+_T = TypeVar("_T")
 
 #: DigitalOcean's ``id`` for each status (digitalocean-api.md §8); 412/501 follow the same naming.
 ERROR_IDS: dict[int, str] = {
@@ -51,6 +53,13 @@ class FakeAPIError(Exception):
 
 def not_found(what: str) -> FakeAPIError:
     return FakeAPIError(404, f"{what} could not be found.")
+
+
+def existing(value: _T | None, what: str) -> _T:
+    """``value``, or the 404 a lookup that found nothing answers."""
+    if value is None:
+        raise not_found(what)
+    return value
 
 
 def invalid(message: str) -> FakeAPIError:

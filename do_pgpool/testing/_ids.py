@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 
 __all__ = ["Ids", "LifecycleOptions"]
 
@@ -34,6 +35,7 @@ class Ids:
         return self.uuid("request")
 
 
+@dataclass(kw_only=True)
 class LifecycleOptions:
     """How long asynchronous operations take, in reads (and virtual seconds per read).
 
@@ -44,19 +46,9 @@ class LifecycleOptions:
     counts as one read, so ``fake.clock.advance()`` moves things on too.
     """
 
-    def __init__(
-        self,
-        *,
-        resize_online_reads: int = 2,
-        resize_busy_reads: int = 2,
-        update_busy_reads: int = 2,
-        deploy_pending_reads: int = 1,
-        deploy_running_reads: int = 1,
-        seconds_per_read: float = 10.0,
-    ) -> None:
-        self.resize_online_reads = resize_online_reads
-        self.resize_busy_reads = resize_busy_reads
-        self.update_busy_reads = update_busy_reads
-        self.deploy_pending_reads = deploy_pending_reads
-        self.deploy_running_reads = deploy_running_reads
-        self.seconds_per_read = seconds_per_read
+    resize_online_reads: int = 2
+    resize_busy_reads: int = 2
+    update_busy_reads: int = 2
+    deploy_pending_reads: int = 1
+    deploy_running_reads: int = 1
+    seconds_per_read: float = 10.0

@@ -23,6 +23,7 @@ PostgreSQL or PgBouncer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import pwd
@@ -32,12 +33,13 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+from ..api._retry import wait_until
 
 if TYPE_CHECKING:
     import psycopg
@@ -143,12 +145,8 @@ def _pid_alive(pid: int) -> bool:
 
 def _wait_for(predicate: Callable[[], bool], deadline: float, what: str) -> None:
     """Poll ``predicate()`` every 50 ms until true or until ``deadline`` seconds have passed (real processes only)."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise ServersUnavailable(f"timed out after {deadline:.0f} s waiting for {what}")
+    if not wait_until(predicate, every=0.05, within=deadline):
+        raise ServersUnavailable(f"timed out after {deadline:.0f} s waiting for {what}")
 
 
 def _default_passwords() -> dict[str, str]:
@@ -479,14 +477,15 @@ class RealServers:
                     continue
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
-                end = time.monotonic() + STOP_DEADLINE
-                while _pid_alive(pid) and time.monotonic() < end:
-                    time.sleep(0.05)
-                if _pid_alive(pid):
+                if not wait_until(functools.partial(_pid_gone, pid), every=0.05, within=STOP_DEADLINE):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _pid_gone(pid: int) -> bool:
+    return not _pid_alive(pid)
 
 
 def _read_pid(pidfile: Path) -> int | None:

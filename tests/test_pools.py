@@ -216,3 +216,19 @@ def test_only_the_pools_own_user_counts_and_a_busy_direct_session_of_it_does(
         refused = run(api, "delete-pool", POOL, "--cluster", "app-db", "--dry-run")
         direct.rollback()
     assert refused.exit_code == 1 and "1 idle in transaction" in refused.stderr
+
+
+def test_an_inbound_user_pool_counts_every_users_busy_connections(
+    api: str, fake: FakeDigitalOcean, servers: RealServers
+) -> None:
+    if "inbound" not in servers.pools:
+        servers.add_pool("inbound", PoolAlias("defaultdb", 3))
+    fake.add_pool("app-db", "inbound", 3, user=None)
+    with psycopg_connect(servers.pool_url("inbound", user="app")) as client:
+        client.execute("BEGIN")
+        client.execute("SELECT 1")
+        refused = run(api, "delete-pool", "inbound", "--cluster", "app-db")
+        client.rollback()
+    assert refused.exit_code == 1, refused.output
+    assert "of database 'defaultdb' (any user: inbound-user pool)" in refused.stderr
+    assert "inbound" in fake.databases.cluster("app-db").pools and writes(fake) == []

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from ._common import EXIT_CODES_HELP, EXIT_PENDING, api_options, cluster_option, dry_run_option, open_gateway, output_option
+from ._common import (
+    EXIT_CODES_HELP,
+    EXIT_PENDING,
+    api_options,
+    cluster_option,
+    dry_run_option,
+    open_gateway,
+    output_option,
+)
 from ._render import render_config
 
 

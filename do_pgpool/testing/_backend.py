@@ -404,7 +404,9 @@ def _check_config(value: Any, schema: Mapping[str, Any], schemas: Mapping[str, A
                 raise invalid(f"{where}.{key} is not a known setting")
             _check_config(item, properties[key], schemas, f"{where}.{key}")
         return
-    types = {"integer": int, "number": (int, float), "boolean": bool, "string": str, "array": list}
+    types: dict[str, type | tuple[type, ...]] = {
+        "integer": int, "number": (int, float), "boolean": bool, "string": str, "array": list,
+    }
     expected = types.get(str(kind))
     if expected is not None and (not isinstance(value, expected) or (kind != "boolean" and isinstance(value, bool))):
         raise invalid(f"{where} must be of type {kind}")

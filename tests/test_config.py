@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -141,3 +142,19 @@ def test_fake_replaces_nested_object_under_the_other_assumption() -> None:
     with lib.DigitalOcean(TOKEN, http=fake.http_client(TOKEN)) as gw:
         gw.update_config(cluster.id, {"pgbouncer": {"min_pool_size": 0}})
         assert gw.get_config(cluster.id)["pgbouncer"] == {"min_pool_size": 0}
+
+
+def test_status_reads_the_config_only_when_asked(fake: FakeDigitalOcean, gateway: lib.DigitalOcean) -> None:
+    from do_pgpool._exceptions import DatabaseError
+    from do_pgpool.ops._status import cluster_status
+
+    def unreachable(uri: str) -> Any:
+        raise DatabaseError("no server here", unreachable=True)
+
+    plain = cluster_status(gateway, None, connect_fn=unreachable)
+    assert plain.config is None and gateway.request_count == 2  # the cluster list + its pools
+    asked = cluster_status(gateway, None, connect_fn=unreachable, with_config=True)
+    assert gateway.request_count == 5  # + GET .../config
+    assert asked.config == {"pgbouncer.server_idle_timeout": 600, "max_connections": 25}
+    assert "settings: pgbouncer.server_idle_timeout 600, max_connections 25" in asked.lines()
+    assert asked.as_dict()["config"] == asked.config

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -158,3 +159,37 @@ def test_status_reads_the_config_only_when_asked(fake: FakeDigitalOcean, gateway
     assert asked.config == {"pgbouncer.server_idle_timeout": 600, "max_connections": 25}
     assert "settings: pgbouncer.server_idle_timeout 600, max_connections 25" in asked.lines()
     assert asked.as_dict()["config"] == asked.config
+
+
+def _unreachable(uri: str) -> Any:
+    from do_pgpool._exceptions import DatabaseError
+
+    raise DatabaseError("no server here", unreachable=True)
+
+
+def test_fix_applies_the_settings_only_when_asked(fake: FakeDigitalOcean, gateway: lib.DigitalOcean) -> None:
+    pool = lib.PoolRequest(size=10, name="web-pool")
+    plain = lib.fix(gateway, lib.FixOptions(pool), connect_fn=_unreachable)
+    assert "ensure-config" not in [s.name for s in plain.steps] and plain.config is None
+    assert patches(fake) == []
+
+    options = lib.FixOptions(pool, config=parse_settings([], profile="web"))
+    dry = lib.fix(gateway, replace(options, dry_run=True), connect_fn=_unreachable)
+    assert dry.step("ensure-config").outcome == "planned" and patches(fake) == []
+
+    done = lib.fix(gateway, options, connect_fn=_unreachable)
+    step = done.step("ensure-config")
+    assert step.outcome == "done" and step.changed and step.summary == "set 4 settings (one PATCH)"
+    assert len(patches(fake)) == 1
+    assert done.as_dict()["config"]["action"] == "updated"
+
+    again = lib.fix(gateway, options, connect_fn=_unreachable)
+    assert again.step("ensure-config").summary == "4 settings already set" and not again.step("ensure-config").changed
+    assert len(patches(fake)) == 1
+
+
+def test_fix_refuses_an_invalid_setting_before_any_request(fake: FakeDigitalOcean) -> None:
+    with fake.serve() as url:
+        result = invoke(url, "fix", "--size", "10", "--config-set", "pgbouncer.server_lifetime=5", token=TOKEN)
+    assert result.exit_code == 2 and "out of range" in result.stderr
+    assert fake.calls == []

@@ -250,6 +250,7 @@ def fix(
         run.add(_advice_step(secrets.name))
         return FixResult(tuple(run.steps), **kw)
     check_targets(secrets.targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
+    secrets.check_user(gateway, found)  # an unknown --secret-user: before terminate or any write
 
     conn: PgConnection | None = None
     try:

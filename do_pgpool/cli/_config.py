@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ._common import (
-    EXIT_CODES_HELP,
-    EXIT_PENDING,
-    api_options,
-    cluster_option,
-    dry_run_option,
-    open_gateway,
-    output_option,
-)
+from ._common import EXIT_PENDING, command, dry_run_option, open_gateway, output_option
 from ._render import render_config
 
 
-@click.command("ensure-config", epilog=EXIT_CODES_HELP)
-@api_options
-@cluster_option
+@command("ensure-config")
 @click.option(
     "--profile", type=click.Choice(["web"]), metavar="NAME",
     help="Start from a named profile. web: idle_in_transaction_session_timeout=60000 (ms; a web request never "

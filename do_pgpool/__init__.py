@@ -46,6 +46,10 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "targets._simple": ("DotenvTarget", "GitHubTarget", "Redeploy", "StdoutTarget"),
     "targets._spec": ("SecretsSpec",),
     "targets._write": ("connection_string_for", "write_secrets"),
+    "ops._config": (
+        "ConfigPlan", "ConfigResult", "apply_config", "ensure_config", "parse_settings", "plan_config",
+        "prepare_config",
+    ),
     "ops._fix": ("FixOptions", "FixResult", "FixStep", "fix"),
     "ops._fleet": ("ClusterOutcome", "FleetResult", "ensure_fleet"),
     "ops._pool": ("EnsureResult", "apply_pool", "ensure_pool", "prepare_pool"),
@@ -159,6 +163,15 @@ if TYPE_CHECKING:
     )
     from .api._retry import (
         RetryConfig,
+    )
+    from .ops._config import (
+        ConfigPlan,
+        ConfigResult,
+        apply_config,
+        ensure_config,
+        parse_settings,
+        plan_config,
+        prepare_config,
     )
     from .ops._fix import (
         FixOptions,

@@ -26,6 +26,8 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "ensure-pool": ("._ensure:ensure_pool_command",
                     "Create or update a PgBouncer connection pool so that it matches the options."),
+    "ensure-config": ("._config:ensure_config_command",
+                      "Set the cluster's PostgreSQL/PgBouncer settings that prevent connection exhaustion."),
     "rewrite-secret": ("._secrets:rewrite_secret_command",
                        "Write an existing pool's connection string to GitHub, App Platform, a .env file or stdout."),
     "fake-api": ("._fake:fake_api_command", "Serve a fake DigitalOcean API on loopback until Ctrl-C."),

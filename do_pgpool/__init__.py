@@ -23,7 +23,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "_changes": ("Action", "Change", "Plan"),
     "_deadline": ("Deadline",),
     "_exceptions": (
-        "APIError", "AuthenticationError", "BudgetError", "ConfigError", "ConflictError", "ConnectionFailedError",
+        "APIError", "AccessLeftError", "AuthenticationError", "BudgetError", "ConfigError", "ConflictError",
+        "ConnectionFailedError",
         "CredentialsMissingError", "DatabaseError", "DeadlineExceededError", "DeploymentFailedError", "DoPgpoolError",
         "DotenvError", "InvalidResponseError", "NotFoundError", "PlanError", "PreconditionFailedError",
         "RateLimitedError", "RequestTimeoutError", "ServerError", "Step", "TransportError", "WaitTimeoutError",
@@ -68,6 +69,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "ops._status": ("ClusterStatus", "cluster_status"),
     "ops._terminate_idle": ("IdleResult", "terminate_idle"),
+    "ops._access": ("AccessGrant", "AccessPlan", "temporary_access"),
+    "_trusted_sources": ("AccessVerdict", "judge_access"),
     "ops._wait": ("wait_for_deployment", "wait_until_ready"),
 }
 
@@ -117,6 +120,7 @@ if TYPE_CHECKING:
         Deadline,
     )
     from ._exceptions import (
+        AccessLeftError,
         APIError,
         AuthenticationError,
         BudgetError,
@@ -146,6 +150,10 @@ if TYPE_CHECKING:
         Pool,
         PoolSpec,
     )
+    from ._trusted_sources import (
+        AccessVerdict,
+        judge_access,
+    )
     from .api._gateway import (
         DigitalOcean,
     )
@@ -163,6 +171,11 @@ if TYPE_CHECKING:
     )
     from .api._retry import (
         RetryConfig,
+    )
+    from .ops._access import (
+        AccessGrant,
+        AccessPlan,
+        temporary_access,
     )
     from .ops._config import (
         ConfigPlan,

@@ -36,13 +36,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from . import _log  # noqa: F401  (every library module imports this one: its loggers are quiet from the start)
 from ._redact import redact
 
 __all__ = [
     "APIError",
+    "AccessLeftError",
     "AuthenticationError",
     "BudgetError",
     "ConfigError",
@@ -297,6 +298,16 @@ class WaitTimeoutError(DoPgpoolError):
         super().__init__(message)
         self.last_status = last_status
         self.elapsed = elapsed
+
+
+class AccessLeftError(DoPgpoolError):
+    """The rule this run added could not be removed: ``rule`` is still on ``cluster_id``; the message says how
+    to remove it by hand."""
+
+    def __init__(self, message: str, *, cluster_id: str, rule: dict[str, Any]) -> None:
+        super().__init__(message, state_left=f"trusted source ip_addr {rule.get('value')} is still on the cluster")
+        self.cluster_id = cluster_id
+        self.rule = rule
 
 
 class DeploymentFailedError(DoPgpoolError):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._changes import Action, Change, Plan, Result
-from .._exceptions import DoPgpoolError, PlanError
+from .._exceptions import AccessLeftError, DoPgpoolError, PlanError
 from .._models import JsonDict
 from .._trusted_sources import AccessVerdict, judge_access, rule_for
 from ..api._poll import Observation, WaitOptions, poll_until
@@ -41,16 +41,6 @@ __all__ = [
 ATTEMPTS = 3
 #: what a waiting rule is polled for at most, by default (seconds)
 APPLY_TIMEOUT = 120.0
-
-
-class AccessLeftError(DoPgpoolError):
-    """The rule this run added could not be removed: ``rule`` is still on ``cluster_id``; the message says how
-    to remove it by hand."""
-
-    def __init__(self, message: str, *, cluster_id: str, rule: JsonDict) -> None:
-        super().__init__(message, state_left=f"trusted source ip_addr {rule.get('value')} is still on the cluster")
-        self.cluster_id = cluster_id
-        self.rule = rule
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -19,6 +20,7 @@ from ._common import (
 from ._pool_options import pool_options
 from ._sandbox import sandbox_hint
 from ._secrets import echo_values, secret_options
+from ._tls_options import TLSOptions, tls_options
 
 if TYPE_CHECKING:
     from ..ops._fix import FixResult
@@ -35,6 +37,7 @@ _MARK = {"done": "+", "skipped": "-", "planned": "?", "failed": "!"}
               help="When saturated, terminate client sessions idle at least this long.")  # fmt: skip
 @click.option("--verify-timeout", type=Duration(min=0.1), default=10, show_default=True, metavar="SECONDS",
               help="How long the SELECT 1 through the pool may take.")  # fmt: skip
+@tls_options(secret=True)
 @dry_run_option
 @output_option
 def fix_command(
@@ -45,6 +48,7 @@ def fix_command(
     secrets: SecretOptions,
     idle_for: float,
     verify_timeout: float,
+    tls: TLSOptions,
     dry_run: bool,
     output: str,
 ) -> None:
@@ -62,7 +66,9 @@ def fix_command(
       5 verify          SELECT 1 through the pool's connection string (bounded by --verify-timeout)
       6 advice          the settings an application needs behind a transaction pool
     Running it again changes nothing. --dry-run reads and changes nothing (no terminate, no pool or secret
-    write, no verification). Exit 1 if any step failed.
+    write, no verification). Exit 1 if any step failed. Status and verify connect with sslmode=verify-full
+    and the cluster's CA (see --sslmode, --ca-file); the secrets stay DigitalOcean's URIs unless --sslmode
+    verify-full --ca-file PATH is given.
 
     \b
     --size 50% takes half of the cluster's connection budget (25 per GiB of RAM - 3): 11 on a 1 GiB cluster.
@@ -76,10 +82,15 @@ def fix_command(
     """
     from ..ops._fix import FixOptions, fix
 
-    with secrets.prepare(inbound_user=pool.request.inbound_user) as spec, open_gateway(token, api_url) as gateway:
-        options = FixOptions(pool.request, spec, idle_for=idle_for, replace=pool.replace,
+    secret_tls = tls.secret_tls()
+    with (
+        secrets.prepare(inbound_user=pool.request.inbound_user) as spec,
+        open_gateway(token, api_url) as gateway,
+        tls.policy(gateway, store=not dry_run) as policy,
+    ):
+        options = FixOptions(pool.request, replace(spec, tls=secret_tls), idle_for=idle_for, replace=pool.replace,
                              verify_timeout=verify_timeout, dry_run=dry_run)  # fmt: skip
-        result = fix(gateway, options, cluster=cluster)
+        result = fix(gateway, options, cluster=cluster, tls=policy)
     render_fix(result, output)
     hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None
     if hint:

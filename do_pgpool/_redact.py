@@ -25,7 +25,9 @@ __all__ = ["MASK", "MIN_LENGTH", "redact", "remember", "remember_passwords", "re
 #: a ``scheme://user:pw@`` credential is masked all the same.)
 MIN_LENGTH = 8
 
-_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s'\"]+")
+#: an ``Authorization: Bearer`` credential never seen before: the scheme, then a token-shaped value (RFC 6750's
+#: b64token characters, at least 16 of them: real tokens are 40+). Prose such as "bearer token" is left alone.
+_BEARER = re.compile(r"\b(Bearer|bearer|BEARER)([ \t]+)[A-Za-z0-9\-._~+/=]{16,}")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()

@@ -89,7 +89,9 @@ def test_401_exits_1_and_names_the_token_variable() -> None:
         (["--size", "5", "--user", "u", "--inbound-user"], "--user and --inbound-user exclude each other"),
         (["--size", "5", "--user", " "], "--user must not be empty"),
         (["--size", "5", "--secret-name", "BAD-NAME"], "not valid"),
-        (["--size", "5", "--ref", "main"], "--ref only apply with --secret"),
+        (["--size", "5", "--ref", "main"], "--ref only applies with --secret"),
+        (["--size", "5", "--secret-user", "u"], "--secret-user only applies with --secret TARGET"),
+        (["--size", "5", "--private", "--ref", "main"], "--private, --ref only apply with --secret"),
         ([], "Missing option '--size'"),
     ],
 )

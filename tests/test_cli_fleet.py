@@ -131,7 +131,7 @@ def test_check_exits_3_while_the_fleet_drifts_and_0_once_converged(fake: FakeDig
         (["--tag", "x", "--size", "50%%"], "neither a whole number nor a percentage"),
         (["--tag", "x", "--size", "0"], "--size 0 is too small"),
         (["--tag", "x", "--size", "120%"], "use 1% to 100%"),
-        (["--tag", "x", "--direct-secret-name", "DIRECT_URL"], "--direct-secret-name only apply with --secret"),
+        (["--tag", "x", "--direct-secret-name", "DIRECT_URL"], "--direct-secret-name only applies with --secret"),
         (["--tag", "x", "--secret", "dotenv:/tmp/.env"], "no {cluster} placeholder"),
     ],
 )

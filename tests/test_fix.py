@@ -424,7 +424,7 @@ def test_a_bad_size_exits_2_before_any_request(api: str, fake: FakeDigitalOcean,
 def test_secret_options_without_a_target_exit_2_like_ensure_pool(api: str, fake: FakeDigitalOcean) -> None:
     result = run(api, "fix", "--cluster", "app-db", "--size", "20", "--private")
     assert result.exit_code == 2
-    assert "--private only apply with --secret TARGET" in result.stderr
+    assert "--private only applies with --secret TARGET" in result.stderr
     assert fake.calls == []
 
 

@@ -269,3 +269,57 @@ def test_secret_user_that_does_not_exist_says_so(fake: FakeDigitalOcean, gateway
     pool = gateway.get_connection_pool(cluster_id, "in-pool")
     with pytest.raises(errors.PlanError, match="database user 'nobody' does not exist"):
         secret_values(gateway, cluster_id, pool, name="DATABASE_URL", secret_user="nobody")
+
+
+# --- an unknown --secret-user is refused before any write ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ensure-pool", "--cluster", "app-db", "--size", "5", "--name", "in-pool", "--inbound-user"],
+        ["ensure-pool", "--size", "5", "--name", "in-pool", "--inbound-user"],
+        ["fix", "--size", "5", "--name", "in-pool", "--inbound-user"],
+        ["rewrite-secret", "--pool", "defaultdb-pool"],
+    ],
+    ids=["ensure-pool", "ensure-pool-no-cluster", "fix", "rewrite-secret"],
+)
+def test_an_unknown_secret_user_is_refused_like_an_unknown_user_before_any_write(
+    fake: FakeDigitalOcean, api: str, tmp_path: Path, command: list[str]
+) -> None:
+    fake.add_pool("app-db", "old-pool", 2, user=None)  # rewrite-secret --pool: a pool without a user
+    if command[0] == "rewrite-secret":
+        command = ["rewrite-secret", "--pool", "old-pool"]
+    env = tmp_path / ".env"
+    result = run(api, *command, "--secret", f"dotenv:{env}", "--secret-user", "nobody")
+    assert result.exit_code == 2, result.output  # as for an unknown --user: the cluster's users say so
+    assert "database user 'nobody' does not exist on cluster 'app-db' (users: doadmin, app)" in result.stderr
+    assert "--secret-user" in result.stderr
+    assert [c for c in fake.calls if c.method != "GET"] == []
+    assert "in-pool" not in fake.cluster("app-db").pools and not env.exists()
+    assert not fake.calls_to("GET", f"/v2/databases/{fake.cluster('app-db').id}/users/")  # the list sufficed
+
+
+def test_an_unknown_secret_user_is_asked_for_when_the_cluster_does_not_list_users(
+    fake: FakeDigitalOcean, gateway: DigitalOcean
+) -> None:
+    from dataclasses import replace
+
+    cluster = replace(gateway.find_cluster("app-db"), users=())
+    spec = SecretsSpec(targets=(parse_target("stdout"),), secret_user="nobody")
+    with pytest.raises(errors.ConfigError, match="database user 'nobody' does not exist on cluster 'app-db',"):
+        spec.check_user(gateway, cluster)
+    assert len(fake.calls_to("GET", f"/v2/databases/{cluster.id}/users/nobody")) == 1
+    replace(spec, secret_user="app").check_user(gateway, cluster)  # a user that exists: no error
+    SecretsSpec(secret_user="nobody").check_user(gateway, cluster)  # no targets: nothing to check
+
+
+def test_fleet_mode_refuses_an_unknown_secret_user_per_cluster_before_its_pool(
+    fake: FakeDigitalOcean, api: str, tmp_path: Path
+) -> None:
+    result = run(api, "ensure-pool", "--all", "--size", "5", "--name", "in-pool", "--inbound-user",
+                 "--secret", f"dotenv:{tmp_path}/{{cluster}}.env", "--secret-user", "nobody")  # fmt: skip
+    assert result.exit_code == 1, result.output  # fleet mode: a failed cluster
+    assert "database user 'nobody' does not exist on cluster 'app-db'" in result.output + result.stderr
+    assert [c for c in fake.calls if c.method != "GET"] == []
+    assert "in-pool" not in fake.cluster("app-db").pools and not list(tmp_path.iterdir())

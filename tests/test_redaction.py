@@ -85,6 +85,17 @@ def test_credentials_in_any_uri_are_masked_even_when_unknown(scheme: str) -> Non
     assert _redact.redact(f"at {scheme}://admin:Zq9-unknown@h.example:1/x") == f"at {scheme}://admin:***@h.example:1/x"
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_an_unknown_bearer_credential_is_masked_but_bearer_prose_is_not(scheme: str) -> None:
+    unknown = "dop_v1_" + "0f" * 32  # never remembered: only its shape gives it away
+    assert _redact.redact(f"Authorization: {scheme} {unknown}, next") == f"Authorization: {scheme} ***, next"
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl-_~+/=="
+    assert _redact.redact(f"{scheme} {jwt}") == f"{scheme} ***"
+    for prose in ("Accept only this bearer token (repeatable).", f"the {scheme} scheme", "Bearer tokens expire",
+                  "a bearer authentication header"):  # fmt: skip
+        assert _redact.redact(prose) == prose
+
+
 def test_short_strings_are_not_masked_as_free_text() -> None:
     _redact.remember("pw", None, 12345)
     assert _redact.redact("pw is fine") == "pw is fine"

@@ -36,9 +36,39 @@ Exit codes:
     0  success, nothing to do, or --dry-run
     1  operational failure: API error, budget, conflict, timeout, a failed secret target
     2  usage: bad options or configuration, found before any request
-    3  with --check only: changes are pending
+    3  ensure-pool --check only: changes are pending
   130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish
 """
+
+
+def exit_codes_help(command: click.Command) -> str:
+    """The exit-code epilog of one cluster command, from the options it really has (``--dry-run``, ``--check``,
+    ``--secret``): the help never promises a flag the command does not take."""
+    names = {param.name for param in command.params}
+    success = "success, nothing to do, or --dry-run" if "dry_run" in names else "success"
+    failure = "API error, budget, conflict, timeout"
+    if "targets" in names:  # --secret TARGET
+        failure += ", a failed secret target"
+    lines = [
+        "\b",
+        "Exit codes:",
+        f"    0  {success}",
+        f"    1  operational failure: {failure}",
+        "    2  usage: bad options or configuration, found before any request",
+    ]
+    if "check" in names:
+        lines.append("    3  with --check: changes are pending")
+    lines.append("  130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish")
+    return "\n".join(lines) + "\n"
+
+
+class ClusterCommand(click.Command):
+    """A command that talks to DigitalOcean: its exit-code epilog is written from its own options."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.epilog is None:
+            self.epilog = exit_codes_help(self)
 
 
 class OperationFailed(click.ClickException):
@@ -159,7 +189,7 @@ def command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
     """
 
     def decorate(f: Callable[..., Any]) -> click.Command:
-        return click.command(name, epilog=EXIT_CODES_HELP)(api_options(cluster_option(timeout_option(
+        return click.command(name, cls=ClusterCommand)(api_options(cluster_option(timeout_option(
             DEFAULT_RUN_TIMEOUT)(f))))
 
     return decorate

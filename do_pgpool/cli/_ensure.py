@@ -154,13 +154,14 @@ def _ensure_one(
 
     with open_gateway(token, api_url) as gateway:
         target: Cluster | str | None = cluster
-        if request is not None and _has_placeholder_dotenv(request):
-            # dotenv:/srv/{cluster}/.env needs the cluster's name to be checked: read it before the pool is written
-            # (prepare_pool then reuses it, so this costs no extra request)
+        if request is not None and (_has_placeholder_dotenv(request) or request.secret_user is not None):
+            # dotenv:/srv/{cluster}/.env needs the cluster's name to be checked, --secret-user its users: read it
+            # before the pool is written (prepare_pool then reuses it, so this costs no extra request)
             from ..targets._parse import check_targets
 
             target = gateway.find_cluster(cluster)
             check_targets(request.targets, cluster=target.name)
+            request.check_user(gateway, target)
         start = gateway.request_count  # the cluster read for a {cluster} path above is not the pool's
         plan = prepare_pool(gateway, pool.request, cluster=target, replace=pool.replace)
         result = apply_pool(gateway, plan, dry_run=dry_run, fresh_connection=request is not None)

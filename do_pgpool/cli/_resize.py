@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._common import (
-    EXIT_CODES_HELP,
+    ClusterCommand,
     api_options,
     cluster_option,
     dry_run_option,
@@ -16,7 +16,7 @@ from ._progress import progress_and_waiting, wait_options
 from ._render import render_resize, render_resize_plan
 
 
-@click.command("resize", epilog=EXIT_CODES_HELP)
+@click.command("resize", cls=ClusterCommand)
 @api_options
 @cluster_option
 @click.option("--size-slug", metavar="SLUG", help="Target size, e.g. db-s-2vcpu-4gb (see GET /v2/databases/options).")

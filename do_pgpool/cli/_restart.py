@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ._common import (
-    EXIT_CODES_HELP,
+    ClusterCommand,
     api_options,
     cluster_option,
     dry_run_option,
@@ -28,7 +28,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-@click.command("restart", epilog=EXIT_CODES_HELP)
+@click.command("restart", cls=ClusterCommand)
 @api_options
 @cluster_option
 @click.option("--app", metavar="NAME_OR_ID", help="Restart this App Platform app instead of the cluster.")

@@ -38,6 +38,8 @@ def sandbox_command(host: str, port: int, cmd: tuple[str, ...]) -> None:
         and GitHub repo acme/web; the cluster's connection string points at that PostgreSQL, its pools'
         at that PgBouncer. A pool created, resized or deleted through the API is a real PgBouncer pool
         before the API answers; a user created through the API is a real PostgreSQL role.
+
+    \b
     Prints the environment to export, then serves until Ctrl-C or SIGTERM, and stops every process it
     started (by pid) and removes the folder. With `-- CMD`, runs CMD in that environment instead, and
     stops everything when CMD exits, with CMD's exit code.
@@ -49,7 +51,9 @@ def sandbox_command(host: str, port: int, cmd: tuple[str, ...]) -> None:
       do-pgpool fix --size 20 --secret dotenv:./.env
       do-pgpool terminate-idle --idle-for 0 --dry-run
     Or in one go:   do-pgpool sandbox -- do-pgpool status
-  `make demo` replays the whole incident on it: the 23rd connection's FATAL, status, fix, 200 clients.
+
+    \b
+    `make demo` replays the whole incident on it: the 23rd connection's FATAL, status, fix, 200 clients.
 
     \b
     Needs PostgreSQL's server binaries and pgbouncer (Debian/Ubuntu: apt-get install postgresql

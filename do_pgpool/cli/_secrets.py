@@ -80,7 +80,8 @@ class SecretOptions:
                      ("--secret-user", self.secret_user))  # fmt: skip
             extra = [flag for flag, value in given if value]
             if extra:
-                raise click.UsageError(f"{', '.join(extra)} only apply with --secret TARGET")
+                verb = "applies" if len(extra) == 1 else "apply"
+                raise click.UsageError(f"{', '.join(extra)} only {verb} with --secret TARGET")
         elif inbound_user and self.secret_user is None:
             from .._exceptions import ConfigError
             from ..targets._secret_values import inbound_needs_secret_user

@@ -245,6 +245,7 @@ def fix(
         run.add(_advice_step(secrets.name))
         return FixResult(tuple(run.steps), **kw)
     check_targets(secrets.targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
+    secrets.check_user(gateway, found)  # an unknown --secret-user: before terminate or any write
     settings = tls(found) if tls is not None else None  # a CA that cannot be had: refused before any write
 
     conn: PgConnection | None = None

@@ -254,6 +254,7 @@ def _ensure_one(
             from ..targets._parse import check_targets
 
             check_targets(secrets.targets, cluster=cluster.name)
+            secrets.check_user(gateway, cluster)
         result = ensure_pool(gateway, request, cluster=cluster, dry_run=dry_run, replace=replace,
                              fresh_connection=wants_secrets)  # fmt: skip
     except DoPgpoolError as exc:

@@ -70,6 +70,7 @@ def rewrite_secret(
         check_pool_name(pool)
     check_targets(secrets.targets)  # a dotenv: path that cannot be a .env file: refused before any request
     found = gateway.find_cluster(cluster)
+    secrets.check_user(gateway, found)
     chosen = _find_pool(gateway, found.id, pool)
     values = secrets.values(gateway, found.id, chosen, found)
     outcomes = write_secrets(secrets, values, dry_run=dry_run, apps=gateway, cluster=found.name)

@@ -15,7 +15,7 @@ from .._exceptions import ConfigError, CredentialsMissingError, NotFoundError, P
 from .._models import Cluster, Pool
 from ..api._ports import DatabasesAPI
 
-__all__ = ["check_secret_user", "inbound_needs_secret_user", "secret_values"]
+__all__ = ["check_secret_user", "check_secret_user_exists", "inbound_needs_secret_user", "secret_values"]
 
 
 def inbound_needs_secret_user(pool: str) -> list[Part]:
@@ -63,6 +63,32 @@ def secret_values(
 def check_secret_user(secret_user: str | None) -> None:
     if secret_user is not None and (not isinstance(secret_user, str) or not secret_user.strip()):
         raise ConfigError([Param("secret_user"), " must name a database user, e.g. ", Param("secret_user", "app")])
+
+
+def check_secret_user_exists(users: DatabasesAPI, cluster: Cluster, secret_user: str | None) -> None:
+    """Refuse a ``secret_user`` that is not a database user of ``cluster``, before anything is written.
+
+    Like an unknown pool ``user`` (a ConfigError, exit 2): the cluster object lists its users, so this costs no
+    request; when the answer did not list them, one GET of the user decides.
+    """
+    if secret_user is None:
+        return
+    if cluster.users:
+        if secret_user in cluster.users:
+            return
+        known = f" (users: {', '.join(cluster.users)})"
+    else:
+        try:
+            users.get_user(cluster.id, secret_user)
+        except NotFoundError:
+            known = ""
+        else:
+            return
+    raise ConfigError([
+        f"database user {secret_user!r} does not exist on cluster {cluster.name!r}{known}, so its credentials "
+        f"cannot go into the pool's string. Create it first (`doctl databases user create {cluster.id} "
+        f"{secret_user}`) or pass another ", Param("secret_user"), "; nothing was changed.",
+    ])
 
 
 def _with_user(users: DatabasesAPI, cluster_id: str, pool: Pool, user_name: str, private: bool) -> str:

@@ -16,7 +16,7 @@ from .._models import Cluster, Pool
 from .._tls import TLS, verify_full_uri
 from ..api._ports import DatabasesAPI
 from ._base import validate_secret_name
-from ._secret_values import check_secret_user, inbound_needs_secret_user, secret_values
+from ._secret_values import check_secret_user, check_secret_user_exists, inbound_needs_secret_user, secret_values
 
 if TYPE_CHECKING:
     from ..api._github import GitHub
@@ -67,6 +67,12 @@ class SecretsSpec:
         """An inbound-user pool's connection has no credentials: its secrets need ``secret_user``."""
         if inbound_user and self.targets and self.secret_user is None:
             raise ConfigError(inbound_needs_secret_user("an inbound-user pool"))
+
+    def check_user(self, users: DatabasesAPI, cluster: Cluster) -> None:
+        """A ``secret_user`` that the cluster does not have: refused (ConfigError) before any write. Only when
+        there are targets; no request when the cluster object lists its users."""
+        if self.targets:
+            check_secret_user_exists(users, cluster, self.secret_user)
 
     def values(
         self, users: DatabasesAPI, cluster_id: str, pool: Pool, cluster: Cluster | None = None

@@ -186,7 +186,8 @@ def connect(
             prepare_threshold=prepare_threshold,
         )
     except psycopg.Error as exc:
-        raise database_error(exc, url, "connecting to") from exc
+        doing = "connecting to" if tls is None else f"connecting (sslmode={tls.sslmode}) to"
+        raise database_error(exc, url, doing) from exc
 
 
 @contextmanager

@@ -122,3 +122,10 @@ def test_terminate_idle_default_threshold_spares_fresh_sessions(api: str, pgboun
         result = run(api, "terminate-idle")
     assert result.exit_code == 0, result.output
     assert "terminated 0 idle sessions" in result.stdout
+
+
+def test_status_config_shows_the_settings_that_matter(api: str, pgbouncer_server: RealServers) -> None:
+    result = run(api, "status", "--config", "--no-advice")
+    assert result.exit_code == 0, result.output
+    assert "settings: all at DigitalOcean's defaults" in result.stdout
+    assert "settings:" not in run(api, "status", "--no-advice").stdout

@@ -191,6 +191,18 @@ class DigitalOcean(HttpClientOwner):
         path = f"/v2/databases/{cluster_id}/install_update"
         self._write("PUT", path, self._pydo.databases.install_update, cluster_id, retry=True)
 
+    def get_config(self, cluster_id: str) -> JsonDict:
+        """The cluster's advanced configuration (``GET .../config``: the ``config`` object, possibly sparse)."""
+        path = f"/v2/databases/{cluster_id}/config"
+        body = self._read("GET", path, self._pydo.databases.get_config, cluster_id)
+        return _envelope(body, "config", "GET", path)
+
+    def update_config(self, cluster_id: str, config: JsonDict) -> None:
+        """``PATCH .../config`` with ``{"config": config}``: only the keys sent change. Setting a value is safe
+        to send again, so it is retried."""
+        path = f"/v2/databases/{cluster_id}/config"
+        self._write("PATCH", path, self._pydo.databases.patch_config, cluster_id, {"config": config}, retry=True)
+
     def list_events(self, cluster_id: str) -> list[ClusterEvent]:
         """The cluster's events log (``databases_list_events_logs``), every page.
 

@@ -12,17 +12,22 @@ from ._tls_options import TLSOptions, tls_options
 @command("status")
 @click.option("--advice/--no-advice", default=True, show_default=True,
               help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
+@click.option("--config", "with_config", is_flag=True,
+              help="Also show the settings ensure-config manages (one more request: GET .../config).")  # fmt: skip
 @tls_options()
 @output_option
 def status_command(
-    token: str | None, api_url: str, cluster: str | None, advice: bool, tls: TLSOptions, output: str
+    token: str | None, api_url: str, cluster: str | None, advice: bool, with_config: bool, tls: TLSOptions,
+    output: str,
 ) -> None:
     """Show the cluster's connection budget, its pools and live usage, with a verdict.
 
     \b
     Live usage comes from pg_stat_activity over the cluster's own connection (the API's credentials):
     client backends by state, user and application, and the oldest idle sessions. The verdict is
-    ok, near (80 % of the non-superuser slots) or saturated. Exit 1 when the server could not be read
+    ok, near (80 % of the non-superuser slots) or saturated. --config adds the server settings that
+    matter (idle_in_transaction_session_timeout, pgbouncer server_idle_timeout / server_lifetime /
+    min_pool_size, max_connections when returned): one more request. Exit 1 when the server could not be read
     (for example because it is full: the message says what can still be done). The connection uses
     sslmode=verify-full with the cluster's CA (see --sslmode, --ca-file).
 
@@ -36,7 +41,7 @@ def status_command(
     from ..ops._status import cluster_status
 
     with open_gateway(token, api_url) as gateway, tls.policy(gateway) as policy:
-        result = cluster_status(gateway, cluster, tls=policy)
+        result = cluster_status(gateway, cluster, with_config=with_config, tls=policy)
     if output == "json":
         emit_json(result.as_dict())
     else:

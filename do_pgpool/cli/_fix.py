@@ -37,6 +37,10 @@ _MARK = {"done": "+", "skipped": "-", "planned": "?", "failed": "!"}
               help="When saturated, terminate client sessions idle at least this long.")  # fmt: skip
 @click.option("--verify-timeout", type=Duration(min=0.1), default=10, show_default=True, metavar="SECONDS",
               help="How long the SELECT 1 through the pool may take.")  # fmt: skip
+@click.option("--config-profile", type=click.Choice(["web"]), metavar="NAME",
+              help="Opt-in step: also ensure these server settings (as ensure-config --profile).")  # fmt: skip
+@click.option("--config-set", "config_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Opt-in step: also ensure this server setting (as ensure-config --set; repeatable).")  # fmt: skip
 @tls_options(secret=True)
 @dry_run_option
 @output_option
@@ -48,6 +52,8 @@ def fix_command(
     secrets: SecretOptions,
     idle_for: float,
     verify_timeout: float,
+    config_profile: str | None,
+    config_pairs: tuple[str, ...],
     tls: TLSOptions,
     dry_run: bool,
     output: str,
@@ -62,6 +68,8 @@ def fix_command(
                         refuses even this tool's connection, the options are listed (restart the app,
                         cluster maintenance, resize) and the run goes on: the pool needs no slot
       3 ensure-pool     create or update the PgBouncer pool (like ensure-pool)
+        ensure-config   only with --config-profile/--config-set: the server settings (like ensure-config;
+                        checked before any request; one PATCH with only the changed keys, none if set)
       4 secrets         write the pool's connection string to each --secret target, once the pool exists
       5 verify          SELECT 1 through the pool's connection string (bounded by --verify-timeout)
       6 advice          the settings an application needs behind a transaction pool
@@ -80,8 +88,10 @@ def fix_command(
       do-pgpool fix --cluster app-db --size 20 --secret github:acme/web@production --dry-run
       do-pgpool fix --cluster app-db --size 20 -o json | jq '.steps[] | [.name, .outcome]'
     """
+    from ..ops._config import parse_settings
     from ..ops._fix import FixOptions, fix
 
+    config = parse_settings(config_pairs, profile=config_profile) if config_profile or config_pairs else {}
     secret_tls = tls.secret_tls()
     with (
         secrets.prepare(inbound_user=pool.request.inbound_user) as spec,
@@ -89,7 +99,7 @@ def fix_command(
         tls.policy(gateway, store=not dry_run) as policy,
     ):
         options = FixOptions(pool.request, replace(spec, tls=secret_tls), idle_for=idle_for, replace=pool.replace,
-                             verify_timeout=verify_timeout, dry_run=dry_run)  # fmt: skip
+                             verify_timeout=verify_timeout, dry_run=dry_run, config=config)  # fmt: skip
         result = fix(gateway, options, cluster=cluster, tls=policy)
     render_fix(result, output)
     hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None

@@ -1,10 +1,10 @@
 """``fix``: the whole remediation as one idempotent run, as data.
 
-status -> terminate idle sessions (only when saturated) -> ensure the pool -> write the secret(s) -> verify
-through the pool -> the settings the application needs. Every step is a :class:`FixStep` (done / skipped /
-planned / failed, with the state a failure left); one step's failure does not hide the others, and the API
-side (pool, secrets) runs even when the database refuses the tool's own connection because it is full: the
-pool is the fix. Nothing here prints.
+status -> terminate idle sessions (only when saturated) -> ensure the pool -> (opt-in: the server settings,
+``ensure-config``) -> write the secret(s) -> verify through the pool -> the settings the application needs.
+Every step is a :class:`FixStep` (done / skipped / planned / failed, with the state a failure left); one
+step's failure does not hide the others, and the API side (pool, secrets) runs even when the database refuses
+the tool's own connection because it is full: the pool is the fix. Nothing here prints.
 
 Decisions:
 
@@ -22,7 +22,7 @@ Decisions:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,6 +38,7 @@ from ..targets._base import TargetOutcome, printed_values, rerun_advice
 from ..targets._parse import check_targets, format_target
 from ..targets._spec import SecretsSpec
 from ..targets._write import write_secrets
+from ._config import ConfigResult, Value, apply_config, plan_config
 from ._pool import EnsureResult, ensure_pool
 from ._pool_plan import PoolRequest
 from ._status import ClusterStatus, live_status
@@ -99,6 +100,8 @@ class FixResult:
     ensure: EnsureResult | None = None
     secrets: tuple[TargetOutcome, ...] = ()
     verify: VerifyResult | None = None
+    #: the ensure-config step's result, when ``FixOptions.config`` asked for one
+    config: ConfigResult | None = None
     #: the secret name the pool's URI went to (for the advice text)
     secret_name: str = "DATABASE_URL"
 
@@ -139,6 +142,7 @@ class FixResult:
             "pool": self.ensure.as_dict() if self.ensure else None,
             "secrets": [o.as_dict() for o in self.secrets],
             "verify": self.verify.as_dict() if self.verify else None,
+            "config": self.config.as_dict() if self.config else None,
             "advice": advice_dict(pool_env=self.secret_name),
         }
 
@@ -160,7 +164,8 @@ class FixOptions:
     ``pool``'s size may be a share of the cluster's connection budget (``PoolRequest(size="50%")``), resolved
     against the cluster found in the status step. ``idle_for``: when
     saturated, sessions idle at least this many seconds are terminated. ``verify_timeout``: how long the
-    ``SELECT 1`` through the pool may take. ``dry_run`` reads and changes nothing.
+    ``SELECT 1`` through the pool may take. ``dry_run`` reads and changes nothing. ``config``: server settings
+    to ensure after the pool (``parse_settings(..., profile="web")``); empty (the default): no such step.
     """
 
     pool: PoolRequest
@@ -169,6 +174,7 @@ class FixOptions:
     replace: bool = False
     verify_timeout: float = VERIFY_TIMEOUT
     dry_run: bool = False
+    config: Mapping[str, Value] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from .._duration import check_seconds
@@ -242,6 +248,8 @@ def fix(
                         state="nothing was changed"))  # fmt: skip
         for name in STEP_NAMES[1:-1]:
             run.add(FixStep(name, "skipped", "the cluster could not be read"))
+            if name == "ensure-pool" and options.config:
+                run.add(FixStep("ensure-config", "skipped", "the cluster could not be read"))
         run.add(_advice_step(secrets.name))
         return FixResult(tuple(run.steps), **kw)
     check_targets(secrets.targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
@@ -277,6 +285,11 @@ def fix(
     kw["ensure"] = ensured
     pool = ensured.current if ensured is not None else None
 
+    # 3b. opt-in: the server settings (API only; independent of the pool step's outcome).
+    if options.config:
+        kw["config"], step = _config_step(gateway, found, options.config, dry_run=dry_run)
+        run.add(step)
+
     # 4. secrets, only once the pool is confirmed.
     values: dict[str, str] | DoPgpoolError | None = None
     if pool is not None and (secrets.targets or not dry_run):
@@ -297,6 +310,28 @@ def fix(
     # 6. what the application needs behind a transaction pool.
     run.add(_advice_step(secrets.name))
     return FixResult(tuple(run.steps), **kw)
+
+
+# --- 3b. server settings ----------------------------------------------------------------------------------
+
+
+def _config_step(
+    gateway: DigitalOcean, found: Cluster, desired: Mapping[str, Value], *, dry_run: bool
+) -> tuple[ConfigResult | None, FixStep]:
+    """``ensure-config`` on the cluster already read: GET .../config, then one PATCH of the changed keys."""
+    name = "ensure-config"
+    try:
+        plan = plan_config(found, gateway.get_config(found.id), desired)
+        done = apply_config(gateway, plan, dry_run=dry_run)
+    except DoPgpoolError as exc:
+        state = "the settings may or may not be set; a re-run reads them and sends only what still differs"
+        return None, FixStep(name, "failed", "the server settings could not be set", error=exc, state=state)
+    details = tuple(change.describe() for change in plan.changes)
+    if not plan:
+        return done, FixStep(name, "done", f"{len(plan.desired)} settings already set")
+    if dry_run:
+        return done, FixStep(name, "planned", f"would set {len(plan.changes)} settings", details=details)
+    return done, FixStep(name, "done", f"set {len(plan.changes)} settings (one PATCH)", details=details, changed=True)
 
 
 # --- 1. status -------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ in production, the fake in tests); this module imports neither pydo nor the gate
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .._budget import connection_limit
@@ -17,6 +17,7 @@ from .._tls import TLS
 from ..api._ports import DatabasesAPI
 from ..postgres._connect import PgConnection, connect
 from ..postgres._usage import Usage, Verdict, snapshot, verdict
+from ._config import config_values
 from ._tls import tls_connect
 
 __all__ = ["NO_PASSWORD", "ClusterStatus", "cluster_status", "live_status"]
@@ -35,6 +36,8 @@ class ClusterStatus:
     error: str | None = None
     saturated: bool = False
     unreachable: bool = False
+    #: the settings that matter (``ops._config.config_values``: dotted keys), when asked for; None: not read
+    config: dict[str, Any] | None = None
 
     @property
     def budget_limit(self) -> int | None:
@@ -87,6 +90,8 @@ class ClusterStatus:
             out.append("live: unavailable: PostgreSQL refused the connection because it is full")
         elif self.error:
             out.append(f"live: unavailable: {self.error.splitlines()[0]}")
+        if self.config is not None:
+            out.append("settings: " + (_pairs(self.config) if self.config else "all at DigitalOcean's defaults"))
         v = self.verdict
         if v is not None:
             out.append(f"verdict: {v.describe()}")
@@ -106,6 +111,7 @@ class ClusterStatus:
             "error": self.error,
             "saturated": self.saturated,
             "unreachable": self.unreachable,
+            "config": self.config,
         }
 
 
@@ -118,9 +124,13 @@ def cluster_status(
     cluster: str | None,
     *,
     connect_fn: Callable[[str], PgConnection] = connect,
+    with_config: bool = False,
     tls: Callable[[Cluster], TLS] | None = None,
 ) -> ClusterStatus:
     """Read the cluster and its pools, then connect with the API's credentials and read live usage.
+
+    ``with_config``: one more request, ``GET .../config``, for the settings ``ensure-config`` manages
+    (``config``; ``max_connections`` too when DigitalOcean returns it).
 
     A refusal because the server is full is part of the answer (``saturated=True``, with what can still be
     done in ``error``), as is any other connection failure; API errors propagate. ``tls`` gives the cluster's
@@ -128,10 +138,11 @@ def cluster_status(
     """
     found = gateway.find_cluster(cluster)
     pools: Sequence[Pool] = gateway.list_connection_pools(found.id) if found.is_postgres else ()
+    config = config_values(gateway.get_config(found.id)) if with_config and found.is_postgres else None
     status, conn = live_status(found, tuple(pools), connect_fn, tls)
     if conn is not None:
         conn.close()
-    return status
+    return replace(status, config=config) if config is not None else status
 
 
 def live_status(

@@ -29,6 +29,7 @@ def locked(pgbouncer_server: RealServers, empty_pg: RealServers) -> Iterator[tup
     cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host="127.0.0.1", port=pgbouncer_server.pg_port,
                                pool_port=pgbouncer_server.bouncer_port, password=pgbouncer_server.password,
                                version="15")  # fmt: skip
+    cluster.ca_pem = pgbouncer_server.ca_pem  # /ca: the CA that issued the local servers' certificate
     fake.add_pool(cluster, POOL_NAME, 20)
     fake.databases.update_firewall_rules(cluster.id, {"rules": OTHERS})
     with fake.serve() as url:

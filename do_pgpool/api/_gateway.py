@@ -161,6 +161,13 @@ class DigitalOcean(HttpClientOwner):
     def list_options(self) -> JsonDict:
         return self._read("GET", "/v2/databases/options", self._pydo.databases.list_options)
 
+    def get_ca(self, cluster_id: str) -> str:
+        """The CA (PEM) that issued the cluster's certificate: ``GET /v2/databases/{uuid}/ca``."""
+        from .._tls import ca_pem_from_api
+
+        path = f"/v2/databases/{cluster_id}/ca"
+        return ca_pem_from_api(self._read("GET", path, self._pydo.databases.get_ca, cluster_id))
+
     def list_users(self, cluster_id: str) -> list[JsonDict]:
         path = f"/v2/databases/{cluster_id}/users"
         return _items(self._read("GET", path, self._pydo.databases.list_users, cluster_id), "users", "GET", path)

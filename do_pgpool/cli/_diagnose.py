@@ -7,6 +7,7 @@ import click
 from ._access import access_options, reachable
 from ._common import Duration, command, dry_run_option, emit_json, open_gateway, output_option
 from ._sandbox import sandbox_hint
+from ._tls_options import TLSOptions, tls_options
 
 
 @command("status")
@@ -14,11 +15,12 @@ from ._sandbox import sandbox_hint
               help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
 @click.option("--config", "with_config", is_flag=True,
               help="Also show the settings ensure-config manages (one more request: GET .../config).")  # fmt: skip
+@tls_options()
 @access_options
 @output_option
 def status_command(
-    token: str | None, api_url: str, cluster: str | None, advice: bool, with_config: bool, my_ip: str | None,
-    temporary_access: bool, output: str,
+    token: str | None, api_url: str, cluster: str | None, advice: bool, with_config: bool, tls: TLSOptions,
+    my_ip: str | None, temporary_access: bool, output: str,
 ) -> None:
     """Show the cluster's connection budget, its pools and live usage, with a verdict.
 
@@ -28,7 +30,8 @@ def status_command(
     ok, near (80 % of the non-superuser slots) or saturated. --config adds the server settings that
     matter (idle_in_transaction_session_timeout, pgbouncer server_idle_timeout / server_lifetime /
     min_pool_size, max_connections when returned): one more request. Exit 1 when the server could not be read
-    (for example because it is full: the message says what can still be done).
+    (for example because it is full: the message says what can still be done). The connection uses
+    sslmode=verify-full with the cluster's CA (see --sslmode, --ca-file).
 
     \b
     Examples:
@@ -39,8 +42,9 @@ def status_command(
     from .._exceptions import DatabaseError
     from ..ops._status import cluster_status
 
-    with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access):
-        result = cluster_status(gateway, cluster, with_config=with_config)
+    with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access), \
+            tls.policy(gateway) as policy:
+        result = cluster_status(gateway, cluster, with_config=with_config, tls=policy)
     if output == "json":
         emit_json(result.as_dict())
     else:
@@ -62,6 +66,7 @@ def status_command(
 @click.option("--application", metavar="NAME", help="Only sessions with this application_name.")
 @click.option("--include-idle-in-transaction", is_flag=True,
               help="Also sessions idle inside an open transaction (their transaction is rolled back).")  # fmt: skip
+@tls_options()
 @dry_run_option
 @access_options
 @output_option
@@ -73,6 +78,7 @@ def terminate_idle_command(
     user: str | None,
     application: str | None,
     include_idle_in_transaction: bool,
+    tls: TLSOptions,
     dry_run: bool,
     my_ip: str | None,
     temporary_access: bool,
@@ -83,6 +89,7 @@ def terminate_idle_command(
     \b
     Never this tool's own session, never non-client backends; a session that ran a query since it was
     listed is left alone. --dry-run lists who would be terminated. Needs one free slot to connect.
+    The connection uses sslmode=verify-full with the cluster's CA (see --sslmode, --ca-file).
 
     \b
     Examples:
@@ -93,11 +100,12 @@ def terminate_idle_command(
     from ..ops._terminate_idle import terminate_idle
 
     with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access,
-                                                            dry_run=dry_run):
+                                                            dry_run=dry_run), \
+            tls.policy(gateway, store=not dry_run) as policy:
         try:
             result = terminate_idle(
                 gateway, cluster, idle_for=idle_for, user=user, application=application,
-                include_idle_in_transaction=include_idle_in_transaction, dry_run=dry_run,
+                include_idle_in_transaction=include_idle_in_transaction, dry_run=dry_run, tls=policy,
             )  # fmt: skip
         except DatabaseError as exc:
             hint = sandbox_hint(api_url) if exc.unreachable else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -20,6 +21,7 @@ from ._common import (
 from ._pool_options import pool_options
 from ._sandbox import sandbox_hint
 from ._secrets import echo_values, secret_options
+from ._tls_options import TLSOptions, tls_options
 
 if TYPE_CHECKING:
     from ..ops._fix import FixResult
@@ -40,6 +42,7 @@ _MARK = {"done": "+", "skipped": "-", "planned": "?", "failed": "!"}
               help="Opt-in step: also ensure these server settings (as ensure-config --profile).")  # fmt: skip
 @click.option("--config-set", "config_pairs", multiple=True, metavar="KEY=VALUE",
               help="Opt-in step: also ensure this server setting (as ensure-config --set; repeatable).")  # fmt: skip
+@tls_options(secret=True)
 @dry_run_option
 @access_options
 @output_option
@@ -53,6 +56,7 @@ def fix_command(
     verify_timeout: float,
     config_profile: str | None,
     config_pairs: tuple[str, ...],
+    tls: TLSOptions,
     dry_run: bool,
     my_ip: str | None,
     temporary_access: bool,
@@ -74,7 +78,9 @@ def fix_command(
       5 verify          SELECT 1 through the pool's connection string (bounded by --verify-timeout)
       6 advice          the settings an application needs behind a transaction pool
     Running it again changes nothing. --dry-run reads and changes nothing (no terminate, no pool or secret
-    write, no verification). Exit 1 if any step failed.
+    write, no verification). Exit 1 if any step failed. Status and verify connect with sslmode=verify-full
+    and the cluster's CA (see --sslmode, --ca-file); the secrets stay DigitalOcean's URIs unless --sslmode
+    verify-full --ca-file PATH is given.
 
     \b
     --size 50% takes half of the cluster's connection budget (25 per GiB of RAM - 3): 11 on a 1 GiB cluster.
@@ -90,11 +96,16 @@ def fix_command(
     from ..ops._fix import FixOptions, fix
 
     config = parse_settings(config_pairs, profile=config_profile) if config_profile or config_pairs else {}
-    with secrets.prepare(inbound_user=pool.request.inbound_user) as spec, open_gateway(token, api_url) as gateway, \
-            reachable(gateway, cluster, my_ip, temporary_access, dry_run=dry_run, refuse=False):
-        options = FixOptions(pool.request, spec, idle_for=idle_for, replace=pool.replace,
+    secret_tls = tls.secret_tls()
+    with (
+        secrets.prepare(inbound_user=pool.request.inbound_user) as spec,
+        open_gateway(token, api_url) as gateway,
+        reachable(gateway, cluster, my_ip, temporary_access, dry_run=dry_run, refuse=False),
+        tls.policy(gateway, store=not dry_run) as policy,
+    ):
+        options = FixOptions(pool.request, replace(spec, tls=secret_tls), idle_for=idle_for, replace=pool.replace,
                              verify_timeout=verify_timeout, dry_run=dry_run, config=config)  # fmt: skip
-        result = fix(gateway, options, cluster=cluster)
+        result = fix(gateway, options, cluster=cluster, tls=policy)
     render_fix(result, output)
     hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None
     if hint:

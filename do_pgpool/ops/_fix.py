@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._exceptions import DatabaseError, DoPgpoolError
 from .._jsonable import jsonable
 from .._models import Cluster, Pool
+from .._tls import TLS
 from ..postgres._connect import SATURATED_ADVICE, PgConnection, connect
 from ..postgres._terminate import TerminateResult, find_idle, terminate
 from ..postgres._usage import Session
@@ -207,6 +208,7 @@ def fix(
     *,
     cluster: str | None = None,
     connect_fn: Callable[[str], PgConnection] = connect,
+    tls: Callable[[Cluster], TLS] | None = None,
     **keywords: Any,
 ) -> FixResult:
     """Run the remediation on ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster).
@@ -224,7 +226,8 @@ def fix(
     ``secrets.secret_user``, a database user whose credentials go into the string (see ``_secret_values``).
 
     Raises ``ConfigError`` before any write when a ``dotenv:`` target cannot be a .env file (a ``{cluster}`` path
-    is checked once the cluster is read, before the terminate step).
+    is checked once the cluster is read, before the terminate step), or when ``tls`` (``ops._tls.TLSPolicy``:
+    the sslmode and CA of do-pgpool's own connections, status and verification) cannot be satisfied.
     """
     if not isinstance(options, FixOptions):
         options = _options_from_keywords(options, keywords)
@@ -251,10 +254,11 @@ def fix(
         return FixResult(tuple(run.steps), **kw)
     check_targets(secrets.targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
     secrets.check_user(gateway, found)  # an unknown --secret-user: before terminate or any write
+    settings = tls(found) if tls is not None else None  # a CA that cannot be had: refused before any write
 
     conn: PgConnection | None = None
     try:
-        status, conn = live_status(found, pools, connect_fn)
+        status, conn = live_status(found, pools, connect_fn, (lambda _c: settings) if settings else None)
         run.add(_status_step(status))
         # 2. terminate idle sessions (saturated only), on the same connection.
         terminated, would, step = _terminate_step(status, conn, idle_for=options.idle_for, dry_run=dry_run)
@@ -299,7 +303,7 @@ def fix(
 
     # 5. verify through the pool, with the string the secret got (the public one).
     url = _public_url(gateway, found, pool, values, secrets)
-    verified, step = _verify_step(pool, url, status, dry_run=dry_run, timeout=options.verify_timeout)
+    verified, step = _verify_step(pool, url, status, dry_run=dry_run, timeout=options.verify_timeout, tls=settings)
     run.add(step)
     kw["verify"] = verified
 
@@ -490,7 +494,13 @@ def _wrote(outcome: TargetOutcome) -> bool:
 
 
 def _verify_step(
-    pool: Pool | None, url: str | DoPgpoolError | None, status: ClusterStatus, *, dry_run: bool, timeout: float
+    pool: Pool | None,
+    url: str | DoPgpoolError | None,
+    status: ClusterStatus,
+    *,
+    dry_run: bool,
+    timeout: float,
+    tls: TLS | None = None,
 ) -> tuple[VerifyResult | None, FixStep]:
     name = "verify"
     if dry_run:
@@ -501,7 +511,7 @@ def _verify_step(
         reason = str(url).split(". ")[0]
         return None, FixStep(name, "skipped", f"no credentials to connect through the pool with: {reason}")
     try:
-        result = verify_pool(url, timeout=timeout)
+        result = verify_pool(url, timeout=timeout, tls=tls)
     except DoPgpoolError as exc:
         error: DoPgpoolError = exc
         login_retry = isinstance(exc, DatabaseError) and exc.login_retry

@@ -9,6 +9,7 @@ reason; a test can flip it) or, for minor choices, marked ASSUMPTION where it is
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -405,6 +406,11 @@ class DatabasesBackend:
         cluster = self._get(database_cluster_uuid)
         cluster.maintenance_day = _require(body, "day", str).lower()
         cluster.maintenance_hour = _require(body, "hour", str)
+
+    def get_ca(self, database_cluster_uuid: str) -> JsonDict:
+        """``{"certificate": base64 of the PEM}`` (the OpenAPI ``ca`` response, inside its ``ca`` envelope)."""
+        pem = self._get(database_cluster_uuid).ca_pem
+        return {"certificate": base64.b64encode(pem.encode()).decode("ascii")}
 
     # -- storage autoscaling (read by Terraform's cluster resource and data source) ------------------------
     def get_autoscale(self, database_cluster_uuid: str) -> JsonDict:

@@ -48,6 +48,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", rf"{_DB}/config$", "databases", "patch_config", body="required"),
     Route("GET", rf"{_DB}/firewall$", "databases", "list_firewall_rules", envelope="rules"),
     Route("PUT", rf"{_DB}/firewall$", "databases", "update_firewall_rules", 204, body="required"),
+    Route("GET", rf"{_DB}/ca$", "databases", "get_ca", envelope="ca"),
     Route("GET", rf"{_DB}/users$", "databases", "list_users", envelope="users"),
     Route("POST", rf"{_DB}/users$", "databases", "add_user", 201, "user", body="required"),
     Route("GET", rf"{_DB}/users/(?P<username>[^/]+)$", "databases", "get_user", envelope="user"),

@@ -105,8 +105,8 @@ def ensure_pool_command(
     """
     fleet = _fleet_mode(ctx, cluster, tag, all_clusters)
     plan_only = dry_run or check
-    with secrets.prepare(inbound_user=pool.request.inbound_user) as prepared:
-        request = prepared if prepared.targets else None
+    with secrets.prepare_if_any(inbound_user=pool.request.inbound_user) as prepared:
+        request = prepared if prepared is not None and prepared.targets else None
         if fleet:
             fleet_run = _run_fleet(token, api_url, pool, request, tag, concurrency, max_wait, plan_only, output)
             pending = _report_fleet(fleet_run, output)

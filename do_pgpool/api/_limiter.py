@@ -26,7 +26,8 @@ windows; digitalocean-api.md §8). ``RateLimiter`` implements the gateway's ``Re
   requests, so the oldest of them was sent no earlier than the request that many places back among those sent
   up to the answered one, and ``reset`` is at or after it + the window. The smallest ``reset - that send time``
   seen is an upper bound that tightens with each answer (whole-second resets land on different fractions), and
-  a window of that length joins ours: pacing to the millisecond instead of waiting for a rounded-up reset.
+  a window of that length joins ours: pacing to the millisecond instead of waiting for a rounded-up reset. A
+  429 while it paces (our clock apart from DigitalOcean's) drops it for good: back to waiting for ``reset``.
 - A 429 (or a 503 with ``retry-after``) pauses every thread. ``retry-after`` wins when present: a burst 429
   also says ``remaining: 0`` with a ``reset`` up to an hour away, which is about the hourly quota, not this
   wait. Without it, a 429 waits for ``reset``.
@@ -155,6 +156,7 @@ class RateLimiter:
         self._answered: list[list[float]] = [[] for _ in (*self.windows, None)]
         self._sent_log: deque[float] = deque(maxlen=_SENT_LOG)  # acquire times of recent requests (sorted)
         self._learned: Window | None = None  # the server's window, estimated from the answers
+        self._learning = True  # until a 429 shows the estimate cannot be trusted
         self._last_sent: float | None = None
         self._paused_until = 0.0
         self._pause_reason = ""
@@ -243,6 +245,12 @@ class RateLimiter:
                 server_remaining=self._server_remaining,
             )
 
+    @property
+    def learned_window(self) -> Window | None:
+        """The server's window as estimated from its answers (None: not learned, or one of ours is the server's)."""
+        with self._state:
+            return self._learned
+
     # -- internals (called with self._state held) ---------------------------------------------------
 
     def _needs_an_answer(self) -> bool:
@@ -267,6 +275,8 @@ class RateLimiter:
             until, reason = reset + _RESET_MARGIN, "DigitalOcean answered 429 without retry-after"
         else:
             until, reason = now + 1.0, "DigitalOcean answered 429"
+        if self._learned is not None:  # paced by it and still refused (a clock apart from DigitalOcean's): drop it
+            self._learned, self._learning = None, False
         if until > self._paused_until:
             self._paused_until, self._pause_reason = until, reason
         # after the pause one request probes the budget (the others wait for its answer), whatever it says
@@ -287,7 +297,7 @@ class RateLimiter:
     def _learn_window(self, remaining: int, reset: float, sent: float) -> None:
         """Tighten the estimate of the server's window from one answer (see the module's docstring)."""
         limit = self._server_limit
-        if limit is None or remaining >= limit or any(w.requests == limit for w in self.windows):
+        if not self._learning or limit is None or remaining >= limit or any(w.requests == limit for w in self.windows):
             return  # nothing counted, or a window of ours already is the server's
         counted = limit - remaining  # this request and the ones before it still in the server's window
         last = bisect.bisect_right(self._sent_log, sent)  # the requests sent up to this one

@@ -362,6 +362,8 @@ class RateLimiter:
             del answered[: bisect.bisect_right(answered, now - span)]
             room = window.requests - 1 - flying  # answered requests the window may still hold
             why = f"{window.requests} requests per {format_seconds(window.seconds)}"
+            if window is self._learned:  # its count is the server's, spent: say so as the headers did
+                why = "DigitalOcean's ratelimit-remaining is 0"
             if room < 0:  # in-flight requests alone fill it: wait until the oldest is taken as answered
                 later(self._in_flight[-room - 1] + self.stale_after, why)
             elif len(answered) > room:

@@ -46,9 +46,17 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "targets._simple": ("DotenvTarget", "GitHubTarget", "Redeploy", "StdoutTarget"),
     "targets._spec": ("SecretsSpec",),
     "targets._write": ("connection_string_for", "write_secrets"),
+    "ops._config": (
+        "ConfigPlan", "ConfigResult", "apply_config", "ensure_config", "parse_settings", "plan_config",
+        "prepare_config",
+    ),
     "ops._fix": ("FixOptions", "FixResult", "FixStep", "fix"),
     "ops._fleet": ("ClusterOutcome", "FleetResult", "ensure_fleet"),
     "ops._pool": ("EnsureResult", "apply_pool", "ensure_pool", "prepare_pool"),
+    "ops._pools": (
+        "DeletePlan", "DeleteResult", "PoolList", "apply_delete_pool", "delete_pool", "list_pools", "plan_delete_pool",
+        "prepare_delete_pool",
+    ),
     "ops._pool_plan": ("PoolPlan", "PoolRequest", "PoolSize", "plan_pool"),
     "ops._resize": ("ResizeResult", "apply_resize", "prepare_resize", "resize"),
     "ops._rewrite": ("RewriteResult", "rewrite_secret"),
@@ -156,6 +164,15 @@ if TYPE_CHECKING:
     from .api._retry import (
         RetryConfig,
     )
+    from .ops._config import (
+        ConfigPlan,
+        ConfigResult,
+        apply_config,
+        ensure_config,
+        parse_settings,
+        plan_config,
+        prepare_config,
+    )
     from .ops._fix import (
         FixOptions,
         FixResult,
@@ -178,6 +195,16 @@ if TYPE_CHECKING:
         PoolRequest,
         PoolSize,
         plan_pool,
+    )
+    from .ops._pools import (
+        DeletePlan,
+        DeleteResult,
+        PoolList,
+        apply_delete_pool,
+        delete_pool,
+        list_pools,
+        plan_delete_pool,
+        prepare_delete_pool,
     )
     from .ops._resize import (
         ResizeResult,

@@ -319,13 +319,16 @@ class DatabaseError(DoPgpoolError):
     (``remaining connection slots are reserved ...`` or ``too many clients``); ``unreachable`` when no
     server answered at all (the host does not resolve, the connection is refused or times out);
     ``login_retry`` when PgBouncer found no server connection in time or its server login is failing (it then
-    waits ``server_login_retry``, 15 s by default, before it tries again).
+    waits ``server_login_retry``, 15 s by default, before it tries again); ``tls_failed`` when the server's
+    certificate did not verify (``sslmode=verify-full``: unknown CA or hostname mismatch).
     """
 
     def __init__(
-        self, message: str, *, saturated: bool = False, unreachable: bool = False, login_retry: bool = False
+        self, message: str, *, saturated: bool = False, unreachable: bool = False, login_retry: bool = False,
+        tls_failed: bool = False,
     ) -> None:
         super().__init__(message)
+        self.tls_failed = tls_failed
         self.saturated = saturated
         self.unreachable = unreachable
         self.login_retry = login_retry

@@ -30,6 +30,7 @@ def api(pgbouncer_server: RealServers, empty_pg: RealServers) -> Iterator[str]:
     cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host="127.0.0.1", port=pgbouncer_server.pg_port,
                                pool_port=pgbouncer_server.bouncer_port, password=pgbouncer_server.password,
                                version="15")  # fmt: skip
+    cluster.ca_pem = pgbouncer_server.ca_pem  # /ca: the CA that issued the local servers' certificate
     fake.add_pool(cluster, POOL_NAME, 20)
     with fake.serve() as url:
         yield url
@@ -121,3 +122,10 @@ def test_terminate_idle_default_threshold_spares_fresh_sessions(api: str, pgboun
         result = run(api, "terminate-idle")
     assert result.exit_code == 0, result.output
     assert "terminated 0 idle sessions" in result.stdout
+
+
+def test_status_config_shows_the_settings_that_matter(api: str, pgbouncer_server: RealServers) -> None:
+    result = run(api, "status", "--config", "--no-advice")
+    assert result.exit_code == 0, result.output
+    assert "settings: all at DigitalOcean's defaults" in result.stdout
+    assert "settings:" not in run(api, "status", "--no-advice").stdout

@@ -69,8 +69,9 @@ def servers(bouncer: RealServers) -> RealServers:
 def fake(servers: RealServers) -> FakeDigitalOcean:
     """Cluster ``app-db`` (1 GiB: budget 22) is the local PostgreSQL; its pools are served by the local PgBouncer."""
     fake = FakeDigitalOcean()
-    fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host=servers.host, port=servers.pg_port,
-                     pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
+    cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host=servers.host, port=servers.pg_port,
+                               pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
+    cluster.ca_pem = servers.ca_pem  # /ca: the CA that issued the local servers' certificate
     return fake
 
 
@@ -430,8 +431,9 @@ def test_secret_options_without_a_target_exit_2_like_ensure_pool(api: str, fake:
 def test_library_a_percentage_on_a_cluster_without_a_known_budget_fails_the_pool_step_only(
     fake: FakeDigitalOcean, servers: RealServers
 ) -> None:
-    fake.add_cluster("odd-db", size="db-custom", host=servers.host, port=servers.pg_port,
-                     pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
+    odd = fake.add_cluster("odd-db", size="db-custom", host=servers.host, port=servers.pg_port,
+                           pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
+    odd.ca_pem = servers.ca_pem
     http = httpx.Client(transport=fake.http_transport())
     with DigitalOcean("test-token", http=http) as gateway:
         result = fix(gateway, PoolRequest(PoolSize.parse("50%"), name=POOL), cluster="odd-db", idle_for=0)

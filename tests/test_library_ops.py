@@ -109,6 +109,7 @@ def test_terminate_idle_lists_on_a_dry_run_then_frees_the_slots(
     cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host="127.0.0.1", port=pgbouncer_server.pg_port,
                                pool_port=pgbouncer_server.bouncer_port, password=pgbouncer_server.password,
                                version="15")  # fmt: skip
+    cluster.ca_pem = pgbouncer_server.ca_pem  # /ca: the CA that issued the local servers' certificate
     fake.add_pool(cluster, POOL_NAME, 20)
     with ExitStack() as stack, lib.DigitalOcean(TOKEN, http=fake.http_client(TOKEN)) as gateway:
         leaked: list[psycopg.Connection[Any]] = [

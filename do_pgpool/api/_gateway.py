@@ -161,6 +161,13 @@ class DigitalOcean(HttpClientOwner):
     def list_options(self) -> JsonDict:
         return self._read("GET", "/v2/databases/options", self._pydo.databases.list_options)
 
+    def get_ca(self, cluster_id: str) -> str:
+        """The CA (PEM) that issued the cluster's certificate: ``GET /v2/databases/{uuid}/ca``."""
+        from .._tls import ca_pem_from_api
+
+        path = f"/v2/databases/{cluster_id}/ca"
+        return ca_pem_from_api(self._read("GET", path, self._pydo.databases.get_ca, cluster_id))
+
     def list_users(self, cluster_id: str) -> list[JsonDict]:
         path = f"/v2/databases/{cluster_id}/users"
         return _items(self._read("GET", path, self._pydo.databases.list_users, cluster_id), "users", "GET", path)
@@ -183,6 +190,18 @@ class DigitalOcean(HttpClientOwner):
     def install_update(self, cluster_id: str) -> None:
         path = f"/v2/databases/{cluster_id}/install_update"
         self._write("PUT", path, self._pydo.databases.install_update, cluster_id, retry=True)
+
+    def get_config(self, cluster_id: str) -> JsonDict:
+        """The cluster's advanced configuration (``GET .../config``: the ``config`` object, possibly sparse)."""
+        path = f"/v2/databases/{cluster_id}/config"
+        body = self._read("GET", path, self._pydo.databases.get_config, cluster_id)
+        return _envelope(body, "config", "GET", path)
+
+    def update_config(self, cluster_id: str, config: JsonDict) -> None:
+        """``PATCH .../config`` with ``{"config": config}``: only the keys sent change. Setting a value is safe
+        to send again, so it is retried."""
+        path = f"/v2/databases/{cluster_id}/config"
+        self._write("PATCH", path, self._pydo.databases.patch_config, cluster_id, {"config": config}, retry=True)
 
     def list_events(self, cluster_id: str) -> list[ClusterEvent]:
         """The cluster's events log (``databases_list_events_logs``), every page.

@@ -26,6 +26,8 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "ensure-pool": ("._ensure:ensure_pool_command",
                     "Create or update a PgBouncer connection pool so that it matches the options."),
+    "ensure-config": ("._config:ensure_config_command",
+                      "Set the cluster's PostgreSQL/PgBouncer settings that prevent connection exhaustion."),
     "rewrite-secret": ("._secrets:rewrite_secret_command",
                        "Write an existing pool's connection string to GitHub, App Platform, a .env file or stdout."),
     "fake-api": ("._fake:fake_api_command", "Serve a fake DigitalOcean API on loopback until Ctrl-C."),
@@ -39,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                        "Terminate idle client sessions (pg_terminate_backend) to free connection slots."),
     "fix": ("._fix:fix_command", "Take a cluster out of connection exhaustion in one run, and keep it out."),
     "sandbox": ("._sandbox:sandbox_command", "Replay a connection exhaustion locally, with no DigitalOcean account."),
+    "list-pools": ("._pools:list_pools_command",
+                   "List the cluster's pools (mode, size, db, user) and its connection budget line."),
+    "delete-pool": ("._pools:delete_pool_command",
+                    "Delete a PgBouncer pool, refusing while clients use it or a secret still points at it."),
     "advice": ("._advice:advice_command",
                "The settings an application needs behind a transaction pool (no token, no request)."),
 }  # fmt: skip

@@ -6,20 +6,30 @@ import click
 
 from ._common import Duration, command, dry_run_option, emit_json, open_gateway, output_option
 from ._sandbox import sandbox_hint
+from ._tls_options import TLSOptions, tls_options
 
 
 @command("status")
 @click.option("--advice/--no-advice", default=True, show_default=True,
               help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
+@click.option("--config", "with_config", is_flag=True,
+              help="Also show the settings ensure-config manages (one more request: GET .../config).")  # fmt: skip
+@tls_options()
 @output_option
-def status_command(token: str | None, api_url: str, cluster: str | None, advice: bool, output: str) -> None:
+def status_command(
+    token: str | None, api_url: str, cluster: str | None, advice: bool, with_config: bool, tls: TLSOptions,
+    output: str,
+) -> None:
     """Show the cluster's connection budget, its pools and live usage, with a verdict.
 
     \b
     Live usage comes from pg_stat_activity over the cluster's own connection (the API's credentials):
     client backends by state, user and application, and the oldest idle sessions. The verdict is
-    ok, near (80 % of the non-superuser slots) or saturated. Exit 1 when the server could not be read
-    (for example because it is full: the message says what can still be done).
+    ok, near (80 % of the non-superuser slots) or saturated. --config adds the server settings that
+    matter (idle_in_transaction_session_timeout, pgbouncer server_idle_timeout / server_lifetime /
+    min_pool_size, max_connections when returned): one more request. Exit 1 when the server could not be read
+    (for example because it is full: the message says what can still be done). The connection uses
+    sslmode=verify-full with the cluster's CA (see --sslmode, --ca-file).
 
     \b
     Examples:
@@ -30,8 +40,8 @@ def status_command(token: str | None, api_url: str, cluster: str | None, advice:
     from .._exceptions import DatabaseError
     from ..ops._status import cluster_status
 
-    with open_gateway(token, api_url) as gateway:
-        result = cluster_status(gateway, cluster)
+    with open_gateway(token, api_url) as gateway, tls.policy(gateway) as policy:
+        result = cluster_status(gateway, cluster, with_config=with_config, tls=policy)
     if output == "json":
         emit_json(result.as_dict())
     else:
@@ -53,6 +63,7 @@ def status_command(token: str | None, api_url: str, cluster: str | None, advice:
 @click.option("--application", metavar="NAME", help="Only sessions with this application_name.")
 @click.option("--include-idle-in-transaction", is_flag=True,
               help="Also sessions idle inside an open transaction (their transaction is rolled back).")  # fmt: skip
+@tls_options()
 @dry_run_option
 @output_option
 def terminate_idle_command(
@@ -63,6 +74,7 @@ def terminate_idle_command(
     user: str | None,
     application: str | None,
     include_idle_in_transaction: bool,
+    tls: TLSOptions,
     dry_run: bool,
     output: str,
 ) -> None:
@@ -71,6 +83,7 @@ def terminate_idle_command(
     \b
     Never this tool's own session, never non-client backends; a session that ran a query since it was
     listed is left alone. --dry-run lists who would be terminated. Needs one free slot to connect.
+    The connection uses sslmode=verify-full with the cluster's CA (see --sslmode, --ca-file).
 
     \b
     Examples:
@@ -80,11 +93,11 @@ def terminate_idle_command(
     from .._exceptions import DatabaseError
     from ..ops._terminate_idle import terminate_idle
 
-    with open_gateway(token, api_url) as gateway:
+    with open_gateway(token, api_url) as gateway, tls.policy(gateway, store=not dry_run) as policy:
         try:
             result = terminate_idle(
                 gateway, cluster, idle_for=idle_for, user=user, application=application,
-                include_idle_in_transaction=include_idle_in_transaction, dry_run=dry_run,
+                include_idle_in_transaction=include_idle_in_transaction, dry_run=dry_run, tls=policy,
             )  # fmt: skip
         except DatabaseError as exc:
             hint = sandbox_hint(api_url) if exc.unreachable else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import IO, TYPE_CHECKING
 
 import click
@@ -21,6 +22,7 @@ from ._common import (
 from ._pool_options import pool_options
 from ._render import render_ensure, render_fleet
 from ._secrets import secret_options
+from ._tls_options import TLSOptions, secret_tls_options
 
 if TYPE_CHECKING:
     from .._models import Cluster
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 )
 @pool_options
 @secret_options
+@secret_tls_options
 @click.option("--check", is_flag=True, help="Like --dry-run, but exit 3 when changes are pending (a CI drift gate).")
 @dry_run_option
 @output_option
@@ -61,6 +64,7 @@ def ensure_pool_command(
     max_wait: float,
     pool: PoolOptions,
     secrets: SecretOptions,
+    tls: TLSOptions,
     check: bool,
     dry_run: bool,
     output: str,
@@ -105,13 +109,16 @@ def ensure_pool_command(
     """
     fleet = _fleet_mode(ctx, cluster, tag, all_clusters)
     plan_only = dry_run or check
+    secret_tls = tls.secret_tls()
+    if secret_tls is not None and fleet:
+        raise click.UsageError("--sslmode verify-full/verify-ca on secrets takes one cluster (each has its own CA)")
     with secrets.prepare_if_any(inbound_user=pool.request.inbound_user) as prepared:
-        request = prepared if prepared is not None and prepared.targets else None
+        request = replace(prepared, tls=secret_tls) if prepared is not None and prepared.targets else None
         if fleet:
             fleet_run = _run_fleet(token, api_url, pool, request, tag, concurrency, max_wait, plan_only, output)
             pending = _report_fleet(fleet_run, output)
         else:
-            pending = _ensure_one(token, api_url, cluster, pool, request, plan_only, output)
+            pending = _ensure_one(token, api_url, cluster, pool, request, plan_only, output, tls)
     if check and pending:
         raise SystemExit(EXIT_PENDING)
 
@@ -138,6 +145,7 @@ def _ensure_one(
     request: SecretsSpec | None,
     dry_run: bool,
     output: str,
+    tls: TLSOptions | None = None,
 ) -> bool:
     """Ensure (or plan) the pool and its secrets on one cluster, render the outcome; True if anything is pending."""
     from dataclasses import replace
@@ -161,6 +169,8 @@ def _ensure_one(
         if request is None:
             render_ensure(result, output)
             return bool(result.changes)
+        if tls is not None:  # request is not None here
+            tls.store_ca(gateway, result.cluster_id, dry_run=dry_run)  # before any secret names it
         return _single_secrets(gateway, result, request, dry_run, output) or bool(result.changes)
 
 

@@ -71,7 +71,7 @@ def fake_api_command(
     Prints the base URL on stdout, then serves from memory the endpoints do-pgpool uses:
       /v2/databases (list, ?tag_name=), /v2/databases/options, /v2/databases/UUID and its
       /pools, /pools/NAME (GET POST PUT DELETE), /users, /users/NAME, /dbs, /config (GET PATCH),
-      /resize, /maintenance, /install_update, /events, /autoscale (GET PUT);
+      /resize, /maintenance, /install_update, /events, /autoscale (GET PUT), /ca;
       /v2/apps, /v2/apps/ID (GET PUT), /restart, /deployments, /deployments/ID;
       GitHub Actions secrets: /repos/OWNER/REPO/actions/secrets..., environments, workflow dispatches.
     Any other path answers DigitalOcean's 404 not_found. Point do-pgpool at it:

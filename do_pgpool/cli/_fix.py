@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -19,6 +20,7 @@ from ._common import (
 from ._pool_options import pool_options
 from ._sandbox import sandbox_hint
 from ._secrets import echo_values, secret_options
+from ._tls_options import TLSOptions, tls_options
 
 if TYPE_CHECKING:
     from ..ops._fix import FixResult
@@ -35,6 +37,11 @@ _MARK = {"done": "+", "skipped": "-", "planned": "?", "failed": "!"}
               help="When saturated, terminate client sessions idle at least this long.")  # fmt: skip
 @click.option("--verify-timeout", type=Duration(min=0.1), default=10, show_default=True, metavar="SECONDS",
               help="How long the SELECT 1 through the pool may take.")  # fmt: skip
+@click.option("--config-profile", type=click.Choice(["web"]), metavar="NAME",
+              help="Opt-in step: also ensure these server settings (as ensure-config --profile).")  # fmt: skip
+@click.option("--config-set", "config_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Opt-in step: also ensure this server setting (as ensure-config --set; repeatable).")  # fmt: skip
+@tls_options(secret=True)
 @dry_run_option
 @output_option
 def fix_command(
@@ -45,6 +52,9 @@ def fix_command(
     secrets: SecretOptions,
     idle_for: float,
     verify_timeout: float,
+    config_profile: str | None,
+    config_pairs: tuple[str, ...],
+    tls: TLSOptions,
     dry_run: bool,
     output: str,
 ) -> None:
@@ -58,11 +68,15 @@ def fix_command(
                         refuses even this tool's connection, the options are listed (restart the app,
                         cluster maintenance, resize) and the run goes on: the pool needs no slot
       3 ensure-pool     create or update the PgBouncer pool (like ensure-pool)
+        ensure-config   only with --config-profile/--config-set: the server settings (like ensure-config;
+                        checked before any request; one PATCH with only the changed keys, none if set)
       4 secrets         write the pool's connection string to each --secret target, once the pool exists
       5 verify          SELECT 1 through the pool's connection string (bounded by --verify-timeout)
       6 advice          the settings an application needs behind a transaction pool
     Running it again changes nothing. --dry-run reads and changes nothing (no terminate, no pool or secret
-    write, no verification). Exit 1 if any step failed.
+    write, no verification). Exit 1 if any step failed. Status and verify connect with sslmode=verify-full
+    and the cluster's CA (see --sslmode, --ca-file); the secrets stay DigitalOcean's URIs unless --sslmode
+    verify-full --ca-file PATH is given.
 
     \b
     --size 50% takes half of the cluster's connection budget (25 per GiB of RAM - 3): 11 on a 1 GiB cluster.
@@ -74,12 +88,19 @@ def fix_command(
       do-pgpool fix --cluster app-db --size 20 --secret github:acme/web@production --dry-run
       do-pgpool fix --cluster app-db --size 20 -o json | jq '.steps[] | [.name, .outcome]'
     """
+    from ..ops._config import parse_settings
     from ..ops._fix import FixOptions, fix
 
-    with secrets.prepare(inbound_user=pool.request.inbound_user) as spec, open_gateway(token, api_url) as gateway:
-        options = FixOptions(pool.request, spec, idle_for=idle_for, replace=pool.replace,
-                             verify_timeout=verify_timeout, dry_run=dry_run)  # fmt: skip
-        result = fix(gateway, options, cluster=cluster)
+    config = parse_settings(config_pairs, profile=config_profile) if config_profile or config_pairs else {}
+    secret_tls = tls.secret_tls()
+    with (
+        secrets.prepare(inbound_user=pool.request.inbound_user) as spec,
+        open_gateway(token, api_url) as gateway,
+        tls.policy(gateway, store=not dry_run) as policy,
+    ):
+        options = FixOptions(pool.request, replace(spec, tls=secret_tls), idle_for=idle_for, replace=pool.replace,
+                             verify_timeout=verify_timeout, dry_run=dry_run, config=config)  # fmt: skip
+        result = fix(gateway, options, cluster=cluster, tls=policy)
     render_fix(result, output)
     hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None
     if hint:

@@ -18,6 +18,7 @@ from ._common import emit_json, error_text, warn
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ..ops._config import ConfigResult
     from ..ops._fleet import FleetResult
     from ..ops._pool import EnsureResult
     from ..ops._resize import ResizeResult
@@ -235,3 +236,22 @@ def render_restart(result: RestartResult, output: str) -> None:
         state = result.cluster
         status = state.status if state else "online"
         click.echo(f"cluster {result.name} is {status} again after the maintenance (took {_took(result.elapsed)})")
+
+
+# -- ensure-config ---------------------------------------------------------------------------------
+
+
+def render_config(result: ConfigResult, output: str) -> None:
+    """The settings (current -> desired), the outcome and the request count; -o json: one object."""
+    if output == "json":
+        emit_json(result.as_dict())
+        return
+    plan = result.plan
+    click.echo(f"cluster {plan.cluster.name} ({plan.cluster.id})")
+    for key, value in plan.desired.items():
+        current = plan.current.get(key, "default")
+        mark = "=" if current == value else "~"
+        click.echo(f"  {mark} {key}: {current}" + ("" if current == value else f" -> {value}"))
+    if plan.max_connections is not None:
+        click.echo(f"  max_connections: {plan.max_connections} (read-only here)")
+    click.echo(f"config {result.outcome} ({result.requests} requests)")

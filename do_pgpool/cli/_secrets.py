@@ -11,11 +11,13 @@ import functools
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ._common import OperationFailed, command, dry_run_option, emit_json, error_text, open_gateway, output_option
+from ._tls_options import TLSOptions, secret_tls_options
 
 if TYPE_CHECKING:
     from ..targets._base import TargetOutcome
@@ -220,6 +222,7 @@ def _pool_name(ctx: click.Context, param: click.Parameter, value: str | None) ->
     help="Pool whose connection string to write.  [default: the only pool]",
 )  # fmt: skip
 @secret_options
+@secret_tls_options
 @dry_run_option
 @output_option
 def rewrite_secret_command(
@@ -228,6 +231,7 @@ def rewrite_secret_command(
     cluster: str | None,
     pool_name: str | None,
     secrets: SecretOptions,
+    tls: TLSOptions,
     dry_run: bool,
     output: str,
 ) -> None:
@@ -235,7 +239,8 @@ def rewrite_secret_command(
 
     \b
     The value is the pool's URI exactly as DigitalOcean gives it (port 25061, the pool name as database,
-    sslmode=require). Each target is written independently and idempotently; a failed one makes the exit
+    sslmode=require; with --sslmode verify-full --ca-file PATH: sslmode=verify-full&sslrootcert=PATH, the CA
+    stored at PATH if missing). Each target is written independently and idempotently; a failed one makes the exit
     code 1 and a re-run finishes the job. Passwords are shown only by the stdout target.
     A .env file is replaced atomically (written in place if it is a bind mount or has hard links); runs
     writing the same .env take turns; a dotenv: path that is a device, FIFO or folder is refused up front.
@@ -251,7 +256,12 @@ def rewrite_secret_command(
         raise click.UsageError("give at least one --secret TARGET, e.g. --secret github:OWNER/REPO")
     from ..ops._rewrite import rewrite_secret
 
+    secret_tls = tls.secret_tls()
     with secrets.prepare() as spec, open_gateway(token, api_url) as gateway:
+        if secret_tls is not None and not dry_run and tls.ca_file and not Path(tls.ca_file).is_file():
+            cluster = gateway.find_cluster(cluster).id  # the CA is the cluster's: stored before any secret names it
+            tls.store_ca(gateway, cluster, dry_run=dry_run)
+        spec = replace(spec, tls=secret_tls)
         result = rewrite_secret(gateway, spec, cluster=cluster, pool=pool_name, dry_run=dry_run)
     header = {key: value for key, value in result.as_dict().items() if key != "secrets"}
     render_secrets(result.outcomes, output, header)

@@ -1,10 +1,10 @@
 """``fix``: the whole remediation as one idempotent run, as data.
 
-status -> terminate idle sessions (only when saturated) -> ensure the pool -> write the secret(s) -> verify
-through the pool -> the settings the application needs. Every step is a :class:`FixStep` (done / skipped /
-planned / failed, with the state a failure left); one step's failure does not hide the others, and the API
-side (pool, secrets) runs even when the database refuses the tool's own connection because it is full: the
-pool is the fix. Nothing here prints.
+status -> terminate idle sessions (only when saturated) -> ensure the pool -> (opt-in: the server settings,
+``ensure-config``) -> write the secret(s) -> verify through the pool -> the settings the application needs.
+Every step is a :class:`FixStep` (done / skipped / planned / failed, with the state a failure left); one
+step's failure does not hide the others, and the API side (pool, secrets) runs even when the database refuses
+the tool's own connection because it is full: the pool is the fix. Nothing here prints.
 
 Decisions:
 
@@ -22,13 +22,14 @@ Decisions:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import DatabaseError, DoPgpoolError
 from .._jsonable import jsonable
 from .._models import Cluster, Pool
+from .._tls import TLS
 from ..postgres._connect import SATURATED_ADVICE, PgConnection, connect
 from ..postgres._terminate import TerminateResult, find_idle, terminate
 from ..postgres._usage import Session
@@ -37,6 +38,7 @@ from ..targets._base import TargetOutcome, printed_values, rerun_advice
 from ..targets._parse import check_targets, format_target
 from ..targets._spec import SecretsSpec
 from ..targets._write import write_secrets
+from ._config import ConfigResult, Value, apply_config, plan_config
 from ._pool import EnsureResult, ensure_pool
 from ._pool_plan import PoolRequest
 from ._status import ClusterStatus, live_status
@@ -98,6 +100,8 @@ class FixResult:
     ensure: EnsureResult | None = None
     secrets: tuple[TargetOutcome, ...] = ()
     verify: VerifyResult | None = None
+    #: the ensure-config step's result, when ``FixOptions.config`` asked for one
+    config: ConfigResult | None = None
     #: the secret name the pool's URI went to (for the advice text)
     secret_name: str = "DATABASE_URL"
 
@@ -138,6 +142,7 @@ class FixResult:
             "pool": self.ensure.as_dict() if self.ensure else None,
             "secrets": [o.as_dict() for o in self.secrets],
             "verify": self.verify.as_dict() if self.verify else None,
+            "config": self.config.as_dict() if self.config else None,
             "advice": advice_dict(pool_env=self.secret_name),
         }
 
@@ -159,7 +164,8 @@ class FixOptions:
     ``pool``'s size may be a share of the cluster's connection budget (``PoolRequest(size="50%")``), resolved
     against the cluster found in the status step. ``idle_for``: when
     saturated, sessions idle at least this many seconds are terminated. ``verify_timeout``: how long the
-    ``SELECT 1`` through the pool may take. ``dry_run`` reads and changes nothing.
+    ``SELECT 1`` through the pool may take. ``dry_run`` reads and changes nothing. ``config``: server settings
+    to ensure after the pool (``parse_settings(..., profile="web")``); empty (the default): no such step.
     """
 
     pool: PoolRequest
@@ -168,6 +174,7 @@ class FixOptions:
     replace: bool = False
     verify_timeout: float = VERIFY_TIMEOUT
     dry_run: bool = False
+    config: Mapping[str, Value] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from .._duration import check_seconds
@@ -201,6 +208,7 @@ def fix(
     *,
     cluster: str | None = None,
     connect_fn: Callable[[str], PgConnection] = connect,
+    tls: Callable[[Cluster], TLS] | None = None,
     **keywords: Any,
 ) -> FixResult:
     """Run the remediation on ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster).
@@ -218,7 +226,8 @@ def fix(
     ``secrets.secret_user``, a database user whose credentials go into the string (see ``_secret_values``).
 
     Raises ``ConfigError`` before any write when a ``dotenv:`` target cannot be a .env file (a ``{cluster}`` path
-    is checked once the cluster is read, before the terminate step).
+    is checked once the cluster is read, before the terminate step), or when ``tls`` (``ops._tls.TLSPolicy``:
+    the sslmode and CA of do-pgpool's own connections, status and verification) cannot be satisfied.
     """
     if not isinstance(options, FixOptions):
         options = _options_from_keywords(options, keywords)
@@ -239,14 +248,17 @@ def fix(
                         state="nothing was changed"))  # fmt: skip
         for name in STEP_NAMES[1:-1]:
             run.add(FixStep(name, "skipped", "the cluster could not be read"))
+            if name == "ensure-pool" and options.config:
+                run.add(FixStep("ensure-config", "skipped", "the cluster could not be read"))
         run.add(_advice_step(secrets.name))
         return FixResult(tuple(run.steps), **kw)
     check_targets(secrets.targets, cluster=found.name)  # a dotenv:/srv/{cluster}/.env: before terminate or any write
     secrets.check_user(gateway, found)  # an unknown --secret-user: before terminate or any write
+    settings = tls(found) if tls is not None else None  # a CA that cannot be had: refused before any write
 
     conn: PgConnection | None = None
     try:
-        status, conn = live_status(found, pools, connect_fn)
+        status, conn = live_status(found, pools, connect_fn, (lambda _c: settings) if settings else None)
         run.add(_status_step(status))
         # 2. terminate idle sessions (saturated only), on the same connection.
         terminated, would, step = _terminate_step(status, conn, idle_for=options.idle_for, dry_run=dry_run)
@@ -273,6 +285,11 @@ def fix(
     kw["ensure"] = ensured
     pool = ensured.current if ensured is not None else None
 
+    # 3b. opt-in: the server settings (API only; independent of the pool step's outcome).
+    if options.config:
+        kw["config"], step = _config_step(gateway, found, options.config, dry_run=dry_run)
+        run.add(step)
+
     # 4. secrets, only once the pool is confirmed.
     values: dict[str, str] | DoPgpoolError | None = None
     if pool is not None and (secrets.targets or not dry_run):
@@ -286,13 +303,35 @@ def fix(
 
     # 5. verify through the pool, with the string the secret got (the public one).
     url = _public_url(gateway, found, pool, values, secrets)
-    verified, step = _verify_step(pool, url, status, dry_run=dry_run, timeout=options.verify_timeout)
+    verified, step = _verify_step(pool, url, status, dry_run=dry_run, timeout=options.verify_timeout, tls=settings)
     run.add(step)
     kw["verify"] = verified
 
     # 6. what the application needs behind a transaction pool.
     run.add(_advice_step(secrets.name))
     return FixResult(tuple(run.steps), **kw)
+
+
+# --- 3b. server settings ----------------------------------------------------------------------------------
+
+
+def _config_step(
+    gateway: DigitalOcean, found: Cluster, desired: Mapping[str, Value], *, dry_run: bool
+) -> tuple[ConfigResult | None, FixStep]:
+    """``ensure-config`` on the cluster already read: GET .../config, then one PATCH of the changed keys."""
+    name = "ensure-config"
+    try:
+        plan = plan_config(found, gateway.get_config(found.id), desired)
+        done = apply_config(gateway, plan, dry_run=dry_run)
+    except DoPgpoolError as exc:
+        state = "the settings may or may not be set; a re-run reads them and sends only what still differs"
+        return None, FixStep(name, "failed", "the server settings could not be set", error=exc, state=state)
+    details = tuple(change.describe() for change in plan.changes)
+    if not plan:
+        return done, FixStep(name, "done", f"{len(plan.desired)} settings already set")
+    if dry_run:
+        return done, FixStep(name, "planned", f"would set {len(plan.changes)} settings", details=details)
+    return done, FixStep(name, "done", f"set {len(plan.changes)} settings (one PATCH)", details=details, changed=True)
 
 
 # --- 1. status -------------------------------------------------------------------------------------------
@@ -455,7 +494,13 @@ def _wrote(outcome: TargetOutcome) -> bool:
 
 
 def _verify_step(
-    pool: Pool | None, url: str | DoPgpoolError | None, status: ClusterStatus, *, dry_run: bool, timeout: float
+    pool: Pool | None,
+    url: str | DoPgpoolError | None,
+    status: ClusterStatus,
+    *,
+    dry_run: bool,
+    timeout: float,
+    tls: TLS | None = None,
 ) -> tuple[VerifyResult | None, FixStep]:
     name = "verify"
     if dry_run:
@@ -466,7 +511,7 @@ def _verify_step(
         reason = str(url).split(". ")[0]
         return None, FixStep(name, "skipped", f"no credentials to connect through the pool with: {reason}")
     try:
-        result = verify_pool(url, timeout=timeout)
+        result = verify_pool(url, timeout=timeout, tls=tls)
     except DoPgpoolError as exc:
         error: DoPgpoolError = exc
         login_retry = isinstance(exc, DatabaseError) and exc.login_retry

@@ -275,8 +275,9 @@ def _check_budget(cluster: Cluster, budget: Budget, spec: PoolSpec) -> list[str]
         suggestion = budget.available - MIN_DIRECT_HEADROOM
         hint = f"A pool size of {suggestion} keeps {MIN_DIRECT_HEADROOM}" if suggestion >= 1 else "A bigger plan helps"
         return [
-            f"pools would hold {budget.other_pools + spec.size} of {budget.limit} backend connections for good "
-            f"(PgBouncer keeps idle server connections open), leaving {headroom} for direct connections: "
+            f"pools could hold {budget.other_pools + spec.size} of {budget.limit} backend connections at a busy "
+            f"moment (PgBouncer opens up to each pool's size and closes an idle server connection only after "
+            f"pgbouncer.server_idle_timeout, 600 s by default), leaving {headroom} for direct connections: "
             f"migrations, psql, cron jobs. {hint}."
         ]
     return []

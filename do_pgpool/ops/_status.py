@@ -7,15 +7,18 @@ in production, the fake in tests); this module imports neither pydo nor the gate
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .._budget import connection_limit
 from .._exceptions import DatabaseError
 from .._models import Cluster, Pool
+from .._tls import TLS
 from ..api._ports import DatabasesAPI
 from ..postgres._connect import PgConnection, connect
 from ..postgres._usage import Usage, Verdict, snapshot, verdict
+from ._config import config_values
+from ._tls import tls_connect
 
 __all__ = ["NO_PASSWORD", "ClusterStatus", "cluster_status", "live_status"]
 
@@ -33,6 +36,8 @@ class ClusterStatus:
     error: str | None = None
     saturated: bool = False
     unreachable: bool = False
+    #: the settings that matter (``ops._config.config_values``: dotted keys), when asked for; None: not read
+    config: dict[str, Any] | None = None
 
     @property
     def budget_limit(self) -> int | None:
@@ -85,6 +90,8 @@ class ClusterStatus:
             out.append("live: unavailable: PostgreSQL refused the connection because it is full")
         elif self.error:
             out.append(f"live: unavailable: {self.error.splitlines()[0]}")
+        if self.config is not None:
+            out.append("settings: " + (_pairs(self.config) if self.config else "all at DigitalOcean's defaults"))
         v = self.verdict
         if v is not None:
             out.append(f"verdict: {v.describe()}")
@@ -104,6 +111,7 @@ class ClusterStatus:
             "error": self.error,
             "saturated": self.saturated,
             "unreachable": self.unreachable,
+            "config": self.config,
         }
 
 
@@ -116,22 +124,32 @@ def cluster_status(
     cluster: str | None,
     *,
     connect_fn: Callable[[str], PgConnection] = connect,
+    with_config: bool = False,
+    tls: Callable[[Cluster], TLS] | None = None,
 ) -> ClusterStatus:
     """Read the cluster and its pools, then connect with the API's credentials and read live usage.
 
+    ``with_config``: one more request, ``GET .../config``, for the settings ``ensure-config`` manages
+    (``config``; ``max_connections`` too when DigitalOcean returns it).
+
     A refusal because the server is full is part of the answer (``saturated=True``, with what can still be
-    done in ``error``), as is any other connection failure; API errors propagate.
+    done in ``error``), as is any other connection failure; API errors propagate. ``tls`` gives the cluster's
+    sslmode and CA (``ops._tls.TLSPolicy``); None: the URI's own ``sslmode=require``.
     """
     found = gateway.find_cluster(cluster)
     pools: Sequence[Pool] = gateway.list_connection_pools(found.id) if found.is_postgres else ()
-    status, conn = live_status(found, tuple(pools), connect_fn)
+    config = config_values(gateway.get_config(found.id)) if with_config and found.is_postgres else None
+    status, conn = live_status(found, tuple(pools), connect_fn, tls)
     if conn is not None:
         conn.close()
-    return status
+    return replace(status, config=config) if config is not None else status
 
 
 def live_status(
-    found: Cluster, pools: tuple[Pool, ...], connect_fn: Callable[[str], PgConnection] = connect
+    found: Cluster,
+    pools: tuple[Pool, ...],
+    connect_fn: Callable[[str], PgConnection] = connect,
+    tls: Callable[[Cluster], TLS] | None = None,
 ) -> tuple[ClusterStatus, PgConnection | None]:
     """The status of a cluster already read, and the connection it was read on, left open (None if none).
 
@@ -142,7 +160,7 @@ def live_status(
     if info is None or not info.has_password:
         return ClusterStatus(found, pools, None, error=NO_PASSWORD + "; live usage needs it"), None
     try:
-        conn = connect_fn(info.uri)
+        conn = tls_connect(connect_fn, tls, found)(info.uri)
     except DatabaseError as exc:
         return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated,
                              unreachable=exc.unreachable), None  # fmt: skip

@@ -13,11 +13,13 @@ from typing import Any
 
 from .._exceptions import CredentialsMissingError
 from .._models import Cluster
+from .._tls import TLS
 from ..api._ports import DatabasesAPI
 from ..postgres._connect import PgConnection, connect
 from ..postgres._terminate import TerminateResult, find_idle, terminate
 from ..postgres._usage import Session, Usage, snapshot
 from ._status import NO_PASSWORD
+from ._tls import tls_connect
 
 __all__ = ["IdleResult", "terminate_idle"]
 
@@ -55,6 +57,7 @@ def terminate_idle(
     include_idle_in_transaction: bool = False,
     dry_run: bool = False,
     connect_fn: Callable[[str], PgConnection] = connect,
+    tls: Callable[[Cluster], TLS] | None = None,
 ) -> IdleResult:
     """Terminate the client sessions of ``cluster`` (name or uuid; None: the only one) idle ``idle_for`` seconds.
 
@@ -67,7 +70,7 @@ def terminate_idle(
     found = gateway.find_cluster(cluster)
     if found.connection is None or not found.connection.has_password:
         raise CredentialsMissingError(f"{NO_PASSWORD} (cluster {found.name})")
-    with connect_fn(found.connection.uri) as conn:
+    with tls_connect(connect_fn, tls, found)(found.connection.uri) as conn:
         sessions = tuple(find_idle(conn, idle_for=idle_for, user=user, application=application,
                                    include_idle_in_transaction=include_idle_in_transaction))  # fmt: skip
         if dry_run:

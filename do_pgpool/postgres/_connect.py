@@ -18,9 +18,11 @@ import psycopg
 
 from .._dburl import mask_secrets_in, mask_url
 from .._exceptions import DatabaseError
+from .._tls import TLS
 
 __all__ = [
     "SATURATED_ADVICE",
+    "TLS_ADVICE",
     "PgConnection",
     "connect",
     "database_error",
@@ -28,6 +30,7 @@ __all__ = [
     "mapped",
     "scrub",
     "server_url",
+    "tls_failure",
     "unreachable_reason",
 ]
 
@@ -114,6 +117,30 @@ def unreachable_reason(detail: str, host: str, port: int) -> str | None:
     return None
 
 
+TLS_ADVICE = (
+    "download this cluster's CA certificate (control panel: the cluster's Connection Details, or "
+    "GET /v2/databases/{uuid}/ca) and pass it with --ca-file PATH, or choose --sslmode require (encrypted, "
+    "server not authenticated)"
+)
+
+
+def tls_failure(detail: str, host: str, port: int) -> str | None:
+    """What failed in verifying the server's certificate (from libpq's message), with what to do; None if not TLS."""
+    lowered = detail.lower()
+    where = f"{host} port {port}"
+    if "does not match host name" in lowered:
+        return (f"the certificate of {where} is not issued for the host name {host} (hostname mismatch); connect "
+                f"with the host name DigitalOcean gives for the cluster, or {TLS_ADVICE}")  # fmt: skip
+    if "certificate verify failed" in lowered:
+        return (f"the certificate of {where} is not signed by the given CA (unknown CA: the CA file is not this "
+                f"cluster's, or someone is in between); {TLS_ADVICE}")  # fmt: skip
+    if "root certificate file" in lowered:
+        return f"the CA file for {where} cannot be read; {TLS_ADVICE}"
+    if "server does not support ssl" in lowered:
+        return f"{where} does not offer TLS at all; check that this is the cluster's host and port"
+    return None
+
+
 def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
     detail = scrub(str(exc).strip(), url)
     login_retry = any(marker in detail.lower() for marker in LOGIN_RETRY_MARKERS)
@@ -123,6 +150,10 @@ def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
             f"open to non-superusers is taken (server said: {_server_said(detail)}).\n{SATURATED_ADVICE}",
             saturated=True, login_retry=login_retry,
         )  # fmt: skip
+    tls = tls_failure(detail, *_host_port(url))
+    if tls is not None:
+        return DatabaseError(f"TLS verification of PostgreSQL failed: {tls}.\n{doing} {mask_url(url)} failed: "
+                             f"{detail}", tls_failed=True)  # fmt: skip
     reason = unreachable_reason(detail, *_host_port(url))
     if reason is not None:
         return DatabaseError(f"cannot reach PostgreSQL: {reason}.\n{doing} {mask_url(url)} failed: {detail}",
@@ -136,21 +167,27 @@ def connect(
     application_name: str = APPLICATION_NAME,
     connect_timeout: int = CONNECT_TIMEOUT,
     prepare_threshold: int | None = None,
+    tls: TLS | None = None,
 ) -> PgConnection:
     """Open an autocommit connection (``prepare_threshold=None``: safe through a transaction pool).
 
-    Raises :class:`DatabaseError`; ``saturated=True`` when the server refused because it is full.
+    ``tls`` overrides the URL's ``sslmode``/``sslrootcert`` (do-pgpool's own connections: ``verify-full``).
+    Raises :class:`DatabaseError`; ``saturated=True`` when the server refused because it is full,
+    ``tls_failed=True`` when the server's certificate did not verify.
     """
+    tls_params: dict[str, Any] = tls.conninfo() if tls is not None else {}
     try:
         return psycopg.connect(
             url,
+            **tls_params,
             autocommit=True,
             application_name=application_name,
             connect_timeout=connect_timeout,
             prepare_threshold=prepare_threshold,
         )
     except psycopg.Error as exc:
-        raise database_error(exc, url, "connecting to") from exc
+        doing = "connecting to" if tls is None else f"connecting (sslmode={tls.sslmode}) to"
+        raise database_error(exc, url, doing) from exc
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import psycopg
 
 from .._dburl import mask_url
 from .._exceptions import DatabaseError
+from .._tls import TLS
 from ._connect import PgConnection, connect, database_error
 
 __all__ = ["VERIFY_TIMEOUT", "VerifyResult", "verify_pool"]
@@ -48,11 +49,17 @@ class VerifyResult:
 
 
 def verify_pool(
-    url: str, *, timeout: float = VERIFY_TIMEOUT, clock: Callable[[], float] = time.perf_counter
+    url: str,
+    *,
+    timeout: float = VERIFY_TIMEOUT,
+    clock: Callable[[], float] = time.perf_counter,
+    tls: TLS | None = None,
 ) -> VerifyResult:
     """``SELECT 1`` through a pool's connection string, connect and query each bounded by ``timeout`` seconds.
 
-    Connects with ``prepare_threshold=None``. A pool whose server is full queues the query (PgBouncer ignores a
+    Connects with ``prepare_threshold=None``; ``tls`` overrides the URL's sslmode (PgBouncer's certificate is
+    issued by the same CA as the cluster's, so ``verify-full`` checks the pool's host too).
+    A pool whose server is full queues the query (PgBouncer ignores a
     cancel for a queued client), so the watchdog shuts the connection down when the time is up.
     Raises DatabaseError.
     """
@@ -60,7 +67,7 @@ def verify_pool(
 
     timeout = check_seconds(timeout, what="timeout", positive=True)
     started = clock()
-    with connect(url, connect_timeout=max(2, math.ceil(timeout))) as conn:
+    with connect(url, connect_timeout=max(2, math.ceil(timeout)), tls=tls) as conn:
         connected = clock()
         watchdog = _Watchdog(conn, timeout)
         try:

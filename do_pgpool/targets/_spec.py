@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, Param
 from .._models import Cluster, Pool
+from .._tls import TLS, verify_full_uri
 from ..api._ports import DatabasesAPI
 from ._base import validate_secret_name
 from ._secret_values import check_secret_user, check_secret_user_exists, inbound_needs_secret_user, secret_values
@@ -40,6 +41,9 @@ class SecretsSpec:
     github: GitHub | None = field(default=None, repr=False, compare=False)
     #: the database user whose credentials go into an inbound-user pool's string (see ``_secret_values``)
     secret_user: str | None = None
+    #: a verifying sslmode and its CA file: the strings carry ``sslmode=verify-full&sslrootcert=PATH`` instead of
+    #: DigitalOcean's ``sslmode=require`` (None or ``require``: DigitalOcean's strings unchanged)
+    tls: TLS | None = None
 
     def __post_init__(self) -> None:
         check_secret_user(self.secret_user)
@@ -77,8 +81,12 @@ class SecretsSpec:
 
         Raises CredentialsMissingError / PlanError when there is no password to write (see ``secret_values``).
         """
-        return secret_values(users, cluster_id, pool, name=self.name, direct_name=self.direct_name, cluster=cluster,
-                             private=self.private, secret_user=self.secret_user)  # fmt: skip
+        values = secret_values(users, cluster_id, pool, name=self.name, direct_name=self.direct_name,
+                               cluster=cluster, private=self.private, secret_user=self.secret_user)  # fmt: skip
+        tls = self.tls
+        if tls is None or tls.sslmode == "require" or tls.ca_file is None:
+            return values
+        return {name: verify_full_uri(uri, tls.ca_file, tls.sslmode) for name, uri in values.items()}
 
     def close(self) -> None:
         if self.github is not None:

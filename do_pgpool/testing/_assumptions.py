@@ -44,3 +44,7 @@ class Assumptions:
     #: pool's name is the database name clients give PgBouncer, and that message was traced by DigitalOcean
     #: staff to a name conflict (tf #925). False: the pool is created.
     refuse_pool_named_like_database: bool = True
+    #: ``PATCH .../config`` merges a nested object (``pgbouncer``) key by key, as it does the top level. Why:
+    #: the spec says a PATCH changes only the keys sent and is silent on nested objects; a merge is what a
+    #: PATCH means elsewhere in the API. False: a ``pgbouncer`` object sent replaces the stored one whole.
+    config_merge_nested: bool = True

@@ -9,10 +9,12 @@ reason; a test can flip it) or, for minor choices, marked ASSUMPTION where it is
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._budget import MAX_POOLS, connection_limit, ram_gib_from_slug
+from . import openapi
 from ._apps_backend import AppsBackend, FakeApp, FakeDeployment
 from ._assumptions import Assumptions
 from ._clock import FakeClock, Progression, iso
@@ -200,7 +202,16 @@ class DatabasesBackend:
         config = body.get("config")
         if not isinstance(config, dict):
             raise invalid("config is required and must be an object")
-        cluster.config.update(config)
+        schema = openapi.load()["components"]["schemas"]
+        _check_config(config, schema["postgres_advanced_config"], schema, "config")
+        for key, value in config.items():
+            # ASSUMPTION (Assumptions.config_merge_nested): the nested pgbouncer object is merged key by key
+            # like the top level; the spec says only that PATCH changes the keys sent.
+            old = cluster.config.get(key)
+            if self.assumptions.config_merge_nested and isinstance(value, dict) and isinstance(old, dict):
+                cluster.config[key] = {**old, **value}
+            else:
+                cluster.config[key] = value
 
     def list_events_logs(self, database_cluster_uuid: str) -> list[JsonDict]:
         """The events log, oldest first (ASSUMPTION: the order is undocumented), unpaginated."""
@@ -357,6 +368,11 @@ class DatabasesBackend:
         cluster.maintenance_day = _require(body, "day", str).lower()
         cluster.maintenance_hour = _require(body, "hour", str)
 
+    def get_ca(self, database_cluster_uuid: str) -> JsonDict:
+        """``{"certificate": base64 of the PEM}`` (the OpenAPI ``ca`` response, inside its ``ca`` envelope)."""
+        pem = self._get(database_cluster_uuid).ca_pem
+        return {"certificate": base64.b64encode(pem.encode()).decode("ascii")}
+
     # -- storage autoscaling (read by Terraform's cluster resource and data source) ------------------------
     def get_autoscale(self, database_cluster_uuid: str) -> JsonDict:
         return {"storage": dict(self._get(database_cluster_uuid).autoscale_storage)}
@@ -378,3 +394,32 @@ class DatabasesBackend:
     # pydo's names for the dbs operations (defined last so ``list`` does not shadow the builtin above)
     list = list_dbs
     add = add_db
+
+
+def _check_config(value: Any, schema: Mapping[str, Any], schemas: Mapping[str, Any], where: str) -> None:
+    """422 unless ``value`` fits ``schema`` (the vendored spec's types, ranges, enums; unknown keys refused)."""
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+    kind = schema.get("type")
+    if kind == "object":
+        if not isinstance(value, dict):
+            raise invalid(f"{where} must be an object")
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            if key not in properties:
+                raise invalid(f"{where}.{key} is not a known setting")
+            _check_config(item, properties[key], schemas, f"{where}.{key}")
+        return
+    types: dict[str, type | tuple[type, ...]] = {
+        "integer": int, "number": (int, float), "boolean": bool, "string": str, "array": list,
+    }
+    expected = types.get(str(kind))
+    if expected is not None and (not isinstance(value, expected) or (kind != "boolean" and isinstance(value, bool))):
+        raise invalid(f"{where} must be of type {kind}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise invalid(f"{where} must be one of {schema['enum']}")
+    if kind in ("integer", "number"):
+        if "minimum" in schema and value < schema["minimum"]:
+            raise invalid(f"{where} must be at least {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            raise invalid(f"{where} must be at most {schema['maximum']}")

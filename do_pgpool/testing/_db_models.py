@@ -33,6 +33,10 @@ def base_storage_mib(size: str) -> int:
     return _BASE_STORAGE_MIB.get(ram or 1, 10 * 1024 * max(ram or 1, 1))
 
 
+#: a fake cluster's CA when no real server stands behind it (well-formed PEM armour, not a usable certificate)
+PLACEHOLDER_CA_PEM = "-----BEGIN CERTIFICATE-----\nZmFrZSBjbHVzdGVyIENB\n-----END CERTIFICATE-----\n"
+
+
 @dataclass
 class FakeUser:
     name: str
@@ -95,6 +99,8 @@ class FakeCluster:
     config: JsonDict = field(default_factory=dict, repr=False)
     #: ``GET /autoscale``'s ``storage`` object (storage autoscaling is off unless enabled)
     autoscale_storage: JsonDict = field(default_factory=lambda: {"enabled": False})
+    #: ``GET /ca``: the CA that issued the cluster's certificate, PEM (the sandbox puts its servers' test CA here)
+    ca_pem: str = field(default=PLACEHOLDER_CA_PEM, repr=False)
     #: fault injection: a resize answers 412 while set
     under_maintenance: bool = False
     resize: Progression | None = field(default=None, repr=False)

@@ -46,6 +46,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", rf"{_DB}$", "databases", "get_cluster", envelope="database"),
     Route("GET", rf"{_DB}/config$", "databases", "get_config", envelope="config"),
     Route("PATCH", rf"{_DB}/config$", "databases", "patch_config", body="required"),
+    Route("GET", rf"{_DB}/ca$", "databases", "get_ca", envelope="ca"),
     Route("GET", rf"{_DB}/users$", "databases", "list_users", envelope="users"),
     Route("POST", rf"{_DB}/users$", "databases", "add_user", 201, "user", body="required"),
     Route("GET", rf"{_DB}/users/(?P<username>[^/]+)$", "databases", "get_user", envelope="user"),

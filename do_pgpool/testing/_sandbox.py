@@ -79,6 +79,7 @@ def _seed(fake: FakeDigitalOcean, servers: RealServers) -> FakeCluster:
     seed_demo(fake, host=servers.host, port=servers.pg_port, pool_port=servers.bouncer_port)
     cluster = fake.cluster(SANDBOX_CLUSTER)
     cluster.version = str(servers.server_version_num // 10000)
+    cluster.ca_pem = servers.ca_pem  # /ca serves the CA that issued the servers' certificate
     for name, password in servers.passwords.items():
         user = cluster.users.get(name) or fake.add_user(cluster, name)
         user.password = password

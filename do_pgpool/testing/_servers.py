@@ -2,7 +2,8 @@
 fixtures, the benchmarks' servers and ``do-pgpool sandbox`` all start them through this one module.
 
 PostgreSQL: 127.0.0.1 on a free port, ``max_connections=25``, ``superuser_reserved_connections=3``,
-``ssl=on`` with a self-signed certificate made for the run, SCRAM over TCP, trust over its own unix
+``ssl=on`` with a certificate for ``localhost``/127.0.0.1 issued by a test CA made for the run
+(:attr:`RealServers.ca_file`, so ``sslmode=verify-full`` works), SCRAM over TCP, trust over its own unix
 socket (for the superuser only). Roles: ``doadmin`` (NOT a superuser, as on DigitalOcean; CREATEDB,
 member of ``pg_signal_backend`` and ``pg_read_all_stats``), owner of ``defaultdb``, and ``app``.
 
@@ -297,19 +298,38 @@ class RealServers:
         return path
 
     def _make_certificate(self) -> None:
+        """A test CA made for the run, and the servers' certificate signed by it for ``localhost``/127.0.0.1.
+
+        So ``sslmode=verify-full`` with :attr:`ca_file` succeeds, as with DigitalOcean's CA (served at ``/ca``).
+        """
         openssl = shutil.which("openssl")
         if openssl is None:
             raise ServersUnavailable("the `openssl` command is needed to make the servers' certificate")
-        subprocess.run(
-            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-days", "2", "-subj", f"/CN={HOST}", "-keyout", str(self.workdir / "server.key"),
-             "-out", str(self.workdir / "server.crt")],
-            capture_output=True, check=True, timeout=30,
-        )  # fmt: skip
+        w = self.workdir
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
+        run = functools.partial(subprocess.run, capture_output=True, check=True, timeout=30)
+        run([openssl, "req", "-x509", *ec, "-subj", "/CN=do-pgpool test CA", "-keyout", str(w / "ca.key"),
+             "-out", str(w / "ca.crt"), "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign"])  # fmt: skip
+        run([openssl, "req", "-x509", *ec, "-subj", "/CN=localhost", "-CA", str(w / "ca.crt"),
+             "-CAkey", str(w / "ca.key"), "-addext", f"subjectAltName=DNS:localhost,IP:{HOST}",
+             "-addext", "basicConstraints=CA:FALSE", "-keyout", str(w / "server.key"),
+             "-out", str(w / "server.crt")])  # fmt: skip
+        (w / "ca.key").unlink()  # nothing else is ever signed with it
         for name in ("server.key", "server.crt"):
-            path = self.workdir / name
+            path = w / name
             os.chmod(path, 0o600)
             self._own(path)
+        os.chmod(w / "ca.crt", 0o644)
+
+    @property
+    def ca_file(self) -> Path:
+        """The test CA that issued the servers' certificate (PEM): ``sslrootcert`` for ``verify-full``."""
+        return self.workdir / "ca.crt"
+
+    @property
+    def ca_pem(self) -> str:
+        return self.ca_file.read_text()
 
     def _init_postgres(self) -> None:
         bindir = self.binaries.pg_bindir

@@ -35,6 +35,7 @@ def state_dict(fake: FakeDigitalOcean) -> dict[str, Any]:
                       for p in c.pools.values()],
             "maintenance_pending": c.maintenance_pending, "storage_size_mib": c.storage_size_mib,
             "config": c.config, "autoscale_storage": c.autoscale_storage,
+            "ca_pem": c.ca_pem,
         })
     apps = [{"id": a.id, "spec": a.spec} for a in fake.apps.apps.values()]
     repos = []
@@ -84,6 +85,7 @@ def load_state(fake: FakeDigitalOcean, path: Path) -> None:
             cluster.users[u["name"]].role = u.get("role", cluster.users[u["name"]].role)
         cluster.storage_size_mib = c.get("storage_size_mib")
         cluster.autoscale_storage = c.get("autoscale_storage") or {"enabled": False}
+        cluster.ca_pem = c.get("ca_pem") or cluster.ca_pem
         if c.get("id"):
             del db.clusters[cluster.id]
             cluster.id = c["id"]

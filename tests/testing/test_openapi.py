@@ -68,6 +68,8 @@ def tour(fake: FakeDigitalOcean) -> list[Exchange]:
         http.put(f"{db}/install_update")
         http.get(f"{db}/events")
         http.get("/v2/databases/00000000-0000-0000-0000-000000000000/events")
+        http.get(f"{db}/ca")
+        http.get("/v2/databases/00000000-0000-0000-0000-000000000000/ca")
         http.get(f"{db}/autoscale")
         http.put(f"{db}/autoscale", json={"storage": {"enabled": True, "threshold_percent": 80, "increment_gib": 10}})
         http.put(f"{db}/autoscale", json={"storage": {"enabled": True, "threshold_percent": 99}})

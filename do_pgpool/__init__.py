@@ -29,6 +29,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "RateLimitedError", "RequestTimeoutError", "ServerError", "Step", "TransportError", "WaitTimeoutError",
     ),
     "_models": ("Cluster", "Connection", "Pool", "PoolSpec"),
+    "_tls": ("TLS",),
     "_version": ("__version__",),
     "api._gateway": ("DigitalOcean",),
     "api._github": ("GitHub", "open_github"),
@@ -68,6 +69,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "ops._status": ("ClusterStatus", "cluster_status"),
     "ops._terminate_idle": ("IdleResult", "terminate_idle"),
+    "ops._tls": ("TLSPolicy",),
     "ops._wait": ("wait_for_deployment", "wait_until_ready"),
 }
 
@@ -145,6 +147,9 @@ if TYPE_CHECKING:
         Connection,
         Pool,
         PoolSpec,
+    )
+    from ._tls import (
+        TLS,
     )
     from .api._gateway import (
         DigitalOcean,
@@ -241,6 +246,9 @@ if TYPE_CHECKING:
     from .ops._terminate_idle import (
         IdleResult,
         terminate_idle,
+    )
+    from .ops._tls import (
+        TLSPolicy,
     )
     from .ops._wait import (
         wait_for_deployment,

@@ -12,7 +12,7 @@ listing) with ``--size 50%``:
 
 - limiter told the window: ``RateLimiter((Window(limit, window),))``, paced by its own window and the headers
 - headers only: the CLI's default limiter (DigitalOcean's 250/min and 5,000/h), which knows nothing of this
-  window and is paced by the answers alone (remaining, then the reset second)
+  window and is paced by the answers alone: remaining, the reset second, and the window it learns from them
 - no limiter: every request goes out; 429s and their retry-after are the server's way of saying no
 
 ``ideal`` is requests / (limit / window), counting every request but the 429s (the work to do): the time a

@@ -30,6 +30,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "RateLimitedError", "RequestTimeoutError", "ServerError", "Step", "TransportError", "WaitTimeoutError",
     ),
     "_models": ("Cluster", "Connection", "Pool", "PoolSpec"),
+    "_tls": ("TLS",),
     "_version": ("__version__",),
     "api._gateway": ("DigitalOcean",),
     "api._github": ("GitHub", "open_github"),
@@ -71,6 +72,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "ops._terminate_idle": ("IdleResult", "terminate_idle"),
     "ops._access": ("AccessGrant", "AccessPlan", "temporary_access"),
     "_trusted_sources": ("AccessVerdict", "judge_access"),
+    "ops._tls": ("TLSPolicy",),
     "ops._wait": ("wait_for_deployment", "wait_until_ready"),
 }
 
@@ -149,6 +151,9 @@ if TYPE_CHECKING:
         Connection,
         Pool,
         PoolSpec,
+    )
+    from ._tls import (
+        TLS,
     )
     from ._trusted_sources import (
         AccessVerdict,
@@ -254,6 +259,9 @@ if TYPE_CHECKING:
     from .ops._terminate_idle import (
         IdleResult,
         terminate_idle,
+    )
+    from .ops._tls import (
+        TLSPolicy,
     )
     from .ops._wait import (
         wait_for_deployment,

@@ -1,5 +1,7 @@
-"""A run loads only the code its inputs need: a converged ensure-pool no target, GitHub or .env code; a
-``github:`` or ``stdout`` target no .env code (python-dotenv and our .env writer cost ~20 ms to import)."""
+"""A run loads only the code its inputs need: a converged ensure-pool no target, GitHub or .env code, nor the
+fleet's rate limiter or the progress display of waits (each costs milliseconds of the run's start-up, measured by
+``benchmarks/startup.py``); a ``github:`` or ``stdout`` target no .env code (python-dotenv and our .env writer
+cost ~20 ms to import)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from do_pgpool.testing import FakeDigitalOcean
 TOKEN = "dop_v1_" + "f" * 8 + "lazy-imports-token"
 TARGET_CODE = ("dotenv", "nacl", "do_pgpool.targets._dotenv", "do_pgpool.targets._dotenv_io", "do_pgpool.api._github",
                "do_pgpool.targets._parse", "do_pgpool.targets._write", "do_pgpool.targets._simple",
-               "do_pgpool.targets._app", "psycopg")  # fmt: skip
+               "do_pgpool.targets._app", "psycopg", "do_pgpool.targets._spec", "do_pgpool.targets._base",
+               "do_pgpool.targets._secret_values", "do_pgpool.api._limiter", "do_pgpool.cli._progress")  # fmt: skip
 
 
 def loaded(code: str, env: dict[str, str] | None = None) -> list[str]:
@@ -33,7 +36,13 @@ def test_a_converged_ensure_pool_loads_no_target_code() -> None:
         args = ["ensure-pool", "--cluster", cluster.id, "--size", "10"]
         code = f"from do_pgpool.cli import main\nmain({args!r}, standalone_mode=False)"
         assert loaded(code, env) == []
-    assert len(fake.calls) == 1  # it really ran (converged by uuid: the pool list only)
+        assert len(fake.calls) == 1  # it really ran (converged by uuid: the pool list only)
+        # the probe sees these modules when a run needs them: a --secret target, a fleet's limiter
+        with_secret = f"from do_pgpool.cli import main\nmain({[*args, '--secret', 'stdout']!r}, standalone_mode=False)"
+        assert {"do_pgpool.targets._spec", "do_pgpool.targets._base"} <= set(loaded(with_secret, env))
+        fleet = ["ensure-pool", "--all", "--size", "10"]
+        run_fleet = f"from do_pgpool.cli import main\nmain({fleet!r}, standalone_mode=False)"
+        assert "do_pgpool.api._limiter" in loaded(run_fleet, env)
 
 
 def test_github_and_stdout_targets_load_no_dotenv_code_and_a_dotenv_target_does(tmp_path: object) -> None:

@@ -28,8 +28,11 @@ CLUSTERS, CONCURRENCY = 20, 4
 class Scaled:
     """A fake with the scaled-down limit, 20 tagged clusters, and a log of (virtual time, status) per request."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, phase: float = 0.0, latency: float = 0.0) -> None:
+        """``phase``: where in its second the run starts; ``latency``: virtual seconds each answer takes."""
         self.clock = FakeClock()
+        self.clock.advance(phase)
+        self.latency = latency
         self.fake = FakeDigitalOcean(
             clock=self.clock, rate_limit_per_minute=10_000, rate_limit_per_hour=LIMIT, rate_limit_window=WINDOW
         )
@@ -40,6 +43,7 @@ class Scaled:
         self.http = httpx.Client(transport=httpx.MockTransport(self._handle))
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.clock.advance(self.latency)
         response = self.fake.handle(request)
         with self._lock:
             self.log.append((self.clock.now(), response.status_code))
@@ -89,6 +93,42 @@ def test_the_default_limiter_paces_by_the_headers_alone_without_a_429() -> None:
     assert most_in_any_window([at for at, status in s.log if status != 429], WINDOW) <= LIMIT
     # whole-second resets: a window of 2.5 s is waited out as 3 s (2.5 rounded up), 4 times
     assert s.ratio(result) <= 1.2
+
+
+# (phase, ratio with the reset-only pacing this replaced, the longest estimate allowed, the ratio allowed)
+PHASES = [(0.0, 1.176, 2.95, 1.18), (0.3, 1.146, 2.65, 1.09), (0.7, 1.205, 2.95, 1.21)]
+
+
+@pytest.mark.parametrize(("phase", "before", "learned_at_most", "ratio_at_most"), PHASES)
+def test_the_default_limiter_learns_the_servers_window_from_the_answers(
+    phase: float, before: float, learned_at_most: float, ratio_at_most: float
+) -> None:
+    # answers that take 21 ms land the resets on different fractions of a second: each tightens the estimate
+    # of the 2.5 s window (from above: never a 429), which then paces like a limiter told the window. The run's
+    # first window is still waited out by its rounded-up reset, so how much it gains depends on where in its
+    # second the run starts (a start at .7 loses .8 s in the first window, and the goal of 1.2 by .005)
+    s = Scaled(phase=phase, latency=0.021)
+    limiter = RateLimiter(clock=s.clock.now, sleep=s.clock.sleep)
+    result = s.run(limiter)
+    assert result.ok and s.throttled == 0
+    assert most_in_any_window([at for at, status in s.log if status != 429], WINDOW) <= LIMIT
+    learned = limiter.learned_window
+    assert learned is not None and learned.requests == LIMIT and WINDOW <= learned.seconds <= learned_at_most
+    assert s.ratio(result) <= min(before + 0.005, ratio_at_most)  # never slower than the reset alone
+
+
+def test_a_429_while_paced_by_a_learned_window_drops_it() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock.now, sleep=clock.sleep)
+    reset = str(int(clock.now()) + 3)
+    limiter.acquire()
+    limiter.observe(200, {"ratelimit-limit": "10", "ratelimit-remaining": "9", "ratelimit-reset": reset})
+    assert limiter.learned_window is not None
+    limiter.acquire()
+    limiter.observe(429, {"ratelimit-limit": "10", "ratelimit-remaining": "0", "ratelimit-reset": reset})
+    limiter.acquire()  # waits for the reset, then probes
+    limiter.observe(200, {"ratelimit-limit": "10", "ratelimit-remaining": "9", "ratelimit-reset": str(int(reset) + 3)})
+    assert limiter.learned_window is None  # not learned again: our clock and the server's disagree
 
 
 def test_without_pacing_the_same_fleet_collects_429s() -> None:

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from do_pgpool import delete_pool, list_pools, plan_delete_pool
+from do_pgpool import TLS, ConfigError, TLSPolicy, delete_pool, list_pools, plan_delete_pool
 from do_pgpool._exceptions import DatabaseError, PlanError
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.targets._app import fingerprint, fingerprint_key
 from do_pgpool.targets._write import connection_string_for
 from do_pgpool.testing import FakeDigitalOcean
+from do_pgpool.testing._errors import FakeAPIError
 from do_pgpool.testing._servers import PoolAlias, RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
 from tests.conftest_servers import kick_client_backends
@@ -38,8 +39,9 @@ def servers(pgbouncer_server: RealServers) -> RealServers:
 @pytest.fixture
 def fake(servers: RealServers) -> FakeDigitalOcean:
     fake = FakeDigitalOcean()
-    fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host=servers.host, port=servers.pg_port,
-                     pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
+    cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host=servers.host, port=servers.pg_port,
+                               pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
+    cluster.ca_pem = servers.ca_pem  # /ca: the CA that issued the local servers' certificate
     fake.add_pool("app-db", POOL, 5)
     fake.add_pool("app-db", "web", 8, mode="session")
     return fake
@@ -128,7 +130,7 @@ def test_dry_run_writes_nothing(api: str, fake: FakeDigitalOcean) -> None:
     calls = len(fake.calls)
     data = json.loads(run(api, "delete-pool", POOL, "--cluster", "app-db", "--dry-run", "-o", "json").stdout)
     assert data["action"] == "would delete" and data["dry_run"] is True
-    assert data["requests"] == len(fake.calls) - calls == 2  # the cluster list and its pools
+    assert data["requests"] == len(fake.calls) - calls == 3  # the cluster list, its pools and its CA
 
 
 def test_a_plain_text_404_on_delete_is_done(api: str, fake: FakeDigitalOcean, servers: RealServers) -> None:
@@ -232,3 +234,75 @@ def test_an_inbound_user_pool_counts_every_users_busy_connections(
     assert refused.exit_code == 1, refused.output
     assert "of database 'defaultdb' (any user: inbound-user pool)" in refused.stderr
     assert "inbound" in fake.databases.cluster("app-db").pools and writes(fake) == []
+
+
+# --- delete-pool: TLS of the client check -----------------------------------------------------------------
+
+WRONG_CA = "-----BEGIN CERTIFICATE-----\nTUlJQ0ZBS0U=\n-----END CERTIFICATE-----\n"  # decodes, verifies nothing
+
+
+def ca_reads(fake: FakeDigitalOcean) -> int:
+    return sum(1 for c in fake.calls if c.path.endswith("/ca"))
+
+
+def test_the_client_check_verifies_with_the_clusters_ca_and_a_wrong_ca_refuses(
+    api: str, fake: FakeDigitalOcean, servers: RealServers, tmp_path: Path
+) -> None:
+    ok = run(api, "delete-pool", POOL, "--cluster", "app-db", "--dry-run", "-o", "json")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["clients"]["busy"] == 0 and "warning" not in ok.stderr
+    assert ca_reads(fake) == 1
+    fake.databases.cluster("app-db").ca_pem = WRONG_CA
+    refused = run(api, "delete-pool", POOL, "--cluster", "app-db")
+    assert refused.exit_code == 1, refused.output
+    assert "live clients unknown" in refused.stderr and "TLS verification of PostgreSQL failed" in refused.stderr
+    assert writes(fake) == []
+    # an existing --ca-file is used as it is (no read of the wrong CA), and require skips the CA
+    good = tmp_path / "good.crt"
+    good.write_text(servers.ca_pem)
+    reads = ca_reads(fake)
+    assert run(api, "delete-pool", POOL, "--cluster", "app-db", "--ca-file", str(good), "--dry-run").exit_code == 0
+    assert run(api, "delete-pool", POOL, "--cluster", "app-db", "--sslmode", "require", "--dry-run").exit_code == 0
+    assert ca_reads(fake) == reads
+    assert_none_shown(refused, TOKEN, servers.password)
+
+
+def test_an_unreadable_ca_falls_back_with_a_warning_unless_verify_full_was_asked(
+    api: str, fake: FakeDigitalOcean, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def forbidden(database_cluster_uuid: str) -> object:
+        raise FakeAPIError(403, "You are not authorized to perform this operation")
+
+    monkeypatch.setattr(fake.databases, "get_ca", forbidden)
+    result = run(api, "delete-pool", POOL, "--cluster", "app-db", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "cannot read the CA of cluster app-db" in result.stderr
+    assert "Pass --ca-file PATH to verify, or --sslmode require" in result.stderr
+    strict = run(api, "delete-pool", POOL, "--cluster", "app-db", "--sslmode", "verify-full")
+    assert strict.exit_code == 2, strict.output
+    assert "--sslmode verify-full needs it" in strict.output
+    assert writes(fake) == []
+
+
+def test_library_callers_pass_the_public_policy_and_its_warning_names_parameters(
+    api: str, fake: FakeDigitalOcean, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings: list[str] = []
+    with DigitalOcean(TOKEN, api_url=api) as gateway:
+        with TLSPolicy(gateway) as policy:
+            plan = delete_pool(gateway, POOL, cluster="app-db", dry_run=True, tls=policy).plan
+            assert policy(plan.cluster).sslmode == "verify-full"
+        assert plan.activity is not None and plan.activity_error is None
+
+        def forbidden(database_cluster_uuid: str) -> object:
+            raise FakeAPIError(403, "You are not authorized to perform this operation")
+
+        monkeypatch.setattr(fake.databases, "get_ca", forbidden)
+        with TLSPolicy(gateway, warn=warnings.append) as policy:
+            delete_pool(gateway, POOL, cluster="app-db", dry_run=True, tls=policy)
+            assert policy(plan.cluster) == TLS("require")
+        with pytest.raises(ConfigError, match="sslmode=verify-full needs it"):
+            delete_pool(gateway, POOL, cluster="app-db", tls=TLSPolicy(gateway, sslmode="verify-full"))
+    assert len(warnings) == 1
+    assert "Pass ca_file=PATH to verify, or sslmode=require to say this is intended" in warnings[0]
+    assert "--" not in warnings[0]

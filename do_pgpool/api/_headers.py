@@ -1,4 +1,4 @@
-"""Reading HTTP response headers that carry numbers (rate limits). Pure."""
+"""Reading HTTP response headers that carry numbers (rate limits), and the rate-limit wait refused. Pure."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import math
 import time
 from collections.abc import Mapping
 
-__all__ = ["header", "header_number", "when_text"]
+from .._exceptions import RateLimitedError
+
+__all__ = ["WaitRefused", "header", "header_number", "when_text"]
+
+
+# Here, not in _limiter (which raises it), because _retry must name it on every run and only a fleet run needs
+# the limiter.
+class WaitRefused(RateLimitedError):
+    """A rate-limit wait longer than allowed, refused before any request was sent (not retried: it says when)."""
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -21,6 +21,13 @@ windows; digitalocean-api.md §8). ``RateLimiter`` implements the gateway's ``Re
   brings a fresher count); with none in flight it waits until ``reset`` (the moment the oldest request leaves
   the window), then one request goes out alone and its answer says how many more may follow: a probe, so
   the workers never guess together.
+- The server's window, learned: when its ``ratelimit-limit`` matches none of our windows (a scaled-down fake,
+  a changed limit), its length is estimated from every answer: the answer counts ``limit - remaining``
+  requests, so the oldest of them was sent no earlier than the request that many places back among those sent
+  up to the answered one, and ``reset`` is at or after it + the window. The smallest ``reset - that send time``
+  seen is an upper bound that tightens with each answer (whole-second resets land on different fractions), and
+  a window of that length joins ours: pacing to the millisecond instead of waiting for a rounded-up reset. A
+  429 while it paces (our clock apart from DigitalOcean's) drops it for good: back to waiting for ``reset``.
 - A 429 (or a 503 with ``retry-after``) pauses every thread. ``retry-after`` wins when present: a burst 429
   also says ``remaining: 0`` with a ``reset`` up to an hour away, which is about the hourly quota, not this
   wait. Without it, a 429 waits for ``reset``.
@@ -45,8 +52,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._duration import check_seconds, format_seconds
-from .._exceptions import Param, Part, RateLimitedError
-from ._headers import header_number, when_text
+from .._exceptions import Param, Part
+from ._headers import WaitRefused, header_number, when_text
 
 if TYPE_CHECKING:
     from .._deadline import Deadline
@@ -64,6 +71,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _MAX_ROUNDS = 8
+#: send times kept to learn the server's window from its answers (a window of more requests is not learned)
+_SENT_LOG = 1024
 #: a wait this long or longer is announced (``on_wait``) before it starts
 NOTICE_AFTER = 5.0
 #: the longest single rate-limit wait of a fleet run unless told otherwise (``--max-wait``): a burst window
@@ -73,10 +82,6 @@ DEFAULT_MAX_WAIT = 60.0
 _RESET_MARGIN = 0.05
 
 WaitNotice = Callable[[float, str], None]
-
-
-class WaitRefused(RateLimitedError):
-    """A rate-limit wait longer than allowed, refused before any request was sent (not retried: it says when)."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,11 @@ class RateLimiter:
         self._state = threading.Condition()  # guards everything below; never held while sleeping
         self._in_flight: deque[float] = deque()  # acquire times of requests without a response yet (sorted)
         self._senders: deque[int] = deque()  # the thread that sent each of them
-        self._answered: list[list[float]] = [[] for _ in self.windows]  # response times, sorted, per window
+        # response times, sorted, per window; the last list is for the learned server window (``_learned``)
+        self._answered: list[list[float]] = [[] for _ in (*self.windows, None)]
+        self._sent_log: deque[float] = deque(maxlen=_SENT_LOG)  # acquire times of recent requests (sorted)
+        self._learned: Window | None = None  # the server's window, estimated from the answers
+        self._learning = True  # until a 429 shows the estimate cannot be trusted
         self._last_sent: float | None = None
         self._paused_until = 0.0
         self._pause_reason = ""
@@ -209,13 +218,17 @@ class RateLimiter:
         retry_after = header_number(headers, "retry-after")
         with self._state:
             now = self._clock()
+            sent = None
             if self._in_flight:
-                self._count_at(max(now, self._answered_one()))
+                sent = self._answered_one()
+                self._count_at(max(now, sent))
             if limit is not None:
                 self._server_limit = int(limit)
             if status == 429 or (status >= 500 and retry_after is not None):
                 self._pause(status, now, retry_after, reset)
             elif remaining is not None and reset is not None:
+                if sent is not None:
+                    self._learn_window(int(remaining), reset, sent)
                 self._learn(int(remaining), reset)
             self._state.notify_all()
 
@@ -231,6 +244,12 @@ class RateLimiter:
                 throttled_429=self._throttled,
                 server_remaining=self._server_remaining,
             )
+
+    @property
+    def learned_window(self) -> Window | None:
+        """The server's window as estimated from its answers (None: not learned, or one of ours is the server's)."""
+        with self._state:
+            return self._learned
 
     # -- internals (called with self._state held) ---------------------------------------------------
 
@@ -256,6 +275,8 @@ class RateLimiter:
             until, reason = reset + _RESET_MARGIN, "DigitalOcean answered 429 without retry-after"
         else:
             until, reason = now + 1.0, "DigitalOcean answered 429"
+        if self._learned is not None:  # paced by it and still refused (a clock apart from DigitalOcean's): drop it
+            self._learned, self._learning = None, False
         if until > self._paused_until:
             self._paused_until, self._pause_reason = until, reason
         # after the pause one request probes the budget (the others wait for its answer), whatever it says
@@ -273,8 +294,22 @@ class RateLimiter:
         # the requests still in flight may not be in this answer's count: spend them now
         self._server_remaining, self._server_reset = remaining - len(self._in_flight), reset
 
+    def _learn_window(self, remaining: int, reset: float, sent: float) -> None:
+        """Tighten the estimate of the server's window from one answer (see the module's docstring)."""
+        limit = self._server_limit
+        if not self._learning or limit is None or remaining >= limit or any(w.requests == limit for w in self.windows):
+            return  # nothing counted, or a window of ours already is the server's
+        counted = limit - remaining  # this request and the ones before it still in the server's window
+        last = bisect.bisect_right(self._sent_log, sent)  # the requests sent up to this one
+        if counted > last:
+            return  # more than the log holds: no bound
+        seconds = reset - self._sent_log[last - counted]
+        if seconds > 0 and (self._learned is None or seconds < self._learned.seconds):
+            self._learned = Window(limit, seconds)
+
     def _send(self, now: float, waited: float) -> None:
         self._in_flight.append(now)
+        self._sent_log.append(now)
         self._senders.append(threading.get_ident())
         self._last_sent = now
         self._requests += 1
@@ -323,11 +358,12 @@ class RateLimiter:
                 start, reason = when, why
 
         flying = len(self._in_flight)
-        for window, answered in zip(self.windows, self._answered, strict=True):
-            span = window.seconds + self.margin
+        for window, answered, span in self._spans():
             del answered[: bisect.bisect_right(answered, now - span)]
             room = window.requests - 1 - flying  # answered requests the window may still hold
             why = f"{window.requests} requests per {format_seconds(window.seconds)}"
+            if window is self._learned:  # its count is the server's, spent: say so as the headers did
+                why = "DigitalOcean's ratelimit-remaining is 0"
             if room < 0:  # in-flight requests alone fill it: wait until the oldest is taken as answered
                 later(self._in_flight[-room - 1] + self.stale_after, why)
             elif len(answered) > room:
@@ -336,7 +372,9 @@ class RateLimiter:
         later(self._paused_until, self._pause_reason)
         remaining, reset = self._server_remaining, self._server_reset
         if remaining is not None:
-            if remaining <= 0 and reset is not None and self._others != 0:
+            if remaining <= 0 and reset is not None and self._others == 0:
+                pass  # the server counts only ours: our windows know to the millisecond when the oldest leaves
+            elif remaining <= 0 and reset is not None:
                 later(reset + _RESET_MARGIN, "DigitalOcean's ratelimit-remaining is 0")
             elif reset is not None and remaining < self.low_water * self._quota().requests and self._last_sent:
                 later(self._last_sent + self._quota_spacing(), "DigitalOcean's ratelimit-remaining runs low")
@@ -346,14 +384,29 @@ class RateLimiter:
         """How many requests the server counts that our own window of its size does not hold (another job on the
         token); None without such a window. At 0, ours know to the millisecond when the oldest leaves, where
         ``ratelimit-reset`` only says the second."""
-        for window, answered in zip(self.windows, self._answered, strict=True):
+        for window, answered, span in self._spans():
             if window.requests == self._server_limit:
-                ours = len(answered) - bisect.bisect_right(answered, self._clock() - window.seconds - self.margin)
+                ours = len(answered) - bisect.bisect_right(answered, self._clock() - span)
                 return max(window.requests - remaining - ours - len(self._in_flight), 0)
         return None
 
+    def _spans(self) -> list[tuple[Window, list[float], float]]:
+        """Each window with its answered requests and how long one counts: ours with ``margin``; the learned one
+        with the reset's margin only (its length is already an upper bound: measured from send times)."""
+        ours = zip(self.windows, self._answered, strict=False)  # the last list is the learned window's
+        spans = [(w, answered, w.seconds + self.margin) for w, answered in ours]
+        learned = self._answered[-1]
+        if self._learned is not None:
+            spans.append((self._learned, learned, self._learned.seconds + _RESET_MARGIN))
+        else:  # nothing to pace yet: keep what the longest window holds, in case one is learned
+            del learned[: bisect.bisect_right(learned, self._clock() - max(w.seconds for w in self.windows))]
+        return spans
+
     def _quota(self) -> Window:
-        """The longest window (the hourly quota); the server's ``ratelimit-limit`` wins when it is lower."""
+        """The longest window (the hourly quota); the server's ``ratelimit-limit`` wins when it is lower, and the
+        learned window when there is one (that limit is its)."""
+        if self._learned is not None:
+            return self._learned
         longest = max(self.windows, key=lambda w: w.seconds)
         if self._server_limit and self._server_limit < longest.requests:
             return Window(self._server_limit, longest.seconds)

@@ -48,7 +48,7 @@ from .._exceptions import (
     TransportError,
 )
 from .._inputs import check_number
-from ._headers import when_text
+from ._headers import WaitRefused, when_text
 
 if TYPE_CHECKING:
     from .._deadline import Deadline
@@ -179,7 +179,6 @@ def api_retrying(
             raise deadline.exceeded(f"retrying ({exc})") from exc
         raise exc
 
-    from ._limiter import WaitRefused  # refused before sending, saying when: another try would be refused too
 
     return Retrying(
         retry=retry_if_exception_type(retryable) & retry_if_not_exception_type((InvalidResponseError, WaitRefused)),

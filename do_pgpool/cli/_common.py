@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -271,15 +272,17 @@ def timeout_option(default: str, *, expose_value: bool = False, help: str | None
 def run_deadline() -> Deadline:
     """The run's ``Deadline`` (from ``--timeout``), one per command invocation; on the wait clock (fake in tests)."""
     from .._deadline import Deadline
-    from ._progress import wait_clock
 
+    # a test's WaitClock is a _progress object: not loaded, there is none, and the clock is the default
+    progress = sys.modules.get(f"{__package__}._progress")
+    clock = progress.wait_clock().clock if progress is not None else time.monotonic
     ctx = click.get_current_context(silent=True)
     if ctx is None:
         return Deadline(None)
     root = ctx.find_root()
     found = root.meta.get("do_pgpool.deadline")
     if found is None:
-        found = Deadline(ctx.meta.get(_TIMEOUT_KEY), clock=wait_clock().clock)
+        found = Deadline(ctx.meta.get(_TIMEOUT_KEY), clock=clock)
         root.meta["do_pgpool.deadline"] = found
     return found
 

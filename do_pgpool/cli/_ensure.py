@@ -112,8 +112,8 @@ def ensure_pool_command(
     secret_tls = tls.secret_tls()
     if secret_tls is not None and fleet:
         raise click.UsageError("--sslmode verify-full/verify-ca on secrets takes one cluster (each has its own CA)")
-    with secrets.prepare(inbound_user=pool.request.inbound_user) as prepared:
-        request = replace(prepared, tls=secret_tls) if prepared.targets else None
+    with secrets.prepare_if_any(inbound_user=pool.request.inbound_user) as prepared:
+        request = replace(prepared, tls=secret_tls) if prepared is not None and prepared.targets else None
         if fleet:
             fleet_run = _run_fleet(token, api_url, pool, request, tag, concurrency, max_wait, plan_only, output)
             pending = _report_fleet(fleet_run, output)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._common import command, dry_run_option, emit_json, open_gateway, output_option
+from ._tls_options import TLSOptions, tls_options
 
 
 @command("list-pools")
@@ -41,6 +42,7 @@ def list_pools_command(token: str | None, api_url: str, cluster: str | None, out
               help="Variable to check at each --secret target (repeatable). Default: DATABASE_URL.")  # fmt: skip
 @click.option("--force", is_flag=True,
               help="Delete even with live clients, a secret pointing at the pool, or clients that cannot be checked.")
+@tls_options()
 @dry_run_option
 @output_option
 def delete_pool_command(
@@ -51,6 +53,7 @@ def delete_pool_command(
     targets: tuple[str, ...],
     secret_names: tuple[str, ...],
     force: bool,
+    tls: TLSOptions,
     dry_run: bool,
     output: str,
 ) -> None:
@@ -76,9 +79,9 @@ def delete_pool_command(
 
     parsed = [parse_target(t) for t in targets]
     names = tuple(validate_secret_name(n) for n in secret_names) or ("DATABASE_URL",)
-    with open_gateway(token, api_url) as gateway:
+    with open_gateway(token, api_url) as gateway, tls.policy(gateway, store=not dry_run) as policy:
         result = delete_pool(gateway, name, cluster=cluster, targets=parsed, secret_names=names, apps=gateway,
-                             force=force, dry_run=dry_run)  # fmt: skip
+                             force=force, dry_run=dry_run, tls=policy)  # fmt: skip
     if output == "json":
         emit_json(result.as_dict())
         return

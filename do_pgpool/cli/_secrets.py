@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -69,11 +70,17 @@ class SecretOptions:
     ref: str | None = None
     secret_user: str | None = None
 
-    def prepare(self, *, inbound_user: bool = False) -> SecretsSpec:
-        """Refuse options that need a --secret TARGET when none is given, then ``prepare_secrets``.
+    def prepare_if_any(self, *, inbound_user: bool = False) -> AbstractContextManager[SecretsSpec | None]:
+        """``prepare()`` when there is a --secret TARGET; else only its checks, and None (a pool-only run loads
+        no target code at all)."""
+        if self.targets or self.secret_name != "DATABASE_URL":
+            return self.prepare(inbound_user=inbound_user)  # --secret-name alone: checked (and refused) there
+        self.prepare_checks(inbound_user=inbound_user)
+        return nullcontext(None)
 
-        ``inbound_user``: the pool asked for has no user, so its secrets need --secret-user (refused up front).
-        """
+    def prepare_checks(self, *, inbound_user: bool = False) -> None:
+        """Refuse options that need a --secret TARGET when none is given, and an inbound-user pool without
+        --secret-user."""
         if not self.targets:
             given = (("--direct-secret-name", self.direct_secret_name), ("--private", self.private),
                      ("--redeploy-workflow", self.redeploy_workflow), ("--ref", self.ref),
@@ -87,6 +94,13 @@ class SecretOptions:
             from ..targets._secret_values import inbound_needs_secret_user
 
             raise click.UsageError(error_text(ConfigError(inbound_needs_secret_user("an --inbound-user pool"))))
+
+    def prepare(self, *, inbound_user: bool = False) -> SecretsSpec:
+        """Refuse options that need a --secret TARGET when none is given, then ``prepare_secrets``.
+
+        ``inbound_user``: the pool asked for has no user, so its secrets need --secret-user (refused up front).
+        """
+        self.prepare_checks(inbound_user=inbound_user)
         return prepare_secrets(
             self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy_workflow, self.ref,
             self.secret_user,

@@ -43,9 +43,10 @@ class TLSOptions:
     def policy(self, gateway: DatabasesAPI, *, store: bool = True) -> TLSPolicy:
         """For do-pgpool's own connections; ``store=False`` (a dry run) keeps a missing --ca-file unwritten."""
         from ..ops._tls import TLSPolicy
+        from ._common import flag
 
         return TLSPolicy(gateway, self.sslmode, self.ca_file if store or self._exists() else None,
-                         warn=lambda message: warn(message.removeprefix("warning: ")))  # fmt: skip
+                         warn=lambda message: warn(message.removeprefix("warning: ")), word=flag)  # fmt: skip
 
     def secret_tls(self) -> TLS | None:
         """The TLS a written secret carries: None (DigitalOcean's URI unchanged) unless a verifying mode was chosen."""

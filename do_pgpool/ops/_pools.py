@@ -5,7 +5,8 @@ connections (``postgres._pool_clients``) and what the secret targets hold (``tar
 ``Action.DELETE`` change, or none when the pool is absent (the state asked for). It refuses (PlanError) when the
 pool has live clients, when a secret target still points at it, or when the clients could not be checked, unless
 ``force``; the refusal says what would break. ``prepare_delete_pool`` reads (cluster and pools: 2 requests, one
-connection; each ``app:`` target one more), ``apply_delete_pool`` sends the one DELETE (a 404 is done).
+connection, verified with ``tls`` (``ops._tls``: the CA read is one more request); each ``app:`` target one
+more), ``apply_delete_pool`` sends the one DELETE (a 404 is done).
 
 Request budget of ``list_pools``: the cluster (by uuid one GET, by name the cluster list) and its pools: 2.
 """
@@ -22,12 +23,14 @@ from .._changes import Action, Change, Plan, Result
 from .._exceptions import ConfigError, DatabaseError, Param, PlanError
 from .._jsonable import jsonable
 from .._models import Cluster, Pool, PoolSpec
+from .._tls import TLS
 from ..api._ports import AppsAPI, DatabasesAPI
 from ..postgres._connect import PgConnection, connect
 from ..postgres._pool_clients import PoolActivity, pool_activity
 from ..targets._parse import Target
 from ..targets._pool_refs import PoolReference, references_to_pool
 from ._pool import CLUSTER_FIELDS
+from ._tls import tls_connect
 
 __all__ = [
     "DeletePlan",
@@ -187,9 +190,14 @@ def prepare_delete_pool(
     secret_names: Iterable[str] = ("DATABASE_URL",),
     apps: AppsAPI | None = None,
     force: bool = False,
-    connect_fn: Callable[[str], PgConnection] = connect,
+    connect_fn: Callable[..., PgConnection] = connect,
+    tls: Callable[[Cluster], TLS] | None = None,
 ) -> DeletePlan:
-    """Read the cluster, its pools, the pool's busy server connections and what ``targets`` hold; plan."""
+    """Read the cluster, its pools, the pool's busy server connections and what ``targets`` hold; plan.
+
+    ``tls`` gives the cluster's sslmode and CA for the client check (a :class:`TLSPolicy`; read only when the
+    pool exists); None: the URI's own ``sslmode=require``.
+    """
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"the pool name must be a non-empty string, e.g. 'web-pool', not {name!r}")
     found = gateway.find_cluster(cluster)
@@ -197,19 +205,20 @@ def prepare_delete_pool(
     current = next((p for p in pools if p.name == name), None)
     if current is None:
         return plan_delete_pool(found, pools, name, force=force)
-    activity, error = _activity(found, current, connect_fn)
+    activity, error = _activity(found, current, connect_fn, tls)
     refs = references_to_pool(targets, current, secret_names, apps=apps)
     return plan_delete_pool(found, pools, name, activity=activity, activity_error=error, references=refs, force=force)
 
 
 def _activity(
-    cluster: Cluster, pool: Pool, connect_fn: Callable[[str], PgConnection]
+    cluster: Cluster, pool: Pool, connect_fn: Callable[..., PgConnection], tls: Callable[[Cluster], TLS] | None
 ) -> tuple[PoolActivity | None, str | None]:
     info = cluster.connection
     if info is None or not info.has_password:
         return None, "the API returned no password for the cluster (the token lacks database:view_credentials)"
+    bound = tls_connect(connect_fn, tls, cluster)  # the CA is read only when there is something to connect to
     try:
-        with connect_fn(info.uri) as conn:
+        with bound(info.uri) as conn:
             return pool_activity(conn, pool.db, pool.user), None
     except DatabaseError as exc:
         return None, str(exc)
@@ -233,11 +242,12 @@ def delete_pool(
     apps: AppsAPI | None = None,
     force: bool = False,
     dry_run: bool = False,
-    connect_fn: Callable[[str], PgConnection] = connect,
+    connect_fn: Callable[..., PgConnection] = connect,
+    tls: Callable[[Cluster], TLS] | None = None,
 ) -> DeleteResult:
     """Delete pool ``name`` (absent: success, nothing sent): ``prepare_delete_pool`` then ``apply_delete_pool``."""
     start = gateway.request_count
     plan = prepare_delete_pool(gateway, name, cluster=cluster, targets=targets, secret_names=secret_names,
-                               apps=apps, force=force, connect_fn=connect_fn)  # fmt: skip
+                               apps=apps, force=force, connect_fn=connect_fn, tls=tls)  # fmt: skip
     result = apply_delete_pool(gateway, plan, dry_run=dry_run)
     return replace_fields(result, requests=gateway.request_count - start)

@@ -1,4 +1,4 @@
-"""How do-pgpool's own connections (status, terminate-idle, fix) authenticate the server.
+"""How do-pgpool's own connections (status, terminate-idle, fix, delete-pool) authenticate the server.
 
 Default: ``verify-full`` with the cluster's CA, read with ``GET /v2/databases/{uuid}/ca`` once per run. When
 that read fails (a token without the scope for it, say) and no ``--sslmode`` was chosen, the run goes on with
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import APIError, ConfigError, InvalidResponseError, Param
+from .._exceptions import APIError, ConfigError, InvalidResponseError, Param, Step
 from .._models import Cluster
 from .._tls import TLS
 from ..api._ports import DatabasesAPI
@@ -29,12 +29,18 @@ __all__ = ["TLSPolicy", "tls_connect"]
 
 @dataclass
 class TLSPolicy:
-    """``sslmode`` None = the default (see the module). Call it with a cluster to get its :class:`TLS`."""
+    """``sslmode`` None = the default (see the module). Call it with a cluster to get its :class:`TLS`.
+
+    ``warn`` receives the fallback warning (default: ignored); its ``Param`` parts (``ca_file=PATH``) are
+    worded by ``word`` (default: the library's words; the CLI passes its flag names). Use it as a context
+    manager (or call :meth:`close`) so the temporary CA files are removed.
+    """
 
     gateway: DatabasesAPI
     sslmode: str | None = None
     ca_file: str | None = None
     warn: Callable[[str], None] = lambda _message: None
+    word: Callable[[Param | Step], str] = str
     _temp: Path | None = field(default=None, repr=False)
     _known: dict[str, TLS] = field(default_factory=dict, repr=False)
 
@@ -63,7 +69,8 @@ class TLSPolicy:
                     Param("sslmode", "require"),
                 ]) from exc
             self.warn(f"warning: {why}; connecting with sslmode=require (encrypted, server NOT authenticated). "
-                      "Pass --ca-file PATH to verify, or --sslmode require to say this is intended.")  # fmt: skip
+                      f"Pass {self.word(Param('ca_file', 'PATH'))} to verify, or "
+                      f"{self.word(Param('sslmode', 'require'))} to say this is intended.")  # fmt: skip
             return TLS("require")
         path = Path(self.ca_file) if self.ca_file else self._temp_dir() / f"{cluster.id}-ca.crt"
         write_ca_file(path, pem)

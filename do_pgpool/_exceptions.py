@@ -335,8 +335,8 @@ class DatabaseError(DoPgpoolError):
     """
 
     def __init__(
-        self, message: str, *, saturated: bool = False, unreachable: bool = False, login_retry: bool = False,
-        tls_failed: bool = False,
+        self, message: str | Sequence[Part], *, saturated: bool = False, unreachable: bool = False,
+        login_retry: bool = False, tls_failed: bool = False,
     ) -> None:
         super().__init__(message)
         self.tls_failed = tls_failed

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._exceptions import ConfigError, Param
+from ._exceptions import ConfigError, Param, Part
 from ._models import JsonDict
 
 __all__ = ["AccessVerdict", "check_address", "judge_access", "rule_for"]
@@ -72,20 +72,28 @@ class AccessVerdict:
         return False
 
     def describe(self) -> str:
+        """The verdict in the library's words (parameters as ``my_ip``); ``parts()`` lets a front end word them."""
+        return "".join(map(str, self.parts()))
+
+    def parts(self) -> tuple[Part, ...]:
+        """The verdict as message parts: text and the ``Param`` to pass (the CLI renders ``--my-ip ADDR``)."""
         if self.open:
-            return "the cluster has no trusted sources: any address may connect"
+            return ("the cluster has no trusted sources: any address may connect",)
         if self.covered_by is not None:
-            return f"{self.address} is a trusted source (ip_addr rule {self.covered_by.get('value')})"
+            return (f"{self.address} is a trusted source (ip_addr rule {self.covered_by.get('value')})",)
         if self.address is None:
             return ("the cluster accepts only trusted sources and this machine's address is unknown, so it cannot "
-                    f"be checked: pass --my-ip ADDR (or set {MY_IP_ENV}); --temporary-access adds it for the run")
-        text = (f"{self.address} is not among the cluster's trusted sources (no ip_addr rule covers it); "
-                f"the rule that would allow it: type ip_addr, value {self.address} (--temporary-access adds it "
-                "for the run and removes it afterwards)")  # fmt: skip
+                    "be checked: pass ", Param("my_ip", "ADDR"), f" (or set {MY_IP_ENV}); ",
+                    Param("temporary_access"), " adds it for the run")  # fmt: skip
+        parts: tuple[Part, ...] = (
+            f"{self.address} is not among the cluster's trusted sources (no ip_addr rule covers it); "
+            f"the rule that would allow it: type ip_addr, value {self.address} (", Param("temporary_access"),
+            " adds it for the run and removes it afterwards)",
+        )  # fmt: skip
         if self.unknown_types:
-            text += (f"; rules of type {', '.join(self.unknown_types)} may or may not cover this machine "
-                     "(only DigitalOcean knows which addresses they stand for)")  # fmt: skip
-        return text
+            parts += (f"; rules of type {', '.join(self.unknown_types)} may or may not cover this machine "
+                      "(only DigitalOcean knows which addresses they stand for)",)  # fmt: skip
+        return parts
 
 
 def judge_access(rules: Sequence[JsonDict], address: str | None) -> AccessVerdict:

@@ -50,12 +50,38 @@ def test_an_untrusted_address_is_said_plainly_before_any_connection(locked: tupl
     assert "live:" not in result.stdout  # it did not connect and time out: it stopped first
 
 
+def _calls(fake: FakeDigitalOcean, url: str, *args: str) -> tuple[Any, list[tuple[str, str]]]:
+    before = len(fake.calls)
+    result = run(url, *args)
+    return result, [(c.method, c.path) for c in fake.calls[before:]]
+
+
+@pytest.mark.parametrize("command", [["status", "--no-advice"], ["terminate-idle", "--dry-run"],
+                                     ["fix", "--size", "20", "--dry-run"]])  # fmt: skip
+def test_without_my_ip_the_firewall_is_not_read(locked: tuple[FakeDigitalOcean, str, str], command: list[str]) -> None:
+    fake, url, cid = locked
+    result, calls = _calls(fake, url, *command, "--cluster", "app-db")
+    assert ("GET", f"/v2/databases/{cid}/firewall") not in calls, calls
+    assert calls.count(("GET", "/v2/databases")) == 1, calls  # one cluster lookup: the command's own
+    assert "trusted source" not in result.stderr and "cannot be checked" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", [["status", "--no-advice"], ["terminate-idle", "--dry-run"],
+                                     ["fix", "--size", "20", "--dry-run"]])  # fmt: skip
+def test_my_ip_costs_one_request(locked: tuple[FakeDigitalOcean, str, str], command: list[str]) -> None:
+    fake, url, cid = locked
+    _, without = _calls(fake, url, *command, "--cluster", "app-db")
+    result, with_ip = _calls(fake, url, *command, "--cluster", "app-db", "--my-ip", ME)
+    assert "tag may or may not cover" in result.stderr  # the check ran (and its verdict was worded)
+    assert len(with_ip) == len(without) + 1, (without, with_ip)
+    assert sorted(with_ip) == sorted([*without, ("GET", f"/v2/databases/{cid}/firewall")])
+
+
 def test_unknown_address_or_other_rule_types_are_warned_about(locked: tuple[FakeDigitalOcean, str, str]) -> None:
     _, url, _ = locked
-    result = run(url, "status", "--cluster", "app-db", "--no-advice")
-    assert "cannot be checked" in result.stderr and "--my-ip" in result.stderr
     result = run(url, "status", "--cluster", "app-db", "--no-advice", "--my-ip", ME)
     assert "tag may or may not cover" in result.stderr
+    assert "temporary_access" not in result.stderr and "--temporary-access" in result.stderr
 
 
 def test_temporary_access_adds_then_removes_exactly_its_rule(

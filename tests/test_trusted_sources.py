@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from do_pgpool._exceptions import ConfigError, PlanError
+from do_pgpool._exceptions import ConfigError, Param, PlanError
 from do_pgpool._trusted_sources import check_address, judge_access
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.api._poll import Backoff, WaitOptions
@@ -64,7 +64,7 @@ def test_verdicts() -> None:
     maybe = judge_access(OTHERS, ME)
     assert maybe.allowed is None and "droplet, tag may or may not cover" in maybe.describe()
     unknown = judge_access(OTHERS, None)
-    assert unknown.allowed is None and "cannot be checked" in unknown.describe() and "--my-ip" in unknown.describe()
+    assert unknown.allowed is None and "cannot be checked" in unknown.describe()
     with pytest.raises(ConfigError, match="IPv6"):
         check_address("2001:db8::1")
     with pytest.raises(ConfigError, match="not an IP address"):
@@ -215,3 +215,16 @@ def test_rule_is_gone_after_sigint(tmp_path: Path) -> None:
     report = json.loads(out)
     assert proc.returncode == 130 and report["interrupted"] and report["same"]
     assert ME not in {r["value"] for r in report["after"]} and len(report["after"]) == 3
+
+
+def test_the_verdict_names_parameters_and_the_cli_words_them_as_flags() -> None:
+    from do_pgpool.cli._access import render
+
+    unknown = judge_access([{"type": "tag", "value": "x"}], None)
+    refused = judge_access([{"type": "ip_addr", "value": "192.0.2.10"}], ME)
+    assert Param("my_ip", "ADDR") in unknown.parts() and Param("temporary_access") in refused.parts()
+    for verdict in (unknown, refused):
+        assert "--" not in verdict.describe()  # the library's words: parameter names, no flags
+        assert "temporary_access" in verdict.describe()
+        assert "--temporary-access" in render(verdict.parts()) and "temporary_access" not in render(verdict.parts())
+    assert "--my-ip ADDR" in render(unknown.parts())

@@ -39,6 +39,21 @@ def test_each_way_of_not_answering_names_the_host_and_what_to_check(driver_said:
     assert reason is not None and reason.startswith(expected)
 
 
+def test_no_answer_says_how_to_check_the_trusted_sources_in_flags_on_the_command_line() -> None:
+    import psycopg
+
+    from do_pgpool.cli._common import error_text
+    from do_pgpool.postgres._connect import database_error
+
+    url = "postgresql://doadmin:pw@db.example:25060/defaultdb"
+    timed_out = database_error(psycopg.OperationalError("connection timeout expired"), url, "connecting to")
+    assert timed_out.unreachable and "my_ip=ADDR" in str(timed_out) and "temporary_access" in str(timed_out)
+    assert "--my-ip ADDR" in error_text(timed_out) and "--temporary-access" in error_text(timed_out)
+    assert "my_ip" not in error_text(timed_out)
+    refused = database_error(psycopg.OperationalError("Connection refused"), url, "connecting to")
+    assert refused.unreachable and "my_ip" not in str(refused)  # a refusal is not the trusted sources
+
+
 def test_a_server_that_answered_is_not_unreachable() -> None:
     assert unreachable_reason('FATAL:  password authentication failed for user "doadmin"', "h", 1) is None
 

@@ -42,9 +42,9 @@ def status_command(
     from .._exceptions import DatabaseError
     from ..ops._status import cluster_status
 
-    with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access), \
+    with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access) as found, \
             tls.policy(gateway) as policy:
-        result = cluster_status(gateway, cluster, with_config=with_config, tls=policy)
+        result = cluster_status(gateway, found or cluster, with_config=with_config, tls=policy)
     if output == "json":
         emit_json(result.as_dict())
     else:
@@ -55,6 +55,8 @@ def status_command(
             click.echo(render_text())
     if result.usage is None:
         hint = sandbox_hint(api_url) if result.unreachable else None
+        if result.failure is not None:  # kept whole: its parameters are worded as flags
+            raise result.failure.extended(f"\n{hint}") if hint else result.failure
         message = (result.error or "live usage unavailable") + (f"\n{hint}" if hint else "")
         raise DatabaseError(message, saturated=result.saturated, unreachable=result.unreachable)
 
@@ -100,11 +102,11 @@ def terminate_idle_command(
     from ..ops._terminate_idle import terminate_idle
 
     with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access,
-                                                            dry_run=dry_run), \
+                                                            dry_run=dry_run) as found, \
             tls.policy(gateway, store=not dry_run) as policy:
         try:
             result = terminate_idle(
-                gateway, cluster, idle_for=idle_for, user=user, application=application,
+                gateway, found or cluster, idle_for=idle_for, user=user, application=application,
                 include_idle_in_transaction=include_idle_in_transaction, dry_run=dry_run, tls=policy,
             )  # fmt: skip
         except DatabaseError as exc:

@@ -100,12 +100,12 @@ def fix_command(
     with (
         secrets.prepare(inbound_user=pool.request.inbound_user) as spec,
         open_gateway(token, api_url) as gateway,
-        reachable(gateway, cluster, my_ip, temporary_access, dry_run=dry_run, refuse=False),
+        reachable(gateway, cluster, my_ip, temporary_access, dry_run=dry_run, refuse=False) as found,
         tls.policy(gateway, store=not dry_run) as policy,
     ):
         options = FixOptions(pool.request, replace(spec, tls=secret_tls), idle_for=idle_for, replace=pool.replace,
                              verify_timeout=verify_timeout, dry_run=dry_run, config=config)  # fmt: skip
-        result = fix(gateway, options, cluster=cluster, tls=policy)
+        result = fix(gateway, options, cluster=found or cluster, tls=policy)
     render_fix(result, output)
     hint = sandbox_hint(api_url) if result.status is not None and result.status.unreachable else None
     if hint:

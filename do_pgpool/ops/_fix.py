@@ -206,12 +206,12 @@ def fix(
     gateway: DigitalOcean,
     options: FixOptions | PoolRequest,
     *,
-    cluster: str | None = None,
+    cluster: str | Cluster | None = None,
     connect_fn: Callable[[str], PgConnection] = connect,
     tls: Callable[[Cluster], TLS] | None = None,
     **keywords: Any,
 ) -> FixResult:
-    """Run the remediation on ``cluster`` (name or uuid; None: the account's only PostgreSQL cluster).
+    """Run the remediation on ``cluster`` (name, uuid or a ``Cluster`` already read; None: the only PostgreSQL cluster).
 
     ``options`` is a :class:`FixOptions`. (A bare ``PoolRequest`` with the older keywords
     ``targets``, ``secret_name``, ``direct_secret_name``, ``private``, ``github``, ``redeploy``, ``secret_user``,
@@ -241,7 +241,7 @@ def fix(
 
     # 1. status: the API side first; a failure here leaves nothing to work on.
     try:
-        found = gateway.find_cluster(cluster)
+        found = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
         pools = tuple(gateway.list_connection_pools(found.id)) if found.is_postgres else ()
     except DoPgpoolError as exc:
         run.add(FixStep("status", "failed", "could not read the cluster from the API", error=exc,
@@ -346,7 +346,7 @@ def _status_step(status: ClusterStatus) -> FixStep:
     else:
         # Only the API side was read: the step did not do what it is for, and says so.
         summary = f"live usage unavailable: {(status.error or 'unknown').splitlines()[0]}"
-        return FixStep("status", "skipped", summary, details=tuple(status.lines()))
+        return FixStep("status", "skipped", summary, details=tuple(status.lines()), error=status.failure)
     return FixStep("status", "done", summary, details=tuple(status.lines()))
 
 

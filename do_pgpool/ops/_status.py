@@ -7,7 +7,7 @@ in production, the fake in tests); this module imports neither pydo nor the gate
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._budget import connection_limit
@@ -38,6 +38,8 @@ class ClusterStatus:
     unreachable: bool = False
     #: the settings that matter (``ops._config.config_values``: dotted keys), when asked for; None: not read
     config: dict[str, Any] | None = None
+    #: the connection failure behind ``error``, kept whole so that a front end can word its parameters
+    failure: DatabaseError | None = field(default=None, compare=False, repr=False)
 
     @property
     def budget_limit(self) -> int | None:
@@ -121,7 +123,7 @@ def _pairs(counts: dict[str, int]) -> str:
 
 def cluster_status(
     gateway: DatabasesAPI,
-    cluster: str | None,
+    cluster: str | Cluster | None,
     *,
     connect_fn: Callable[[str], PgConnection] = connect,
     with_config: bool = False,
@@ -134,9 +136,10 @@ def cluster_status(
 
     A refusal because the server is full is part of the answer (``saturated=True``, with what can still be
     done in ``error``), as is any other connection failure; API errors propagate. ``tls`` gives the cluster's
-    sslmode and CA (``ops._tls.TLSPolicy``); None: the URI's own ``sslmode=require``.
+    sslmode and CA (``ops._tls.TLSPolicy``); None: the URI's own ``sslmode=require``. A ``Cluster`` already
+    read is used as it is (one request fewer).
     """
-    found = gateway.find_cluster(cluster)
+    found = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
     pools: Sequence[Pool] = gateway.list_connection_pools(found.id) if found.is_postgres else ()
     config = config_values(gateway.get_config(found.id)) if with_config and found.is_postgres else None
     status, conn = live_status(found, tuple(pools), connect_fn, tls)
@@ -163,10 +166,10 @@ def live_status(
         conn = tls_connect(connect_fn, tls, found)(info.uri)
     except DatabaseError as exc:
         return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated,
-                             unreachable=exc.unreachable), None  # fmt: skip
+                             unreachable=exc.unreachable, failure=exc), None  # fmt: skip
     try:
         return ClusterStatus(found, pools, snapshot(conn)), conn
     except DatabaseError as exc:
         conn.close()
         return ClusterStatus(found, pools, None, error=str(exc), saturated=exc.saturated,
-                             unreachable=exc.unreachable), None  # fmt: skip
+                             unreachable=exc.unreachable, failure=exc), None  # fmt: skip

@@ -49,7 +49,7 @@ class IdleResult:
 
 def terminate_idle(
     gateway: DatabasesAPI,
-    cluster: str | None = None,
+    cluster: str | Cluster | None = None,
     *,
     idle_for: float = 300,
     user: str | None = None,
@@ -65,9 +65,9 @@ def terminate_idle(
     ``include_idle_in_transaction`` (their transaction is rolled back). Never the tool's own session, never
     non-client backends; a session that ran a query since it was listed is left alone. Needs one free slot.
     Raises CredentialsMissingError when the API gave no password, DatabaseError when the server refused
-    (``saturated``: it is full; ``unreachable``: nothing answered).
+    (``saturated``: it is full; ``unreachable``: nothing answered). A ``Cluster`` already read is used as it is.
     """
-    found = gateway.find_cluster(cluster)
+    found = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
     if found.connection is None or not found.connection.has_password:
         raise CredentialsMissingError(f"{NO_PASSWORD} (cluster {found.name})")
     with tls_connect(connect_fn, tls, found)(found.connection.uri) as conn:

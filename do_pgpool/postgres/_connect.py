@@ -17,10 +17,11 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 
 from .._dburl import mask_secrets_in, mask_url
-from .._exceptions import DatabaseError
+from .._exceptions import DatabaseError, Param, Part
 from .._tls import TLS
 
 __all__ = [
+    "ACCESS_HINT",
     "SATURATED_ADVICE",
     "TLS_ADVICE",
     "PgConnection",
@@ -102,6 +103,19 @@ def _host_port(url: str) -> tuple[str, int]:
         return "the database host", 5432
 
 
+def _timed_out(detail: str) -> bool:
+    lowered = detail.lower()
+    return any(m in lowered for m in ("timeout expired", "timed out", "no route to host", "network is unreachable"))
+
+
+#: the last line of a "did not answer" failure: how to check this machine against the trusted sources (the
+#: address is not read before connecting unless given, which costs no request when the way is open)
+ACCESS_HINT: tuple[Part, ...] = (
+    "\nTo check this machine's address against the cluster's trusted sources pass ", Param("my_ip", "ADDR"),
+    "; to let it in for this run only, add ", Param("temporary_access"), ".",
+)
+
+
 def unreachable_reason(detail: str, host: str, port: int) -> str | None:
     """Why no server answered (from the driver's message), with what to check; None if a server answered."""
     lowered = detail.lower()
@@ -111,7 +125,7 @@ def unreachable_reason(detail: str, host: str, port: int) -> str | None:
     if "connection refused" in lowered:
         return (f"nothing accepts connections at {host} port {port} (connection refused); check the port and that "
                 "the cluster is online")  # fmt: skip
-    if any(m in lowered for m in ("timeout expired", "timed out", "no route to host", "network is unreachable")):
+    if _timed_out(detail):
         return (f"{host} port {port} did not answer; check that this machine's IP address is among the cluster's "
                 "trusted sources and that no firewall blocks the port")  # fmt: skip
     return None
@@ -156,7 +170,8 @@ def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
                              f"{detail}", tls_failed=True)  # fmt: skip
     reason = unreachable_reason(detail, *_host_port(url))
     if reason is not None:
-        return DatabaseError(f"cannot reach PostgreSQL: {reason}.\n{doing} {mask_url(url)} failed: {detail}",
+        hint = ACCESS_HINT if _timed_out(detail) else ()
+        return DatabaseError([f"cannot reach PostgreSQL: {reason}.\n{doing} {mask_url(url)} failed: {detail}", *hint],
                              unreachable=True, login_retry=login_retry)  # fmt: skip
     return DatabaseError(f"{doing} {mask_url(url)} failed: {detail}", login_retry=login_retry)
 

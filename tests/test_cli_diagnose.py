@@ -129,3 +129,94 @@ def test_status_config_shows_the_settings_that_matter(api: str, pgbouncer_server
     assert result.exit_code == 0, result.output
     assert "settings: all at DigitalOcean's defaults" in result.stdout
     assert "settings:" not in run(api, "status", "--no-advice").stdout
+
+
+# -- the headroom gate (--fail-at) and monitoring numbers (-o prometheus) -------------------------------------
+
+
+@pytest.mark.parametrize(("leaked", "fail_at", "code"), [
+    (5, "near", 0), (18, "near", 4), (18, "saturated", 0), (22, "near", 4), (22, "saturated", 4),
+])  # fmt: skip
+def test_fail_at_gates_on_the_verdict_with_its_own_exit_code(
+    api: str, pgbouncer_server: RealServers, leaked: int, fail_at: str, code: int
+) -> None:
+    """ok (6 of 22), near (19 of 22), saturated (refused: the server is full) against each level."""
+    with ExitStack() as stack:
+        _leak(stack, pgbouncer_server, leaked)
+        result = run(api, "status", "--no-advice", "--fail-at", fail_at)
+    assert result.exit_code == code, result.output
+    if code == 4:
+        assert f"Headroom gate (--fail-at {fail_at}): " in result.stderr
+        assert "non-superuser connection slots in use" in result.stderr
+        assert ("do-pgpool restart --app" in result.stderr) == (leaked == 22)  # a full server: what can be done
+    else:
+        assert "Headroom gate" not in result.stderr
+    assert_no_secrets(result, pgbouncer_server)
+
+
+def test_without_fail_at_a_near_server_exits_0(api: str, pgbouncer_server: RealServers) -> None:
+    with ExitStack() as stack:
+        _leak(stack, pgbouncer_server, 18)
+        result = run(api, "status", "--no-advice")
+    assert result.exit_code == 0, result.output
+    assert "verdict: near the limit: 19 of 22" in result.stdout
+
+
+def _families(text: str) -> dict[str, Any]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def _values(family: Any, label: str) -> dict[str, float]:
+    return {s.labels[label]: s.value for s in family.samples}
+
+
+def test_prometheus_output_is_read_by_a_real_parser_and_matches_the_json(
+    api: str, pgbouncer_server: RealServers
+) -> None:
+    with ExitStack() as stack:
+        _leak(stack, pgbouncer_server, 7, app='web "blue"\\1')  # a label value that needs escaping
+        _leak(stack, pgbouncer_server, 3, app="worker")
+        prom = run(api, "status", "-o", "prometheus")
+        data = json.loads(run(api, "status", "-o", "json").stdout)
+    assert prom.exit_code == 0, prom.output
+    families = _families(prom.stdout)
+    assert all(f.type == "gauge" and f.documentation for f in families.values())
+    for family in families.values():
+        assert {s.labels["cluster"] for s in family.samples} == {"app-db"}
+
+    def one(name: str) -> float:
+        (sample,) = families[name].samples
+        return float(sample.value)
+
+    usage, verdict = data["usage"], data["verdict"]
+    assert one("do_pgpool_live_usage_read") == 1
+    assert one("do_pgpool_budget_connections") == data["budget"]["limit"] == 22
+    assert one("do_pgpool_pooled_connections") == data["budget"]["pooled"] == 20
+    assert one("do_pgpool_max_connections") == usage["max_connections"]
+    assert one("do_pgpool_superuser_reserved_connections") == usage["superuser_reserved_connections"]
+    assert one("do_pgpool_connection_limit") == usage["limit"]
+    assert one("do_pgpool_connections_used") == verdict["used"] == 11
+    assert one("do_pgpool_connections_free") == verdict["free"]
+    assert _values(families["do_pgpool_connections"], "state") == usage["by_state"]
+    assert _values(families["do_pgpool_connections_by_user"], "user") == usage["by_user"]
+    assert _values(families["do_pgpool_connections_by_application"], "application") == usage["by_application"]
+    assert usage["by_application"]['web "blue"\\1'] == 7
+    assert _values(families["do_pgpool_pool_size"], "pool") == {p["name"]: p["size"] for p in data["pools"]}
+    (level,) = families["do_pgpool_verdict_level"].samples
+    assert (level.labels["level"], level.value) == (verdict["level"], 0)
+    assert_no_secrets(prom, pgbouncer_server)
+
+
+def test_prometheus_output_of_a_full_server_says_so_and_exits_1(api: str, pgbouncer_server: RealServers) -> None:
+    with ExitStack() as stack:
+        _leak(stack, pgbouncer_server, 22)
+        result = run(api, "status", "-o", "prometheus")
+    assert result.exit_code == 1
+    families = _families(result.stdout)
+    assert families["do_pgpool_live_usage_read"].samples[0].value == 0
+    assert "do_pgpool_connections" not in families  # nothing was read: no made-up counts
+    (level,) = families["do_pgpool_verdict_level"].samples
+    assert (level.labels["level"], level.value) == ("saturated", 2)
+    assert "refused the connection because it is full" in result.stderr

@@ -47,6 +47,7 @@ def test_every_flag_in_the_exit_codes_is_an_option_of_that_command(name: str) ->
     mentioned = {flag for meaning in codes.values() for flag in re.findall(r"--[a-z][a-z-]*", meaning)}
     assert mentioned <= flags_of(cmd), f"{name} --help names {sorted(mentioned - flags_of(cmd))}"
     assert ("3" in codes) == ("--check" in flags_of(cmd)), name
+    assert ("4" in codes) == ("--fail-at" in flags_of(cmd)), name
     if "--dry-run" in flags_of(cmd):
         assert "--dry-run" in codes["0"], name
     assert ("secret target" in codes.get("1", "")) == ("--secret" in flags_of(cmd)), name
@@ -64,12 +65,17 @@ def test_the_exit_codes_follow_the_options() -> None:
     assert "secret target" not in (bare.epilog or "")
     assert "or --dry-run" in (full.epilog or "") and "3  with --check" in (full.epilog or "")
     assert "a failed secret target" in (full.epilog or "")
+    assert "4  " not in (full.epilog or "")
+    gated = ClusterCommand("gated", params=[click.Option(["--fail-at"])])
+    assert "    4  with --fail-at: the verdict is at or beyond the given level" in (gated.epilog or "")
 
 
 def test_the_top_level_exit_codes_name_the_command_of_check() -> None:
     codes = exit_codes(help_of())
     assert codes["3"].startswith("ensure-pool --check only")
     assert "--check" in flags_of(command("ensure-pool"))
+    assert codes["4"].startswith("status --fail-at only")
+    assert "--fail-at" in flags_of(command("status"))
 
 
 @pytest.mark.parametrize("name", ["", *NAMES])

@@ -25,6 +25,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_PENDING = 3
+EXIT_HEADROOM = 4  # status --fail-at: the verdict reached the level a pipeline gates on
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 INTERRUPTED_MESSAGE = (
@@ -38,6 +39,7 @@ Exit codes:
     1  operational failure: API error, budget, conflict, timeout, a failed secret target
     2  usage: bad options or configuration, found before any request
     3  ensure-pool --check only: changes are pending
+    4  status --fail-at only: the verdict is at or beyond the given level
   130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish
 """
 
@@ -59,6 +61,8 @@ def exit_codes_help(command: click.Command) -> str:
     ]
     if "check" in names:
         lines.append("    3  with --check: changes are pending")
+    if "fail_at" in names:
+        lines.append("    4  with --fail-at: the verdict is at or beyond the given level (a deploy gate)")
     lines.append("  130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish")
     return "\n".join(lines) + "\n"
 

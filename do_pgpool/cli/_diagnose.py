@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ._access import access_options, reachable
-from ._common import Duration, command, dry_run_option, emit_json, open_gateway, output_option
+from ._common import EXIT_HEADROOM, Duration, command, dry_run_option, emit_json, open_gateway, output_option
 from ._sandbox import sandbox_hint
 from ._tls_options import TLSOptions, tls_options
+
+if TYPE_CHECKING:
+    from ..postgres._usage import Verdict
 
 
 @command("status")
@@ -15,12 +20,15 @@ from ._tls_options import TLSOptions, tls_options
               help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
 @click.option("--config", "with_config", is_flag=True,
               help="Also show the settings ensure-config manages (one more request: GET .../config).")  # fmt: skip
+@click.option("--fail-at", type=click.Choice(["near", "saturated"]), default=None,
+              help=f"A deploy gate: exit {EXIT_HEADROOM} when the verdict is at or beyond this level.")  # fmt: skip
 @tls_options()
 @access_options
-@output_option
+@click.option("-o", "--output", type=click.Choice(["text", "json", "prometheus"]), default="text", show_default=True,
+              help="text for people; json for scripts; prometheus: text exposition for monitoring.")  # fmt: skip
 def status_command(
-    token: str | None, api_url: str, cluster: str | None, advice: bool, with_config: bool, tls: TLSOptions,
-    my_ip: str | None, temporary_access: bool, output: str,
+    token: str | None, api_url: str, cluster: str | None, advice: bool, with_config: bool, fail_at: str | None,
+    tls: TLSOptions, my_ip: str | None, temporary_access: bool, output: str,
 ) -> None:
     """Show the cluster's connection budget, its pools and live usage, with a verdict.
 
@@ -34,9 +42,16 @@ def status_command(
     sslmode=verify-full with the cluster's CA (see --sslmode, --ca-file).
 
     \b
+    --fail-at near|saturated gates a deploy: exit 4 when the verdict is at or beyond that level (a server
+    that refuses because it is full is saturated). -o prometheus prints gauges (do_pgpool_...) for a
+    textfile collector: budget, limits, pools, connections by state, user and application, the verdict.
+
+    \b
     Examples:
       do-pgpool status --cluster app-db
       do-pgpool status -o json | jq .verdict.level
+      do-pgpool status --fail-at near && ./deploy.sh
+      do-pgpool status -o prometheus > /var/lib/node_exporter/do_pgpool.prom
     """
     from .._advice import render_text
     from .._exceptions import DatabaseError
@@ -47,18 +62,37 @@ def status_command(
         result = cluster_status(gateway, found or cluster, with_config=with_config, tls=policy)
     if output == "json":
         emit_json(result.as_dict())
+    elif output == "prometheus":
+        from ._prometheus import prometheus_text
+
+        click.echo(prometheus_text(result), nl=False)
     else:
         for line in result.lines():
             click.echo(line)
         if advice and result.usage is not None and result.pools:
             click.echo("")
             click.echo(render_text())
+    gate(result.verdict, fail_at, detail=result.error)
     if result.usage is None:
         hint = sandbox_hint(api_url) if result.unreachable else None
         if result.failure is not None:  # kept whole: its parameters are worded as flags
             raise result.failure.extended(f"\n{hint}") if hint else result.failure
         message = (result.error or "live usage unavailable") + (f"\n{hint}" if hint else "")
         raise DatabaseError(message, saturated=result.saturated, unreachable=result.unreachable)
+
+
+def gate(verdict: Verdict | None, fail_at: str | None, detail: str | None = None) -> None:
+    """``--fail-at``: stop with EXIT_HEADROOM when the verdict is at or beyond the level. No verdict (the server
+    could not be read, and not because it is full) is an ordinary failure, left to the caller. ``detail``: why
+    live usage is missing (a full server's message says what can still be done)."""
+    if fail_at is None or verdict is None:
+        return
+    order = ("ok", "near", "saturated")
+    if order.index(verdict.level) >= order.index(fail_at):
+        click.echo(f"Headroom gate (--fail-at {fail_at}): {verdict.describe()}", err=True)
+        if detail:
+            click.echo(detail, err=True)
+        raise click.exceptions.Exit(EXIT_HEADROOM)
 
 
 @command("terminate-idle")

@@ -220,3 +220,38 @@ def test_prometheus_output_of_a_full_server_says_so_and_exits_1(api: str, pgboun
     (level,) = families["do_pgpool_verdict_level"].samples
     assert (level.labels["level"], level.value) == ("saturated", 2)
     assert "refused the connection because it is full" in result.stderr
+
+
+# -- status --watch: on the wait clock, nothing sleeps ----------------------------------------------------------
+
+
+def test_watch_redraws_live_usage_until_the_timeout_without_sleeping(api: str, pgbouncer_server: RealServers) -> None:
+    from click.testing import CliRunner
+
+    from do_pgpool.cli import main
+    from do_pgpool.cli._progress import WaitClock
+    from do_pgpool.testing import FakeClock
+
+    fake = FakeClock()
+    with ExitStack() as stack:
+        def sleep(seconds: float) -> None:  # between two frames, 3 more sessions appear
+            fake.sleep(seconds)
+            _leak(stack, pgbouncer_server, 3)
+
+        result = CliRunner().invoke(
+            main, ["status", "--api-url", api, "--no-advice", "--watch", "10", "--timeout", "35"],
+            env={"DIGITALOCEAN_TOKEN": TOKEN}, obj=WaitClock(clock=fake, sleep=sleep), catch_exceptions=False,
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert fake.sleeps == [10, 10, 10]  # frames at 0, 10, 20, 30 s; 5 s left is less than one more interval
+    lives = [line for line in result.stdout.splitlines() if line.startswith("live: ")]
+    assert [line.split(" client")[0] for line in lives] == ["live: 1", "live: 4", "live: 7", "live: 10"]
+    assert result.stdout.count("every 10 s, ") == 4 and "every 10 s, 35 s left" in result.stdout
+    assert_no_secrets(result, pgbouncer_server)
+
+
+@pytest.mark.parametrize("extra", [["-o", "json"], ["-o", "prometheus"], ["--fail-at", "near"]])
+def test_watch_is_a_terminal_view_only(api: str, extra: list[str]) -> None:
+    result = run(api, "status", "--watch", *extra)
+    assert result.exit_code == 2
+    assert "--watch is a view for a terminal" in result.stderr

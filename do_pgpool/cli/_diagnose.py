@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -12,6 +14,11 @@ from ._sandbox import sandbox_hint
 from ._tls_options import TLSOptions, tls_options
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._models import Cluster
+    from .._tls import TLS
+    from ..ops._status import ClusterStatus
     from ..postgres._usage import Verdict
 
 
@@ -22,13 +29,16 @@ if TYPE_CHECKING:
               help="Also show the settings ensure-config manages (one more request: GET .../config).")  # fmt: skip
 @click.option("--fail-at", type=click.Choice(["near", "saturated"]), default=None,
               help=f"A deploy gate: exit {EXIT_HEADROOM} when the verdict is at or beyond this level.")  # fmt: skip
+@click.option("--watch", type=Duration(positive=True), is_flag=False, flag_value=5.0, default=None,
+              metavar="[SECONDS]",
+              help="Refresh the live part every SECONDS (default 5) until --timeout or Ctrl-C.")  # fmt: skip
 @tls_options()
 @access_options
 @click.option("-o", "--output", type=click.Choice(["text", "json", "prometheus"]), default="text", show_default=True,
               help="text for people; json for scripts; prometheus: text exposition for monitoring.")  # fmt: skip
 def status_command(
     token: str | None, api_url: str, cluster: str | None, advice: bool, with_config: bool, fail_at: str | None,
-    tls: TLSOptions, my_ip: str | None, temporary_access: bool, output: str,
+    watch: float | None, tls: TLSOptions, my_ip: str | None, temporary_access: bool, output: str,
 ) -> None:
     """Show the cluster's connection budget, its pools and live usage, with a verdict.
 
@@ -45,6 +55,8 @@ def status_command(
     --fail-at near|saturated gates a deploy: exit 4 when the verdict is at or beyond that level (a server
     that refuses because it is full is saturated). -o prometheus prints gauges (do_pgpool_...) for a
     textfile collector: budget, limits, pools, connections by state, user and application, the verdict.
+    --watch [SECONDS] redraws the report every SECONDS (5 by default; the API is read once, the server each
+    time) until --timeout (5m by default) or Ctrl-C.
 
     \b
     Examples:
@@ -57,9 +69,14 @@ def status_command(
     from .._exceptions import DatabaseError
     from ..ops._status import cluster_status
 
+    if watch is not None and (output != "text" or fail_at is not None):
+        raise click.UsageError("--watch is a view for a terminal: it takes neither -o json|prometheus nor --fail-at")
     with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access) as found, \
             tls.policy(gateway) as policy:
         result = cluster_status(gateway, found or cluster, with_config=with_config, tls=policy)
+        if watch is not None:
+            _watch(result, watch, policy)
+            return
     if output == "json":
         emit_json(result.as_dict())
     elif output == "prometheus":
@@ -79,6 +96,33 @@ def status_command(
             raise result.failure.extended(f"\n{hint}") if hint else result.failure
         message = (result.error or "live usage unavailable") + (f"\n{hint}" if hint else "")
         raise DatabaseError(message, saturated=result.saturated, unreachable=result.unreachable)
+
+
+def _watch(first: ClusterStatus, every: float, tls: Callable[[Cluster], TLS]) -> None:
+    """Redraw the report every ``every`` seconds until the run's --timeout: the cluster and pools as first read
+    (no more API requests), live usage read again each time. Sleeps and time come from the wait clock."""
+    from ..ops._status import live_status
+    from ._common import run_deadline
+    from ._progress import wait_clock
+
+    deadline, clock = run_deadline(), wait_clock()
+    result = first
+    while True:
+        if sys.stdout.isatty():
+            click.clear()
+        left = deadline.remaining()
+        click.echo(f"every {every:g} s, {left:.0f} s left (--timeout); Ctrl-C stops")
+        for line in result.lines():
+            click.echo(line)
+        if left < every:
+            return
+        clock.sleep(every)
+        click.echo("")
+        result, conn = live_status(first.cluster, first.pools, tls=tls)
+        if conn is not None:
+            conn.close()
+        if first.config is not None:
+            result = replace(result, config=first.config)
 
 
 def gate(verdict: Verdict | None, fail_at: str | None, detail: str | None = None) -> None:

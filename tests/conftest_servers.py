@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from do_pgpool.testing import FakeDigitalOcean
+from do_pgpool.testing._backend import FakeCluster
 from do_pgpool.testing._servers import PoolAlias, RealServers, ServersUnavailable
 
 #: The pool every real-server test can use, named like a DigitalOcean pool (``<db>-pool``), size 20.
@@ -103,3 +105,12 @@ def empty_pg(pg_server: RealServers) -> RealServers:
     """``pg_server`` with no client backend left over from earlier tests (so counts are exact)."""
     kick_client_backends(pg_server)
     return pg_server
+
+
+def local_cluster(fake: FakeDigitalOcean, servers: RealServers, name: str = "app-db") -> FakeCluster:
+    """Add to ``fake`` a 1 GiB cluster (budget 22) that *is* the local PostgreSQL: its connection, its pools'
+    port (the local PgBouncer), the password, and ``/ca`` serving the CA that issued the servers' certificate."""
+    cluster = fake.add_cluster(name, size="db-s-1vcpu-1gb", host=servers.host, port=servers.pg_port,
+                               pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
+    cluster.ca_pem = servers.ca_pem
+    return cluster

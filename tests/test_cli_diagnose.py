@@ -16,7 +16,7 @@ from click.testing import Result
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._servers import RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
-from tests.conftest_servers import POOL_NAME
+from tests.conftest_servers import POOL_NAME, local_cluster
 
 TOKEN = "dop_v1_" + "d" * 8 + "diagnose-cli-token"
 
@@ -27,10 +27,7 @@ pytestmark = pytest.mark.postgres
 def api(pgbouncer_server: RealServers, empty_pg: RealServers) -> Iterator[str]:
     """A fake API whose cluster ``app-db`` (1 GiB) is the local PostgreSQL, with the local pool of 20."""
     fake = FakeDigitalOcean()
-    cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host="127.0.0.1", port=pgbouncer_server.pg_port,
-                               pool_port=pgbouncer_server.bouncer_port, password=pgbouncer_server.password,
-                               version="15")  # fmt: skip
-    cluster.ca_pem = pgbouncer_server.ca_pem  # /ca: the CA that issued the local servers' certificate
+    cluster = local_cluster(fake, pgbouncer_server)
     fake.add_pool(cluster, POOL_NAME, 20)
     with fake.serve() as url:
         yield url

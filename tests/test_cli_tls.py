@@ -17,7 +17,7 @@ from do_pgpool.testing._db_models import FakeCluster
 from do_pgpool.testing._errors import FakeAPIError
 from do_pgpool.testing._servers import RealServers
 from tests.cli_runner import assert_none_shown, invoke
-from tests.conftest_servers import POOL_NAME
+from tests.conftest_servers import POOL_NAME, local_cluster
 
 TOKEN = "dop_v1_" + "t" * 8 + "tls-cli-token"
 pytestmark = pytest.mark.postgres
@@ -39,9 +39,7 @@ def wrong_pem(tmp_path_factory: pytest.TempPathFactory) -> str:
 def fake(pgbouncer_server: RealServers) -> FakeDigitalOcean:
     fake = FakeDigitalOcean()
     s = pgbouncer_server
-    cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host=s.host, port=s.pg_port,
-                               pool_port=s.bouncer_port, password=s.password, version="15")  # fmt: skip
-    cluster.ca_pem = s.ca_pem
+    cluster = local_cluster(fake, s)
     fake.add_pool(cluster, POOL_NAME, 20)
     return fake
 

@@ -13,7 +13,7 @@ import pytest
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._servers import RealServers
 from tests.cli_runner import assert_none_shown, invoke
-from tests.conftest_servers import POOL_NAME
+from tests.conftest_servers import POOL_NAME, local_cluster
 
 TOKEN = "dop_v1_" + "f" * 8 + "firewall-cli-token"
 ME = "203.0.113.7"
@@ -26,10 +26,7 @@ run = functools.partial(invoke, token=TOKEN)
 @pytest.fixture
 def locked(pgbouncer_server: RealServers, empty_pg: RealServers) -> Iterator[tuple[FakeDigitalOcean, str, str]]:
     fake = FakeDigitalOcean()
-    cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host="127.0.0.1", port=pgbouncer_server.pg_port,
-                               pool_port=pgbouncer_server.bouncer_port, password=pgbouncer_server.password,
-                               version="15")  # fmt: skip
-    cluster.ca_pem = pgbouncer_server.ca_pem  # /ca: the CA that issued the local servers' certificate
+    cluster = local_cluster(fake, pgbouncer_server)
     fake.add_pool(cluster, POOL_NAME, 20)
     fake.databases.update_firewall_rules(cluster.id, {"rules": OTHERS})
     with fake.serve() as url:

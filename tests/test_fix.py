@@ -31,7 +31,7 @@ from do_pgpool.targets._parse import parse_target
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._servers import PoolAlias, RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
-from tests.conftest_servers import kick_client_backends
+from tests.conftest_servers import kick_client_backends, local_cluster
 
 pytestmark = pytest.mark.postgres
 
@@ -69,9 +69,7 @@ def servers(bouncer: RealServers) -> RealServers:
 def fake(servers: RealServers) -> FakeDigitalOcean:
     """Cluster ``app-db`` (1 GiB: budget 22) is the local PostgreSQL; its pools are served by the local PgBouncer."""
     fake = FakeDigitalOcean()
-    cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host=servers.host, port=servers.pg_port,
-                               pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
-    cluster.ca_pem = servers.ca_pem  # /ca: the CA that issued the local servers' certificate
+    local_cluster(fake, servers)
     return fake
 
 

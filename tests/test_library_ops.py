@@ -14,7 +14,7 @@ import pytest
 import do_pgpool as lib
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._servers import RealServers, psycopg_connect
-from tests.conftest_servers import POOL_NAME
+from tests.conftest_servers import POOL_NAME, local_cluster
 
 TOKEN = "dop_v1_" + "a" * 8 + "library-ops-token"
 
@@ -106,10 +106,7 @@ def test_terminate_idle_lists_on_a_dry_run_then_frees_the_slots(
     pgbouncer_server: RealServers, empty_pg: RealServers
 ) -> None:
     fake = FakeDigitalOcean()
-    cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host="127.0.0.1", port=pgbouncer_server.pg_port,
-                               pool_port=pgbouncer_server.bouncer_port, password=pgbouncer_server.password,
-                               version="15")  # fmt: skip
-    cluster.ca_pem = pgbouncer_server.ca_pem  # /ca: the CA that issued the local servers' certificate
+    cluster = local_cluster(fake, pgbouncer_server)
     fake.add_pool(cluster, POOL_NAME, 20)
     with ExitStack() as stack, lib.DigitalOcean(TOKEN, http=fake.http_client(TOKEN)) as gateway:
         leaked: list[psycopg.Connection[Any]] = [

@@ -19,7 +19,7 @@ from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._errors import FakeAPIError
 from do_pgpool.testing._servers import PoolAlias, RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
-from tests.conftest_servers import kick_client_backends
+from tests.conftest_servers import kick_client_backends, local_cluster
 
 pytestmark = pytest.mark.postgres
 
@@ -39,9 +39,7 @@ def servers(pgbouncer_server: RealServers) -> RealServers:
 @pytest.fixture
 def fake(servers: RealServers) -> FakeDigitalOcean:
     fake = FakeDigitalOcean()
-    cluster = fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host=servers.host, port=servers.pg_port,
-                               pool_port=servers.bouncer_port, password=servers.password, version="15")  # fmt: skip
-    cluster.ca_pem = servers.ca_pem  # /ca: the CA that issued the local servers' certificate
+    local_cluster(fake, servers)
     fake.add_pool("app-db", POOL, 5)
     fake.add_pool("app-db", "web", 8, mode="session")
     return fake

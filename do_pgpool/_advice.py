@@ -41,6 +41,22 @@ DJANGO_DATABASE_SETTINGS: dict[str, Any] = {
 SQLALCHEMY_ENGINE_KWARGS: dict[str, Any] = {"connect_args": dict(PSYCOPG_CONNECT_KWARGS)}
 #: asyncpg: no statement cache (it prepares every query).
 ASYNCPG_CONNECT_KWARGS: dict[str, Any] = {"statement_cache_size": 0}
+# Settings as data, per stack, for the real-driver tests to feed to the drivers (the names are a contract with
+# tests/; values follow the sources in docs/app-settings.md).
+#: SQLAlchemy with asyncpg: create_async_engine(url, poolclass=NullPool, connect_args=...), plus in code (a
+#: function is not data) prepared_statement_name_func=lambda: f"__asyncpg_{uuid4()}__".
+SQLALCHEMY_ASYNCPG_CONNECT_ARGS: dict[str, Any] = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+#: postgres.js (and Drizzle on it): postgres(url, {prepare: false}).
+POSTGRES_JS_OPTIONS: dict[str, Any] = {"prepare": False}
+#: Prisma <= 6 on a pool whose protocol-level prepared statements break: added to the pool URL's query.
+PRISMA_POOL_URL_PARAMS: dict[str, str] = {"pgbouncer": "true"}
+#: Go pgx v5 / v4: connection-string parameters.
+PGX5_URL_PARAMS: dict[str, str] = {"default_query_exec_mode": "exec"}
+PGX4_URL_PARAMS: dict[str, str] = {"statement_cache_mode": "describe"}
+#: Java JDBC (pgjdbc): URL parameter.
+JDBC_URL_PARAMS: dict[str, str] = {"prepareThreshold": "0"}
+#: Rails / ActiveRecord: database.yml entries (or URL parameters of the same names).
+RAILS_DATABASE_SETTINGS: dict[str, Any] = {"prepared_statements": False, "advisory_locks": False}
 
 
 @dataclass(frozen=True)

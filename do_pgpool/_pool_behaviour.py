@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Behaviour", "Feature", "Measurement", "PoolBehaviour"]
 
@@ -68,6 +69,19 @@ class PoolBehaviour:
     def works(self, feature: Feature) -> bool:
         """True only when measured to work: unknown counts as broken (advice errs on the safe side)."""
         return self.behaviour(feature) is Behaviour.WORKS
+
+    def as_dict(self) -> dict[str, Any]:
+        """For ``-o json``; :meth:`from_dict` reads it back (a saved probe feeds ``advice`` later)."""
+        return {m.feature.value: {"behaviour": m.behaviour.value, "detail": m.detail} for m in self.measurements}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PoolBehaviour:
+        """The inverse of :meth:`as_dict`; unknown feature names are ignored (a newer probe's output)."""
+        known = {f.value: f for f in Feature}
+        return cls(tuple(
+            Measurement(known[name], Behaviour(entry["behaviour"]), str(entry.get("detail", "")))
+            for name, entry in data.items() if name in known
+        ))
 
     @property
     def prepared_statements_work(self) -> bool:

@@ -26,8 +26,13 @@ windows; digitalocean-api.md §8). ``RateLimiter`` implements the gateway's ``Re
   requests, so the oldest of them was sent no earlier than the request that many places back among those sent
   up to the answered one, and ``reset`` is at or after it + the window. The smallest ``reset - that send time``
   seen is an upper bound that tightens with each answer (whole-second resets land on different fractions), and
-  a window of that length joins ours: pacing to the millisecond instead of waiting for a rounded-up reset. A
-  429 while it paces (our clock apart from DigitalOcean's) drops it for good: back to waiting for ``reset``.
+  a window of that length joins ours: pacing to the millisecond instead of waiting for a rounded-up reset. Once
+  a run has had to wait for it (it has more requests than one window holds), its requests are also spread
+  evenly, one every ``seconds / requests``: the same rate as bursts, but each answer's oldest request is then
+  sent at another fraction of a second, so the estimate tightens to within a few hundredths of the window
+  (bursts paced by it start at the same fraction after every reset, and the estimate stalls up to 0.5 s
+  above it). A run that never waits still bursts. A 429 while it paces (our clock apart from DigitalOcean's)
+  drops it for good: back to waiting for ``reset``.
 - A 429 (or a 503 with ``retry-after``) pauses every thread. ``retry-after`` wins when present: a burst 429
   also says ``remaining: 0`` with a ``reset`` up to an hour away, which is about the hourly quota, not this
   wait. Without it, a 429 waits for ``reset``.
@@ -158,6 +163,7 @@ class RateLimiter:
         self._learned: Window | None = None  # the server's window, estimated from the answers
         self._learning = True  # until a 429 shows the estimate cannot be trusted
         self._last_sent: float | None = None
+        self._spreading = False  # a wait was needed under the learned window: spread its requests from now on
         self._paused_until = 0.0
         self._pause_reason = ""
         self._server_limit: int | None = None
@@ -314,6 +320,7 @@ class RateLimiter:
         self._last_sent = now
         self._requests += 1
         if waited > 0:
+            self._spreading = self._learned is not None
             self._waits += 1
             self._waited += waited
         if self._server_remaining is not None:
@@ -369,6 +376,9 @@ class RateLimiter:
             elif len(answered) > room:
                 # the answered request `room` places from the newest must leave the window first
                 later(answered[len(answered) - room - 1] + span, why)
+        learned = self._learned
+        if learned is not None and self._spreading and self._last_sent is not None:
+            later(self._last_sent + learned.seconds / learned.requests, "DigitalOcean's rate limit, spread evenly")
         later(self._paused_until, self._pause_reason)
         remaining, reset = self._server_remaining, self._server_reset
         if remaining is not None:

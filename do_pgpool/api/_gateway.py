@@ -38,7 +38,7 @@ from .._redact import remember_passwords
 from .._version import __version__
 from ._client import HttpClientOwner
 from ._headers import header, header_number
-from ._retry import RetryConfig, api_retrying
+from ._retry import RetryConfig, call_with_retries
 from ._tokens import check_token
 from ._transport import http_client
 from ._urls import DEFAULT_API_URL, check_api_url
@@ -334,7 +334,7 @@ class DigitalOcean(HttpClientOwner):
                 raise _api_error(404, body if isinstance(body, dict) else {}, {}, method, path)
             return body
 
-        return api_retrying(self._retry, only_rate_limits=not retry, deadline=self._deadline)(once)
+        return call_with_retries(once, self._retry, only_rate_limits=not retry, deadline=self._deadline)
 
 
 class _Operations:

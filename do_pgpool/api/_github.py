@@ -5,7 +5,7 @@ Flow (https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api): 
 libsodium sealed box, PUT ``{"encrypted_value", "key_id"}``: 201 created, 204 updated. GitHub never returns
 a secret's value, so whether a write changes anything is unknowable; the PUT is an idempotent upsert.
 
-GET and PUT are retried on transport errors, 5xx and rate limits (``_retry.api_retrying``); the workflow
+GET and PUT are retried on transport errors, 5xx and rate limits (``_retry.call_with_retries``); the workflow
 dispatch POST only when GitHub certainly did not act on it (429, or no connection made).
 The token never appears in repr, logs or errors.
 """
@@ -39,7 +39,7 @@ from .._exceptions import (
 from .._inputs import check_number
 from ._client import HttpClientOwner
 from ._headers import header_number
-from ._retry import RetryConfig, api_retrying, unsent_retrying
+from ._retry import RetryConfig, call_with_retries, unsent_retrying
 from ._tokens import check_token
 from ._urls import DEFAULT_GITHUB_API_URL, GITHUB, check_api_url
 
@@ -209,7 +209,7 @@ class GitHub(HttpClientOwner):
 
     def _run(self, once: Any, *, retry: bool) -> httpx.Response:
         if retry:
-            response: httpx.Response = api_retrying(self._retry)(once)
+            response: httpx.Response = call_with_retries(once, self._retry)
             return response
         # Not idempotent (a dispatch starts a run): retry only what GitHub certainly did not act on.
         return unsent_retrying(self._retry, unsent=(RateLimitedError, _NotSent))(once)  # type: ignore[no-any-return]

@@ -24,7 +24,8 @@ windows; digitalocean-api.md §8). ``RateLimiter`` implements the gateway's ``Re
 - The server's window, learned: when its ``ratelimit-limit`` matches none of our windows (a scaled-down fake,
   a changed limit), its length is estimated from every answer: the answer counts ``limit - remaining``
   requests, so the oldest of them was sent no earlier than the request that many places back among those sent
-  up to the answered one, and ``reset`` is at or after it + the window. The smallest ``reset - that send time``
+  up to the answered one (further back by the requests still in flight when it left: they may have reached the
+  server after it), and ``reset`` is at or after it + the window. The smallest ``reset - that send time``
   seen is an upper bound that tightens with each answer (whole-second resets land on different fractions), and
   a window of that length joins ours: pacing to the millisecond instead of waiting for a rounded-up reset. Once
   a run has had to wait for it (it has more requests than one window holds), its requests are also spread
@@ -160,6 +161,7 @@ class RateLimiter:
         # response times, sorted, per window; the last list is for the learned server window (``_learned``)
         self._answered: list[list[float]] = [[] for _ in (*self.windows, None)]
         self._sent_log: deque[float] = deque(maxlen=_SENT_LOG)  # acquire times of recent requests (sorted)
+        self._sent_flying: deque[int] = deque(maxlen=_SENT_LOG)  # for each: how many were in flight as it left
         self._learned: Window | None = None  # the server's window, estimated from the answers
         self._learning = True  # until a 429 shows the estimate cannot be trusted
         self._last_sent: float | None = None
@@ -307,13 +309,17 @@ class RateLimiter:
             return  # nothing counted, or a window of ours already is the server's
         counted = limit - remaining  # this request and the ones before it still in the server's window
         last = bisect.bisect_right(self._sent_log, sent)  # the requests sent up to this one
-        if counted > last:
+        # those in flight as it left may have reached the server after it, uncounted: the oldest it counted may
+        # lie that many places further back (earlier: a longer bound, never a shorter one)
+        oldest = last - counted - self._sent_flying[last - 1] if last else -1
+        if oldest < 0:
             return  # more than the log holds: no bound
-        seconds = reset - self._sent_log[last - counted]
+        seconds = reset - self._sent_log[oldest]
         if seconds > 0 and (self._learned is None or seconds < self._learned.seconds):
             self._learned = Window(limit, seconds)
 
     def _send(self, now: float, waited: float) -> None:
+        self._sent_flying.append(len(self._in_flight))
         self._in_flight.append(now)
         self._sent_log.append(now)
         self._senders.append(threading.get_ident())

@@ -2,7 +2,9 @@
 ``_poll`` (whose ``poll_until`` is tenacity with ``retry_if_result``: a poller), configured by one shape,
 ``Pacing`` (the injectable ``clock`` and ``sleep``), which ``RetryConfig`` and ``_poll.WaitOptions`` extend.
 
-- ``api_retrying``: idempotent API calls (GET/PUT/DELETE; POST only after a 429).
+- ``api_retrying``: idempotent API calls (GET/PUT/DELETE; POST only after a 429). The gateways call it through
+  ``call_with_retries``, which sends the first try itself and builds the engine only after a retryable failure:
+  tenacity is imported then, not on every run (~5 ms of a converged run's start-up).
   - 429: wait ``retry-after`` (burst limit); without it (hourly quota) wait until ``ratelimit-reset``.
   - 503 (any 5xx) with ``Retry-After``: wait that long, as on a 429. Other 5xx: exponential backoff with jitter.
   - Transport errors: backoff too, but a refused connection, a host that does not resolve and a request that
@@ -25,18 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NoReturn
-
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    retry_if_not_exception_type,
-    retry_if_result,
-    stop_after_attempt,
-)
-from tenacity.stop import stop_base
-from tenacity.wait import wait_base, wait_exponential, wait_fixed, wait_random
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from .._exceptions import (
     ConfigError,
@@ -51,13 +42,21 @@ from .._inputs import check_number
 from ._headers import WaitRefused, when_text
 
 if TYPE_CHECKING:
+    from tenacity import RetryCallState, Retrying
+
     from .._deadline import Deadline
 
-__all__ = ["Pacing", "RetryConfig", "api_retrying", "explain_rate_limit", "unsent_retrying", "wait_until"]
+__all__ = ["Pacing", "RetryConfig", "api_retrying", "call_with_retries", "explain_rate_limit", "unsent_retrying",
+           "wait_until"]
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 RETRYABLE = (RateLimitedError, ServerError, TransportError)
+#: failures never retried, although they are of a retryable type: a body that cannot be read will not change, and a
+#: refused rate-limit wait says when to come back
+_NEVER_RETRIED = (InvalidResponseError, WaitRefused)
 #: failures that another try right away may fix, but a third will not
 _TRIED_TWICE = (ConnectionFailedError, RequestTimeoutError)
 
@@ -103,10 +102,14 @@ def _server_delay(exc: BaseException | None, clock: Callable[[], float]) -> floa
     return None
 
 
-class wait_server_aware(wait_base):
+# The waits and stops below are plain callables, which tenacity takes as they are: this module imports tenacity
+# only when a retry engine is built, so a run whose requests all succeed at once never loads it.
+
+
+class wait_server_aware:
     """DigitalOcean's own answer first (retry-after, else ratelimit-reset); otherwise the fallback."""
 
-    def __init__(self, fallback: wait_base, clock: Callable[[], float]) -> None:
+    def __init__(self, fallback: Callable[[RetryCallState], float], clock: Callable[[], float]) -> None:
         self.fallback = fallback
         self.clock = clock
 
@@ -116,13 +119,14 @@ class wait_server_aware(wait_base):
         return self.fallback(retry_state) if delay is None else delay
 
 
-class stop_when_wait_budget_spent(stop_base):
+class stop_when_wait_budget_spent:
     """Stop once the time already slept plus the next wait would exceed ``max_wait``, or pass the deadline.
 
     Counts scheduled waits (``idle_for``), not wall time, so the bound holds with an injected sleep.
     """
 
-    def __init__(self, max_wait: float, wait: wait_base, deadline: Deadline | None = None) -> None:
+    def __init__(self, max_wait: float, wait: Callable[[RetryCallState], float], deadline: Deadline | None = None
+                 ) -> None:
         self.max_wait = max_wait
         self.wait = wait
         self.deadline = deadline
@@ -134,17 +138,7 @@ class stop_when_wait_budget_spent(stop_base):
         return retry_state.idle_for + delay > self.max_wait
 
 
-class stop_if(stop_base):
-    """Stop when ``predicate`` says so (tenacity's combinators need a ``stop_base``, not a bare function)."""
-
-    def __init__(self, predicate: Callable[[RetryCallState], bool]) -> None:
-        self.predicate = predicate
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return self.predicate(retry_state)
-
-
-class stop_after_second_try_of(stop_base):
+class stop_after_second_try_of:
     """Stop after two attempts when the last failure is one of ``kinds``."""
 
     def __init__(self, kinds: tuple[type[BaseException], ...]) -> None:
@@ -155,6 +149,31 @@ class stop_after_second_try_of(stop_base):
         return isinstance(exc, self.kinds) and retry_state.attempt_number >= 2
 
 
+def call_with_retries(
+    fn: Callable[[], T], config: RetryConfig | None = None, *, only_rate_limits: bool = False,
+    deadline: Deadline | None = None,
+) -> T:
+    """``fn()``, retried as ``api_retrying`` says. Its first try runs as is: only when it fails with a retryable
+    error is the retry engine built (tenacity imported), and that failure becomes the engine's first attempt, so
+    waits, attempts and messages are exactly the engine's. Most requests succeed at once and never pay for it."""
+    try:
+        return fn()
+    except RETRYABLE as exc:
+        if isinstance(exc, _NEVER_RETRIED) or (only_rate_limits and not isinstance(exc, RateLimitedError)):
+            raise
+        first: BaseException | None = exc
+
+    def attempt() -> T:
+        nonlocal first
+        if first is not None:
+            failed, first = first, None
+            raise failed  # the try above, replayed as attempt 1
+        return fn()
+
+    result: T = api_retrying(config, only_rate_limits=only_rate_limits, deadline=deadline)(attempt)
+    return result
+
+
 def api_retrying(
     config: RetryConfig | None = None, *, only_rate_limits: bool = False, deadline: Deadline | None = None
 ) -> Retrying:
@@ -163,12 +182,22 @@ def api_retrying(
     ``only_rate_limits`` is for POST: a 429 is refused before anything is applied, so it is the one failure a
     create may safely be sent again after.
     """
+    from tenacity import Retrying, retry_if_exception_type, retry_if_not_exception_type
+    from tenacity.wait import wait_exponential, wait_random
+
     cfg = config or RetryConfig()
     retryable: tuple[type[BaseException], ...] = (RateLimitedError,) if only_rate_limits else RETRYABLE
     wait = wait_server_aware(
         wait_exponential(multiplier=cfg.initial, max=cfg.max_backoff) + wait_random(0, cfg.initial),
         clock=cfg.clock,
     )
+    stops = (
+        stop_after_second_try_of(_TRIED_TWICE),
+        stop_when_wait_budget_spent(cfg.max_wait, wait, deadline),
+    )
+
+    def stop(retry_state: RetryCallState) -> bool:
+        return retry_state.attempt_number >= cfg.max_attempts or any(s(retry_state) for s in stops)
 
     def give_up(retry_state: RetryCallState) -> NoReturn:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -179,15 +208,10 @@ def api_retrying(
             raise deadline.exceeded(f"retrying ({exc})") from exc
         raise exc
 
-
     return Retrying(
-        retry=retry_if_exception_type(retryable) & retry_if_not_exception_type((InvalidResponseError, WaitRefused)),
+        retry=retry_if_exception_type(retryable) & retry_if_not_exception_type(_NEVER_RETRIED),
         wait=wait,
-        stop=(
-            stop_after_attempt(cfg.max_attempts)
-            | stop_after_second_try_of(_TRIED_TWICE)
-            | stop_when_wait_budget_spent(cfg.max_wait, wait, deadline)
-        ),
+        stop=stop,
         sleep=cfg.sleep,
         before_sleep=_log_retry,
         retry_error_callback=give_up,
@@ -199,6 +223,7 @@ def unsent_retrying(config: RetryConfig, *, unsent: tuple[type[BaseException], .
     """A tenacity ``Retrying`` for a request that must not run twice (GitHub's workflow dispatch): only the
     ``unsent`` failures (refused before anything was done) are sent again, after ``retry-after`` or 1 s, at most
     ``max_attempts`` times; a longer wait than ``max_wait`` is not started. The last failure is raised as is."""
+    from tenacity import Retrying, retry_if_exception_type
 
     def delay(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -207,7 +232,7 @@ def unsent_retrying(config: RetryConfig, *, unsent: tuple[type[BaseException], .
     return Retrying(
         retry=retry_if_exception_type(unsent),
         wait=delay,
-        stop=stop_after_attempt(config.max_attempts) | stop_if(lambda state: delay(state) > config.max_wait),
+        stop=lambda state: state.attempt_number >= config.max_attempts or delay(state) > config.max_wait,
         sleep=config.sleep,
         reraise=True,
     )
@@ -226,11 +251,14 @@ def wait_until(
 
     The first call is at once; once the deadline has passed, the last call decides (no sleep past it).
     """
+    from tenacity import Retrying, retry_if_result
+    from tenacity.wait import wait_fixed
+
     deadline = clock() + within
     done: bool = Retrying(
         retry=retry_if_result(lambda ok: not ok),
         wait=wait_fixed(every),
-        stop=stop_if(lambda state: clock() >= deadline),
+        stop=lambda state: clock() >= deadline,
         sleep=sleep,
         retry_error_callback=lambda state: False,
     )(attempt)

@@ -1,5 +1,5 @@
 """A run loads only the code its inputs need: a converged ensure-pool no target, GitHub or .env code, nor the
-fleet's rate limiter or the progress display of waits (each costs milliseconds of the run's start-up, measured by
+fleet's rate limiter or the progress display of waits, nor tenacity until a request fails (each costs milliseconds of the run's start-up, measured by
 ``benchmarks/startup.py``); a ``github:`` or ``stdout`` target no .env code (python-dotenv and our .env writer
 cost ~20 ms to import)."""
 
@@ -15,7 +15,8 @@ TOKEN = "dop_v1_" + "f" * 8 + "lazy-imports-token"
 TARGET_CODE = ("dotenv", "nacl", "do_pgpool.targets._dotenv", "do_pgpool.targets._dotenv_io", "do_pgpool.api._github",
                "do_pgpool.targets._parse", "do_pgpool.targets._write", "do_pgpool.targets._simple",
                "do_pgpool.targets._app", "psycopg", "do_pgpool.targets._spec", "do_pgpool.targets._base",
-               "do_pgpool.targets._secret_values", "do_pgpool.api._limiter", "do_pgpool.cli._progress")  # fmt: skip
+               "do_pgpool.targets._secret_values", "do_pgpool.api._limiter", "do_pgpool.cli._progress",
+               "tenacity")  # fmt: skip
 
 
 def loaded(code: str, env: dict[str, str] | None = None) -> list[str]:

@@ -106,3 +106,50 @@ def test_a_429_still_there_after_its_reset_says_so_rather_than_blaming_the_wait(
         with pytest.raises(errors.RateLimitedError, match="DigitalOcean still refused after 5 tries"):
             gateway(sleeps).list_clusters()
     assert route.call_count == 5 and len(sleeps) == 4
+
+
+def _failing(*failures: BaseException) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def fn() -> str:
+        calls.append(1)
+        if len(calls) <= len(failures):
+            raise failures[len(calls) - 1]
+        return "ok"
+
+    return calls, fn
+
+
+def _busy() -> errors.ServerError:
+    return errors.ServerError("busy", status=503, retry_after=3.0)
+
+
+@pytest.mark.parametrize("only_rate_limits", [False, True])
+def test_the_first_try_is_the_engines_first_attempt_when_it_fails(only_rate_limits: bool) -> None:
+    # call_with_retries sends the first try without tenacity; its failure is replayed as attempt 1: the same
+    # waits, tries and final error as api_retrying's own
+    from do_pgpool.api._retry import api_retrying, call_with_retries
+
+    limited = errors.RateLimitedError("429", status=429, retry_after=2.0)
+    for failures in ([limited], [limited] * 5, [_busy()], [errors.InvalidResponseError("not json")]):
+        outcomes = []
+        for run in (lambda f, c: call_with_retries(f, c, only_rate_limits=only_rate_limits),
+                    lambda f, c: api_retrying(c, only_rate_limits=only_rate_limits)(f)):  # fmt: skip
+            sleeps: list[float] = []
+            calls, fn = _failing(*failures)
+            config = RetryConfig(sleep=sleeps.append, clock=lambda: float(NOW))
+            try:
+                outcome: object = run(fn, config)
+            except errors.DoPgpoolError as exc:
+                outcome = (type(exc), str(exc))
+            outcomes.append((outcome, len(calls), sleeps))
+        assert outcomes[0] == outcomes[1]
+
+
+def test_a_first_try_that_succeeds_is_sent_once_and_never_waits() -> None:
+    from do_pgpool.api._retry import call_with_retries
+
+    sleeps: list[float] = []
+    calls, fn = _failing()
+    assert call_with_retries(fn, RetryConfig(sleep=sleeps.append)) == "ok"  # type: ignore[arg-type]
+    assert calls == [1] and sleeps == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["mask_url", "mask_secrets_in"]
 
@@ -20,6 +19,8 @@ def mask_url(url: str) -> str:
     """
     if not url:
         return url
+    from urllib.parse import urlsplit, urlunsplit  # here: `do-pgpool --help` redacts its text, with no URL to parse
+
     try:
         parts = urlsplit(url)
     except ValueError:

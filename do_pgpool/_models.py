@@ -76,6 +76,8 @@ class Connection:
 
 @dataclass(frozen=True)
 class Cluster:
+    """One ``database_cluster`` object (``engine`` ``pg`` is PostgreSQL); its connections mask their passwords."""
+
     id: str
     name: str
     engine: str
@@ -174,6 +176,8 @@ class PoolSpec:
 
 @dataclass(frozen=True)
 class Pool:
+    """One ``connection_pool`` object as DigitalOcean serves it; ``user`` None: the inbound user's pool."""
+
     name: str
     mode: str
     size: int

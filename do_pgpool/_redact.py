@@ -15,7 +15,6 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote
 
 from ._dburl import MASK, mask_secrets_in
 
@@ -35,8 +34,15 @@ _revealed: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 
+#: characters that URL quoting, unquoting and JSON escaping all leave as they are (tokens are made of them)
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
 def _forms(secret: str) -> set[str]:
+    if _PLAIN.issuperset(secret):
+        return {secret}  # every encoded form is the same string: no need to load urllib.parse and json for it
     import json
+    from urllib.parse import quote, quote_plus, unquote
 
     return {secret, quote(secret, safe=""), quote_plus(secret), unquote(secret), json.dumps(secret)[1:-1]}
 

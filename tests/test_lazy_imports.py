@@ -1,7 +1,7 @@
 """A run loads only the code its inputs need: a converged ensure-pool no target, GitHub or .env code, nor the
-fleet's rate limiter or the progress display of waits, nor tenacity until a request fails (each costs milliseconds of the run's start-up, measured by
-``benchmarks/startup.py``); a ``github:`` or ``stdout`` target no .env code (python-dotenv and our .env writer
-cost ~20 ms to import)."""
+fleet's rate limiter, the progress display of waits, a secret's TLS code, nor tenacity until a request fails (each
+costs milliseconds of the run's start-up, measured by ``benchmarks/startup.py``); a ``github:`` or ``stdout``
+target no .env code (python-dotenv and our .env writer cost ~20 ms to import)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ TARGET_CODE = ("dotenv", "nacl", "do_pgpool.targets._dotenv", "do_pgpool.targets
                "do_pgpool.targets._parse", "do_pgpool.targets._write", "do_pgpool.targets._simple",
                "do_pgpool.targets._app", "psycopg", "do_pgpool.targets._spec", "do_pgpool.targets._base",
                "do_pgpool.targets._secret_values", "do_pgpool.api._limiter", "do_pgpool.cli._progress",
-               "tenacity")  # fmt: skip
+               "tenacity", "do_pgpool._tls")  # fmt: skip
 
 
 def loaded(code: str, env: dict[str, str] | None = None) -> list[str]:

@@ -37,6 +37,8 @@ CA_FILE_HELP = (
 
 @dataclass(frozen=True)
 class TLSOptions:
+    """--sslmode and --ca-file as given (None: not given)."""
+
     sslmode: str | None = None
     ca_file: str | None = None
 
@@ -50,10 +52,10 @@ class TLSOptions:
 
     def secret_tls(self) -> TLS | None:
         """The TLS a written secret carries: None (DigitalOcean's URI unchanged) unless a verifying mode was chosen."""
-        from .._tls import TLS
-
         if self.sslmode in (None, "require"):
             return None
+        from .._tls import TLS  # here: only a verifying secret needs it
+
         if not self.ca_file:
             raise click.UsageError(f"--sslmode {self.sslmode} on a secret needs --ca-file PATH (where the "
                                    "application reads the cluster's CA)")  # fmt: skip

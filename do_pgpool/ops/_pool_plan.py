@@ -172,6 +172,8 @@ def _check_name(name: str) -> None:
 
 @dataclass(frozen=True)
 class PoolPlan(Plan):
+    """What ``plan_pool`` decided for one cluster's pool: the action, its changes and the state it starts from."""
+
     #: None only when ``prepare_pool`` found the pool converged by the cluster's uuid (the cluster was not read)
     cluster: Cluster | None
     current: Pool | None

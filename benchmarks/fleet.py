@@ -103,6 +103,13 @@ def scenario(name: str, limiter: RateLimiter | PassThrough, *, clusters: int, co
                round(wall / ideal, 2), len(result.failed))  # fmt: skip
 
 
+def _verdict(row: Row) -> str:
+    """Whether a limited run met the goal; the run without a limiter is the counterfactual, not judged."""
+    if row.scenario == "no limiter":
+        return "-"
+    return "met" if row.http_429 <= 1 and row.ratio <= 1.2 and not row.failed_clusters else "MISSED"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clusters", type=int, default=20)
@@ -124,9 +131,9 @@ def main() -> None:
         return
     print(f"{args.clusters} clusters, concurrency {args.concurrency}; fake limit {args.limit} requests per "
           f"{args.window:g} s (loopback server, real time); goal: <= 1 x 429, wall <= 1.2 x ideal")  # fmt: skip
-    header = ["scenario", "requests", "429s", "wall s", "ideal s", "wall/ideal", "failed"]
+    header = ["scenario", "requests", "429s", "wall s", "ideal s", "wall/ideal", "failed", "goal"]
     table = [header] + [[r.scenario, str(r.requests), str(r.http_429), f"{r.wall_s:.2f}", f"{r.ideal_s:.2f}",
-                         f"{r.ratio:.2f}", str(r.failed_clusters)] for r in rows]  # fmt: skip
+                         f"{r.ratio:.2f}", str(r.failed_clusters), _verdict(r)] for r in rows]  # fmt: skip
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

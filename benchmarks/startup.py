@@ -120,6 +120,10 @@ def request_counts(fake: FakeDigitalOcean, env: dict[str, str], tmp: Path) -> di
     return counts
 
 
+def _verdict(ratio: float, target: float) -> str:
+    return "met" if ratio <= target else "MISSED"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.startup", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="runs per command; the median is reported")
@@ -149,11 +153,11 @@ def main() -> int:
     rows = [
         ("python -c 'import click'", click_t, ""),
         ("do-pgpool --help", help_t, f"ratio {help_t.wall / click_t.wall:.2f} (cpu {help_t.cpu / click_t.cpu:.2f}); "
-                                     f"target <= {HELP_TARGET}"),
+                                     f"target <= {HELP_TARGET}: {_verdict(help_t.wall / click_t.wall, HELP_TARGET)}"),
         ("python -c 'import pydo'", pydo_t, ""),
         ("ensure-pool --cluster UUID, converged", ensure_t,
-         f"ratio {ensure_t.wall / pydo_t.wall:.2f} (cpu {ensure_t.cpu / pydo_t.cpu:.2f}); target <= {ENSURE_TARGET}; "
-         f"{per_run:g} request(s)"),
+         f"ratio {ensure_t.wall / pydo_t.wall:.2f} (cpu {ensure_t.cpu / pydo_t.cpu:.2f}); target <= {ENSURE_TARGET}: "
+         f"{_verdict(ensure_t.wall / pydo_t.wall, ENSURE_TARGET)}; {per_run:g} request(s)"),
     ]  # fmt: skip
     for label, t, note in rows:
         print(f"  {label:38} wall {t.wall * 1000:6.1f} ms  cpu {t.cpu * 1000:6.1f} ms  {note}")

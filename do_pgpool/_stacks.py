@@ -77,7 +77,6 @@ STACKS: tuple[Stack, ...] = (
     Stack("laravel", "Laravel (PDO pgsql)", "PHP"),
     Stack("pdo-pgsql", "PHP PDO (pgsql)", "PHP"),
     Stack("good-job", "GoodJob (Rails)", "Ruby", needs_session=True),
-    Stack("pg-boss", "pg-boss", "Node", needs_session=True),
     Stack("graphile-worker", "Graphile Worker", "Node", needs_session=True),
     Stack("hasura", "Hasura GraphQL Engine", "Docker", needs_session=True),
 )
@@ -414,7 +413,7 @@ def _gemfile(rel: str, text: str) -> Iterator[Detection]:
 
 _NODE: tuple[tuple[str, str], ...] = (
     ("pg", "node-postgres"), ("postgres", "postgres-js"), ("knex", "knex"), ("sequelize", "sequelize"),
-    ("typeorm", "typeorm"), ("drizzle-orm", "drizzle"), ("pg-boss", "pg-boss"),
+    ("typeorm", "typeorm"), ("drizzle-orm", "drizzle"),
     ("graphile-worker", "graphile-worker"),
 )
 

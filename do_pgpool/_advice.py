@@ -256,14 +256,14 @@ _S_PRISMA = "Prisma docs: 'Configure Prisma Client with PgBouncer' (pgbouncer=tr
 def _prisma(c: _Ctx) -> Advice:
     params = {"connection_limit": "N", **(PRISMA_POOL_URL_PARAMS if c.prepared_off else {})}
     why = ("pgbouncer=true turns Prisma's prepared statements off" if c.prepared_off else
-           "no pgbouncer=true: prepared statements were measured to work through this pool, and Prisma advises "
-           "against it on PgBouncer >= 1.21")
+           "prepared statements were measured to work through this pool, so no pgbouncer parameter (Prisma "
+           "advises against it on PgBouncer >= 1.21)")
     return Advice(
         "prisma", "Prisma 6 and older",
         (
-            "# .env: the pool's URL with these parameters added to its query (N: the pool's size / app instances)",
-            f"{c.pool}=postgresql://USER:PASSWORD@HOST:25061/POOL?sslmode=require&{_query(params)}",
-            f"{c.direct}=postgresql://USER:PASSWORD@HOST:25060/DATABASE?sslmode=require",
+            "# .env: DigitalOcean's URIs (they end in ?sslmode=require); N: the pool's size / the app's instances",
+            f"{c.pool}=<the pool's URI, port 25061>&{_query(params)}",
+            f"{c.direct}=<the cluster's URI, port 25060>",
             "# schema.prisma:",
             "datasource db {",
             '  provider  = "postgresql"',
@@ -306,8 +306,8 @@ def _node_style(key: str, title: str, create: str, c: _Ctx) -> Advice:
              if c.prepared_off else "// named queries (name:) were measured to work through this pool")
     return Advice(
         key, title, (create, named, _CA_LINE),
-        "node-postgres sends unnamed statements, which a transaction pool serves; only queries given a name: "
-        f"are prepared ({c.prepared_reason()}).",
+        "node-postgres sends unnamed statements, which any transaction pool serves; only queries given a name: "
+        "are prepared on the server.",
         (_S_NODE_PG,),
     )
 
@@ -369,8 +369,8 @@ def _url_stack(key: str, title: str, params: dict[str, str], how: str, why: str,
                c: _Ctx, always: bool = False) -> Advice:
     if c.prepared_off or always:
         lines: tuple[str, ...] = (
-            f"# the pool's URL with {_query(params)} added to its query{how}",
-            f"{c.pool}=postgresql://USER:PASSWORD@HOST:25061/POOL?sslmode=require&{_query(params)}",
+            f"# DigitalOcean's pool URI (it ends in ?sslmode=require) with {_query(params)} added{how}",
+            f"{c.pool}=<the pool's URI, port 25061>&{_query(params)}",
         )
     else:
         lines = (f"# {c.pool}: the pool's URL as it is",)
@@ -386,7 +386,7 @@ def _pgx5(c: _Ctx) -> Advice:
 
 def _pgx4(c: _Ctx) -> Advice:
     return _url_stack(
-        "pgx4", "Go pgx v4", PGX4_URL_PARAMS, " (or ConnConfig.BuildStatementCache = nil)",
+        "pgx4", "Go pgx v4", PGX4_URL_PARAMS, "",
         "pgx v4 caches prepared statements by default", ("pgx v4 docs: statement_cache_mode",), c)
 
 

@@ -2,7 +2,7 @@
 
 Pure and bounded: reads at most :data:`MAX_FILES` manifest files of at most :data:`MAX_BYTES` each, no deeper than
 :data:`MAX_DEPTH` folders below the app directory, skipping dependency and build folders (``node_modules``,
-``vendor``, ``.venv``, ...). Every :class:`Detection` says why: the file and the line or dependency that matched.
+``vendor``, ``.venv``, ...) and folders of examples (``tests``, ``fixtures``, ``examples``, ``docs``). Every :class:`Detection` says why: the file and the line or dependency that matched.
 A monorepo reports every stack found, each with its own file. Within one folder a framework covers the driver it
 runs on (Django covers psycopg, Knex covers pg): the driver is not reported again there.
 
@@ -40,6 +40,8 @@ MAX_BYTES = 2_000_000
 _SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", "node_modules", "vendor", ".venv", "venv", "env", "__pycache__", ".tox", ".nox",
     "dist", "build", "target", ".next", ".gradle", ".idea", "site-packages", ".mypy_cache", ".ruff_cache",
+    # not the app: their manifests are examples (the app directory itself is always read, whatever its name)
+    "test", "tests", "testdata", "fixtures", "examples", "docs",
 })
 
 

@@ -379,12 +379,11 @@ def test_fake_api_still_serves_with_a_good_token_and_a_new_state_file(never_serv
 # -- advice ------------------------------------------------------------------------------------------------
 
 
-def test_advice_is_a_command_that_needs_no_token() -> None:
+def test_advice_is_a_command_that_needs_no_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from do_pgpool._advice import advice, render_text
 
-    runner = CliRunner()
-    with runner.isolated_filesystem():  # an empty directory: no stack detected, so every stack's advice
-        result = runner.invoke(main, ["advice"], env={"DIGITALOCEAN_TOKEN": ""}, catch_exceptions=False)
+    monkeypatch.chdir(tmp_path)  # an empty directory: no stack detected, so every stack's advice
+    result = CliRunner().invoke(main, ["advice"], env={"DIGITALOCEAN_TOKEN": ""}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == render_text()
     only = CliRunner().invoke(main, ["advice", "--stack", "asyncpg", "-o", "json"], catch_exceptions=False)

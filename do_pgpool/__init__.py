@@ -19,6 +19,7 @@ from ._version import __version__
 # owning module -> the public names it provides, in layer order; "public:attribute" renames on export
 _PUBLIC: dict[str, tuple[str, ...]] = {
     "_advice": ("Advice", "advice", "advice_dict", "render_advice:render_text"),
+    "_stacks": ("Detection", "Detections", "detect_stacks"),
     "_budget": ("Budget", "connection_limit"),
     "_changes": ("Action", "Change", "Plan"),
     "_deadline": ("Deadline",),
@@ -108,6 +109,11 @@ if TYPE_CHECKING:
     )
     from ._advice import (
         render_text as render_advice,
+    )
+    from ._stacks import (
+        Detection,
+        Detections,
+        detect_stacks,
     )
     from ._budget import (
         Budget,

@@ -78,7 +78,7 @@ STACKS: tuple[Stack, ...] = (
     Stack("jdbc", "Java JDBC (pgjdbc)", "Java"),
     Stack("laravel", "Laravel (PDO pgsql)", "PHP"),
     Stack("pdo-pgsql", "PHP PDO (pgsql)", "PHP"),
-    Stack("good-job", "GoodJob (Rails)", "Ruby", needs_session=True),
+    Stack("good-job", "GoodJob", "Ruby", needs_session=True),
     Stack("graphile-worker", "Graphile Worker", "Node", needs_session=True),
     Stack("hasura", "Hasura GraphQL Engine", "Docker", needs_session=True),
 )

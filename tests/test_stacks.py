@@ -134,7 +134,7 @@ def lines(stack: str, behaviour: PoolBehaviour | None) -> str:
 
 def test_every_known_stack_has_advice_with_sources_in_the_same_order() -> None:
     items = advice()
-    assert [a.key for a in items] == [s.key for s in STACKS]
+    assert [(a.key, a.title) for a in items] == [(s.key, s.title) for s in STACKS]
     assert all(a.sources and a.lines and a.why for a in items)
     assert [a.key for a in items if a.session] == [s.key for s in STACKS if s.needs_session]
 

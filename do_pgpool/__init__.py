@@ -19,7 +19,6 @@ from ._version import __version__
 # owning module -> the public names it provides, in layer order; "public:attribute" renames on export
 _PUBLIC: dict[str, tuple[str, ...]] = {
     "_advice": ("Advice", "advice", "advice_dict", "render_advice:render_text"),
-    "_stacks": ("Detection", "Detections", "detect_stacks"),
     "_budget": ("Budget", "connection_limit"),
     "_changes": ("Action", "Change", "Plan"),
     "_deadline": ("Deadline",),
@@ -31,6 +30,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "RateLimitedError", "RequestTimeoutError", "ServerError", "Step", "TransportError", "WaitTimeoutError",
     ),
     "_models": ("Cluster", "Connection", "Pool", "PoolSpec"),
+    "_stacks": ("Detection", "Detections", "detect_stacks"),
     "_tls": ("TLS",),
     "_version": ("__version__",),
     "api._gateway": ("DigitalOcean",),
@@ -110,11 +110,6 @@ if TYPE_CHECKING:
     from ._advice import (
         render_text as render_advice,
     )
-    from ._stacks import (
-        Detection,
-        Detections,
-        detect_stacks,
-    )
     from ._budget import (
         Budget,
         connection_limit,
@@ -157,6 +152,11 @@ if TYPE_CHECKING:
         Connection,
         Pool,
         PoolSpec,
+    )
+    from ._stacks import (
+        Detection,
+        Detections,
+        detect_stacks,
     )
     from ._tls import (
         TLS,

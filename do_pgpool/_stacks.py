@@ -2,9 +2,10 @@
 
 Pure and bounded: reads at most :data:`MAX_FILES` manifest files of at most :data:`MAX_BYTES` each, no deeper than
 :data:`MAX_DEPTH` folders below the app directory, skipping dependency and build folders (``node_modules``,
-``vendor``, ``.venv``, ...) and folders of examples (``tests``, ``fixtures``, ``examples``, ``docs``). Every :class:`Detection` says why: the file and the line or dependency that matched.
-A monorepo reports every stack found, each with its own file. Within one folder a framework covers the driver it
-runs on (Django covers psycopg, Knex covers pg): the driver is not reported again there.
+``vendor``, ``.venv``, ...) and folders of examples (``tests``, ``fixtures``, ``examples``, ``docs``). Every
+:class:`Detection` says why: the file and the line or dependency that matched. A monorepo reports every stack
+found, each with its own file. Within one folder a framework covers the driver it runs on (Django covers
+psycopg, Knex covers pg): the driver is not reported again there.
 
 A manifest that cannot be read (malformed JSON or TOML) is reported as a :class:`Problem` naming the file; the
 other files are still read.

@@ -45,6 +45,7 @@ __all__ = [
     "advice",
     "advice_dict",
     "render_text",
+    "stack_uri",
     "stack_url_params",
 ]
 
@@ -520,6 +521,17 @@ def stack_url_params(stack: str, behaviour: PoolBehaviour | None = None, *, pool
         return dict(LIB_PQ_URL_PARAMS)
     raise ConfigError(f"no URL shape for stack {stack!r}: its settings are not URL parameters; known: "
                       f"{', '.join(URL_STACKS)}")
+
+
+def stack_uri(uri: str, stack: str, behaviour: PoolBehaviour | None = None, *, pool_size: int | None = None) -> str:
+    """``uri`` (DigitalOcean's pool URI) with ``stack``'s parameters added to its query (replacing any of the same
+    name); every other part, and the other parameters in their order, kept as given."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    params = stack_url_params(stack, behaviour, pool_size=pool_size)
+    parts = urlsplit(uri)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()], safe="/")))
 
 
 def _check(stacks: Sequence[str] | None) -> tuple[str, ...]:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._exceptions import Param, Part
+
 __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
@@ -149,16 +151,17 @@ class Detections:
         keys = {d.stack for d in self.found}
         return tuple(s.key for s in STACKS if s.key in keys)
 
-    def nothing_found(self) -> str:
-        """The message when nothing was found: where, what was looked for, and the known stacks."""
+    def nothing_found(self) -> list[Part]:
+        """The message when nothing was found: where, what was looked for, and the known stacks (parts of a
+        ``ConfigError``: the stack is a parameter)."""
         known = ", ".join(s.key for s in STACKS)
         text = (f"no PostgreSQL stack detected in {self.app_dir} (looked at requirements*.txt, pyproject.toml, "
                 "Pipfile, poetry.lock, uv.lock, Gemfile(.lock), package.json (+ package-lock.json), go.mod, pom.xml, "
-                "build.gradle(.kts), composer.json/.lock, docker-compose*.yml); name it with --stack NAME, one of: "
-                f"{known}")
+                "build.gradle(.kts), composer.json/.lock, docker-compose*.yml); name it with ")
+        tail = f", one of: {known}"
         if self.problems:
-            text += "; unreadable: " + "; ".join(p.describe() for p in self.problems)
-        return text
+            tail += "; unreadable: " + "; ".join(p.describe() for p in self.problems)
+        return [text, Param("stack", "NAME"), tail]
 
     def as_dict(self) -> dict[str, Any]:
         return {"app_dir": self.app_dir, "stacks": list(self.stacks), "found": [d.as_dict() for d in self.found],
@@ -331,7 +334,7 @@ def _toml(rel: str, text: str) -> dict[str, Any]:
         data: dict[str, Any] = tomllib.loads(text)
         return data
     except tomllib.TOMLDecodeError as exc:
-        raise _Malformed(f"not valid TOML ({exc}); fix the file or name the stack with --stack") from None
+        raise _Malformed(f"not valid TOML ({exc})") from None
 
 
 def _requirement_names(specs: Any) -> list[str]:
@@ -425,8 +428,7 @@ def _package_json(rel: str, text: str, path: Path | None = None) -> Iterator[Det
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _Malformed(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file or "
-                         "name the stack with --stack") from None
+        raise _Malformed(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     if not isinstance(data, dict):
         raise _Malformed("not a JSON object")
     deps: dict[str, str] = {}
@@ -483,8 +485,7 @@ def _composer(rel: str, text: str) -> Iterator[Detection]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _Malformed(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file or "
-                         "name the stack with --stack") from None
+        raise _Malformed(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     names: set[str] = set()
     if isinstance(data, dict):
         for table in ("require", "require-dev"):

@@ -82,8 +82,9 @@ def test_dependency_folders_are_not_the_app(tmp_path: Path) -> None:
 def test_nothing_found_says_where_it_looked_and_lists_every_stack() -> None:
     found = detect_stacks(REPOS / "empty")
     assert found.found == () and found.stacks == ()
-    message = found.nothing_found()
-    assert "no PostgreSQL stack detected in" in message and "package.json" in message and "go.mod" in message
+    message = str(ConfigError(found.nothing_found()))
+    assert "PostgreSQL stack detected in" in message and "package.json" in message and "go.mod" in message
+    assert "name it with stack=NAME, one of" in message  # the library's words; the CLI says --stack NAME
     assert all(s.key in message for s in STACKS)
 
 
@@ -219,7 +220,7 @@ def test_stack_overrides_detection_and_may_repeat() -> None:
 def test_a_named_app_dir_without_a_stack_is_a_usage_error_listing_the_stacks() -> None:
     code, out, err = run("--app-dir", str(REPOS / "empty"))
     assert code == 2 and out == ""
-    assert "no PostgreSQL stack detected in" in err and "hasura" in err and "--stack NAME" in err
+    assert "PostgreSQL stack detected in" in err and "hasura" in err and "--stack NAME" in err
 
 
 def test_the_current_directory_without_a_stack_gives_every_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -228,7 +229,7 @@ def test_the_current_directory_without_a_stack_gives_every_stack(tmp_path: Path,
     code, out, err = run()
     assert code == 0
     assert out.strip() == render_text()
-    assert "no PostgreSQL stack detected in .; " not in err and "showing every stack" in err
+    assert "showing every stack" in err
 
 
 def test_unreadable_manifests_are_warnings_naming_the_file() -> None:

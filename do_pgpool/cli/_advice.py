@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._stacks import STACKS as _KNOWN
-from ._common import emit_json, output_option, warn
+from ._common import emit_json, error_text, output_option, warn
 
 if TYPE_CHECKING:
     from .._pool_behaviour import PoolBehaviour
@@ -80,12 +80,12 @@ def _detect(app_dir: Path | None) -> tuple[Detections, list[str] | None]:
     except NotADirectoryError:
         raise ConfigError(f"--app-dir {where}: not a directory") from None
     for problem in found.problems:
-        warn(f"could not read {problem.describe()}")
+        warn(f"could not read {problem.describe()}; fix it, or name the stack with --stack NAME")
     if found.stacks:
         return found, list(found.stacks)
     if app_dir is not None:
         raise ConfigError(found.nothing_found())
-    warn(f"{found.nothing_found()}; showing every stack")
+    warn(f"{error_text(ConfigError(found.nothing_found()))}; showing every stack")
     return found, None
 
 

@@ -326,8 +326,12 @@ def _requirements(rel: str, text: str) -> Iterator[_PyDep]:
     yield from _py_deps(rel, text, names)
 
 
+#: Python 3.10 has no tomllib: pyproject.toml and Pipfile are then scanned as text (tests switch it off)
+_TOMLLIB = sys.version_info >= (3, 11)
+
+
 def _toml(rel: str, text: str) -> dict[str, Any]:
-    if sys.version_info < (3, 11):  # no tomllib: the caller scans the text
+    if not _TOMLLIB:  # the caller scans the text
         return {"__text_only__": True}
     tomllib = importlib.import_module("tomllib")  # not a plain import: mypy checks for Python 3.10
     try:

@@ -115,6 +115,18 @@ def test_a_gemfile_without_lock_and_python_requirements_with_extras_and_markers(
     assert detect_stacks(tmp_path).stacks == ("sqlalchemy", "rails")
 
 
+PYTHON_REPOS = ["django-requirements", "psycopg-pep621", "sqlalchemy-poetry", "sqlalchemy-asyncpg-uv",
+                "asyncpg-pipfile", "monorepo"]
+
+
+@pytest.mark.parametrize("repo", PYTHON_REPOS)
+def test_without_tomllib_python_310_finds_the_same_stacks(repo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from do_pgpool import _stacks
+
+    monkeypatch.setattr(_stacks, "_TOMLLIB", False)
+    assert detect_stacks(REPOS / repo).stacks == tuple(stack for stack, _ in EXPECTED[repo])
+
+
 # --- the advice per stack, decided by the measurements -----------------------------------------------------------
 
 
@@ -242,7 +254,9 @@ def test_unreadable_manifests_are_warnings_naming_the_file() -> None:
 @pytest.mark.parametrize("shape", ["bare", "pool", "behaviour"])
 def test_a_saved_probe_decides_the_settings(tmp_path: Path, shape: str) -> None:
     saved = WORKS.as_dict()
-    data = saved if shape == "bare" else {"cluster": "app-db", shape: saved, "direct": {}}
+    # the probe's own -o json: {"target", "pool", "direct", "direct_error", "meaning"}
+    data = saved if shape == "bare" else {"target": "pool app-pool", shape: saved, "direct": None,
+                                          "direct_error": None, "meaning": {}}
     probe = tmp_path / "probe.json"
     probe.write_text(json.dumps(data))
     code, out, _ = run("--stack", "prisma", "--probe", str(probe))

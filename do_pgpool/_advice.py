@@ -290,6 +290,8 @@ def _prisma7(c: _Ctx) -> Advice:
             "import { PrismaPg } from '@prisma/adapter-pg'",
             "const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: "
             f"process.env.{c.pool} }}) }})",
+            *(("// leave out the adapter's statementNameGenerator option: it names (prepares) statements",)
+              if c.prepared_off else ()),
         ),
         "Prisma 7 reads the URL in prisma.config.ts for migrations only; at run time node-postgres (the adapter) "
         "sends unnamed statements, which a transaction pool serves whatever it does with prepared ones.",

@@ -33,6 +33,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -429,10 +430,8 @@ class RealServers:
         pools and admin console): its ``stop()`` stops that PgBouncer only, as its folder holds no PostgreSQL.
         """
         workdir = Path(tempfile.mkdtemp(prefix="do-pgpool-pgbouncer-"))
-        # the servers' OS user may not reach the binary (say, in root's ~/.cache): it runs a copy in its folder
-        runs = workdir / "pgbouncer" if self._as_user else binary
         other = dataclasses.replace(
-            self, workdir=workdir, binaries=Binaries(self.binaries.pg_bindir, runs), bouncer_port=None,
+            self, workdir=workdir, binaries=Binaries(self.binaries.pg_bindir, binary), bouncer_port=None,
             pools={}, passwords=dict(self.passwords), max_prepared_statements=max_prepared_statements,
             _admin_password=secrets.token_urlsafe(18),
         )  # fmt: skip
@@ -441,8 +440,6 @@ class RealServers:
             os.chmod(workdir, 0o700)
             for name in ("server.key", "server.crt", "ca.crt"):
                 other._own(Path(shutil.copy2(self.workdir / name, workdir / name)))
-            if runs != binary:
-                other._own(Path(shutil.copy2(binary, runs)))
             other.start_pgbouncer(pools)
         except BaseException:
             other.stop()
@@ -464,7 +461,16 @@ class RealServers:
         self._write_userlist()
         self.bouncer_port = free_port()
         self._write_bouncer_ini()
-        self._run([str(self.binaries.pgbouncer), "-d", "-q", str(self.workdir / "pgbouncer.ini")], timeout=30)
+        binary = self.binaries.pgbouncer
+        if self._as_user and not _runnable_by_anyone(binary):  # say, a build in root's ~/.cache
+            binary = Path(shutil.copy2(binary, self.workdir / "pgbouncer"))
+            self._own(binary)
+        try:
+            self._run([str(binary), "-d", "-q", str(self.workdir / "pgbouncer.ini")], timeout=30)
+        except ServersUnavailable as exc:  # -q: why it refused (say, an unknown setting) is in its log only
+            log = self.workdir / "pgbouncer.log"
+            tail = log.read_text()[-600:].strip() if log.is_file() else ""
+            raise ServersUnavailable(f"{str(exc).rstrip()} {tail}".rstrip()) from exc
         port, pidfile = self.bouncer_port, self.workdir / "pgbouncer.pid"
         # the daemon writes its pidfile on its own time; stop() needs it, so it is part of being up
         _wait_for(lambda: _port_open(port) and _read_pid(pidfile) is not None, START_DEADLINE,
@@ -563,6 +569,12 @@ class RealServers:
                         os.kill(pid, signal.SIGKILL)
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _runnable_by_anyone(path: Path) -> bool:
+    """Whether every OS user may run ``path``: the file, and each folder above it, has the x bit for others."""
+    real = path.resolve()
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (real, *real.parents))
 
 
 def _pid_gone(pid: int) -> bool:

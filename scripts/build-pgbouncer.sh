@@ -12,6 +12,7 @@
 #
 # Idempotent: once built, it prints the binary's path and exits at once (no apt call). Building needs root
 # (an apt source, the build dependencies); not root and not built: a message, exit 1.
+# DEBIAN_MIRROR: another Debian mirror for the deb-src entry (default http://deb.debian.org/debian).
 # Prints the binary's path on stdout; everything else goes to stderr.
 set -eu
 
@@ -20,6 +21,7 @@ CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/do-pgpool"
 LINK="$CACHE/pgbouncer-new"
 SOURCES=/etc/apt/sources.list.d/do-pgpool-trixie-src.list
 SUITE=trixie
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian} # written once, into $SOURCES
 # What `./configure && make` needs, from Debian 12 (trixie's Build-Depends also lists debhelper, pandoc for
 # the manual pages, PAM, LDAP, systemd and python for Debian's own tests: none of which this binary uses).
 BUILD_DEPS="build-essential dpkg-dev pkg-config libevent-dev libssl-dev libc-ares-dev"
@@ -47,7 +49,7 @@ fi
 
 if [ ! -f "$SOURCES" ]; then
     say "adding $SOURCES (deb-src only: source packages, never trixie binaries)"
-    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $SUITE main" \
+    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE main" \
         >"$SOURCES"
 fi
 # Refreshes that one source's index (the others are left as they are).

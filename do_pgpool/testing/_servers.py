@@ -12,6 +12,10 @@ on DigitalOcean), SCRAM towards clients. Each pool is a database alias named lik
 (``defaultdb-pool = ... dbname=defaultdb pool_size=20 pool_mode=transaction``); ``set_pools`` rewrites
 them and applies the change with the admin console's ``RELOAD`` before it returns.
 
+A second PgBouncer, another binary (say, >= 1.21 with ``max_prepared_statements``, which Debian 12's 1.18 lacks:
+:func:`find_new_pgbouncer` finds the one scripts/build-pgbouncer.sh builds), can serve the same PostgreSQL on
+its own port: :meth:`RealServers.start_another_pgbouncer`.
+
 ``initdb``, ``postgres`` and ``pgbouncer`` refuse to run as root, so as root they run as the ``postgres``
 OS user in a temporary folder owned by it. Every wait is bounded; stopping signals the servers by the
 pids in their pidfiles, then removes the folder. Nothing here depends on (or collides with) a system

@@ -545,5 +545,5 @@ def _verify_step(
 def _advice_step(secret_name: str) -> FixStep:
     from .._advice import advice
 
-    keys = ", ".join(a.key for a in advice(pool_env=secret_name))
-    return FixStep("advice", "done", f"settings for apps behind a transaction pool ({keys})")
+    count = len(advice(pool_env=secret_name))
+    return FixStep("advice", "done", f"settings for apps behind a transaction pool ({count} stacks)")

@@ -243,7 +243,7 @@ def _rails(c: _Ctx) -> Advice:
             "production:",
             f"  url: <%= ENV['{c.pool}'] %>",
             *(f"  {name}: {str(value).lower()}" for name, value in settings.items()),
-            f"# or run migrations over the direct connection: DATABASE_URL=${c.direct} bin/rails db:migrate",
+            f"# or run migrations over the direct connection: {c.pool}=${c.direct} bin/rails db:migrate",
         ),
         "migrations take a session advisory lock, which a transaction pool hands to other clients "
         f"(advisory_locks: false, always); {c.prepared_reason()}.",
@@ -432,7 +432,7 @@ def _laravel(c: _Ctx) -> Advice:
             f"    'url' => env('{c.pool}'),",
             option,
             "],",
-            f"# migrations over the direct connection: DB_URL=${c.direct} php artisan migrate",
+            f"# migrations over the direct connection: {c.pool}=${c.direct} php artisan migrate",
         ),
         f"PDO pgsql prepares every statement on the server unless prepares are emulated; {c.prepared_reason()}.",
         (_S_PDO,),

@@ -189,6 +189,26 @@ def _psycopg(c: _Ctx) -> Advice:
     )
 
 
+def _psycopg2(c: _Ctx) -> Advice:
+    settings = {k: v for k, v in DJANGO_DATABASE_SETTINGS.items() if k != "OPTIONS"}
+    return Advice(
+        "psycopg2", "psycopg2 (and Django or SQLAlchemy on it)",
+        (
+            "# psycopg2 binds parameters on the client and never prepares: nothing to change for prepared statements",
+            f"psycopg2.connect(os.environ[{c.pool!r}])  # no prepare_threshold: psycopg2 refuses it",
+            f"# Django on psycopg2: DATABASES['default'] = the pool's URL from {c.pool}, plus:",
+            *(f"{name!r}: {value!r}," for name, value in settings.items()),
+            f"# SQLAlchemy on psycopg2: create_engine(os.environ[{c.pool!r}]) as it is",
+            f"# migrations over the direct connection: {c.pool}=${c.direct} python manage.py migrate (or alembic "
+            "upgrade head)",
+        ),
+        "psycopg2 sends no prepared statements, so no prepared-statement setting applies (psycopg 3's "
+        "prepare_threshold is an error there); Django's server-side cursors still do not survive a transaction "
+        "pool, and migrations take session locks.",
+        ("psycopg 3 docs: Differences from psycopg2 (client-side binding)", _S_DJANGO),
+    )
+
+
 def _sqlalchemy(c: _Ctx) -> Advice:
     args = f", connect_args={SQLALCHEMY_ENGINE_KWARGS['connect_args']!r}" if c.prepared_off else ""
     return Advice(
@@ -471,6 +491,7 @@ def _session(key: str, title: str, needs: str, sources: tuple[str, ...]) -> Call
 _BUILDERS: dict[str, Callable[[_Ctx], Advice]] = {
     "django": _django,
     "psycopg": _psycopg,
+    "psycopg2": _psycopg2,
     "sqlalchemy": _sqlalchemy,
     "sqlalchemy-asyncpg": _sqlalchemy_asyncpg,
     "asyncpg": _asyncpg,

@@ -63,6 +63,7 @@ class Stack:
 STACKS: tuple[Stack, ...] = (
     Stack("django", "Django (psycopg 3)", "Python"),
     Stack("psycopg", "psycopg 3", "Python"),
+    Stack("psycopg2", "psycopg2 (and Django or SQLAlchemy on it)", "Python"),
     Stack("sqlalchemy", "SQLAlchemy (psycopg 3)", "Python"),
     Stack("sqlalchemy-asyncpg", "SQLAlchemy (asyncpg)", "Python"),
     Stack("asyncpg", "asyncpg", "Python"),
@@ -301,15 +302,21 @@ def _python_hits(deps: list[_PyDep]) -> Iterator[Detection]:
         names = [first.name] + [d.name if d.file == first.file else f"{d.name} ({d.file}:{d.line})" for d in more]
         return Detection(stack, first.file, "dependency " + " + ".join(names), first.line)
 
+    # psycopg2 binds on the client and never prepares, and refuses psycopg 3's prepare_threshold: its own advice
+    psycopg2 = None if psycopg else next((have[n] for n in ("psycopg2", "psycopg2-binary") if n in have), None)
     if "django" in have:
-        yield hit("django", have["django"])
+        yield hit("psycopg2", have["django"], psycopg2) if psycopg2 else hit("django", have["django"])
     if "sqlalchemy" in have:
         if asyncpg:
             yield hit("sqlalchemy-asyncpg", have["sqlalchemy"], asyncpg)
-        if psycopg or not asyncpg:
+        if psycopg2:
+            yield hit("psycopg2", have["sqlalchemy"], psycopg2)
+        elif psycopg or not asyncpg:
             yield hit("sqlalchemy", have["sqlalchemy"], *([psycopg] if psycopg else []))
     if psycopg:
         yield hit("psycopg", psycopg)
+    if psycopg2:
+        yield hit("psycopg2", psycopg2)
     if asyncpg:
         yield hit("asyncpg", asyncpg)
 

@@ -78,7 +78,7 @@ def test_env_names_are_parameters_and_json_carries_the_same_advice() -> None:
 def test_unknown_stack_is_refused_with_the_known_ones() -> None:
     from do_pgpool._exceptions import ConfigError
 
-    with pytest.raises(ConfigError, match="known: django, psycopg, sqlalchemy, sqlalchemy-asyncpg, asyncpg, rails"):
+    with pytest.raises(ConfigError, match="known: django, psycopg, psycopg2, sqlalchemy, sqlalchemy-asyncpg, asyncpg"):
         render_text(only="mongodb")
 
 

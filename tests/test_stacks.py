@@ -20,6 +20,7 @@ REPOS = Path(__file__).parent / "stack_repos"
 #: fixture repo -> (stack, file:line of the evidence) for each stack found, in STACKS order
 EXPECTED: dict[str, list[tuple[str, str]]] = {
     "django-requirements": [("django", "requirements.txt:2")],
+    "django-psycopg2": [("psycopg2", "requirements.txt:1")],
     "psycopg-pep621": [("psycopg", "pyproject.toml:5")],
     "sqlalchemy-poetry": [("sqlalchemy", "pyproject.toml:7")],
     "sqlalchemy-asyncpg-uv": [("sqlalchemy-asyncpg", "pyproject.toml:7")],
@@ -108,6 +109,16 @@ def test_a_prisma_range_without_a_number_is_taken_as_the_current_major(tmp_path:
     assert found.stack == "prisma7" and "version unknown" in found.evidence
 
 
+def test_psycopg2_gets_its_own_advice_under_django_and_sqlalchemy(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("SQLAlchemy\npsycopg2\n")
+    found = detect_stacks(tmp_path).found
+    assert [(d.stack, d.evidence) for d in found] == [("psycopg2", "dependency SQLAlchemy + psycopg2")]
+    text = lines("psycopg2", None)
+    assert "prepare_threshold=" not in text and "'DISABLE_SERVER_SIDE_CURSORS': True," in text
+    (tmp_path / "requirements.txt").write_text("SQLAlchemy\npsycopg2\npsycopg\n")  # psycopg 3 wins
+    assert detect_stacks(tmp_path).stacks == ("sqlalchemy",)
+
+
 def test_a_gemfile_without_lock_and_python_requirements_with_extras_and_markers(tmp_path: Path) -> None:
     (tmp_path / "Gemfile").write_text("source 'https://rubygems.org'\ngem 'rails', '~> 7.1'\ngem \"pg\"\n")
     (tmp_path / "requirements-prod.txt").write_text("-r base.txt\nSQLAlchemy[asyncio]==2.0 ; python_version>'3'\n"
@@ -115,8 +126,8 @@ def test_a_gemfile_without_lock_and_python_requirements_with_extras_and_markers(
     assert detect_stacks(tmp_path).stacks == ("sqlalchemy", "rails")
 
 
-PYTHON_REPOS = ["django-requirements", "psycopg-pep621", "sqlalchemy-poetry", "sqlalchemy-asyncpg-uv",
-                "asyncpg-pipfile", "monorepo"]
+PYTHON_REPOS = ["django-requirements", "django-psycopg2", "psycopg-pep621", "sqlalchemy-poetry",
+                "sqlalchemy-asyncpg-uv", "asyncpg-pipfile", "monorepo"]
 
 
 @pytest.mark.parametrize("repo", PYTHON_REPOS)

@@ -157,7 +157,7 @@ class Detections:
         ``ConfigError``: the stack is a parameter)."""
         known = ", ".join(s.key for s in STACKS)
         text = (f"no PostgreSQL stack detected in {self.app_dir} (looked at requirements*.txt, pyproject.toml, "
-                "Pipfile, poetry.lock, uv.lock, Gemfile(.lock), package.json (+ package-lock.json), go.mod, pom.xml, "
+                "Pipfile, poetry.lock, uv.lock, Gemfile(.lock), package.json (+ its lock file), go.mod, pom.xml, "
                 "build.gradle(.kts), composer.json/.lock, docker-compose*.yml); name it with ")
         tail = f", one of: {known}"
         if self.problems:
@@ -448,7 +448,7 @@ def _package_json(rel: str, text: str, path: Path | None = None) -> Iterator[Det
             deps.update({k: str(v) for k, v in data[table].items()})
     prisma = next((p for p in ("prisma", "@prisma/client") if p in deps), None)
     if prisma:
-        version, where = _prisma_major(path.parent / "package-lock.json" if path else None, deps[prisma])
+        version, where = _prisma_major(path.parent if path else None, deps[prisma])
         key = "prisma7" if version is None or version >= 7 else "prisma"
         shown = f"major {version}" if version is not None else "version unknown: assumed 7, the current one"
         yield Detection(key, rel, f"dependency {prisma} {deps[prisma]!r} ({shown}{where})",
@@ -458,21 +458,43 @@ def _package_json(rel: str, text: str, path: Path | None = None) -> Iterator[Det
             yield Detection(key, rel, f"dependency {dep} {deps[dep]!r}", _line_of(text, f'"{dep}"'))
 
 
-def _prisma_major(lock: Path | None, spec: str) -> tuple[int | None, str]:
-    """Prisma's major version: from package-lock.json beside package.json when there is one, else from the range."""
-    if lock is not None and lock.is_file() and lock.stat().st_size <= MAX_BYTES:
+#: The version a lock file pins: yarn.lock (``prisma@^6.2.0:`` then ``version "6.2.1"``), pnpm-lock.yaml
+#: (``prisma@6.2.1:`` or ``/prisma@6.2.1:`` keys)
+_YARN = re.compile(r'(?m)^"?(?:prisma|@prisma/client)@[^\n]*:\n\s+version:? "?(\d+[^"\s]*)')
+_PNPM = re.compile(r"(?m)^\s+['\"]?/?(?:prisma|@prisma/client)@(\d+\.[^:('\"\s]*)")
+
+
+def _prisma_major(folder: Path | None, spec: str) -> tuple[int | None, str]:
+    """Prisma's major version: from the lock file beside package.json when there is one (package-lock.json,
+    yarn.lock, pnpm-lock.yaml), else from the range."""
+    for name in ("package-lock.json", "yarn.lock", "pnpm-lock.yaml"):
+        lock = folder / name if folder is not None else None
+        if lock is None or not lock.is_file() or lock.stat().st_size > MAX_BYTES:
+            continue
         try:
-            packages = json.loads(lock.read_text(encoding="utf-8")).get("packages", {})
-        except (json.JSONDecodeError, OSError, AttributeError):
-            packages = {}
-        for name in ("node_modules/prisma", "node_modules/@prisma/client"):
-            entry = packages.get(name) if isinstance(packages, dict) else None
-            if isinstance(entry, dict) and isinstance(entry.get("version"), str):
-                m = re.match(r"(\d+)", entry["version"])
-                if m:
-                    return int(m.group(1)), f", {entry['version']} in package-lock.json"
+            text = lock.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        version = _locked_version(name, text)
+        if version is not None:
+            return int(version.split(".")[0]), f", {version} in {name}"
     m = re.search(r"(\d+)", spec)
     return (int(m.group(1)), "") if m else (None, "")
+
+
+def _locked_version(name: str, text: str) -> str | None:
+    if name != "package-lock.json":
+        m = (_YARN if name == "yarn.lock" else _PNPM).search(text)
+        return m.group(1) if m else None
+    try:
+        packages = json.loads(text).get("packages", {})
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    for key in ("node_modules/prisma", "node_modules/@prisma/client"):
+        entry = packages.get(key) if isinstance(packages, dict) else None
+        if isinstance(entry, dict) and isinstance(entry.get("version"), str) and re.match(r"\d", entry["version"]):
+            return str(entry["version"])
+    return None
 
 
 # --- Go, Java, PHP, Docker ----------------------------------------------------------------------------------

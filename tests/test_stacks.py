@@ -315,3 +315,20 @@ def test_fix_names_how_many_stacks_its_advice_covers() -> None:
     from do_pgpool.ops._fix import _advice_step
 
     assert _advice_step("DATABASE_URL").describe().endswith(f"({len(STACKS)} stacks)")
+
+
+@pytest.mark.parametrize(("lock", "content", "expected"), [
+    ("yarn.lock", '"prisma@^6.0.0":\n  version "6.19.3"\n  resolved "https://registry.yarnpkg.com/x"\n',
+     ("prisma", "6.19.3 in yarn.lock")),
+    ("yarn.lock", 'prisma@latest:\n  version: 7.1.0\n', ("prisma7", "7.1.0 in yarn.lock")),
+    ("pnpm-lock.yaml", "packages:\n\n  prisma@5.22.0:\n    resolution: {integrity: sha512-x}\n",
+     ("prisma", "5.22.0 in pnpm-lock.yaml")),
+    ("pnpm-lock.yaml", "packages:\n  /@prisma/client@7.0.1(prisma@7.0.1):\n    dev: false\n",
+     ("prisma7", "7.0.1 in pnpm-lock.yaml")),
+])  # fmt: skip
+def test_yarn_and_pnpm_locks_decide_prisma_major(tmp_path: Path, lock: str, content: str,
+                                                 expected: tuple[str, str]) -> None:
+    (tmp_path / "package.json").write_text('{"dependencies": {"@prisma/client": "*"}}')
+    (tmp_path / lock).write_text(content)
+    found = detect_stacks(tmp_path).found[0]
+    assert found.stack == expected[0] and expected[1] in found.evidence

@@ -137,8 +137,8 @@ class _Outcome:
 class _Leftover:
     """How to find (``check``: one boolean) and remove (``drop``) the feature's state on one server backend."""
 
-    check: sql.Composable
-    drop: Callable[[PgConnection], None]
+    check: sql.SQL | sql.Composed
+    drop: Callable[[PgConnection], Any]
     params: tuple[Any, ...] = ()
 
 
@@ -196,7 +196,8 @@ def _protocol_prepared(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Le
         evidence = (f"client B's Execute of its statement {name!r} ran client A's instead: got {b_run.value!r}"
                     f"{_same(setup, b_run)}; B's Parse: {b_parse.error or 'ok'}")  # fmt: skip
     elif a_kept and b_parse.ok and b_run.value == "B:3":
-        evidence = f"A re-executed its statement in a later transaction ({again.says()}); B's own, same name: {b_run.value!r}"
+        evidence = (f"A re-executed its statement in a later transaction ({again.says()}); B's own of the same name "
+                    f"gave {b_run.value!r}{_same(setup, b_run)}")  # fmt: skip
     else:
         evidence = f"A's later Execute: {again.says()}; B's Parse: {b_parse.says()}; B's Execute: {b_run.says()}"
     outcome = _judge(setup, a_kept and b_parse.ok and b_run.value == "B:3", b_saw, evidence)
@@ -252,8 +253,8 @@ def _set(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftover]:
     a_vals = again.value if again.ok else (False, False)
     b_vals = seen.value if seen.ok else (False, False)
     words = ("SET " + guc, "SET search_path")
-    kept = [w for w, v in zip(words, a_vals) if v]
-    leaked = [w for w, v in zip(words, b_vals) if v]
+    kept = [w for w, v in zip(words, a_vals, strict=True) if v]
+    leaked = [w for w, v in zip(words, b_vals, strict=True) if v]
     if leaked:
         evidence = f"client B saw client A's {' and '.join(leaked)}{_same(setup, seen)}"
         if len(leaked) < 2:
@@ -423,12 +424,17 @@ def probe(
 
     timeout = check_seconds(timeout, what="timeout", positive=True)
     budget = _Budget(timeout, clock)
-    first = _open(connect_fn, url, budget)  # a URL that does not connect at all is an error, not 7 unknowns
+    # a URL that does not connect at all is an error, not 7 unknowns; the first feature then uses this connection
+    first: PgConnection | None = _open(connect_fn, url, budget)
     results: list[Measurement] = []
-    for feature in features:
-        outcome = _measure(feature, url, connect_fn, budget, notify_wait, first)
-        first = None
-        results.append(Measurement(feature, outcome.behaviour, scrub(mask_secrets_in(outcome.detail), url)))
+    try:
+        for feature in features:
+            outcome = _measure(feature, url, connect_fn, budget, notify_wait, first)
+            first = None
+            results.append(Measurement(feature, outcome.behaviour, scrub(mask_secrets_in(outcome.detail), url)))
+    finally:
+        if first is not None:
+            first.close()
     return PoolBehaviour(tuple(results))
 
 

@@ -62,7 +62,7 @@ _MEANINGS: dict[Feature, tuple[str, str]] = {
     ),
 }
 
-_LEAK_NOTE = "; another client's state shows up in your session: wrong results, not only errors"
+_LEAK_NOTE = " (it leaks: wrong results, not only errors)"
 
 
 def meaning(feature: Feature, behaviour: Behaviour) -> str:

@@ -35,7 +35,7 @@ from .._pool_behaviour import Behaviour, Feature, Measurement, PoolBehaviour
 from ._connect import PgConnection, connect, scrub
 from ._verify import _Watchdog
 
-__all__ = ["LOCK_CLASS", "NAME_PREFIX", "PROBE_APPLICATION", "PROBE_TIMEOUT", "probe"]
+__all__ = ["LOCK_CLASS", "NAME_PREFIX", "NOTIFY_WAIT", "PROBE_APPLICATION", "PROBE_TIMEOUT", "lock_key", "probe"]
 
 PROBE_APPLICATION = "do-pgpool-probe"
 #: every object the probe creates is called NAME_PREFIX + 8 random hex digits
@@ -184,7 +184,7 @@ def _prepared_leftover(name: str) -> _Leftover:
     )
 
 
-def _protocol_prepared(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftover]:
+def _protocol_prepared(a: _Client, b: _Client, name: str) -> _Outcome:
     a_text, b_text = "SELECT 'A:' || $1::text", "SELECT 'B:' || $1::text"
     setup = a.step(lambda c: (_parse(name, a_text)(c), _bind(name, "1")(c))[1])
     again = a.step(_bind(name, "2"))
@@ -200,11 +200,10 @@ def _protocol_prepared(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Le
                     f"gave {b_run.value!r}{_same(setup, b_run)}")  # fmt: skip
     else:
         evidence = f"A's later Execute: {again.says()}; B's Parse: {b_parse.says()}; B's Execute: {b_run.says()}"
-    outcome = _judge(setup, a_kept and b_parse.ok and b_run.value == "B:3", b_saw, evidence)
-    return outcome, _prepared_leftover(name)
+    return _judge(setup, a_kept and b_parse.ok and b_run.value == "B:3", b_saw, evidence)
 
 
-def _sql_prepare(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftover]:
+def _sql_prepare(a: _Client, b: _Client, name: str) -> _Outcome:
     ident = sql.Identifier(name)
 
     def prepare(letter: str) -> Callable[[PgConnection], Any]:
@@ -224,8 +223,7 @@ def _sql_prepare(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftover
                     f"B's PREPARE: {b_prepare.error or 'ok'}")  # fmt: skip
     else:
         evidence = f"A's later EXECUTE: {again.says()}; B's PREPARE: {b_prepare.says()}; B's EXECUTE: {b_run.says()}"
-    outcome = _judge(setup, a_kept and b_prepare.ok and b_run.value == "B:3", b_saw, evidence)
-    return outcome, _prepared_leftover(name)
+    return _judge(setup, a_kept and b_prepare.ok and b_run.value == "B:3", b_saw, evidence)
 
 
 def _first(cur: psycopg.Cursor[Any]) -> Any:
@@ -233,9 +231,16 @@ def _first(cur: psycopg.Cursor[Any]) -> Any:
     return row[0] if row else None
 
 
-def _set(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftover]:
-    guc = f"do_pgpool.{name.removeprefix('do_pgpool_')}"  # a custom setting: nothing reads it
-    path_has = "%s = ANY(string_to_array(current_setting('search_path'), ', '))"
+_PATH_HAS = "%s = ANY(string_to_array(current_setting('search_path'), ', '))"
+
+
+def _guc(name: str) -> str:
+    return f"do_pgpool.{name.removeprefix('do_pgpool_')}"  # a custom setting: nothing reads it
+
+
+def _set(a: _Client, b: _Client, name: str) -> _Outcome:
+    guc = _guc(name)
+    path_has = _PATH_HAS
     read = sql.SQL("SELECT current_setting({}, true) = 'A', " + path_has).format(sql.Literal(guc))
 
     def set_both(c: PgConnection) -> None:
@@ -263,21 +268,33 @@ def _set(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftover]:
         lost = [w for w in words if w not in kept]
         evidence = (f"A's later transaction had {' and '.join(kept) or 'neither'}" + (f", lost {' and '.join(lost)}"
                     if lost else "") + f" ({again.says()}); B saw neither ({seen.says()})")  # fmt: skip
-    outcome = _judge(setup, len(kept) == 2, bool(leaked), evidence)
+    return _judge(setup, len(kept) == 2, bool(leaked), evidence)
+
+
+def _set_leftover(name: str) -> _Leftover:
+    guc = _guc(name)
 
     def drop(c: PgConnection) -> None:
         c.execute(sql.SQL("RESET {}").format(sql.Identifier(*guc.split("."))))
         c.execute("SELECT set_config('search_path', array_to_string(array_remove("
                   "string_to_array(current_setting('search_path'), ', '), %s), ', '), false)", (name,))  # fmt: skip
 
-    leftover = sql.SQL("SELECT coalesce(current_setting({}, true), '') = 'A' OR " + path_has).format(sql.Literal(guc))
-    return outcome, _Leftover(leftover, drop, (name,))
+    check = sql.SQL("SELECT coalesce(current_setting({}, true), '') = 'A' OR " + _PATH_HAS).format(sql.Literal(guc))
+    return _Leftover(check, drop, (name,))
 
 
-def _advisory_lock(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftover]:
-    key = (LOCK_CLASS, int(name[-8:], 16) & 0x7FFFFFFF)
-    mine = ("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s "
-            "AND objsubid = 2 AND pid = pg_backend_pid() AND granted)")  # fmt: skip
+_LOCK_HELD = ("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s "
+              "AND objsubid = 2 AND pid = pg_backend_pid() AND granted)")  # fmt: skip
+
+
+def lock_key(name: str) -> tuple[int, int]:
+    """The probe's advisory lock key for its random ``name``: ``(LOCK_CLASS, 31 random bits)``."""
+    return LOCK_CLASS, int(name[-8:], 16) & 0x7FFFFFFF
+
+
+def _advisory_lock(a: _Client, b: _Client, name: str) -> _Outcome:
+    key = lock_key(name)
+    mine = _LOCK_HELD
     setup = a.step(lambda c: _first(c.execute("SELECT pg_try_advisory_lock(%s, %s)", key)))
     again = a.step(lambda c: _first(c.execute(mine, key)))
     other = b.step(lambda c: _first(c.execute("SELECT pg_try_advisory_lock(%s, %s)", key)))
@@ -291,17 +308,21 @@ def _advisory_lock(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftov
         evidence = f"A's lock was gone ({again.says()}), so B got it too ({other.says()})"
     else:
         evidence = f"A still held it in a later transaction ({again.says()}); B was refused ({other.says()})"
-    outcome = _judge(setup, a_kept and other.value is False, b_saw, evidence)
+    return _judge(setup, a_kept and other.value is False, b_saw, evidence)
+
+
+def _lock_leftover(name: str) -> _Leftover:
+    key = lock_key(name)
 
     def drop(c: PgConnection) -> None:
         for _ in range(10):  # a session lock taken twice on one backend is released twice
             if _first(c.execute("SELECT pg_advisory_unlock(%s, %s)", key)) is not True:
                 return
 
-    return outcome, _Leftover(sql.SQL(mine), drop, key)
+    return _Leftover(sql.SQL(_LOCK_HELD), drop, key)
 
 
-def _listen(a: _Client, b: _Client, name: str, notify_wait: float) -> tuple[_Outcome, _Leftover]:
+def _listen(a: _Client, b: _Client, name: str, notify_wait: float) -> _Outcome:
     ident = sql.Identifier(name)
     payload = f"{name} from B"
     setup = a.step(lambda c: c.execute(sql.SQL("LISTEN {}").format(ident)))
@@ -321,15 +342,20 @@ def _listen(a: _Client, b: _Client, name: str, notify_wait: float) -> tuple[_Out
                     f"({setup.says()}; B's NOTIFY {sent.says()}; A's next {again.says()})")  # fmt: skip
     if not sent.ok:
         setup = _Step(sent.who, sent.pid, error=f"B could not send NOTIFY: {sent.error}")
-    outcome = _judge(setup, a_kept, b_saw, evidence)
-    leftover = _Leftover(sql.SQL("SELECT %s = ANY(ARRAY(SELECT pg_listening_channels()))"),
-                         lambda c: c.execute(sql.SQL("UNLISTEN {}").format(ident)), (name,))  # fmt: skip
-    return outcome, leftover
+    return _judge(setup, a_kept, b_saw, evidence)
 
 
-def _temp_table(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftover]:
+def _listen_leftover(name: str) -> _Leftover:
+    return _Leftover(sql.SQL("SELECT %s = ANY(ARRAY(SELECT pg_listening_channels()))"),
+                     lambda c: c.execute(sql.SQL("UNLISTEN {}").format(sql.Identifier(name))), (name,))  # fmt: skip
+
+
+_TABLE_EXISTS = sql.SQL("SELECT to_regclass(%s) IS NOT NULL")
+
+
+def _temp_table(a: _Client, b: _Client, name: str) -> _Outcome:
     table = sql.Identifier("pg_temp", name)
-    exists = sql.SQL("SELECT to_regclass(%s) IS NOT NULL")
+    exists = _TABLE_EXISTS
     qualified = f"pg_temp.{name}"
 
     def create(c: PgConnection) -> None:
@@ -349,12 +375,15 @@ def _temp_table(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftover]
         evidence = f"client B read client A's temporary table{_same(setup, seen)}"
     else:
         evidence = f"A's later transaction: {again.says()}; B: {seen.says()} (None: no such table)"
-    outcome = _judge(setup, a_kept, b_saw, evidence)
-    return outcome, _Leftover(exists, lambda c: c.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table)),
-                              (qualified,))  # fmt: skip
+    return _judge(setup, a_kept, b_saw, evidence)
 
 
-def _with_hold_cursor(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Leftover]:
+def _temp_leftover(name: str) -> _Leftover:
+    drop = sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("pg_temp", name))
+    return _Leftover(_TABLE_EXISTS, lambda c: c.execute(drop), (f"pg_temp.{name}",))
+
+
+def _with_hold_cursor(a: _Client, b: _Client, name: str) -> _Outcome:
     ident = sql.Identifier(name)
     declare = sql.SQL("DECLARE {} CURSOR WITH HOLD FOR SELECT 'A:' || g FROM generate_series(1, 3) AS g")
     fetch = sql.SQL("FETCH NEXT FROM {}").format(ident)
@@ -367,14 +396,16 @@ def _with_hold_cursor(a: _Client, b: _Client, name: str) -> tuple[_Outcome, _Lef
         evidence = f"client B fetched from client A's cursor: got {seen.value!r}{_same(setup, seen)}"
     else:
         evidence = f"A's FETCH in a later transaction: {again.says()}; B's: {seen.says()}"
-    outcome = _judge(setup, a_kept, b_saw, evidence)
-    leftover = _Leftover(sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_cursors WHERE name = %s)"),
-                         lambda c: c.execute(sql.SQL("CLOSE {}").format(ident)), (name,))  # fmt: skip
-    return outcome, leftover
+    return _judge(setup, a_kept, b_saw, evidence)
 
 
-#: each feature's measurement: (client A, client B, a unique name, NOTIFY wait) -> (outcome, how to clean up)
-MEASURES: dict[Feature, Callable[[_Client, _Client, str, float], tuple[_Outcome, _Leftover]]] = {
+def _cursor_leftover(name: str) -> _Leftover:
+    return _Leftover(sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_cursors WHERE name = %s)"),
+                     lambda c: c.execute(sql.SQL("CLOSE {}").format(sql.Identifier(name))), (name,))  # fmt: skip
+
+
+#: each feature's measurement: (client A, client B, a unique name, NOTIFY wait) -> the verdict
+MEASURES: dict[Feature, Callable[[_Client, _Client, str, float], _Outcome]] = {
     Feature.PROTOCOL_PREPARED: lambda a, b, n, w: _protocol_prepared(a, b, n),
     Feature.SQL_PREPARE: lambda a, b, n, w: _sql_prepare(a, b, n),
     Feature.SET: lambda a, b, n, w: _set(a, b, n),
@@ -382,6 +413,17 @@ MEASURES: dict[Feature, Callable[[_Client, _Client, str, float], tuple[_Outcome,
     Feature.LISTEN: _listen,
     Feature.TEMP_TABLE: lambda a, b, n, w: _temp_table(a, b, n),
     Feature.WITH_HOLD_CURSOR: lambda a, b, n, w: _with_hold_cursor(a, b, n),
+}
+
+#: how to find and remove each feature's state (known before measuring: a measurement that fails is cleaned up too)
+LEFTOVERS: dict[Feature, Callable[[str], _Leftover]] = {
+    Feature.PROTOCOL_PREPARED: _prepared_leftover,
+    Feature.SQL_PREPARE: _prepared_leftover,
+    Feature.SET: _set_leftover,
+    Feature.ADVISORY_LOCK: _lock_leftover,
+    Feature.LISTEN: _listen_leftover,
+    Feature.TEMP_TABLE: _temp_leftover,
+    Feature.WITH_HOLD_CURSOR: _cursor_leftover,
 }
 
 
@@ -463,16 +505,15 @@ def _measure(
             return _Outcome(Behaviour.UNKNOWN, f"not measured: could not connect: {str(exc).splitlines()[0]}")
         a, b = clients
         dogs = [_Watchdog(c.conn, max(budget.remaining(), 0.001)) for c in clients]
-        leftover: _Leftover | None = None
         try:
-            outcome, leftover = MEASURES[feature](a, b, name, min(notify_wait, budget.remaining()))
+            outcome = MEASURES[feature](a, b, name, min(notify_wait, budget.remaining()))
         except Exception as exc:  # one feature's bug or surprise must not stop the others
             outcome = _Outcome(Behaviour.UNKNOWN, f"not measured: {_error_text(exc)}")
         finally:
             fired = any(d.fired for d in dogs)
             for d in dogs:
                 d.stop()
-            cleanup = _clean_up(clients, leftover, budget, connect_fn, url, stack) if leftover else ""
+            cleanup = _clean_up(clients, LEFTOVERS[feature](name), budget, connect_fn, url, stack)
         if fired:
             outcome = _Outcome(Behaviour.UNKNOWN, f"no answer within the probe's time limit ({budget.seconds:g} s): "
                                                   "is the pool waiting for a free server connection?")  # fmt: skip

@@ -285,3 +285,21 @@ def test_leftover_check_sees_state_when_it_is_there(pgbouncer_118: RealServers) 
         finally:
             conn.execute(f"DEALLOCATE {name}")
             conn.execute("SELECT pg_advisory_unlock(%s, 1)", (LOCK_CLASS,))
+
+
+def test_cli_probe_of_an_inbound_user_pool_logs_in_with_the_clusters_credentials(
+    pgbouncer_server: RealServers,
+) -> None:
+    fake = FakeDigitalOcean()
+    cluster = local_cluster(fake, pgbouncer_server)
+    fake.add_pool(cluster, PROBE_POOL_NAME, 1, user=None)  # DigitalOcean gives it "user": "", "password": ""
+    fake.add_pool(cluster, POOL_NAME, 20)
+    with fake.serve() as url:
+        which = run(url, "probe")
+        assert which.exit_code == 2 and "say which pool with --pool NAME; this cluster's pools: " in which.output
+        result = run(url, "probe", "--pool", PROBE_POOL_NAME, "--no-direct", "-o", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["target"] == f"pool {PROBE_POOL_NAME} (transaction mode, size 1) of cluster app-db"
+    assert data["pool"]["protocol_prepared_statements"]["behaviour"] == "leaks"
+    assert_none_shown(result, TOKEN, pgbouncer_server.password)

@@ -303,3 +303,17 @@ def test_cli_probe_of_an_inbound_user_pool_logs_in_with_the_clusters_credentials
     assert data["target"] == f"pool {PROBE_POOL_NAME} (transaction mode, size 1) of cluster app-db"
     assert data["pool"]["protocol_prepared_statements"]["behaviour"] == "leaks"
     assert_none_shown(result, TOKEN, pgbouncer_server.password)
+
+
+def test_works_needs_b_on_a_s_server_connection_when_the_pool_shares_them() -> None:
+    """A luckily kept its server connection and B ran on another: no proof, in a pool seen sharing them."""
+    setup, b_elsewhere, b_there = _probe._Step("A", 10), _probe._Step("B", 11), _probe._Step("B", 10)
+    lucky = _probe._judge(setup, True, False, "A kept it; B did not see it", b_elsewhere)
+    assert lucky.behaviour is Behaviour.WORKS and lucky.shared is False
+    assert _probe._unshared(lucky, shares=False) == lucky  # never shared: a direct connection, a session pool
+    judged = _probe._unshared(lucky, shares=True)
+    assert judged.behaviour is Behaviour.UNKNOWN and judged.detail.startswith("inconclusive: client B ran on another")
+    proven = _probe._judge(setup, True, False, "tracked by the pool", b_there)
+    assert _probe._unshared(proven, shares=True) == proven
+    assert _probe._judge(setup, False, True, "B saw it", b_there).behaviour is Behaviour.LEAKS
+    assert _probe._judge(setup, False, False, "gone", b_elsewhere).behaviour is Behaviour.BREAKS

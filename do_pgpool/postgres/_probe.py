@@ -131,6 +131,8 @@ class _Client:
 class _Outcome:
     behaviour: Behaviour
     detail: str
+    #: B's check ran on the server backend where A had set its state (None: not known); see ``_unshared``
+    shared: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -142,15 +144,29 @@ class _Leftover:
     params: tuple[Any, ...] = ()
 
 
-def _judge(setup: _Step, a_kept: bool, b_saw: bool, evidence: str) -> _Outcome:
-    """``leaks`` if B saw A's state, ``breaks`` if A lost it, else ``works``; a setup that failed is ``unknown``."""
+def _judge(setup: _Step, a_kept: bool, b_saw: bool, evidence: str, b_check: _Step) -> _Outcome:
+    """``leaks`` if B saw A's state, ``breaks`` if A lost it, else ``works``; a setup that failed is ``unknown``.
+
+    ``b_check`` is B's transaction that looked for A's state: whether it ran where A set it is kept (``shared``).
+    """
+    shared = setup.pid is not None and setup.pid == b_check.pid
     if not setup.ok:
-        return _Outcome(Behaviour.UNKNOWN, f"could not set the state up: {setup.says()}")
+        return _Outcome(Behaviour.UNKNOWN, f"could not set the state up: {setup.says()}", shared)
     if b_saw:
-        return _Outcome(Behaviour.LEAKS, evidence)
+        return _Outcome(Behaviour.LEAKS, evidence, shared)
     if not a_kept:
-        return _Outcome(Behaviour.BREAKS, evidence)
-    return _Outcome(Behaviour.WORKS, evidence)
+        return _Outcome(Behaviour.BREAKS, evidence, shared)
+    return _Outcome(Behaviour.WORKS, evidence, shared)
+
+
+def _unshared(outcome: _Outcome, shares: bool) -> _Outcome:
+    """A ``works`` is proof only where B looked on the server connection holding A's state, or where clients
+    never share server connections (a direct connection, a session pool). Through a pool seen sharing them, a
+    B that ran elsewhere proves nothing (A may have kept its server connection by luck): ``unknown``."""
+    if outcome.behaviour is not Behaviour.WORKS or outcome.shared is not False or not shares:
+        return outcome
+    why = "inconclusive: client B ran on another server connection than client A's state, in a pool that shares them"
+    return _Outcome(Behaviour.UNKNOWN, f"{why} (busy?); re-run: {outcome.detail}")
 
 
 def _same(a: _Step, b: _Step) -> str:
@@ -200,7 +216,7 @@ def _protocol_prepared(a: _Client, b: _Client, name: str) -> _Outcome:
                     f"gave {b_run.value!r}{_same(setup, b_run)}")  # fmt: skip
     else:
         evidence = f"A's later Execute: {again.says()}; B's Parse: {b_parse.says()}; B's Execute: {b_run.says()}"
-    return _judge(setup, a_kept and b_parse.ok and b_run.value == "B:3", b_saw, evidence)
+    return _judge(setup, a_kept and b_parse.ok and b_run.value == "B:3", b_saw, evidence, b_run)
 
 
 def _sql_prepare(a: _Client, b: _Client, name: str) -> _Outcome:
@@ -223,7 +239,7 @@ def _sql_prepare(a: _Client, b: _Client, name: str) -> _Outcome:
                     f"B's PREPARE: {b_prepare.error or 'ok'}")  # fmt: skip
     else:
         evidence = f"A's later EXECUTE: {again.says()}; B's PREPARE: {b_prepare.says()}; B's EXECUTE: {b_run.says()}"
-    return _judge(setup, a_kept and b_prepare.ok and b_run.value == "B:3", b_saw, evidence)
+    return _judge(setup, a_kept and b_prepare.ok and b_run.value == "B:3", b_saw, evidence, b_run)
 
 
 def _first(cur: psycopg.Cursor[Any]) -> Any:
@@ -268,7 +284,7 @@ def _set(a: _Client, b: _Client, name: str) -> _Outcome:
         lost = [w for w in words if w not in kept]
         evidence = (f"A's later transaction had {' and '.join(kept) or 'neither'}" + (f", lost {' and '.join(lost)}"
                     if lost else "") + f" ({again.says()}); B saw neither ({seen.says()})")  # fmt: skip
-    return _judge(setup, len(kept) == 2, bool(leaked), evidence)
+    return _judge(setup, len(kept) == 2, bool(leaked), evidence, seen)
 
 
 def _set_leftover(name: str) -> _Leftover:
@@ -308,7 +324,7 @@ def _advisory_lock(a: _Client, b: _Client, name: str) -> _Outcome:
         evidence = f"A's lock was gone ({again.says()}), so B got it too ({other.says()})"
     else:
         evidence = f"A still held it in a later transaction ({again.says()}); B was refused ({other.says()})"
-    return _judge(setup, a_kept and other.value is False, b_saw, evidence)
+    return _judge(setup, a_kept and other.value is False, b_saw, evidence, other)
 
 
 def _lock_leftover(name: str) -> _Leftover:
@@ -342,7 +358,7 @@ def _listen(a: _Client, b: _Client, name: str, notify_wait: float) -> _Outcome:
                     f"({setup.says()}; B's NOTIFY {sent.says()}; A's next {again.says()})")  # fmt: skip
     if not sent.ok:
         setup = _Step(sent.who, sent.pid, error=f"B could not send NOTIFY: {sent.error}")
-    return _judge(setup, a_kept, b_saw, evidence)
+    return _judge(setup, a_kept, b_saw, evidence, sent)
 
 
 def _listen_leftover(name: str) -> _Leftover:
@@ -375,7 +391,7 @@ def _temp_table(a: _Client, b: _Client, name: str) -> _Outcome:
         evidence = f"client B read client A's temporary table{_same(setup, seen)}"
     else:
         evidence = f"A's later transaction: {again.says()}; B: {seen.says()} (None: no such table)"
-    return _judge(setup, a_kept, b_saw, evidence)
+    return _judge(setup, a_kept, b_saw, evidence, seen)
 
 
 def _temp_leftover(name: str) -> _Leftover:
@@ -396,7 +412,7 @@ def _with_hold_cursor(a: _Client, b: _Client, name: str) -> _Outcome:
         evidence = f"client B fetched from client A's cursor: got {seen.value!r}{_same(setup, seen)}"
     else:
         evidence = f"A's FETCH in a later transaction: {again.says()}; B's: {seen.says()}"
-    return _judge(setup, a_kept, b_saw, evidence)
+    return _judge(setup, a_kept, b_saw, evidence, seen)
 
 
 def _cursor_leftover(name: str) -> _Leftover:
@@ -468,16 +484,19 @@ def probe(
     budget = _Budget(timeout, clock)
     # a URL that does not connect at all is an error, not 7 unknowns; the first feature then uses this connection
     first: PgConnection | None = _open(connect_fn, url, budget)
-    results: list[Measurement] = []
+    outcomes: list[tuple[Feature, _Outcome]] = []
     try:
         for feature in features:
-            outcome = _measure(feature, url, connect_fn, budget, notify_wait, first)
+            outcomes.append((feature, _measure(feature, url, connect_fn, budget, notify_wait, first)))
             first = None
-            results.append(Measurement(feature, outcome.behaviour, scrub(mask_secrets_in(outcome.detail), url)))
     finally:
         if first is not None:
             first.close()
-    return PoolBehaviour(tuple(results))
+    shares = any(o.shared for _, o in outcomes)  # some B ran on the server connection of A's state
+    return PoolBehaviour(tuple(
+        Measurement(feature, o.behaviour, scrub(mask_secrets_in(o.detail), url))
+        for feature, o in ((f, _unshared(o, shares)) for f, o in outcomes)
+    ))
 
 
 def _open(connect_fn: Callable[..., PgConnection], url: str, budget: _Budget) -> PgConnection:
@@ -518,7 +537,7 @@ def _measure(
             outcome = _Outcome(Behaviour.UNKNOWN, f"no answer within the probe's time limit ({budget.seconds:g} s): "
                                                   "is the pool waiting for a free server connection?")  # fmt: skip
         if cleanup:
-            outcome = _Outcome(outcome.behaviour, f"{outcome.detail}; {cleanup}")
+            outcome = _Outcome(outcome.behaviour, f"{outcome.detail}; {cleanup}", outcome.shared)
         return outcome
     raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow exceptions)
 

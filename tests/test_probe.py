@@ -317,3 +317,23 @@ def test_works_needs_b_on_a_s_server_connection_when_the_pool_shares_them() -> N
     assert _probe._unshared(proven, shares=True) == proven
     assert _probe._judge(setup, False, True, "B saw it", b_there).behaviour is Behaviour.LEAKS
     assert _probe._judge(setup, False, False, "gone", b_elsewhere).behaviour is Behaviour.BREAKS
+
+
+def test_a_feature_that_hangs_after_setting_state_is_unknown_and_cleaned_up_over_a_fresh_connection(
+    pgbouncer_118: RealServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock = _probe.MEASURES[Feature.ADVISORY_LOCK]
+
+    def lock_then_hang(a: Any, b: Any, name: str, wait: float) -> Any:
+        lock(a, b, name, wait)
+        b.conn.execute("BEGIN")
+        b.conn.execute("SELECT 1")  # B holds the pool's only server connection...
+        return lock(a, b, name, wait)  # ...so A's next transaction waits in PgBouncer's queue until the watchdog
+
+    monkeypatch.setitem(_probe.MEASURES, Feature.ADVISORY_LOCK, lock_then_hang)
+    url = pgbouncer_118.pool_url(PROBE_POOL_NAME)
+    behaviour = probe(url, timeout=1.0, notify_wait=WAIT, features=[Feature.ADVISORY_LOCK])
+    (only,) = behaviour.measurements
+    assert only.behaviour is Behaviour.UNKNOWN
+    assert only.detail.startswith("no answer within the probe's time limit (1 s)"), only.detail
+    assert _leftovers(url) == NOTHING_LEFT

@@ -532,7 +532,7 @@ def _measure(
             fired = any(d.fired for d in dogs)
             for d in dogs:
                 d.stop()
-            cleanup = _clean_up(clients, LEFTOVERS[feature](name), budget, connect_fn, url, stack)
+            cleanup = _clean_up(clients, LEFTOVERS[feature](name), budget, connect_fn, url, stack, closed=fired)
         if fired:
             outcome = _Outcome(Behaviour.UNKNOWN, f"no answer within the probe's time limit ({budget.seconds:g} s): "
                                                   "is the pool waiting for a free server connection?")  # fmt: skip
@@ -558,14 +558,17 @@ def _clean_up(
     connect_fn: Callable[..., PgConnection],
     url: str,
     stack: ExitStack,
+    *,
+    closed: bool = False,
 ) -> str:
     """Remove the feature's state from every server backend the probe used; '' when done, else what is left.
 
     Through a pool each transaction may run on another server connection, so each pass runs one transaction
     per client until every backend that ran one of the probe's transactions was checked (or no longer exists).
+    ``closed``: the watchdog shut the clients' connections down.
     """
     pending = {pid for c in clients for pid in c.pids}
-    users = [c for c in clients if c.alive]
+    users = [] if closed else [c for c in clients if c.alive]
     if not users and pending:  # the watchdog closed them: one fresh connection, bounded by its own watchdog
         try:
             conn = stack.enter_context(connect_fn(url, application_name=PROBE_APPLICATION, connect_timeout=5))

@@ -29,6 +29,11 @@ NEW_MAX_PREPARED_STATEMENTS = 100
 SKIP_PREFIX = "real servers unavailable"
 
 
+def _bouncer_pools() -> dict[str, PoolAlias]:
+    """Every test PgBouncer's pools: ``defaultdb-pool`` of 20, ``probe-pool`` of 1."""
+    return {POOL_NAME: PoolAlias(size=20), PROBE_POOL_NAME: PoolAlias(size=1)}
+
+
 def _servers_required() -> tuple[bool, str]:
     """Whether a missing server is a failure here, and why."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
@@ -81,14 +86,10 @@ def pgbouncer_server(pg_server: RealServers) -> RealServers:
     """
     if pg_server.bouncer_port is None:
         try:
-            pg_server.start_pgbouncer({POOL_NAME: PoolAlias(size=20), PROBE_POOL_NAME: PoolAlias(size=1)})
+            pg_server.start_pgbouncer(_bouncer_pools())
         except ServersUnavailable as exc:
             _unavailable(str(exc))
     return pg_server
-
-
-def _bouncer_pools() -> dict[str, PoolAlias]:
-    return {POOL_NAME: PoolAlias(size=20), PROBE_POOL_NAME: PoolAlias(size=1)}
 
 
 def _another_bouncer(pg_server: RealServers, binary: Path | None, max_prepared: int | None) -> RealServers:

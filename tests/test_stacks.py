@@ -332,3 +332,29 @@ def test_yarn_and_pnpm_locks_decide_prisma_major(tmp_path: Path, lock: str, cont
     (tmp_path / lock).write_text(content)
     found = detect_stacks(tmp_path).found[0]
     assert found.stack == expected[0] and expected[1] in found.evidence
+
+
+# --- end to end: the probe of a real PgBouncer decides the advice ------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("bouncer", "prepared_off"), [("pgbouncer_118", True), ("pgbouncer_new", False)])
+def test_a_saved_probe_of_a_real_pgbouncer_decides_prisma_and_rails(
+    bouncer: str, prepared_off: bool, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """PgBouncer 1.18 breaks protocol-level prepared statements, >= 1.21 with max_prepared_statements keeps them:
+    the probe's saved JSON gives Prisma pgbouncer=true and Rails prepared_statements: false on the first only."""
+    from do_pgpool.ops._probe import probe_urls
+    from tests.conftest_servers import PROBE_POOL_NAME
+
+    servers = request.getfixturevalue(bouncer)
+    report = probe_urls(servers.pool_url(PROBE_POOL_NAME), notify_wait=0.2)
+    saved = tmp_path / "probe.json"
+    saved.write_text(json.dumps(report.as_dict()))
+    code, out, err = run("--stack", "prisma", "--stack", "rails", "--probe", str(saved))
+    assert code == 0, err
+    assert ("&pgbouncer=true" in out) is prepared_off
+    assert ("  prepared_statements: false" in out) is prepared_off
+    assert "  advisory_locks: false" in out and "&connection_limit=N" in out  # whatever the pool does
+    verdicts = ("leaks", "breaks") if prepared_off else ("works",)
+    assert any(f"Prepared statements through this pool: {v} (measured)." in out for v in verdicts)

@@ -635,8 +635,8 @@ def render_text(
                    stacks=(only,) if only is not None else stacks)
     out = [f"Behind a transaction pool ({pool_env} = the pool, {direct_env} = the cluster's direct connection):"]
     if behaviour is None:
-        out.append("Prepared statements: not measured, so turned off where a stack uses them (advice --probe FILE "
-                   "with a saved probe of the pool decides from its measurements).")
+        out.append("Prepared statements: not measured, so turned off where a stack uses them (save "
+                   "`do-pgpool probe -o json` to a file and pass it as --probe FILE to decide from the pool).")
     else:
         out.append(f"Prepared statements through this pool: {_prepared_summary(behaviour)} (measured).")
     for item in items:

@@ -388,3 +388,14 @@ def test_watch_with_fail_at_below_the_level_runs_to_the_timeout_and_exits_0(api:
     result, clock = watch(api, "--watch", "10", "--timeout", "25", "--fail-at", "near")
     assert result.exit_code == 0, result.output
     assert clock.sleeps == [10, 10]
+
+
+def test_ctrl_c_during_a_watch_exits_130_saying_nothing_was_changed(api: str) -> None:
+    def between(now: float) -> None:
+        if now == 20:
+            raise KeyboardInterrupt
+
+    result, _ = watch(api, "--watch", "10", "--timeout", "5m", between=between)
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "Interrupted: status only reads; nothing was changed."
+    assert len(frames(result)) == 2

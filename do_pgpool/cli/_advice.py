@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit_json, output_option
+from ._common import ReadOnlyAware, emit_json, output_option
 
 STACKS = ["django", "psycopg", "sqlalchemy", "asyncpg", "prisma"]
 
 
-@click.command("advice")
+@click.command("advice", cls=ReadOnlyAware, read_only=True)
 @click.option("--stack", type=click.Choice(STACKS), help="Only this stack's settings.  [default: every stack]")
 @click.option("--pool-env", default="DATABASE_URL", show_default=True, metavar="NAME",
               help="Environment variable holding the pool's connection string.")  # fmt: skip

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..postgres._usage import Verdict
 
 
-@command("status")
+@command("status", read_only=True)
 @click.option("--advice/--no-advice", default=True, show_default=True,
               help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
 @click.option("--config", "with_config", is_flag=True,

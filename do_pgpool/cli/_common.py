@@ -110,12 +110,17 @@ class ReadOnlyAware(click.Command):
 
 
 class ClusterCommand(ReadOnlyAware):
-    """A command that talks to DigitalOcean: its exit-code epilog is written from its own options."""
+    """A command that talks to DigitalOcean: its exit-code epilog is written from its own options, and its
+    run's ``--timeout`` is in scope while it runs (``current_deadline()``: PostgreSQL connections end within it)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.epilog is None:
             self.epilog = exit_codes_help(self, read_only=self.read_only)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with run_deadline().scope():
+            return super().invoke(ctx)
 
 
 class OperationFailed(click.ClickException):

@@ -263,7 +263,9 @@ def served(pgbouncer_server: RealServers, empty_pg: RealServers) -> Iterator[tup
         yield fake, url
 
 
-def watch(url: str, *args: str, between: Callable[[float], None] = lambda now: None) -> tuple[Result, FakeClock]:
+def watch(
+    url: str, *args: str, between: Callable[[float], None] = lambda now: None, clock: FakeClock | None = None
+) -> tuple[Result, FakeClock]:
     """``status --no-advice ARGS`` on a fake wait clock; ``between(now)`` runs in each sleep, after the clock
     moved (``now``: seconds since the start)."""
     from click.testing import CliRunner
@@ -271,7 +273,7 @@ def watch(url: str, *args: str, between: Callable[[float], None] = lambda now: N
     from do_pgpool.cli import main
     from do_pgpool.cli._progress import WaitClock
 
-    clock = FakeClock()
+    clock = clock or FakeClock()
     start = clock()
 
     def sleep(seconds: float) -> None:
@@ -399,3 +401,17 @@ def test_ctrl_c_during_a_watch_exits_130_saying_nothing_was_changed(api: str) ->
     assert result.exit_code == 130
     assert result.stderr.strip() == "Interrupted: status only reads; nothing was changed."
     assert len(frames(result)) == 2
+
+
+
+def test_a_watch_whose_time_runs_out_while_reading_ends_on_its_last_whole_frame(api: str) -> None:
+    clock = FakeClock()
+
+    def between(now: float) -> None:
+        if now == 10:
+            clock.advance(20)  # the sleep overslept: --timeout (25 s) passed before the next frame's read
+
+    result, _ = watch(api, "--watch", "10", "--timeout", "25", between=between, clock=clock)
+    assert result.exit_code == 0, result.output  # the frame at 0 s was whole
+    assert len(frames(result)) == 1
+    assert "gave up" not in result.stderr

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
               help=f"A deploy gate: exit {EXIT_HEADROOM} when the verdict is at or beyond this level.")  # fmt: skip
 @click.option("--watch", type=Duration(positive=True), is_flag=False, flag_value=5.0, default=None,
               metavar="[SECONDS]",
-              help="Refresh the live part every SECONDS (default 5) until --timeout or Ctrl-C.")  # fmt: skip
+              help="Redraw every SECONDS (default 5) until --timeout or Ctrl-C; the API every 30 s.")  # fmt: skip
 @tls_options()
 @access_options
 @click.option("-o", "--output", type=click.Choice(["text", "json", "prometheus"]), default="text", show_default=True,
@@ -56,8 +56,10 @@ def status_command(
     --fail-at near|saturated gates a deploy: exit 4 when the verdict is at or beyond that level (a server
     that refuses because it is full is saturated). -o prometheus prints gauges (do_pgpool_...) for a
     textfile collector: budget, limits, pools, connections by state, user and application, the verdict.
-    --watch [SECONDS] redraws the report every SECONDS (5 by default; the API is read once, the server each
-    time) until --timeout (5m by default) or Ctrl-C.
+    --watch [SECONDS] redraws the report every SECONDS (5 by default) until --timeout (5m by default) or
+    Ctrl-C: the server is read each time, the cluster and pools every 30 s (at most 4 API requests a minute; a
+    failed read keeps the last answer, marked STALE). It exits as its last frame would (1 when that frame could
+    not read the server or the API); with --fail-at it stops at the first frame at the level, exit 4.
 
     \b
     Examples:
@@ -119,6 +121,7 @@ def _watch(
     """Redraw the report every ``every`` seconds until the run's --timeout, or until the verdict reaches
     ``fail_at``; returns the last frame (the caller picks the exit code from it). Live usage is read each frame,
     the cluster and pools every ``API_EVERY`` seconds. Sleeps and time come from the wait clock."""
+    from .._exceptions import DeadlineExceededError
     from ..ops._watch import StatusWatch
     from ._common import run_deadline
     from ._progress import wait_clock
@@ -139,11 +142,14 @@ def _watch(
         click.echo(f"every {every:g} s, {left:.0f} s left (--timeout){stops}; {api}; Ctrl-C stops")
         for line in frame.status.lines():
             click.echo(line)
-        if left < every or _gate_reached(frame.status.verdict, fail_at):
+        if left <= every or _gate_reached(frame.status.verdict, fail_at):
             return frame
         clock.sleep(every)
         click.echo("")
-        frame = watch.next()
+        try:
+            frame = watch.next()
+        except DeadlineExceededError:  # the time ran out while reading: the last whole frame stands
+            return frame
 
 
 def _gate_reached(verdict: Verdict | None, fail_at: str | None) -> bool:

@@ -331,9 +331,10 @@ def test_a_failed_api_read_keeps_the_last_answer_marked_stale_with_its_age(
     result, _ = watch(url, "--watch", "10", "--timeout", "75", between=between)
     assert result.exit_code == 0, result.output  # the read at 60 s succeeded: the last frame is whole
     shown = frames(result)
-    stale = ["API: STALE, as read 30 s ago (the last read failed: ", "API: STALE, as read 40 s ago",
-             "API: STALE, as read 50 s ago"]  # fmt: skip
+    stale = ["API: STALE, as read 30 s ago; Ctrl-C stops\n  the last API read failed: GET /v2/databases/",
+             "API: STALE, as read 40 s ago;", "API: STALE, as read 50 s ago;"]  # fmt: skip
     assert all(s in f for s, f in zip(stale, shown[3:6], strict=True)), shown[3:6]
+    assert "/pools: 403" in shown[3]
     assert all(f"pool {POOL_NAME}:" in f and "live: " in f for f in shown)  # the last answer, still shown
     assert "API read 0 s ago" in shown[6] and "STALE" not in shown[6] + shown[7]
     assert_none_shown(result, TOKEN)
@@ -415,3 +416,14 @@ def test_a_watch_whose_time_runs_out_while_reading_ends_on_its_last_whole_frame(
     assert result.exit_code == 0, result.output  # the frame at 0 s was whole
     assert len(frames(result)) == 1
     assert "gave up" not in result.stderr
+
+
+def test_watch_with_config_reads_the_settings_again_with_the_cluster_and_pools(
+    served: tuple[FakeDigitalOcean, str],
+) -> None:
+    fake, url = served
+    result, _ = watch(url, "--config", "--watch", "10", "--timeout", "45")
+    assert result.exit_code == 0, result.output
+    config_reads = [c for c in fake.calls_to("GET", "/v2/databases/") if c.path.endswith("/config")]
+    assert len(config_reads) == 2  # at 0 and 30 s, with the cluster and pools
+    assert all("settings: " in f for f in frames(result))

@@ -135,11 +135,12 @@ def _watch(
             click.clear()
         left = deadline.remaining()
         if frame.stale:
-            why = str(frame.api_failure).splitlines()[0]
-            api = f"API: STALE, as read {frame.api_age:.0f} s ago (the last read failed: {why})"
+            api = f"API: STALE, as read {frame.api_age:.0f} s ago"
         else:
             api = f"API read {frame.api_age:.0f} s ago (every {watch.api_every:g} s)"
         click.echo(f"every {every:g} s, {left:.0f} s left (--timeout){stops}; {api}; Ctrl-C stops")
+        if frame.stale:
+            click.echo(f"  the last API read failed: {str(frame.api_failure).splitlines()[0]}")
         for line in frame.status.lines():
             click.echo(line)
         if left <= every or _gate_reached(frame.status.verdict, fail_at):

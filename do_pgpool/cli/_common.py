@@ -48,6 +48,7 @@ Exit codes:
     3  ensure-pool --check only: changes are pending
     4  status --fail-at only: the verdict is at or beyond the given level
   130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish
+       (status, list-pools, advice and any --dry-run or --check only read: nothing was changed)
 """
 
 

@@ -69,6 +69,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "restart_cluster",
     ),
     "ops._status": ("ClusterStatus", "cluster_status"),
+    "ops._probe": ("ProbeReport", "probe_pool", "probe_urls"),
     "ops._terminate_idle": ("IdleResult", "terminate_idle"),
     "ops._access": ("AccessGrant", "AccessPlan", "temporary_access"),
     "_trusted_sources": ("AccessVerdict", "judge_access"),
@@ -223,6 +224,11 @@ if TYPE_CHECKING:
         list_pools,
         plan_delete_pool,
         prepare_delete_pool,
+    )
+    from .ops._probe import (
+        ProbeReport,
+        probe_pool,
+        probe_urls,
     )
     from .ops._resize import (
         ResizeResult,

@@ -33,7 +33,7 @@ INTERRUPTED_MESSAGE = (
     "run the same command again to finish (it is idempotent), or look with `do-pgpool status`."
 )
 
-#: Ctrl-C during a run that changes nothing: a read-only command (``status``, ``list-pools``, ``advice``), or
+#: Ctrl-C during a run that changes nothing: a read-only command (``status``, ``list-pools``, ``probe``, ``advice``), or
 #: any command with ``--dry-run`` / ``--check``
 READ_ONLY_INTERRUPTED_MESSAGE = "Interrupted: {what} only reads; nothing was changed."
 
@@ -48,7 +48,7 @@ Exit codes:
     3  ensure-pool --check only: changes are pending
     4  status --fail-at only: the verdict is at or beyond the given level
   130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish
-       (status, list-pools, advice and any --dry-run or --check only read: nothing was changed)
+       (status, list-pools, probe, advice and any --dry-run or --check only read: nothing was changed)
 """
 
 
@@ -87,7 +87,8 @@ def exit_codes_help(command: click.Command, *, read_only: bool = False) -> str:
 class ReadOnlyAware(click.Command):
     """A command that says, on Ctrl-C, whether this run could have changed anything.
 
-    ``read_only``: the command only reads (``status``, ``list-pools``, ``advice``). Any run with ``--dry-run``
+    ``read_only``: the command only reads (``status``, ``list-pools``, ``probe``, ``advice``; the probe's
+    temporary objects end with its session). Any run with ``--dry-run``
     or ``--check`` changes nothing either. ``--temporary-access`` (without ``--dry-run``) writes a trusted
     source for the run, so such a run gets the ordinary message.
     """

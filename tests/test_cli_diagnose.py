@@ -196,7 +196,9 @@ def test_prometheus_output_is_read_by_a_real_parser_and_matches_the_json(
     assert one("do_pgpool_connection_limit") == usage["limit"]
     assert one("do_pgpool_connections_used") == verdict["used"] == 11
     assert one("do_pgpool_connections_free") == verdict["free"]
-    assert _values(families["do_pgpool_connections"], "state") == usage["by_state"]
+    by_state = _values(families["do_pgpool_connections"], "state")
+    assert {k: v for k, v in by_state.items() if v} == usage["by_state"]
+    assert by_state["idle in transaction"] == 0 and "idle in transaction" not in usage["by_state"]  # a true 0
     assert _values(families["do_pgpool_connections_by_user"], "user") == usage["by_user"]
     assert _values(families["do_pgpool_connections_by_application"], "application") == usage["by_application"]
     assert usage["by_application"]['web "blue"\\1'] == 7

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._stacks import STACKS as _KNOWN
-from ._common import emit_json, error_text, output_option, warn
+from ._common import ReadOnlyAware, emit_json, error_text, output_option, warn
 
 if TYPE_CHECKING:
     from .._pool_behaviour import PoolBehaviour
@@ -23,7 +23,7 @@ STACKS = [s.key for s in _KNOWN]
 PROBE_KEYS = ("pool", "behaviour")
 
 
-@click.command("advice")
+@click.command("advice", cls=ReadOnlyAware, read_only=True)
 @click.option("--stack", "stacks", type=click.Choice(STACKS), multiple=True, metavar="NAME",
               help=f"Only this stack's settings (repeatable); overrides detection. One of: {', '.join(STACKS)}.")
 @click.option("--app-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",

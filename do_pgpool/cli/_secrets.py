@@ -179,8 +179,9 @@ def prepare_secrets(
     github = None
     if has_github:
         from ..api._github import open_github  # GitHub's client (and NaCl) only when a github: target needs it
+        from ._common import run_deadline
 
-        github = open_github()
+        github = open_github(deadline=run_deadline())
     return replace(spec, redeploy=redeploy, github=github)
 
 

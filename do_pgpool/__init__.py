@@ -30,6 +30,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "RateLimitedError", "RequestTimeoutError", "ServerError", "Step", "TransportError", "WaitTimeoutError",
     ),
     "_models": ("Cluster", "Connection", "Pool", "PoolSpec"),
+    "_stacks": ("Detection", "Detections", "detect_stacks"),
     "_tls": ("TLS",),
     "_version": ("__version__",),
     "api._gateway": ("DigitalOcean",),
@@ -69,6 +70,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "restart_cluster",
     ),
     "ops._status": ("ClusterStatus", "cluster_status"),
+    "ops._probe": ("ProbeReport", "probe_pool", "probe_urls"),
     "ops._terminate_idle": ("IdleResult", "terminate_idle"),
     "ops._access": ("AccessGrant", "AccessPlan", "temporary_access"),
     "_trusted_sources": ("AccessVerdict", "judge_access"),
@@ -152,6 +154,11 @@ if TYPE_CHECKING:
         Pool,
         PoolSpec,
     )
+    from ._stacks import (
+        Detection,
+        Detections,
+        detect_stacks,
+    )
     from ._tls import (
         TLS,
     )
@@ -223,6 +230,11 @@ if TYPE_CHECKING:
         list_pools,
         plan_delete_pool,
         prepare_delete_pool,
+    )
+    from .ops._probe import (
+        ProbeReport,
+        probe_pool,
+        probe_urls,
     )
     from .ops._resize import (
         ResizeResult,

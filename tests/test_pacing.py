@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 import pytest
@@ -42,37 +42,42 @@ class Scaled:
             self.fake.add_cluster(f"tenant-{i:02d}", size="db-s-1vcpu-2gb", tags=["fleet"])
         self.log: list[tuple[float, int]] = []
         self._lock = threading.Lock()
-        self._on_their_way = threading.Condition()  # requests acquired, not yet at the fake
+        self._on_their_way = threading.Condition()  # requests let through, their answers not yet observed
         self._sent = 0
         self.http = httpx.Client(transport=httpx.MockTransport(self._handle))
 
     def sleep(self, seconds: float) -> None:
-        """The limiter's sleep: virtual time jumps only once every request let through has reached the fake.
+        """The limiter's sleep: virtual time jumps only once every request let through has been answered.
 
         Threads share the virtual clock: without this, one worker's sleep could jump it while another's request,
-        already let through, has not been sent yet, and that request would reach the fake seconds late (which
-        real time never does). Bounded: the requests are on their way in other threads, never waiting for this one.
+        already let through, has not been sent yet (it would reach the fake a whole sleep late), or its answer not
+        yet read (the limiter would count it in flight for that long): in real time an answer taking 21 ms comes
+        within a sleep. Bounded: those requests go on in other threads, never waiting for this one.
         """
         with self._on_their_way:
             self._on_their_way.wait_for(lambda: self._sent == 0, timeout=10)
         self.clock.sleep(seconds)
 
     def limited(self, limiter: RateLimiter) -> RateLimiter:
-        """``limiter``, its every acquire counted until the request reaches the fake (see ``sleep``)."""
-        acquire = limiter.acquire
+        """``limiter``, its every acquire counted until the limiter observes the answer (see ``sleep``)."""
+        acquire, observe = limiter.acquire, limiter.observe
 
         def counted() -> None:
             acquire()
             with self._on_their_way:
                 self._sent += 1
 
+        def answered(status: int, headers: Mapping[str, str]) -> None:
+            observe(status, headers)
+            with self._on_their_way:
+                self._sent -= 1
+                self._on_their_way.notify_all()
+
         limiter.acquire = counted  # type: ignore[method-assign]
+        limiter.observe = answered  # type: ignore[method-assign]
         return limiter
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
-        with self._on_their_way:
-            self._sent -= 1
-            self._on_their_way.notify_all()
         self.clock.advance(self.latency)
         response = self.fake.handle(request)
         with self._lock:
@@ -129,9 +134,8 @@ def test_wherever_in_its_second_a_fleet_run_starts_the_learned_window_paces_it_w
     # every start phase, 0.05 s apart, answers taking 21 ms. The first window is waited out by its reset (a whole
     # second: up to 1 s of rounding, nothing better is known yet); then the requests are spread evenly, each
     # answer's oldest request at another fraction of a second, so the estimate of the 2.5 s window (from above:
-    # never a 429) tightens towards it. Bursts paced by the estimate stalled it at ~2.93 s: 1.18-1.23 x ideal.
-    # Worker threads share the virtual clock, so a rare interleaving slows one phase: the goal is asked of the
-    # median and of 18 phases in 20, the safety (no 429, never 11 in a window) of every phase.
+    # never a 429) tightens towards it. Bursts paced by the estimate stalled it at ~2.93 s: 1.18-1.23 x ideal
+    # for half the phases; now 1.10 (median) to 1.15.
     ratios, learned = [], []
     for step in range(20):
         s = Scaled(phase=step / 20, latency=0.021)
@@ -143,7 +147,7 @@ def test_wherever_in_its_second_a_fleet_run_starts_the_learned_window_paces_it_w
         assert window is not None and window.requests == LIMIT and window.seconds >= WINDOW
         ratios.append(s.ratio(result))
         learned.append(window.seconds)
-    assert statistics.median(ratios) <= 1.15 and sum(r <= 1.2 for r in ratios) >= 18
+    assert max(ratios) <= 1.2 and statistics.median(ratios) <= 1.15
     assert statistics.median(learned) <= WINDOW + 0.15
 
 

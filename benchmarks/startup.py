@@ -8,7 +8,10 @@ Both ratios, each command run with Python's bytecode cache as an installed packa
 - converged ``do-pgpool ensure-pool --cluster UUID`` / ``python -c "import pydo"`` (the API client; target
   <= 1.5), against the project's fake DigitalOcean on a loopback port (this process serves it).
 
-Then the API requests each ensure-pool shape makes, counted by the fake (``fake.calls``).
+Then the same two ratios against floors given the CLI's garbage-collector policy (``do_pgpool/_console.py``: off
+while the process starts, everything frozen before the exit), which plain ``python -c`` does not have: part of
+the CLI's lead over its floors is that policy, and these ratios show what is left without it. Then the API
+requests each ensure-pool shape makes, counted by the fake (``fake.calls``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ from do_pgpool.testing import FakeDigitalOcean
 TOKEN = "dop_v1_benchmarkbenchmarkbenchmark"
 HELP_TARGET = 1.3
 ENSURE_TARGET = 1.5
+
+
+def same_gc(code: str) -> str:
+    """``code`` under the console entry point's collector policy: off while importing, everything frozen at exit."""
+    return f"import gc; gc.disable(); {code}; gc.freeze()"
 
 
 def cli() -> list[str]:
@@ -132,11 +140,13 @@ def main() -> int:
     py = sys.executable
     results: dict[str, Any] = {"runs": opts.runs}
     click_t, help_t = paired_medians([py, "-c", "import click"], [*cli(), "--help"], opts.runs)
+    click_gc, help_gc = paired_medians([py, "-c", same_gc("import click")], [*cli(), "--help"], opts.runs)
     with served() as (fake, env):
         uuid = fake.cluster("app-db").id
         before = len(fake.calls)
         converged = [*cli(), "ensure-pool", "--cluster", uuid, "--size", "10"]
         pydo_t, ensure_t = paired_medians([py, "-c", "import pydo"], converged, opts.runs, env)
+        pydo_gc, ensure_gc = paired_medians([py, "-c", same_gc("import pydo")], converged, opts.runs, env)
         per_run = (len(fake.calls) - before) / (opts.runs + 1)
         with tempfile.TemporaryDirectory() as tmp:
             counts = request_counts(fake, env, Path(tmp))
@@ -145,6 +155,7 @@ def main() -> int:
         help_ratio_cpu=help_t.cpu / click_t.cpu, import_pydo=asdict(pydo_t), ensure_converged=asdict(ensure_t),
         ensure_ratio=ensure_t.wall / pydo_t.wall, ensure_ratio_cpu=ensure_t.cpu / pydo_t.cpu,
         ensure_converged_requests=per_run, requests=counts,
+        help_ratio_same_gc=help_gc.wall / click_gc.wall, ensure_ratio_same_gc=ensure_gc.wall / pydo_gc.wall,
     )  # fmt: skip
     if opts.json:
         print(json.dumps(results, indent=2))
@@ -161,6 +172,12 @@ def main() -> int:
     ]  # fmt: skip
     for label, t, note in rows:
         print(f"  {label:38} wall {t.wall * 1000:6.1f} ms  cpu {t.cpu * 1000:6.1f} ms  {note}")
+    print("the same against floors with the CLI's collector policy (off while starting, frozen at exit):")
+    for label, floor, subject, target in (("do-pgpool --help", click_gc, help_gc, HELP_TARGET),
+                                          ("ensure-pool --cluster UUID, converged", pydo_gc, ensure_gc, ENSURE_TARGET)):
+        ratio = subject.wall / floor.wall
+        print(f"  {label:38} floor {floor.wall * 1000:6.1f} ms  ratio {ratio:.2f} (cpu {subject.cpu / floor.cpu:.2f}); "
+              f"target <= {target}: {_verdict(ratio, target)}")
     print("API requests per ensure-pool (counted by the fake):")
     for label, n in counts.items():
         print(f"  {label:40} {n}")

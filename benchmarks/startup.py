@@ -146,8 +146,8 @@ def main() -> int:
         before = len(fake.calls)
         converged = [*cli(), "ensure-pool", "--cluster", uuid, "--size", "10"]
         pydo_t, ensure_t = paired_medians([py, "-c", "import pydo"], converged, opts.runs, env)
-        pydo_gc, ensure_gc = paired_medians([py, "-c", same_gc("import pydo")], converged, opts.runs, env)
         per_run = (len(fake.calls) - before) / (opts.runs + 1)
+        pydo_gc, ensure_gc = paired_medians([py, "-c", same_gc("import pydo")], converged, opts.runs, env)
         with tempfile.TemporaryDirectory() as tmp:
             counts = request_counts(fake, env, Path(tmp))
     results.update(

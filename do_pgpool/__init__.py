@@ -23,7 +23,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "_changes": ("Action", "Change", "Plan"),
     "_deadline": ("Deadline",),
     "_exceptions": (
-        "APIError", "AccessLeftError", "AuthenticationError", "BudgetError", "ConfigError", "ConflictError",
+        "APIError", "AccessLeftError", "AuthenticationError", "BudgetError", "CommandError", "ConfigError",
+        "ConflictError", "HeadroomError",
         "ConnectionFailedError",
         "CredentialsMissingError", "DatabaseError", "DeadlineExceededError", "DeploymentFailedError", "DoPgpoolError",
         "DotenvError", "InvalidResponseError", "NotFoundError", "PlanError", "PreconditionFailedError",
@@ -70,6 +71,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "ops._status": ("ClusterStatus", "cluster_status"),
     "ops._terminate_idle": ("IdleResult", "terminate_idle"),
+    "ops._migrate": ("MigrationPlan", "MigrationResult", "migrate"),
+    "ops._child": ("ChildExit",),
     "ops._access": ("AccessGrant", "AccessPlan", "temporary_access"),
     "_trusted_sources": ("AccessVerdict", "judge_access"),
     "ops._tls": ("TLSPolicy",),
@@ -126,6 +129,7 @@ if TYPE_CHECKING:
         APIError,
         AuthenticationError,
         BudgetError,
+        CommandError,
         ConfigError,
         ConflictError,
         ConnectionFailedError,
@@ -135,6 +139,7 @@ if TYPE_CHECKING:
         DeploymentFailedError,
         DoPgpoolError,
         DotenvError,
+        HeadroomError,
         InvalidResponseError,
         NotFoundError,
         PlanError,
@@ -182,6 +187,9 @@ if TYPE_CHECKING:
         AccessPlan,
         temporary_access,
     )
+    from .ops._child import (
+        ChildExit,
+    )
     from .ops._config import (
         ConfigPlan,
         ConfigResult,
@@ -201,6 +209,11 @@ if TYPE_CHECKING:
         ClusterOutcome,
         FleetResult,
         ensure_fleet,
+    )
+    from .ops._migrate import (
+        MigrationPlan,
+        MigrationResult,
+        migrate,
     )
     from .ops._pool import (
         EnsureResult,

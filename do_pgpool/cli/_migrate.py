@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 MIGRATE_EXIT_CODES = """\b
 Exit codes:
-    N  the command's own exit status (128+N when signal N ended it); 0 with --dry-run
+    0  the command exited 0, or --dry-run
+    N  the command's own exit status (128+N when signal N ended it)
     1  do-pgpool failed before the command ran: not enough headroom, API error, server unreachable, timeout
     2  usage: bad options or no command, found before any request
   126  the command was found but cannot be executed

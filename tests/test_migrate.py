@@ -296,7 +296,7 @@ def test_a_command_that_ignores_ctrl_c_is_killed_after_the_grace(
             proc.kill()
             proc.wait(10)
     assert proc.returncode == 130, err
-    assert "interrupted (SIGINT, killed after --grace)" in err
+    assert "interrupted (SIGINT, the command was killed (after --grace, or on a second signal))" in err
     assert "the command was killed by signal 9 (status 137); 3 session(s) left behind" in err
     assert sessions(pg_server) == []
 
@@ -341,3 +341,18 @@ def test_the_url_gets_the_application_name_and_keeps_the_rest() -> None:
     env = migration_env({"PATH": "/bin"}, env_var="DATABASE_URL", url=url, application_name="do-pgpool-migrate-1")
     assert env == {"PATH": "/bin", "DATABASE_URL": url, "PGAPPNAME": "do-pgpool-migrate-1"}
     assert new_application_name() != new_application_name()
+
+
+def test_a_second_signal_kills_the_command_at_once() -> None:
+    """No database: the first SIGINT is not passed on (as when the terminal delivered it), the second kills."""
+    from do_pgpool.ops._child import SignalSpan
+
+    span = SignalSpan(grace=600, forward_sigint=False)
+
+    def started(pid: int) -> None:
+        span.handle(signal.SIGINT)  # not passed on; the grace period (600 s) starts
+        span.handle(signal.SIGINT)  # the second one: killed now
+
+    ended = span.run([sys.executable, "-c", "import time; time.sleep(600)"], env=os.environ, on_started=started)
+    assert (ended.status, ended.signal, ended.killed, ended.forwarded) == (137, 9, True, None)
+    assert span.interrupted == signal.SIGINT and span.received == [signal.SIGINT, signal.SIGINT]

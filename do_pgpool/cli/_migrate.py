@@ -127,7 +127,10 @@ def _report(result: MigrationResult) -> None:
         click.echo(f"do-pgpool migrate: waited {result.waited:.0f} s for headroom", err=True)
     if result.interrupted is not None:
         name = signal.Signals(result.interrupted).name
-        how = "killed after --grace" if result.exit is not None and result.exit.killed else "passed on to it"
+        ended = result.exit
+        how = ("the command was killed (after --grace, or on a second signal)" if ended and ended.killed
+               else "passed on to it" if ended and ended.forwarded
+               else "not passed on: the command got it from the terminal, or had already exited")  # fmt: skip
         click.echo(f"do-pgpool migrate: interrupted ({name}, {how})", err=True)
     for session in result.cleaned:
         click.echo(f"  terminated {session.describe()}", err=True)

@@ -40,11 +40,13 @@ COMMAND_NOT_EXECUTABLE = 126
 @dataclass(frozen=True)
 class ChildExit:
     """How the command ended: ``status`` as a shell reports it (its exit code, or 128 + N when signal N ended it),
-    ``signal`` (N, or None), and ``killed`` when do-pgpool had to SIGKILL it after the grace period."""
+    ``signal`` (N, or None), ``forwarded`` (the stop signal passed on to it, if one was) and ``killed`` when
+    do-pgpool had to SIGKILL it (after the grace period, or on a second signal)."""
 
     status: int
     signal: int | None = None
     killed: bool = False
+    forwarded: int | None = None
 
 
 def resolve_command(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
@@ -92,6 +94,7 @@ class SignalSpan:
     forward_sigint: bool | None = None
     received: list[int] = field(default_factory=list)
     killed: bool = False
+    forwarded: int | None = None
     _child: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _acted: int = field(default=0, repr=False)
     _timer: threading.Timer | None = field(default=None, repr=False)
@@ -122,8 +125,8 @@ class SignalSpan:
             if self._timer is not None:
                 self._timer.cancel()
         if code < 0:
-            return ChildExit(128 - code, -code, self.killed)
-        return ChildExit(code, None, self.killed)
+            return ChildExit(128 - code, -code, self.killed, self.forwarded)
+        return ChildExit(code, None, self.killed, self.forwarded)
 
     def _act(self) -> None:
         """Pass the first signal on and start the grace period; kill on the second. Runs in the handler."""
@@ -138,6 +141,7 @@ class SignalSpan:
         signum = self.received[0]
         if signum != signal.SIGINT or self.forward_sigint:
             child.send_signal(signum)
+            self.forwarded = signum
         self._timer = threading.Timer(self.grace, self._kill)
         self._timer.daemon = True
         self._timer.start()

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
-from do_pgpool.testing import FakeDigitalOcean
+from do_pgpool.testing import FakeClock, FakeDigitalOcean
 from do_pgpool.testing._servers import RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
 from tests.conftest_servers import local_cluster
@@ -101,6 +101,18 @@ def _hold(stack: ExitStack, servers: RealServers, n: int, app: str) -> list[psyc
     return [stack.enter_context(psycopg_connect(servers.direct_url(), application_name=app)) for _ in range(n)]
 
 
+def run_on_wait_clock(api: str, *args: str, clock: FakeClock | None = None, sleep: Any = None) -> tuple[Result, Any]:
+    """``do-pgpool migrate --api-url API ARGS`` in-process, its waits on a fake clock: (result, the clock)."""
+    from do_pgpool.cli import main
+    from do_pgpool.cli._progress import WaitClock
+
+    fake = clock or FakeClock()
+    waits = WaitClock(clock=fake, sleep=sleep or fake.sleep)
+    result = CliRunner().invoke(main, ["migrate", "--api-url", api, *args], env={"DIGITALOCEAN_TOKEN": TOKEN},
+                                obj=waits, catch_exceptions=False)  # fmt: skip
+    return result, fake
+
+
 def assert_clean(result: Result, servers: RealServers) -> None:
     assert_none_shown(result, TOKEN, servers.password)
 
@@ -116,9 +128,10 @@ def test_a_command_that_leaks_5_sessions_leaves_none_and_keeps_its_status(
     with ExitStack() as stack:
         bystanders = _hold(stack, pg_server, 2, "web")
         other_run = _hold(stack, pg_server, 1, PREFIX + "0therrun")  # another migration's session: not ours
-        result = run(api, "migrate", "--cluster", "app-db", "--", sys.executable, str(script), "exit", str(status),
-                     str(pidfile), "5")  # fmt: skip
+        result, clock = run_on_wait_clock(api, "--cluster", "app-db", "--", sys.executable, str(script), "exit",
+                                          str(status), str(pidfile), "5")  # fmt: skip
         assert result.exit_code == status, result.output
+        assert clock.sleeps == [0.1]  # the 5 were still there a moment after the command exited: left behind
         assert all(c.execute("SELECT 1").fetchone() == (1,) for c in [*bystanders, *other_run])
     assert pidfile.exists()  # the worker did run, and it is still alive: only its sessions were ended
     os.kill(int(pidfile.read_text()), 0)
@@ -197,16 +210,9 @@ def test_no_headroom_refuses_with_the_numbers_and_runs_nothing(
 
 
 def test_a_full_server_is_waited_for_then_refused(api: str, pg_server: RealServers, tmp_path: Path) -> None:
-    from do_pgpool.cli import main
-    from do_pgpool.cli._progress import WaitClock
-    from do_pgpool.testing import FakeClock
-
-    fake = FakeClock()
     with ExitStack() as stack:
         _hold(stack, pg_server, 22, "gunicorn")
-        result = CliRunner().invoke(main, ["migrate", "--api-url", api, "--wait", "30", "--", sys.executable, "-V"],
-                                    env={"DIGITALOCEAN_TOKEN": TOKEN}, obj=WaitClock(clock=fake, sleep=fake.sleep),
-                                    catch_exceptions=False)  # fmt: skip
+        result, fake = run_on_wait_clock(api, "--wait", "30", "--", sys.executable, "-V")
     assert result.exit_code == 1, result.output
     assert fake.sleeps and sum(fake.sleeps) == 30  # read again and again until --wait, on the fake clock
     err = " ".join(result.stderr.split())
@@ -214,28 +220,23 @@ def test_a_full_server_is_waited_for_then_refused(api: str, pg_server: RealServe
 
 
 def test_it_waits_for_headroom_then_runs(api: str, pg_server: RealServers, leaker: tuple[Path, Path]) -> None:
-    from do_pgpool.cli import main
-    from do_pgpool.cli._progress import WaitClock
-    from do_pgpool.testing import FakeClock
-
     script, pidfile = leaker
+    slept: list[float] = []
     fake = FakeClock()
     with ExitStack() as stack:
         held = _hold(stack, pg_server, 20, "old-release")
 
         def sleep(seconds: float) -> None:  # while do-pgpool waits, the old release lets 5 connections go
+            slept.append(seconds)
             fake.sleep(seconds)
             for conn in held[:5]:
                 conn.close()
 
-        result = CliRunner().invoke(
-            main, ["migrate", "--api-url", api, "--headroom", "5", "--", sys.executable, str(script), "exit", "0",
-                   str(pidfile), "2"],
-            env={"DIGITALOCEAN_TOKEN": TOKEN}, obj=WaitClock(clock=fake, sleep=sleep), catch_exceptions=False,
-        )  # fmt: skip
+        result, _ = run_on_wait_clock(api, "--headroom", "5", "--", sys.executable, str(script), "exit", "0",
+                                      str(pidfile), "2", clock=fake, sleep=sleep)  # fmt: skip
         assert result.exit_code == 0, result.output
         assert sum(1 for c in held if not c.closed) == 15  # the others were not touched
-    assert fake.sleeps == [2.0]  # one reading too full, the next one fine
+    assert slept == [2.0, 0.1]  # one reading too full, the next one fine; then the cleanup's settle
     assert "waited 2 s for headroom" in result.stderr
     assert "2 session(s) left behind" in result.stderr and sessions(pg_server) == []
 
@@ -356,3 +357,27 @@ def test_a_second_signal_kills_the_command_at_once() -> None:
     ended = span.run([sys.executable, "-c", "import time; time.sleep(600)"], env=os.environ, on_started=started)
     assert (ended.status, ended.signal, ended.killed, ended.forwarded) == (137, 9, True, None)
     assert span.interrupted == signal.SIGINT and span.received == [signal.SIGINT, signal.SIGINT]
+
+
+def test_a_session_that_closes_by_itself_right_after_the_command_is_not_counted(empty_pg: RealServers) -> None:
+    """The cleanup lists, lets a moment pass (the wait clock's sleep), and counts only the sessions still there."""
+    from do_pgpool.ops._migrate import _clean_up
+    from do_pgpool.postgres._connect import connect
+
+    name = PREFIX + "settle01"
+    with ExitStack() as stack:
+        leftovers = _hold(stack, empty_pg, 3, name)
+        bystander = _hold(stack, empty_pg, 1, PREFIX + "settle02")[0]
+        own = connect(empty_pg.direct_url())
+
+        def closing_meanwhile(seconds: float) -> None:
+            """The command's own connection, closed as it exited, leaves during the settle: here it is made to
+            leave, and waited for (server side, bounded), so the second listing cannot race it."""
+            with psycopg_connect(empty_pg.superuser_conninfo()) as su:
+                su.execute("SELECT pg_terminate_backend(%s, 5000)", (leftovers[0].info.backend_pid,))
+            assert len(sessions(empty_pg, name)) == 2
+
+        cleaned, kept, error = _clean_up(own, lambda: connect(empty_pg.direct_url()), name, closing_meanwhile)
+        assert (len(cleaned), kept, error) == (2, (), None)
+        assert own.closed and bystander.execute("SELECT 1").fetchone() == (1,)
+    assert sessions(empty_pg, name) == []

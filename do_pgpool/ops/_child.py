@@ -32,7 +32,7 @@ from .._exceptions import CommandError
 __all__ = ["STOP_SIGNALS", "ChildExit", "SignalSpan", "resolve_command", "signal_span"]
 
 #: the signals that ask a run to stop
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 COMMAND_NOT_FOUND = 127
 COMMAND_NOT_EXECUTABLE = 126
 
@@ -73,6 +73,8 @@ def resolve_command(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
 def _terminal_foreground() -> bool:
     """Whether this process's group is the foreground group of its controlling terminal (a Ctrl-C typed there
     reaches the command too). False without a controlling terminal."""
+    if not hasattr(os, "tcgetpgrp"):  # not a POSIX system: no process groups to share a Ctrl-C with
+        return False
     try:
         fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
     except OSError:

@@ -68,6 +68,8 @@ DEFAULT_HEADROOM = 3
 DEFAULT_GRACE = 10.0
 #: how often a full server is read again while waiting for headroom: 2 s, x1.5, at most 15 s
 HEADROOM_BACKOFF = Backoff(initial=2.0, factor=1.5, maximum=15.0)
+#: how long a session closed by the command may take to leave pg_stat_activity (its backend exits after it noticed)
+SETTLE = 0.1
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -260,7 +262,7 @@ def migrate(
         except OSError as exc:  # found and executable, and still refused (a bad interpreter line, say)
             conn.close()
             raise CommandError(f"cannot run {command[0]}: {exc.strerror or exc}", exit_status=126) from exc
-        cleaned, kept, error = _clean_up(conn, lambda: open_conn(uri), name)
+        cleaned, kept, error = _clean_up(conn, lambda: open_conn(uri), name, opts.sleep)
     return MigrationResult(the_plan, False, waited, ended, span.interrupted, cleaned, kept, error)
 
 
@@ -340,10 +342,14 @@ def _not_enough(usage: Usage | None, needed: int, waited: float, cluster_name: s
 
 
 def _clean_up(
-    conn: PgConnection, reopen: Callable[[], PgConnection], application_name: str
+    conn: PgConnection, reopen: Callable[[], PgConnection], application_name: str, sleep: Callable[[float], None]
 ) -> tuple[tuple[Session, ...], tuple[tuple[Session, str], ...], str | None]:
     """Terminate every session with ``application_name``, on the session kept open (or a new one if it was lost).
-    Never raises a do-pgpool error: a failure is returned as text."""
+    Never raises a do-pgpool error: a failure is returned as text.
+
+    A connection the command closed (or that closed when it exited) leaves ``pg_stat_activity`` a moment later,
+    when its backend has noticed: only the sessions still there ``SETTLE`` seconds after the first listing count
+    as left behind."""
     try:
         try:
             sessions = find_application(conn, application_name)
@@ -351,6 +357,10 @@ def _clean_up(
             conn.close()
             conn = reopen()
             sessions = find_application(conn, application_name)
+        if sessions:
+            sleep(SETTLE)
+            still = {s.pid for s in find_application(conn, application_name)}
+            sessions = [s for s in sessions if s.pid in still]
         result = terminate(conn, sessions, any_state=True)
         return result.terminated, result.skipped, None
     except DoPgpoolError as exc:

@@ -22,6 +22,7 @@ from ._tls_options import TLSOptions, tls_options
 if TYPE_CHECKING:
     from ..api._poll import WaitOptions
     from ..ops._migrate import MigrationPlan, MigrationResult
+    from ._progress import ProgressRenderer
 
 MIGRATE_EXIT_CODES = """\b
 Exit codes:
@@ -81,16 +82,25 @@ def migrate_command(
 
     if not cmd:
         raise click.UsageError("no command to run: give it after --, e.g. do-pgpool migrate -- alembic upgrade head")
+    progress, waiting = _waiting(wait)
     try:
         with open_gateway(token, api_url) as gateway, tls.policy(gateway, store=not dry_run) as policy:
-            result = migrate(gateway, cluster, cmd, env_var=env_var, headroom=headroom, waiting=_waiting(wait),
-                             grace=grace, dry_run=dry_run, tls=policy, on_started=_started)  # fmt: skip
+
+            def started(plan: MigrationPlan, pid: int) -> None:
+                progress.finish()  # end the live line of the wait, if one was drawn
+                _started(plan, pid)
+
+            result = migrate(gateway, cluster, cmd, env_var=env_var, headroom=headroom, waiting=waiting, grace=grace,
+                             dry_run=dry_run, tls=policy, on_started=started)  # fmt: skip
     except CommandError as exc:  # 127 / 126, as shells, env and timeout say it
         click.echo(f"Error: {error_text(exc)}", err=True)
         raise click.exceptions.Exit(exc.exit_status) from exc
     except KeyboardInterrupt:  # while reading the cluster or waiting for headroom
+        progress.finish()
         click.echo("Interrupted before the command started: nothing was run and nothing was changed.", err=True)
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        progress.finish()  # a refusal's message starts on a line of its own
     if result.exit is None:
         for line in result.plan.lines():
             click.echo(line)
@@ -101,17 +111,23 @@ def migrate_command(
         raise click.exceptions.Exit(result.exit_code)
 
 
-def _waiting(wait: float) -> WaitOptions:
-    """The headroom wait: at most --wait and what is left of --timeout, on the wait clock; live on a terminal."""
-    from ..api._poll import WaitOptions
+def _waiting(wait: float) -> tuple[ProgressRenderer, WaitOptions]:
+    """The headroom wait: at most --wait and what is left of --timeout, on the wait clock. A live line on a terminal
+    once it really waits (not for a first reading that found enough); nothing otherwise."""
+    from ..api._poll import Progress, WaitOptions
     from ._progress import ProgressRenderer, wait_clock
 
     clock = wait_clock()
     live = sys.stderr.isatty()
     progress = ProgressRenderer(stream=sys.stderr, enabled=live, live=live, clock=clock.clock,
                                 real_sleep=clock.sleep)  # fmt: skip
-    return WaitOptions(timeout=min(wait, run_deadline().remaining()), clock=clock.clock, sleep=progress.sleep,
-                       on_progress=progress)  # fmt: skip
+
+    def report(seen: Progress) -> None:
+        if not (seen.done and seen.polls == 1):
+            progress(seen)
+
+    return progress, WaitOptions(timeout=min(wait, run_deadline().remaining()), clock=clock.clock, sleep=clock.sleep,
+                                 on_progress=report)  # fmt: skip
 
 
 def _started(plan: MigrationPlan, pid: int) -> None:

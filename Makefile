@@ -1,5 +1,6 @@
 # Every target sets itself up on a fresh machine: the virtualenv, the Python packages and, for the
-# tests that need real servers, Debian's postgresql and pgbouncer (apt-get, as root).
+# tests that need real servers, Debian's postgresql and pgbouncer (apt-get, as root) and a PgBouncer >= 1.21
+# built from Debian 13's source package (scripts/build-pgbouncer.sh, as root, cached).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -25,6 +26,13 @@ servers:
 		fi; \
 	fi
 	@# The Debian package starts a system pgbouncer/postgresql; the tests use their own on free ports.
+	@# A second PgBouncer, >= 1.21 (prepared statements in transaction mode), built from Debian 13's source
+	@# package into ~/.cache/do-pgpool once (about a minute), then found at once: the pool probe's tests use both.
+	@if [ "$$(id -u)" = 0 ]; then \
+		sh scripts/build-pgbouncer.sh >/dev/null; \
+	elif ! sh scripts/build-pgbouncer.sh >/dev/null; then \
+		echo "PgBouncer >= 1.21 not built and not root: the tests needing it will be skipped" >&2; \
+	fi
 
 test: $(STAMP) servers
 	$(BIN)/python -m pytest -q

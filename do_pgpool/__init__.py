@@ -70,6 +70,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "restart_cluster",
     ),
     "ops._status": ("ClusterStatus", "cluster_status"),
+    "ops._probe": ("ProbeReport", "probe_pool", "probe_urls"),
     "ops._terminate_idle": ("IdleResult", "terminate_idle"),
     "ops._migrate": ("MigrationPlan", "MigrationResult", "migrate"),
     "ops._child": ("ChildExit",),
@@ -236,6 +237,11 @@ if TYPE_CHECKING:
         list_pools,
         plan_delete_pool,
         prepare_delete_pool,
+    )
+    from .ops._probe import (
+        ProbeReport,
+        probe_pool,
+        probe_urls,
     )
     from .ops._resize import (
         ResizeResult,

@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._backend import FakeCluster
-from do_pgpool.testing._servers import PoolAlias, RealServers, ServersUnavailable
+from do_pgpool.testing._servers import PoolAlias, RealServers, ServersUnavailable, find_new_pgbouncer
 
 #: The pool every real-server test can use, named like a DigitalOcean pool (``<db>-pool``), size 20.
 POOL_NAME = "defaultdb-pool"
 #: A pool of one server connection: makes connection sharing between clients deterministic.
 PROBE_POOL_NAME = "probe-pool"
+#: ``max_prepared_statements`` of the PgBouncer >= 1.21 (``pgbouncer_new``): its per-client prepared statements on
+NEW_MAX_PREPARED_STATEMENTS = 100
 
 
 SKIP_PREFIX = "real servers unavailable"
+
+
+def _bouncer_pools() -> dict[str, PoolAlias]:
+    """Every test PgBouncer's pools: ``defaultdb-pool`` of 20, ``probe-pool`` of 1."""
+    return {POOL_NAME: PoolAlias(size=20), PROBE_POOL_NAME: PoolAlias(size=1)}
 
 
 def _servers_required() -> tuple[bool, str]:
@@ -50,7 +58,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("REAL-SERVER TESTS SKIPPED", sep="!", red=True, bold=True)
         terminalreporter.line(
             f"{len(skipped)} test(s) needing a real PostgreSQL/PgBouncer did NOT run: {'; '.join(reasons)}. "
-            "Run `make test` as root (it installs postgresql and pgbouncer) or set PG_BINDIR.",
+            "Run `make test` as root (it installs postgresql and pgbouncer, and builds a PgBouncer >= 1.21) "
+            "or set PG_BINDIR.",
             red=True, bold=True,
         )
 
@@ -77,10 +86,52 @@ def pgbouncer_server(pg_server: RealServers) -> RealServers:
     """
     if pg_server.bouncer_port is None:
         try:
-            pg_server.start_pgbouncer({POOL_NAME: PoolAlias(size=20), PROBE_POOL_NAME: PoolAlias(size=1)})
+            pg_server.start_pgbouncer(_bouncer_pools())
         except ServersUnavailable as exc:
             _unavailable(str(exc))
     return pg_server
+
+
+def _another_bouncer(pg_server: RealServers, binary: Path | None, max_prepared: int | None) -> RealServers:
+    if binary is None:
+        _unavailable(str(ServersUnavailable("pgbouncer not found")))
+    try:
+        return pg_server.start_another_pgbouncer(binary, _bouncer_pools(), max_prepared_statements=max_prepared)
+    except ServersUnavailable as exc:
+        _unavailable(str(exc))
+        raise  # unreachable: skip/fail raise
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_118(pg_server: RealServers) -> Iterator[RealServers]:
+    """Debian 12's PgBouncer (1.18: prepared statements do not survive transaction pooling) in front of
+    ``pg_server``, on its own port, with ``pgbouncer_server``'s pools (``defaultdb-pool`` 20, ``probe-pool`` 1).
+
+    Its own process, so tests may change its pools without touching ``pgbouncer_server``. The version is
+    ``pgbouncer_118.pgbouncer_version()``.
+    """
+    bouncer = _another_bouncer(pg_server, pg_server.binaries.pgbouncer, None)
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_new(pg_server: RealServers) -> Iterator[RealServers]:
+    """A PgBouncer >= 1.21 with ``max_prepared_statements = 100`` (prepared statements work in transaction
+    mode), otherwise like ``pgbouncer_118``. Built by scripts/build-pgbouncer.sh (``make servers``) or named
+    by ``$PGBOUNCER_NEW``; missing as root or in CI is a failure saying how to build it."""
+    try:
+        binary = find_new_pgbouncer()
+    except ServersUnavailable as exc:
+        _unavailable(str(exc))
+        raise  # unreachable: skip/fail raise
+    bouncer = _another_bouncer(pg_server, binary, NEW_MAX_PREPARED_STATEMENTS)
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
 
 
 def kick_client_backends(servers: RealServers, *, keep_users: tuple[str, ...] = ()) -> int:

@@ -28,7 +28,7 @@ from dotenv import dotenv_values
 from do_pgpool.cli import main
 from do_pgpool.testing import _servers
 from do_pgpool.testing._sandbox import SANDBOX_TOKEN, Sandbox
-from do_pgpool.testing._servers import ServersUnavailable, psycopg_connect
+from do_pgpool.testing._servers import ServersUnavailable, find_new_pgbouncer, psycopg_connect
 from tests.conftest_servers import _unavailable, kick_client_backends
 
 pytestmark = pytest.mark.postgres
@@ -262,3 +262,37 @@ def test_a_busy_port_or_a_non_loopback_host_is_a_usage_error_before_any_server_s
     assert result.exit_code == 2 and f"cannot listen on 127.0.0.1 port {port}" in result.stderr
     result = CliRunner().invoke(main, ["sandbox", "--host", "192.0.2.1"])
     assert result.exit_code == 2 and "loopback addresses only" in result.stderr
+
+
+# --- another PgBouncer: prepared statements through the pool -------------------------------------------------
+
+
+def test_the_sandbox_can_run_a_pgbouncer_that_keeps_prepared_statements() -> None:
+    try:
+        binary = find_new_pgbouncer()
+        with Sandbox.start(pgbouncer=binary, max_prepared_statements=100) as started:
+            assert started.servers.pgbouncer_version() >= (1, 21)
+            with _servers._admin_connect(started.servers.admin_conninfo()) as conn:
+                config = {row["key"]: row["value"] for row in conn.execute("SHOW CONFIG").fetchall()}
+            assert config["max_prepared_statements"] == "100"
+    except ServersUnavailable as exc:
+        _unavailable(str(exc))
+
+
+def test_the_command_passes_its_pgbouncer_options_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen: list[dict[str, object]] = []
+
+    def start(**kwargs: object) -> None:
+        seen.append(kwargs)
+        raise ServersUnavailable("pgbouncer failed (1): ERROR unknown parameter: pgbouncer/max_prepared_statements")
+
+    monkeypatch.setattr(Sandbox, "start", start)
+    binary = tmp_path / "pgbouncer"
+    binary.write_text("")
+    result = CliRunner().invoke(main, ["sandbox", "--pgbouncer", str(binary), "--max-prepared-statements", "50"])
+    assert result.exit_code == 1 and "unknown parameter" in result.stderr
+    assert seen == [{"host": "127.0.0.1", "api_port": 0, "pgbouncer": binary, "max_prepared_statements": 50}]
+    result = CliRunner().invoke(main, ["sandbox", "--max-prepared-statements", "-1"])
+    assert result.exit_code == 2 and len(seen) == 1
+    result = CliRunner().invoke(main, ["sandbox", "--pgbouncer", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "does not exist" in result.stderr and len(seen) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -25,8 +26,14 @@ Exit codes:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address of the fake API.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0,
               help="Port of the fake API.  [default: 0, a free port]")  # fmt: skip
+@click.option("--pgbouncer", "pgbouncer", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Run this pgbouncer binary instead of the one on PATH (say, a PgBouncer >= 1.21).")  # fmt: skip
+@click.option("--max-prepared-statements", type=click.IntRange(min=0), default=None,
+              help="PgBouncer's max_prepared_statements (1.21+; 0 turns the support off).  [default: not set]")
 @click.argument("cmd", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD [ARG]...]")
-def sandbox_command(host: str, port: int, cmd: tuple[str, ...]) -> None:
+def sandbox_command(
+    host: str, port: int, pgbouncer: Path | None, max_prepared_statements: int | None, cmd: tuple[str, ...]
+) -> None:
     """Replay a connection exhaustion locally, with no DigitalOcean account.
 
     \b
@@ -57,7 +64,8 @@ def sandbox_command(host: str, port: int, cmd: tuple[str, ...]) -> None:
 
     \b
     Needs PostgreSQL's server binaries and pgbouncer (Debian/Ubuntu: apt-get install postgresql
-    pgbouncer). As root they run as the postgres OS user (they refuse root).
+    pgbouncer). As root they run as the postgres OS user (they refuse root). To see prepared statements
+    work through the pool: --pgbouncer PATH_TO_1.21_OR_LATER --max-prepared-statements 100.
     """
     import signal
     import socket
@@ -90,7 +98,8 @@ def sandbox_command(host: str, port: int, cmd: tuple[str, ...]) -> None:
             signal.signal(sig, stop)
     code = 0
     try:
-        with Sandbox.start(host=host, api_port=port) as box:
+        with Sandbox.start(host=host, api_port=port, pgbouncer=pgbouncer,
+                           max_prepared_statements=max_prepared_statements) as box:  # fmt: skip
             if cmd:
                 click.echo(f"do-pgpool sandbox: running {' '.join(cmd)} with {box.api_url}", err=True)
                 try:
@@ -114,13 +123,16 @@ def sandbox_command(host: str, port: int, cmd: tuple[str, ...]) -> None:
 def _announce(box: Sandbox) -> None:
     s = box.servers
     pids = s.pids
+    mps = s.max_prepared_statements
+    prepared = "" if mps is None else f", max_prepared_statements {mps}"
     lines = [
         "# do-pgpool sandbox: a real PostgreSQL and PgBouncer behind a fake DigitalOcean API (no account)",
         f"#   fake DigitalOcean API  {box.api_url}",
         f"#   PostgreSQL {s.server_version_num // 10000}          {s.host}:{s.pg_port}  cluster {box.cluster.name}: "
         f"max_connections {s.max_connections}, {s.superuser_reserved} reserved, TLS, user doadmin "
         f"(pid {pids.get('postgres')})",
-        f"#   PgBouncer              {s.host}:{s.bouncer_port}  the cluster's pools (pid {pids.get('pgbouncer')})",
+        f"#   {'PgBouncer ' + '.'.join(map(str, s.pgbouncer_version())):<23}{s.host}:{s.bouncer_port}  the cluster's "
+        f"pools{prepared} (pid {pids.get('pgbouncer')})",
         f"#   folder                 {s.workdir}",
         "# Export these in another shell, then run do-pgpool status / fix / terminate-idle / ensure-pool:",
         *(f"export {key}={value}" for key, value in box.env.items()),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import ConfigError, Param
 from .._jsonable import jsonable
 from .._models import Cluster, Pool
-from ..api._ports import DigitalOceanAPI
+from ..api._ports import DatabasesAPI, DigitalOceanAPI
 from ..targets._base import printed_values
 from ..targets._parse import check_targets
 from ..targets._spec import SecretsSpec
@@ -77,7 +77,7 @@ def rewrite_secret(
     return RewriteResult(found, chosen, tuple(outcomes), dry_run)
 
 
-def _find_pool(gateway: DigitalOceanAPI, cluster_id: str, name: str | None) -> Pool:
+def _find_pool(gateway: DatabasesAPI, cluster_id: str, name: str | None) -> Pool:
     if name:
         return gateway.get_connection_pool(cluster_id, name)
     pools = gateway.list_connection_pools(cluster_id)

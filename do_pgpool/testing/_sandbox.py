@@ -15,9 +15,11 @@ block stops everything by pid and removes the temporary folder.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from ._clock import SystemClock
 from ._db_models import FakeCluster
@@ -54,14 +56,23 @@ class Sandbox:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, *, host: str = "127.0.0.1", api_port: int = 0) -> Iterator[Sandbox]:
+    def start(
+        cls, *, host: str = "127.0.0.1", api_port: int = 0, pgbouncer: Path | None = None,
+        max_prepared_statements: int | None = None,
+    ) -> Iterator[Sandbox]:  # fmt: skip
         """Start PostgreSQL, PgBouncer (no pool yet) and the fake API; stop all three on exit.
 
-        Raises ServersUnavailable (saying how to install them) when PostgreSQL or PgBouncer is missing.
+        ``pgbouncer``: that binary instead of the one on PATH (say, a PgBouncer >= 1.21);
+        ``max_prepared_statements``: its setting of that name (1.21+; None leaves it out).
+        Raises ServersUnavailable (saying how to install them) when PostgreSQL or PgBouncer is missing or
+        PgBouncer refuses its configuration.
         """
         passwords = {"doadmin": secrets.token_urlsafe(16), "app": secrets.token_urlsafe(16)}
         servers = RealServers.start_postgres(passwords=passwords)
         try:
+            if pgbouncer is not None:
+                servers.binaries = dataclasses.replace(servers.binaries, pgbouncer=pgbouncer)
+            servers.max_prepared_statements = max_prepared_statements
             servers.start_pgbouncer({})
             fake = FakeDigitalOcean(clock=SystemClock(), strict=False)
             cluster = _seed(fake, servers)

@@ -12,6 +12,10 @@ on DigitalOcean), SCRAM towards clients. Each pool is a database alias named lik
 (``defaultdb-pool = ... dbname=defaultdb pool_size=20 pool_mode=transaction``); ``set_pools`` rewrites
 them and applies the change with the admin console's ``RELOAD`` before it returns.
 
+A second PgBouncer, another binary (say, >= 1.21 with ``max_prepared_statements``, which Debian 12's 1.18 lacks:
+:func:`find_new_pgbouncer` finds the one scripts/build-pgbouncer.sh builds), can serve the same PostgreSQL on
+its own port: :meth:`RealServers.start_another_pgbouncer`.
+
 ``initdb``, ``postgres`` and ``pgbouncer`` refuse to run as root, so as root they run as the ``postgres``
 OS user in a temporary folder owned by it. Every wait is bounded; stopping signals the servers by the
 pids in their pidfiles, then removes the folder. Nothing here depends on (or collides with) a system
@@ -24,6 +28,7 @@ PostgreSQL or PgBouncer.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import glob
 import os
@@ -32,6 +37,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -54,6 +60,7 @@ __all__ = [
     "RealServers",
     "ServersUnavailable",
     "find_binaries",
+    "find_new_pgbouncer",
     "free_port",
     "psycopg_connect",
 ]
@@ -72,6 +79,12 @@ BOUNCER_ADMIN = "pgbouncer_admin"
 START_DEADLINE = 30.0
 STOP_DEADLINE = 15.0
 INSTALL_HINT = "as root, `apt-get install postgresql pgbouncer` installs both (Debian, Ubuntu; `make servers` does it)"
+#: Where scripts/build-pgbouncer.sh leaves the PgBouncer >= 1.21 it builds (a symlink to the versioned folder)
+NEW_PGBOUNCER_CACHE = "do-pgpool/pgbouncer-new/bin/pgbouncer"
+#: Environment variable naming another PgBouncer >= 1.21 binary to use instead of the built one
+NEW_PGBOUNCER_ENV = "PGBOUNCER_NEW"
+BUILD_HINT = ("as root, `make servers` (or `sh scripts/build-pgbouncer.sh`) builds it from Debian 13's source "
+              f"package in about a minute; or set {NEW_PGBOUNCER_ENV} to a pgbouncer >= 1.21 binary")  # fmt: skip
 
 
 class ServersUnavailable(RuntimeError):
@@ -115,6 +128,18 @@ def find_binaries() -> Binaries:
         )
     bouncer = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").is_file() else None)
     return Binaries(pg_bindir=pg_bindir, pgbouncer=Path(bouncer) if bouncer else None)
+
+
+def find_new_pgbouncer() -> Path:
+    """A PgBouncer >= 1.21 (prepared statements in transaction mode): ``$PGBOUNCER_NEW``, else the one
+    scripts/build-pgbouncer.sh built into ``${XDG_CACHE_HOME:-~/.cache}/do-pgpool/``."""
+    if os.environ.get(NEW_PGBOUNCER_ENV):
+        path = Path(os.environ[NEW_PGBOUNCER_ENV])
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / NEW_PGBOUNCER_CACHE
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise ServersUnavailable(f"no PgBouncer >= 1.21 at {path}: {BUILD_HINT}")
+    return path
 
 
 def free_port() -> int:
@@ -166,6 +191,8 @@ class RealServers:
     server_version_num: int = 0
     bouncer_port: int | None = None
     pools: dict[str, PoolAlias] = field(default_factory=dict)
+    #: PgBouncer's ``max_prepared_statements`` (1.21+); None leaves it out of the config (1.18 knows no such key)
+    max_prepared_statements: int | None = None
     #: the login roles and their passwords (``doadmin`` first)
     passwords: dict[str, str] = field(default_factory=_default_passwords, repr=False)
     database: str = DATABASE
@@ -398,6 +425,39 @@ class RealServers:
             self._reload()
 
     # --- PgBouncer ------------------------------------------------------------------------------------------
+    def start_another_pgbouncer(
+        self, binary: Path, pools: Mapping[str, PoolAlias], *, max_prepared_statements: int | None = None
+    ) -> RealServers:
+        """Another PgBouncer (``binary``, e.g. another version) on its own port, in front of this PostgreSQL.
+
+        Returns its own :class:`RealServers` (same PostgreSQL, roles and certificate; its own folder, port,
+        pools and admin console): its ``stop()`` stops that PgBouncer only, as its folder holds no PostgreSQL.
+        """
+        workdir = Path(tempfile.mkdtemp(prefix="do-pgpool-pgbouncer-"))
+        other = dataclasses.replace(
+            self, workdir=workdir, binaries=Binaries(self.binaries.pg_bindir, binary), bouncer_port=None,
+            pools={}, passwords=dict(self.passwords), max_prepared_statements=max_prepared_statements,
+            _admin_password=secrets.token_urlsafe(18),
+        )  # fmt: skip
+        try:
+            other._own(workdir)
+            os.chmod(workdir, 0o700)
+            for name in ("server.key", "server.crt", "ca.crt"):
+                other._own(Path(shutil.copy2(self.workdir / name, workdir / name)))
+            other.start_pgbouncer(pools)
+        except BaseException:
+            other.stop()
+            raise
+        return other
+
+    def pgbouncer_version(self) -> tuple[int, ...]:
+        """The running PgBouncer's version from its admin console (``SHOW VERSION``: ``PgBouncer 1.18.0``)."""
+        with _admin_connect(self.admin_conninfo()) as conn:
+            row = conn.execute("SHOW VERSION").fetchone()
+        text = str(next(iter(row.values()))) if row else ""
+        numbers = text.split()[-1] if text else ""
+        return tuple(int(p) for p in numbers.split(".") if p.isdigit())
+
     def start_pgbouncer(self, pools: Mapping[str, PoolAlias]) -> None:
         if self.binaries.pgbouncer is None:
             raise ServersUnavailable(f"pgbouncer not found: install Debian's `pgbouncer` package: {INSTALL_HINT}")
@@ -405,7 +465,16 @@ class RealServers:
         self._write_userlist()
         self.bouncer_port = free_port()
         self._write_bouncer_ini()
-        self._run([str(self.binaries.pgbouncer), "-d", "-q", str(self.workdir / "pgbouncer.ini")], timeout=30)
+        binary = self.binaries.pgbouncer
+        if self._as_user and not _runnable_by_anyone(binary):  # say, a build in root's ~/.cache
+            binary = Path(shutil.copy2(binary, self.workdir / "pgbouncer"))
+            self._own(binary)
+        try:
+            self._run([str(binary), "-d", "-q", str(self.workdir / "pgbouncer.ini")], timeout=30)
+        except ServersUnavailable as exc:  # -q: why it refused (say, an unknown setting) is in its log only
+            log = self.workdir / "pgbouncer.log"
+            tail = log.read_text()[-600:].strip() if log.is_file() else ""
+            raise ServersUnavailable(f"{str(exc).rstrip()} {tail}".rstrip()) from exc
         port, pidfile = self.bouncer_port, self.workdir / "pgbouncer.pid"
         # the daemon writes its pidfile on its own time; stop() needs it, so it is part of being up
         _wait_for(lambda: _port_open(port) and _read_pid(pidfile) is not None, START_DEADLINE,
@@ -453,8 +522,10 @@ class RealServers:
             f"logfile = {self.workdir / 'pgbouncer.log'}\n"
             f"pidfile = {self.workdir / 'pgbouncer.pid'}\n"
             "log_connections = 0\n"
-            "log_disconnections = 0\n",
-        )
+            "log_disconnections = 0\n"
+            + (f"max_prepared_statements = {self.max_prepared_statements}\n"
+               if self.max_prepared_statements is not None else ""),
+        )  # fmt: skip
 
     def set_pools(self, pools: Mapping[str, PoolAlias]) -> None:
         """Make PgBouncer serve exactly ``pools``: rewrite its config, ``RELOAD`` and check ``SHOW DATABASES``.
@@ -502,6 +573,12 @@ class RealServers:
                         os.kill(pid, signal.SIGKILL)
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _runnable_by_anyone(path: Path) -> bool:
+    """Whether every OS user may run ``path``: the file, and each folder above it, has the x bit for others."""
+    real = path.resolve()
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (real, *real.parents))
 
 
 def _pid_gone(pid: int) -> bool:

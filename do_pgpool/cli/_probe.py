@@ -1,0 +1,110 @@
+"""``do-pgpool probe``: measure what the pool does to session features (prepared statements, SET, locks, ...)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from ._access import access_options, reachable
+from ._common import command, emit_json, open_gateway, output_option, run_deadline
+from ._sandbox import sandbox_hint
+from ._tls_options import TLSOptions, tls_options
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..postgres._connect import PgConnection
+
+
+@command("probe")
+@click.option("--pool", metavar="NAME", help="The pool to probe.  [default: the cluster's only pool]")
+@click.option("--direct/--no-direct", default=True, show_default=True,
+              help="Also probe the cluster's direct connection, for contrast (everything works there).")  # fmt: skip
+@click.option("--url", "pool_url", metavar="URL", envvar="DO_PGPOOL_PROBE_URL", show_envvar=True,
+              help="Probe this connection string instead of a cluster's pool (any PgBouncer or server; no token, no "
+                   "request); prefer the environment variable (flags show up in `ps`).")  # fmt: skip
+@click.option("--direct-url", metavar="URL", envvar="DO_PGPOOL_PROBE_DIRECT_URL", show_envvar=True,
+              help="With --url: the server's own connection string, probed for contrast.")  # fmt: skip
+@tls_options()
+@access_options
+@output_option
+def probe_command(
+    token: str | None, api_url: str, cluster: str | None, pool: str | None, direct: bool, pool_url: str | None,
+    direct_url: str | None, tls: TLSOptions, my_ip: str | None, temporary_access: bool, output: str,
+) -> None:
+    """Measure what the pool does to session features: works, breaks, or leaks into another client.
+
+    \b
+    Two clients connect through the pool (and, for contrast, the cluster's direct connection) and try
+    what a transaction pool may break: protocol-level prepared statements reused across transactions and
+    clients (psycopg, asyncpg, pgx, JDBC), SQL PREPARE, SET and search_path, session advisory locks,
+    LISTEN/NOTIFY, temporary tables, WITH HOLD cursors. "leaks" means client B saw client A's state:
+    wrong results, not only errors. Harmless on a production database: only temporary objects with
+    random names (do_pgpool_probe_...), removed afterwards; advisory lock keys in the two-key form
+    (1685024871, random). Bounded by --timeout; a feature that cannot be measured is "unknown" with
+    the reason. The connections use sslmode=verify-full with the cluster's CA (see --sslmode, --ca-file).
+    -o json holds the measurements that `advice` reads.
+
+    \b
+    Examples:
+      do-pgpool probe --cluster app-db --pool web-pool
+      do-pgpool probe -o json > pool-behaviour.json
+      DO_PGPOOL_PROBE_URL=postgresql://... do-pgpool probe
+    """
+    from .._exceptions import DatabaseError
+    from .._redact import remember
+    from ..ops._probe import probe_pool, probe_urls
+    from ..postgres._probe import PROBE_TIMEOUT
+
+    per_probe = min(PROBE_TIMEOUT, run_deadline().remaining() / (2 if direct else 1))
+    if pool_url is not None:
+        if cluster or pool or my_ip or temporary_access:
+            raise click.UsageError("--url probes that connection string: it takes no --cluster, --pool, --my-ip "
+                                   "or --temporary-access")  # fmt: skip
+        remember(*_passwords(pool_url, direct_url))
+        connect_fn = _url_connect(tls)
+        report = probe_urls(pool_url, direct_url if direct else None, timeout=per_probe, connect_fn=connect_fn)
+    else:
+        if direct_url is not None:
+            raise click.UsageError("--direct-url goes with --url; a cluster's direct connection comes from the API")
+        with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access) as found, \
+                tls.policy(gateway) as policy:
+            try:
+                report = probe_pool(gateway, found or cluster, pool, direct=direct, timeout=per_probe, tls=policy)
+            except DatabaseError as exc:
+                hint = sandbox_hint(api_url) if exc.unreachable else None
+                if hint is None:
+                    raise
+                raise exc.extended(f"\n{hint}") from exc
+    if output == "json":
+        emit_json(report.as_dict())
+    else:
+        for line in report.lines():
+            click.echo(line)
+
+
+def _passwords(*urls: str | None) -> list[str]:
+    from urllib.parse import unquote, urlsplit
+
+    found = []
+    for url in urls:
+        try:
+            password = urlsplit(url).password if url else None
+        except ValueError:
+            password = None
+        if password:
+            found += [password, unquote(password)]
+    return found
+
+
+def _url_connect(tls: TLSOptions) -> Callable[..., PgConnection]:
+    """``connect`` with --sslmode/--ca-file applied to a given URL (none given: the URL's own sslmode)."""
+    from functools import partial
+
+    from .._tls import TLS
+    from ..postgres._connect import connect
+
+    if tls.sslmode is None and tls.ca_file is None:
+        return connect
+    return partial(connect, tls=TLS(tls.sslmode or "verify-full", tls.ca_file))

@@ -42,7 +42,16 @@ LEAKER = textwrap.dedent('''
     mode, status, pidfile, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     WORKER = """
     import os, signal, sys, psycopg
-    conns = [psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) for _ in range(int(sys.argv[2]))]
+    url, n = os.environ["DATABASE_URL"], int(sys.argv[2])
+    conns = [psycopg.connect(url, autocommit=True) for _ in range(n)]
+    while n == 0:  # 0: fill the server, then end do-pgpool's own session and take its slot too
+        try:
+            conns.append(psycopg.connect(url, autocommit=True))
+        except psycopg.OperationalError:
+            conns[0].execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                             "WHERE application_name = 'do-pgpool'")
+            conns.append(psycopg.connect(url, autocommit=True))
+            break
     os.write(int(sys.argv[1]), b"ready")
     os.close(int(sys.argv[1]))
     while True:
@@ -239,6 +248,25 @@ def test_it_waits_for_headroom_then_runs(api: str, pg_server: RealServers, leake
     assert slept == [2.0, 0.1]  # one reading too full, the next one fine; then the cleanup's settle
     assert "waited 2 s for headroom" in result.stderr
     assert "2 session(s) left behind" in result.stderr and sessions(pg_server) == []
+
+
+# -- a failed cleanup -------------------------------------------------------------------------------------------
+
+
+def test_a_failed_cleanup_is_said_and_the_command_s_status_is_kept(
+    api: str, pg_server: RealServers, leaker: tuple[Path, Path]
+) -> None:
+    """The command fills the server and ends do-pgpool's own session: the cleanup cannot connect."""
+    script, pidfile = leaker
+    result, _ = run_on_wait_clock(api, "--", sys.executable, str(script), "exit", "3", str(pidfile), "0")
+    assert result.exit_code == 3, result.output
+    err = " ".join(result.stderr.split())
+    assert "the command exited with status 3; cleaning up after it failed: PostgreSQL at 127.0.0.1:" in err
+    assert "refused the connection because it is full" in err
+    assert "exiting with the command's status 3; to end what it left, run: do-pgpool terminate-idle --application " \
+           f"{PREFIX}" in err  # fmt: skip
+    assert len(sessions(pg_server)) == 22  # the worker holds them all until it is killed (the fixture does it)
+    assert_clean(result, pg_server)
 
 
 # -- Ctrl-C, in a real process ---------------------------------------------------------------------------------------

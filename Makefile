@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint docs demo bench servers clean
+.PHONY: test lint docs demo bench servers node-drivers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,23 @@ servers:
 		echo "PgBouncer >= 1.21 not built and not root: the tests needing it will be skipped" >&2; \
 	fi
 
-test: $(STAMP) servers
+# The Node drivers for tests/test_drivers.py (node-postgres, postgres.js, Prisma 7): `npm ci` from the committed
+# lock file, then `prisma generate` (wasm from npm; the schema engine it would download is never needed, see
+# prisma/no-schema-engine.sh). Skipped while the stamp is newer than the lock file; without npm the tests say so.
+NODE_DRIVERS := tests/drivers/node
+NODE_READY   := $(NODE_DRIVERS)/node_modules/.do-pgpool-installed
+$(NODE_READY): $(NODE_DRIVERS)/package.json $(NODE_DRIVERS)/package-lock.json $(NODE_DRIVERS)/prisma/schema.prisma
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(NODE_DRIVERS) && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error \
+		&& CHECKPOINT_DISABLE=1 PRISMA_HIDE_UPDATE_MESSAGE=1 PRISMA_SCHEMA_ENGINE_BINARY=prisma/no-schema-engine.sh \
+			./node_modules/.bin/prisma generate >/dev/null && touch node_modules/.do-pgpool-installed; \
+	else \
+		echo "npm not found: tests/test_drivers.py's Node driver tests will fail (install Node.js >= 20.19)" >&2; \
+	fi
+
+node-drivers: $(NODE_READY)
+
+test: $(STAMP) servers $(NODE_READY)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -65,4 +81,4 @@ bench: $(STAMP) servers $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m benchmarks.startup
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache site $(NODE_DRIVERS)/node_modules

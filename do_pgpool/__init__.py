@@ -31,6 +31,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "RateLimitedError", "RequestTimeoutError", "ServerError", "Step", "TransportError", "WaitTimeoutError",
     ),
     "_models": ("Cluster", "Connection", "Pool", "PoolSpec"),
+    "_stacks": ("Detection", "Detections", "detect_stacks"),
     "_tls": ("TLS",),
     "_version": ("__version__",),
     "api._gateway": ("DigitalOcean",),
@@ -157,6 +158,11 @@ if TYPE_CHECKING:
         Connection,
         Pool,
         PoolSpec,
+    )
+    from ._stacks import (
+        Detection,
+        Detections,
+        detect_stacks,
     )
     from ._tls import (
         TLS,

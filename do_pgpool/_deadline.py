@@ -4,17 +4,29 @@ Per-read timeouts do not bound a run: a server that accepts and never answers, o
 can hold each read just under its timeout forever. A ``Deadline`` is a point in time; every request gets at
 most what is left of it (``cap``), every retry or rate-limit wait that would end past it is not started, and
 running out raises ``DeadlineExceededError`` saying what was being done. The clock is injectable (tests).
+
+Code that is not handed a deadline (a PostgreSQL connection deep inside an operation) finds the run's with
+``current_deadline()``: the CLI puts each command's deadline in scope (``Deadline.scope()``) while it runs.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from ._duration import check_seconds, format_seconds
 from ._exceptions import DeadlineExceededError, Param
 
-__all__ = ["Deadline"]
+__all__ = ["Deadline", "current_deadline"]
+
+_CURRENT: ContextVar[Deadline | None] = ContextVar("do_pgpool_run_deadline", default=None)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline in scope (``Deadline.scope()``) on this thread, None outside any."""
+    return _CURRENT.get()
 
 
 class Deadline:
@@ -27,6 +39,15 @@ class Deadline:
 
     def __repr__(self) -> str:
         return "Deadline(None)" if self.seconds is None else f"Deadline({format_seconds(self.seconds)})"
+
+    @contextmanager
+    def scope(self) -> Iterator[Deadline]:
+        """Within the block, ``current_deadline()`` is this deadline (what bounds PostgreSQL connections)."""
+        token = _CURRENT.set(self)
+        try:
+            yield self
+        finally:
+            _CURRENT.reset(token)
 
     def remaining(self) -> float:
         """Seconds left (``inf`` without a limit, 0 once passed)."""

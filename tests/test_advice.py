@@ -76,8 +76,10 @@ def test_env_names_are_parameters_and_json_carries_the_same_advice() -> None:
 
 
 def test_unknown_stack_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known: django, psycopg, sqlalchemy, asyncpg, prisma"):
-        render_text(only="rails")
+    from do_pgpool._exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="known: django, psycopg, psycopg2, sqlalchemy, sqlalchemy-asyncpg, asyncpg"):
+        render_text(only="mongodb")
 
 
 # --- proven against PgBouncer (transaction mode) ------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from click.testing import Result
 
-from do_pgpool.testing import FakeDigitalOcean
+from do_pgpool.testing import FakeClock, FakeDigitalOcean
 from do_pgpool.testing._servers import RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
 from tests.conftest_servers import POOL_NAME, local_cluster
@@ -55,7 +55,7 @@ def test_status_shows_budget_pools_live_usage_verdict_and_advice(api: str, pgbou
     assert "live: 6 client backends; max_connections 25, 3 reserved for superusers, 22 for everyone else" in out
     assert "  by application: leaky-web 5, do-pgpool 1" in out
     assert "verdict: ok: 6 of 22 non-superuser connection slots in use, 16 free" in out
-    assert "'OPTIONS': {'prepare_threshold': None}," in out  # the advice
+    assert "do-pgpool advice" in out and "pg_advisory_xact_lock()" in out  # the pointer to the advice
     assert_no_secrets(result, pgbouncer_server)
 
 
@@ -196,7 +196,9 @@ def test_prometheus_output_is_read_by_a_real_parser_and_matches_the_json(
     assert one("do_pgpool_connection_limit") == usage["limit"]
     assert one("do_pgpool_connections_used") == verdict["used"] == 11
     assert one("do_pgpool_connections_free") == verdict["free"]
-    assert _values(families["do_pgpool_connections"], "state") == usage["by_state"]
+    by_state = _values(families["do_pgpool_connections"], "state")
+    assert {k: v for k, v in by_state.items() if v} == usage["by_state"]
+    assert by_state["idle in transaction"] == 0 and "idle in transaction" not in usage["by_state"]  # a true 0
     assert _values(families["do_pgpool_connections_by_user"], "user") == usage["by_user"]
     assert _values(families["do_pgpool_connections_by_application"], "application") == usage["by_application"]
     assert usage["by_application"]['web "blue"\\1'] == 7
@@ -247,8 +249,183 @@ def test_watch_redraws_live_usage_until_the_timeout_without_sleeping(api: str, p
     assert_no_secrets(result, pgbouncer_server)
 
 
-@pytest.mark.parametrize("extra", [["-o", "json"], ["-o", "prometheus"], ["--fail-at", "near"]])
+@pytest.mark.parametrize("extra", [["-o", "json"], ["-o", "prometheus"]])
 def test_watch_is_a_terminal_view_only(api: str, extra: list[str]) -> None:
     result = run(api, "status", "--watch", *extra)
     assert result.exit_code == 2
     assert "--watch is a view for a terminal" in result.stderr
+
+
+@pytest.fixture
+def served(pgbouncer_server: RealServers, empty_pg: RealServers) -> Iterator[tuple[FakeDigitalOcean, str]]:
+    """``api``'s cluster, with the fake itself in hand (pools added, faults injected while a watch runs)."""
+    fake = FakeDigitalOcean()
+    fake.add_pool(local_cluster(fake, pgbouncer_server), POOL_NAME, 20)
+    with fake.serve() as url:
+        yield fake, url
+
+
+def watch(
+    url: str, *args: str, between: Callable[[float], None] = lambda now: None, clock: FakeClock | None = None
+) -> tuple[Result, FakeClock]:
+    """``status --no-advice ARGS`` on a fake wait clock; ``between(now)`` runs in each sleep, after the clock
+    moved (``now``: seconds since the start)."""
+    from click.testing import CliRunner
+
+    from do_pgpool.cli import main
+    from do_pgpool.cli._progress import WaitClock
+
+    clock = clock or FakeClock()
+    start = clock()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        between(clock() - start)
+
+    result = CliRunner().invoke(main, ["status", "--api-url", url, "--no-advice", *args],
+                                env={"DIGITALOCEAN_TOKEN": TOKEN}, obj=WaitClock(clock=clock, sleep=sleep),
+                                catch_exceptions=False)  # fmt: skip
+    return result, clock
+
+
+def frames(result: Result) -> list[str]:
+    """The text of each frame, header first."""
+    out: list[str] = []
+    for line in result.stdout.splitlines():
+        if line.startswith("every "):
+            out.append("")
+        if out:
+            out[-1] += line + "\n"
+    return out
+
+
+def test_watch_reads_the_api_again_every_30_s_and_shows_a_new_pool(served: tuple[FakeDigitalOcean, str]) -> None:
+    fake, url = served
+    cluster = next(iter(fake.databases.clusters.values()))
+
+    def between(now: float) -> None:
+        if now == 10:
+            fake.add_pool(cluster, "late", 2)
+
+    result, clock = watch(url, "--watch", "10", "--timeout", "75", between=between)
+    assert result.exit_code == 0, result.output
+    assert clock.sleeps == [10] * 7  # frames at 0, 10, ..., 70 s
+    shown = frames(result)
+    assert ["pool late:" in f for f in shown] == [False, False, False, True, True, True, True, True]
+    ages = [f.split("API read ")[1].split(" s ago")[0] for f in shown]
+    assert ages == ["0", "10", "20", "0", "10", "20", "0", "10"]
+    assert "(every 30 s)" in shown[0]
+    pool_reads = [c for c in fake.calls_to("GET", "/v2/databases/") if c.path.endswith("/pools")]
+    assert len(pool_reads) == 3  # at 0, 30 and 60 s: not one per frame
+    assert len(fake.calls_to("GET", f"/v2/databases/{cluster.id}")) - len(pool_reads) - 1 == 2  # the cluster
+    # by uuid at 30 and 60 s (the first read was the list; the CA once)
+
+
+def test_a_failed_api_read_keeps_the_last_answer_marked_stale_with_its_age(
+    served: tuple[FakeDigitalOcean, str],
+) -> None:
+    fake, url = served
+
+    def between(now: float) -> None:
+        if now == 30:
+            fake.faults.fail_next("GET", r"/pools$", status=403)
+
+    result, _ = watch(url, "--watch", "10", "--timeout", "75", between=between)
+    assert result.exit_code == 0, result.output  # the read at 60 s succeeded: the last frame is whole
+    shown = frames(result)
+    stale = ["API: STALE, as read 30 s ago; Ctrl-C stops\n  the last API read failed: GET /v2/databases/",
+             "API: STALE, as read 40 s ago;", "API: STALE, as read 50 s ago;"]  # fmt: skip
+    assert all(s in f for s, f in zip(stale, shown[3:6], strict=True)), shown[3:6]
+    assert "/pools: 403" in shown[3]
+    assert all(f"pool {POOL_NAME}:" in f and "live: " in f for f in shown)  # the last answer, still shown
+    assert "API read 0 s ago" in shown[6] and "STALE" not in shown[6] + shown[7]
+    assert_none_shown(result, TOKEN)
+
+
+def test_a_watch_that_ends_on_a_stale_api_answer_exits_1_saying_so(served: tuple[FakeDigitalOcean, str]) -> None:
+    fake, url = served
+
+    def between(now: float) -> None:
+        if now == 10:  # after the first read: the re-read at 30 s fails
+            fake.faults.fail_next("GET", r"/pools$", status=403)
+
+    result, _ = watch(url, "--watch", "10", "--timeout", "45", between=between)
+    assert result.exit_code == 1
+    assert "STALE, as read 40 s ago" in frames(result)[-1]
+    assert "The watch ended showing the cluster and pools as read 40 s before; the last API read failed:" in (
+        result.stderr)  # fmt: skip
+    assert "403" in result.stderr
+
+
+def test_a_watch_whose_last_frame_could_not_read_the_server_exits_1(
+    served: tuple[FakeDigitalOcean, str], pgbouncer_server: RealServers
+) -> None:
+    _, url = served
+    with ExitStack() as stack:
+        def between(now: float) -> None:
+            if now == 20:
+                _leak(stack, pgbouncer_server, 22)
+
+        result, _ = watch(url, "--watch", "10", "--timeout", "25", between=between)
+    assert result.exit_code == 1
+    assert "live: unavailable: PostgreSQL refused the connection because it is full" in frames(result)[-1]
+    assert "refused the connection because it is full" in result.stderr
+
+
+def test_watch_with_fail_at_stops_at_the_first_frame_at_the_level_and_exits_4(
+    served: tuple[FakeDigitalOcean, str], pgbouncer_server: RealServers
+) -> None:
+    _, url = served
+    with ExitStack() as stack:
+        def between(now: float) -> None:
+            if now == 20:
+                _leak(stack, pgbouncer_server, 18)  # 19 of 22: near
+
+        result, clock = watch(url, "--watch", "10", "--timeout", "5m", "--fail-at", "near", between=between)
+    assert result.exit_code == 4, result.output
+    assert clock.sleeps == [10, 10]  # stopped at the frame at 20 s, not at the end of --timeout
+    assert "until near (--fail-at)" in frames(result)[0]
+    assert "verdict: near the limit: 19 of 22" in frames(result)[-1]
+    assert "Headroom gate (--fail-at near): near the limit" in result.stderr
+
+
+def test_watch_with_fail_at_below_the_level_runs_to_the_timeout_and_exits_0(api: str) -> None:
+    result, clock = watch(api, "--watch", "10", "--timeout", "25", "--fail-at", "near")
+    assert result.exit_code == 0, result.output
+    assert clock.sleeps == [10, 10]
+
+
+def test_ctrl_c_during_a_watch_exits_130_saying_nothing_was_changed(api: str) -> None:
+    def between(now: float) -> None:
+        if now == 20:
+            raise KeyboardInterrupt
+
+    result, _ = watch(api, "--watch", "10", "--timeout", "5m", between=between)
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "Interrupted: status only reads; nothing was changed."
+    assert len(frames(result)) == 2
+
+
+
+def test_a_watch_whose_time_runs_out_while_reading_ends_on_its_last_whole_frame(api: str) -> None:
+    clock = FakeClock()
+
+    def between(now: float) -> None:
+        if now == 10:
+            clock.advance(20)  # the sleep overslept: --timeout (25 s) passed before the next frame's read
+
+    result, _ = watch(api, "--watch", "10", "--timeout", "25", between=between, clock=clock)
+    assert result.exit_code == 0, result.output  # the frame at 0 s was whole
+    assert len(frames(result)) == 1
+    assert "gave up" not in result.stderr
+
+
+def test_watch_with_config_reads_the_settings_again_with_the_cluster_and_pools(
+    served: tuple[FakeDigitalOcean, str],
+) -> None:
+    fake, url = served
+    result, _ = watch(url, "--config", "--watch", "10", "--timeout", "45")
+    assert result.exit_code == 0, result.output
+    config_reads = [c for c in fake.calls_to("GET", "/v2/databases/") if c.path.endswith("/config")]
+    assert len(config_reads) == 2  # at 0 and 30 s, with the cluster and pools
+    assert all("settings: " in f for f in frames(result))

@@ -21,6 +21,7 @@ from do_pgpool._deadline import Deadline
 from do_pgpool.api._gateway import DigitalOcean
 from do_pgpool.api._retry import RetryConfig
 from do_pgpool.api._transport import http_client
+from do_pgpool.testing import FakeDigitalOcean
 
 TOKEN = "dop_v1_" + "0" * 8 + "not-a-real-token"
 BODY = b'{"databases": []}' + b" " * 1007  # a 1 KB answer
@@ -189,3 +190,96 @@ def test_request_timeouts_and_deadlines_must_be_finite_and_positive(bad: float) 
         DigitalOcean(TOKEN, timeout=bad)
     with pytest.raises(errors.ConfigError):
         Deadline(bad)
+
+
+# -- PostgreSQL and GitHub get what is left of the run too ---------------------------------------------------
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def test_a_postgres_server_that_never_answers_gets_only_what_is_left_of_the_run(silent_url: str) -> None:
+    from do_pgpool.postgres._connect import connect
+
+    url = f"postgresql://doadmin:pg-secret-pw@127.0.0.1:{_port(silent_url)}/defaultdb?sslmode=disable"
+    started = time.monotonic()
+    with Deadline(1.0).scope(), pytest.raises(errors.DatabaseError) as info:
+        connect(url)  # connect_timeout 10 s without the run's deadline
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0  # libpq counts whole seconds, at least 2
+    assert info.value.unreachable
+    text = str(info.value)
+    assert f"127.0.0.1 port {_port(silent_url)} did not answer" in text
+    assert "It was given 1s: what was left of the run's time limit (timeout)." in text
+    assert "pg-secret-pw" not in text
+
+
+def test_no_postgres_connection_is_tried_once_the_run_is_out_of_time() -> None:
+    from do_pgpool.postgres._connect import connect
+
+    clock = [0.0]
+    deadline = Deadline(5.0, clock=lambda: clock[0])
+    clock[0] = 5.0
+    with deadline.scope(), pytest.raises(errors.DeadlineExceededError, match="connecting to PostgreSQL at 127.0.0.1"):
+        connect("postgresql://u:p@127.0.0.1:1/db")
+
+
+def test_status_against_a_postgres_that_never_answers_ends_within_its_timeout(silent_url: str) -> None:
+    from tests.cli_runner import invoke
+
+    fake = FakeDigitalOcean()
+    fake.add_cluster("app-db", size="db-s-1vcpu-1gb", host="127.0.0.1", port=_port(silent_url), password="pg-pw-7")
+    started = time.monotonic()
+    with fake.serve() as api:
+        result = invoke(api, "status", "--timeout", "2", "--sslmode", "require", "--no-advice", token=TOKEN)
+    assert time.monotonic() - started < 4.0  # was 10 s (connect_timeout) whatever --timeout said
+    assert result.exit_code == 1
+    assert "live: unavailable: cannot reach PostgreSQL" in result.stdout
+    assert "what was left of the run's time limit (--timeout)" in result.stderr
+    assert "pg-pw-7" not in result.output
+
+
+def test_github_requests_end_at_the_runs_deadline(silent_url: str) -> None:
+    from do_pgpool.api._github import GitHub
+
+    sleeps: list[float] = []
+    github = GitHub("ghp_deadline", api_url=silent_url, retry=RetryConfig(sleep=sleeps.append),
+                    deadline=Deadline(0.6))  # fmt: skip
+    error, elapsed = timed(lambda: github.put_secret("acme/web", "DATABASE_URL", "postgresql://x"))
+    assert isinstance(error, errors.DeadlineExceededError), error
+    assert "it ran out while waiting for GitHub's answer to GET /repos/acme/web/actions/secrets/public-key" in str(
+        error)  # fmt: skip
+    assert elapsed < 1.2 and github.request_count == 1 and sleeps == []
+
+
+def test_a_trickling_github_is_cut_at_the_request_deadline(trickle_url: str) -> None:
+    from do_pgpool.api._github import GitHub
+
+    sleeps: list[float] = []
+    github = GitHub("ghp_deadline", api_url=trickle_url, timeout=0.4, retry=RetryConfig(sleep=sleeps.append))
+    error, elapsed = timed(lambda: github.get_public_key("acme/web"))
+    assert isinstance(error, errors.RequestTimeoutError), error
+    assert "no complete answer from GitHub within 0.4s" in str(error)
+    assert github.request_count == 2 and elapsed < 1.5  # tried twice, as DigitalOcean's requests are
+
+
+def test_rewrite_secret_to_a_github_that_never_answers_ends_within_its_timeout(silent_url: str) -> None:
+    from click.testing import CliRunner
+
+    from do_pgpool.cli import main
+
+    fake = FakeDigitalOcean()
+    fake.add_pool(fake.add_cluster("app-db", size="db-s-1vcpu-1gb"), "app-pool", 10)
+    started = time.monotonic()
+    with fake.serve() as api:
+        result = CliRunner().invoke(
+            main, ["rewrite-secret", "--api-url", api, "--pool", "app-pool", "--secret", "github:acme/web",
+                   "--timeout", "1"],
+            env={"DIGITALOCEAN_TOKEN": TOKEN, "GITHUB_TOKEN": "ghp_deadline", "GITHUB_API_URL": silent_url},
+            catch_exceptions=False,
+        )  # fmt: skip
+    assert time.monotonic() - started < 2.5  # was 30 s per read, retried
+    assert result.exit_code == 1
+    assert "github:acme/web: failed; nothing written; error: gave up after the run's time limit" in result.output
+    assert "GitHub's answer to GET /repos/acme/web/actions/secrets/public-key" in " ".join(result.output.split())

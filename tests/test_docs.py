@@ -322,12 +322,19 @@ def test_the_api_reference_lists_exactly_the_public_names() -> None:
     assert listed == set(do_pgpool.__all__) - {"__version__"}
 
 
-def test_the_advice_page_shows_what_fix_prints() -> None:
-    from do_pgpool import render_advice
+def test_the_advice_page_shows_exactly_what_advice_prints_for_every_stack() -> None:
+    """Each ```text block on docs/app-settings.md is part of `do-pgpool advice --stack NAME`'s output, and every
+    stack has its block: the reference cannot drift from the tool."""
+    from click.testing import CliRunner
 
-    page = ROOT / "docs" / "app-settings.md"
-    shown = [b.code for b in blocks(page) if b.info == "text"]
-    assert shown == [render_advice().strip() + "\n"], "docs/app-settings.md: paste the output of render_advice()"
+    from do_pgpool._stacks import STACKS
+
+    shown = [b.code.rstrip("\n") for b in blocks(ROOT / "docs" / "app-settings.md") if b.info == "text"]
+    printed = {s.key: CliRunner().invoke(main, ["advice", "--stack", s.key]).stdout for s in STACKS}
+    assert [b for b in shown if not any(b in out for out in printed.values())] == [], \
+        "docs/app-settings.md: paste the output of `do-pgpool advice --stack NAME`"
+    assert [s.key for s in STACKS if not any(b.startswith(f"{s.title}: ") and b in printed[s.key] for b in shown)] \
+        == [], "docs/app-settings.md: every stack needs its block"
 
 
 def test_every_guess_of_the_fake_is_on_the_assumptions_page() -> None:

@@ -78,6 +78,46 @@ def test_ctrl_c_exits_130_with_one_line_and_no_traceback(
     assert "Aborted" not in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["status"], "Interrupted: status only reads; nothing was changed."),
+        (["status", "--watch", "10"], "Interrupted: status only reads; nothing was changed."),
+        (["list-pools"], "Interrupted: list-pools only reads; nothing was changed."),
+        (["ensure-pool", "--size", "5", "--dry-run"], "Interrupted: --dry-run only reads; nothing was changed."),
+        (["ensure-pool", "--size", "5", "--check"], "Interrupted: --check only reads; nothing was changed."),
+        (["delete-pool", "app-pool", "--dry-run"], "Interrupted: --dry-run only reads; nothing was changed."),
+        # a run that writes, even a reading command's run that adds a trusted source, may have changed something
+        (["status", "--my-ip", "203.0.113.7", "--temporary-access"], "Interrupted: anything already sent"),
+        (["terminate-idle"], "Interrupted: anything already sent"),
+    ],
+)
+def test_ctrl_c_says_nothing_was_changed_only_when_the_run_changes_nothing(
+    served: tuple[FakeDigitalOcean, str], monkeypatch: pytest.MonkeyPatch, args: list[str], said: str
+) -> None:
+    fake, url = served
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DigitalOcean, "find_cluster", interrupted)
+    result = run(url, *args)
+    assert result.exit_code == 130
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(said), result.stderr
+    assert [c for c in fake.calls if c.method != "GET"] == []
+
+
+def test_the_help_of_a_read_only_command_says_ctrl_c_changes_nothing() -> None:
+    status = CliRunner().invoke(main, ["status", "--help"]).stdout
+    assert "130  interrupted (Ctrl-C): nothing was changed (this command only reads; a --temporary-access rule" in (
+        status)  # fmt: skip
+    assert "130  interrupted (Ctrl-C): nothing was changed (this command only reads)" in CliRunner().invoke(
+        main, ["list-pools", "--help"]).stdout  # fmt: skip
+    ensure = CliRunner().invoke(main, ["ensure-pool", "--help"]).stdout
+    assert "may have been applied; re-run to finish (nothing with --dry-run)" in " ".join(ensure.split())
+
+
 # -- tokens that cannot travel in a header -----------------------------------------------------------------
 
 
@@ -379,9 +419,10 @@ def test_fake_api_still_serves_with_a_good_token_and_a_new_state_file(never_serv
 # -- advice ------------------------------------------------------------------------------------------------
 
 
-def test_advice_is_a_command_that_needs_no_token() -> None:
+def test_advice_is_a_command_that_needs_no_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from do_pgpool._advice import advice, render_text
 
+    monkeypatch.chdir(tmp_path)  # an empty directory: no stack detected, so every stack's advice
     result = CliRunner().invoke(main, ["advice"], env={"DIGITALOCEAN_TOKEN": ""}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == render_text()

@@ -8,6 +8,10 @@ a secret's value, so whether a write changes anything is unknowable; the PUT is 
 GET and PUT are retried on transport errors, 5xx and rate limits (``_retry.api_retrying``); the workflow
 dispatch POST only when GitHub certainly did not act on it (429, or no connection made).
 The token never appears in repr, logs or errors.
+
+Time, as for DigitalOcean's client (``_transport``): each request gets one overall deadline (``timeout``, cut to
+what is left of the run's ``deadline``, the CLI's ``--timeout``), not a per-read timeout a trickling or silent
+server could renew forever; no request is sent and no retry wait started past the run's deadline.
 """
 
 from __future__ import annotations
@@ -15,15 +19,17 @@ from __future__ import annotations
 import base64
 import os
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 import httpx
 from nacl.encoding import Base64Encoder
 from nacl.public import PublicKey, SealedBox
 
+from .._duration import format_seconds
 from .._exceptions import (
     APIError,
     AuthenticationError,
@@ -32,6 +38,7 @@ from .._exceptions import (
     InvalidResponseError,
     NotFoundError,
     RateLimitedError,
+    RequestTimeoutError,
     ServerError,
     TransportError,
     error_type,
@@ -41,7 +48,11 @@ from ._client import HttpClientOwner
 from ._headers import header_number
 from ._retry import RetryConfig, api_retrying, unsent_retrying
 from ._tokens import check_token
+from ._transport import CONNECT_TIMEOUT, request_deadline, with_deadlines
 from ._urls import DEFAULT_GITHUB_API_URL, GITHUB, check_api_url
+
+if TYPE_CHECKING:
+    from .._deadline import Deadline
 
 __all__ = [
     "DEFAULT_GITHUB_API_URL",
@@ -99,10 +110,11 @@ def open_github(
     *,
     http: httpx.Client | None = None,
     retry: RetryConfig | None = None,
+    deadline: Deadline | None = None,
 ) -> GitHub:
-    """A GitHub client configured from the environment (the CLI's entry point)."""
+    """A GitHub client configured from the environment (the CLI's entry point), bound by ``deadline``."""
     token, api_url = github_settings_from_env(environ)
-    return GitHub(token, api_url=api_url, http=http, retry=retry)
+    return GitHub(token, api_url=api_url, http=http, retry=retry, deadline=deadline)
 
 
 def check_repo(repo: str) -> tuple[str, str]:
@@ -114,7 +126,11 @@ def check_repo(repo: str) -> tuple[str, str]:
 
 
 class GitHub(HttpClientOwner):
-    """The few GitHub REST calls do-pgpool needs, over an (injectable) httpx.Client."""
+    """The few GitHub REST calls do-pgpool needs, over an (injectable) httpx.Client.
+
+    ``timeout`` is each request's overall deadline (connect, send and the whole answer); ``deadline`` the run's:
+    no request is sent, and no retry waited for, past it.
+    """
 
     def __init__(
         self,
@@ -124,14 +140,16 @@ class GitHub(HttpClientOwner):
         http: httpx.Client | None = None,
         timeout: float = 30.0,
         retry: RetryConfig | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         if not token or (isinstance(token, str) and not token.strip()):
             raise ConfigError("no GitHub token: set GITHUB_TOKEN or GH_TOKEN")
         self._token = check_token(token, what="GitHub token", hint="Check GITHUB_TOKEN (or GH_TOKEN).")
         self.api_url = check_api_url(api_url, GITHUB)
-        timeout = check_number(timeout, "timeout", minimum=0.001)
-        self._adopt(http, lambda: httpx.Client(timeout=timeout))
+        self._timeout = check_number(timeout, "timeout", minimum=0.001)
+        self._adopt(http, lambda: with_deadlines(httpx.Client(timeout=self._timeout)))
         self._retry = retry or RetryConfig()
+        self._deadline = deadline
         self.request_count = 0
 
     def __repr__(self) -> str:
@@ -186,11 +204,25 @@ class GitHub(HttpClientOwner):
         }
 
     def _send(self, method: str, path: str, body: Any, **ctx: Any) -> httpx.Response:
+        budget = self._timeout
+        if self._deadline is not None:
+            self._deadline.check(f"sending {method} {path} to GitHub")
+            budget = self._deadline.cap(budget)
         self.request_count += 1
+        started = time.monotonic()
         try:
-            response = self._http.request(method, self.api_url + path, json=body, headers=self._headers())
+            with request_deadline(budget):
+                response = self._http.request(method, self.api_url + path, json=body, headers=self._headers(),
+                                              timeout=httpx.Timeout(budget, connect=min(CONNECT_TIMEOUT, budget)))
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise _NotSent(f"{method} {path}: cannot connect to GitHub ({type(exc).__name__})") from exc
+        except httpx.TimeoutException as exc:
+            if time.monotonic() - started < budget * 0.99:
+                raise TransportError(f"{method} {path}: no answer from GitHub ({type(exc).__name__})") from exc
+            if self._deadline is not None and budget < self._timeout:  # the run's limit, not the request's, cut it
+                raise self._deadline.exceeded(f"waiting for GitHub's answer to {method} {path}") from exc
+            raise RequestTimeoutError(f"{method} {path}: no complete answer from GitHub within "
+                                      f"{format_seconds(budget)} (the limit for one request)") from exc
         except httpx.HTTPError as exc:
             raise TransportError(f"{method} {path}: no answer from GitHub ({type(exc).__name__})") from exc
         if response.status_code >= 400:
@@ -209,7 +241,7 @@ class GitHub(HttpClientOwner):
 
     def _run(self, once: Any, *, retry: bool) -> httpx.Response:
         if retry:
-            response: httpx.Response = api_retrying(self._retry)(once)
+            response: httpx.Response = api_retrying(self._retry, deadline=self._deadline)(once)
             return response
         # Not idempotent (a dispatch starts a run): retry only what GitHub certainly did not act on.
         return unsent_retrying(self._retry, unsent=(RateLimitedError, _NotSent))(once)  # type: ignore[no-any-return]

@@ -18,6 +18,8 @@ azure-core's RetryPolicy passes ``connection_timeout`` per request; it may only 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +37,14 @@ if TYPE_CHECKING:
 
     from .._deadline import Deadline
 
-__all__ = ["CONNECT_TIMEOUT", "HttpxTransport", "RequestDeadlineError", "http_client", "with_deadlines"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "HttpxTransport",
+    "RequestDeadlineError",
+    "http_client",
+    "request_deadline",
+    "with_deadlines",
+]
 
 #: a TCP (and TLS) connection that takes longer than this will not come: fail, and say what to check
 CONNECT_TIMEOUT = 10.0
@@ -125,6 +134,17 @@ def with_deadlines(client: httpx.Client) -> httpx.Client:
         if backend is not None and not isinstance(backend, _DeadlineBackend):
             pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
     return client
+
+
+@contextmanager
+def request_deadline(budget: float) -> Iterator[None]:
+    """Inside the block, every connect, read and write of a ``with_deadlines`` client ends within ``budget``
+    seconds from now (how a client other than pydo's, GitHub's, bounds its requests the same way)."""
+    token = _REQUEST_DEADLINE.set(time.monotonic() + budget)
+    try:
+        yield
+    finally:
+        _REQUEST_DEADLINE.reset(token)
 
 
 class _HttpxResponse(HttpResponseImpl):

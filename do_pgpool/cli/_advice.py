@@ -1,40 +1,119 @@
 """``do-pgpool advice``: the settings an application needs behind a transaction pool (what status and fix show).
 
-No token and no request: the advice depends only on the stack.
+No token and no request: the advice depends on the stack (named, or detected from the app's repository) and on
+what a saved probe measured on the pool (``--probe FILE``; without it, the settings safe on any transaction pool).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import click
 
-from ._common import emit_json, output_option
+from .._stacks import STACKS as _KNOWN
+from ._common import ReadOnlyAware, emit_json, error_text, output_option, warn
 
-STACKS = ["django", "psycopg", "sqlalchemy", "asyncpg", "prisma"]
+if TYPE_CHECKING:
+    from .._pool_behaviour import PoolBehaviour
+    from .._stacks import Detections
+
+STACKS = [s.key for s in _KNOWN]
+#: The keys of a saved ``do-pgpool probe -o json`` under which the pool's measurements may sit.
+PROBE_KEYS = ("pool", "behaviour")
 
 
-@click.command("advice")
-@click.option("--stack", type=click.Choice(STACKS), help="Only this stack's settings.  [default: every stack]")
+@click.command("advice", cls=ReadOnlyAware, read_only=True)
+@click.option("--stack", "stacks", type=click.Choice(STACKS), multiple=True, metavar="NAME",
+              help=f"Only this stack's settings (repeatable); overrides detection. One of: {', '.join(STACKS)}.")
+@click.option("--app-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Detect the stacks from this app repository's manifests.  [default: the current directory; "
+                   "nothing found there: every stack]")  # fmt: skip
+@click.option("--probe", "probe_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="A saved `do-pgpool probe -o json`: settings decided by the pool's measurements.  "
+                   "[default: not measured, the settings safe on any transaction pool]")  # fmt: skip
 @click.option("--pool-env", default="DATABASE_URL", show_default=True, metavar="NAME",
               help="Environment variable holding the pool's connection string.")  # fmt: skip
 @click.option("--direct-env", default="DIRECT_DATABASE_URL", show_default=True, metavar="NAME",
               help="Environment variable holding the cluster's direct connection string (migrations).")  # fmt: skip
 @output_option
-def advice_command(stack: str | None, pool_env: str, direct_env: str, output: str) -> None:
+def advice_command(stacks: tuple[str, ...], app_dir: Path | None, probe_file: Path | None, pool_env: str,
+                   direct_env: str, output: str) -> None:
     """The settings an application needs behind a transaction pool (no token, no request).
 
     \b
-    The same advice `do-pgpool status` and `do-pgpool fix` print after their findings; here without a token.
+    Which stacks: --stack NAME, else those detected in --app-dir (default: the current directory), else every
+    stack. The same advice `do-pgpool status` and `do-pgpool fix` print (for every stack); here without a token.
     Examples:
       do-pgpool advice
-      do-pgpool advice --stack django
-      do-pgpool advice -o json
+      do-pgpool advice --app-dir ../shop
+      do-pgpool advice --stack rails --probe probe.json
+      do-pgpool advice --stack django -o json
     """
     from .._advice import advice_dict, render_text
 
+    behaviour = read_probe(probe_file) if probe_file is not None else None
+    detections = None
+    chosen: list[str] | None = list(stacks) or None
+    if chosen is None:
+        detections, chosen = _detect(app_dir)
     if output == "json":
-        data = advice_dict(pool_env=pool_env, direct_env=direct_env)
-        if stack is not None:
-            data = {**data, "frameworks": [f for f in data["frameworks"] if f["key"] == stack]}
-        emit_json(data)
-    else:
-        click.echo(render_text(pool_env=pool_env, direct_env=direct_env, only=stack))
+        data = advice_dict(pool_env=pool_env, direct_env=direct_env, behaviour=behaviour, stacks=chosen)
+        emit_json({**data, "detected": detections.as_dict() if detections is not None else None})
+        return
+    if detections is not None and detections.found:
+        click.echo(f"Detected in {detections.app_dir}:")
+        for d in detections.found:
+            click.echo(f"  - {d.describe()}")
+        click.echo("")
+    click.echo(render_text(pool_env=pool_env, direct_env=direct_env, behaviour=behaviour, stacks=chosen))
+
+
+def _detect(app_dir: Path | None) -> tuple[Detections, list[str] | None]:
+    """The detected stacks; none: every stack when the directory was the default, a usage error when named."""
+    from .._exceptions import ConfigError
+    from .._stacks import detect_stacks
+
+    where = app_dir if app_dir is not None else Path(".")
+    try:
+        found = detect_stacks(where)
+    except NotADirectoryError:
+        raise ConfigError(f"--app-dir {where}: not a directory") from None
+    for problem in found.problems:
+        warn(f"could not read {problem.describe()}; fix it, or name the stack with --stack NAME")
+    if found.stacks:
+        return found, list(found.stacks)
+    if app_dir is not None:
+        raise ConfigError(found.nothing_found())
+    warn(f"{error_text(ConfigError(found.nothing_found()))}; showing every stack")
+    return found, None
+
+
+def read_probe(path: Path) -> PoolBehaviour:
+    """The pool's measurements from a saved ``do-pgpool probe -o json``: its ``pool`` (or ``behaviour``) object,
+    or a bare ``PoolBehaviour.as_dict()``. Raises ConfigError naming the file and what is wrong."""
+    import json
+
+    from .._exceptions import ConfigError
+    from .._pool_behaviour import Feature, PoolBehaviour
+
+    expected = ("expected the output of `do-pgpool probe -o json` (the pool's measurements, as "
+                "{\"protocol_prepared_statements\": {\"behaviour\": \"works\", ...}, ...}, bare or under \"pool\")")
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--probe {path}: cannot read it ({exc.strerror or type(exc).__name__})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--probe {path}: not JSON ({exc}); {expected}") from None
+    if isinstance(data, dict):
+        for key in PROBE_KEYS:
+            if isinstance(data.get(key), dict):
+                data = data[key]
+                break
+    features = {f.value for f in Feature}
+    if not isinstance(data, dict) or not features & set(data):
+        raise ConfigError(f"--probe {path}: no pool measurements in it; {expected}")
+    try:
+        return PoolBehaviour.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"--probe {path}: a measurement is malformed ({exc!r}); {expected}") from None

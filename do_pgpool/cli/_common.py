@@ -33,6 +33,13 @@ INTERRUPTED_MESSAGE = (
     "run the same command again to finish (it is idempotent), or look with `do-pgpool status`."
 )
 
+#: Ctrl-C during a run that changes nothing: a read-only command (``status``, ``list-pools``, ``probe``, ``advice``), or
+#: any command with ``--dry-run`` / ``--check``
+READ_ONLY_INTERRUPTED_MESSAGE = "Interrupted: {what} only reads; nothing was changed."
+
+#: the root context's ``meta`` key for what to say on Ctrl-C during this run, set when the command starts
+_INTERRUPTED_KEY = "do_pgpool.interrupted_message"
+
 EXIT_CODES_HELP = """\b
 Exit codes:
     0  success, nothing to do, or --dry-run
@@ -41,10 +48,11 @@ Exit codes:
     3  ensure-pool --check only: changes are pending
     4  status --fail-at only: the verdict is at or beyond the given level
   130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish
+       (status, list-pools, probe, advice and any --dry-run or --check only read: nothing was changed)
 """
 
 
-def exit_codes_help(command: click.Command) -> str:
+def exit_codes_help(command: click.Command, *, read_only: bool = False) -> str:
     """The exit-code epilog of one cluster command, from the options it really has (``--dry-run``, ``--check``,
     ``--secret``): the help never promises a flag the command does not take."""
     names = {param.name for param in command.params}
@@ -63,17 +71,58 @@ def exit_codes_help(command: click.Command) -> str:
         lines.append("    3  with --check: changes are pending")
     if "fail_at" in names:
         lines.append("    4  with --fail-at: the verdict is at or beyond the given level (a deploy gate)")
-    lines.append("  130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish")
+    if read_only and "temporary_access" in names:
+        lines.append("  130  interrupted (Ctrl-C): nothing was changed (this command only reads; a --temporary-access "
+                     "rule is removed)")  # fmt: skip
+    elif read_only:
+        lines.append("  130  interrupted (Ctrl-C): nothing was changed (this command only reads)")
+    elif "dry_run" in names:
+        lines.append("  130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish "
+                     "(nothing with --dry-run)")  # fmt: skip
+    else:
+        lines.append("  130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish")
     return "\n".join(lines) + "\n"
 
 
-class ClusterCommand(click.Command):
-    """A command that talks to DigitalOcean: its exit-code epilog is written from its own options."""
+class ReadOnlyAware(click.Command):
+    """A command that says, on Ctrl-C, whether this run could have changed anything.
+
+    ``read_only``: the command only reads (``status``, ``list-pools``, ``probe``, ``advice``; the probe's
+    temporary objects end with its session). Any run with ``--dry-run``
+    or ``--check`` changes nothing either. ``--temporary-access`` (without ``--dry-run``) writes a trusted
+    source for the run, so such a run gets the ordinary message.
+    """
+
+    def __init__(self, *args: Any, read_only: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_only = read_only
+
+    def interrupted_message(self, params: dict[str, Any]) -> str:
+        """What Ctrl-C means for a run with these parameters."""
+        for flag_name in ("dry_run", "check"):
+            if params.get(flag_name):
+                return READ_ONLY_INTERRUPTED_MESSAGE.format(what="--" + flag_name.replace("_", "-"))
+        if self.read_only and not params.get("temporary_access"):
+            return READ_ONLY_INTERRUPTED_MESSAGE.format(what=self.name)
+        return INTERRUPTED_MESSAGE
+
+    def invoke(self, ctx: click.Context) -> Any:
+        ctx.find_root().meta[_INTERRUPTED_KEY] = self.interrupted_message(ctx.params)
+        return super().invoke(ctx)
+
+
+class ClusterCommand(ReadOnlyAware):
+    """A command that talks to DigitalOcean: its exit-code epilog is written from its own options, and its
+    run's ``--timeout`` is in scope while it runs (``current_deadline()``: PostgreSQL connections end within it)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.epilog is None:
-            self.epilog = exit_codes_help(self)
+            self.epilog = exit_codes_help(self, read_only=self.read_only)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with run_deadline().scope():
+            return super().invoke(ctx)
 
 
 class OperationFailed(click.ClickException):
@@ -141,7 +190,7 @@ class DoPgpoolGroup(click.Group):
         except DoPgpoolError as exc:
             raise OperationFailed(error_text(exc)) from exc
         except KeyboardInterrupt:
-            click.echo(INTERRUPTED_MESSAGE, err=True)
+            click.echo(ctx.meta.get(_INTERRUPTED_KEY, INTERRUPTED_MESSAGE), err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -187,15 +236,16 @@ def api_options(f: F) -> F:
     return f
 
 
-def command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
+def command(name: str, *, read_only: bool = False) -> Callable[[Callable[..., Any]], click.Command]:
     """A cluster command: ``click.command`` with the exit-code epilog, ``--token``/``--api-url`` and ``--cluster``.
 
-    Put it where ``@click.command`` goes; the command's own options follow these in ``--help``.
+    Put it where ``@click.command`` goes; the command's own options follow these in ``--help``. ``read_only``:
+    the command changes nothing (Ctrl-C then says so, and so does ``--help``).
     """
 
     def decorate(f: Callable[..., Any]) -> click.Command:
-        return click.command(name, cls=ClusterCommand)(api_options(cluster_option(timeout_option(
-            DEFAULT_RUN_TIMEOUT)(f))))
+        return click.command(name, cls=ClusterCommand, read_only=read_only)(api_options(cluster_option(
+            timeout_option(DEFAULT_RUN_TIMEOUT)(f))))
 
     return decorate
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -18,20 +17,23 @@ if TYPE_CHECKING:
 
     from .._models import Cluster
     from .._tls import TLS
+    from ..api._ports import DatabasesAPI
     from ..ops._status import ClusterStatus
+    from ..ops._watch import Frame
     from ..postgres._usage import Verdict
 
 
-@command("status")
+@command("status", read_only=True)
 @click.option("--advice/--no-advice", default=True, show_default=True,
-              help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
+              help="After the text report: what breaks behind a transaction pool, and the command that prints your "
+                   "stack's settings.")  # fmt: skip
 @click.option("--config", "with_config", is_flag=True,
               help="Also show the settings ensure-config manages (one more request: GET .../config).")  # fmt: skip
 @click.option("--fail-at", type=click.Choice(["near", "saturated"]), default=None,
               help=f"A deploy gate: exit {EXIT_HEADROOM} when the verdict is at or beyond this level.")  # fmt: skip
 @click.option("--watch", type=Duration(positive=True), is_flag=False, flag_value=5.0, default=None,
               metavar="[SECONDS]",
-              help="Refresh the live part every SECONDS (default 5) until --timeout or Ctrl-C.")  # fmt: skip
+              help="Redraw every SECONDS (default 5) until --timeout or Ctrl-C; the API every 30 s.")  # fmt: skip
 @tls_options()
 @access_options
 @click.option("-o", "--output", type=click.Choice(["text", "json", "prometheus"]), default="text", show_default=True,
@@ -55,8 +57,10 @@ def status_command(
     --fail-at near|saturated gates a deploy: exit 4 when the verdict is at or beyond that level (a server
     that refuses because it is full is saturated). -o prometheus prints gauges (do_pgpool_...) for a
     textfile collector: budget, limits, pools, connections by state, user and application, the verdict.
-    --watch [SECONDS] redraws the report every SECONDS (5 by default; the API is read once, the server each
-    time) until --timeout (5m by default) or Ctrl-C.
+    --watch [SECONDS] redraws the report every SECONDS (5 by default) until --timeout (5m by default) or
+    Ctrl-C: the server is read each time, the cluster and pools every 30 s (at most 4 API requests a minute; a
+    failed read keeps the last answer, marked STALE). It exits as its last frame would (1 when that frame could
+    not read the server or the API); with --fail-at it stops at the first frame at the level, exit 4.
 
     \b
     Examples:
@@ -65,30 +69,21 @@ def status_command(
       do-pgpool status --fail-at near && ./deploy.sh
       do-pgpool status -o prometheus > /var/lib/node_exporter/do_pgpool.prom
     """
-    from .._advice import render_text
     from .._exceptions import DatabaseError
     from ..ops._status import cluster_status
 
-    if watch is not None and (output != "text" or fail_at is not None):
-        raise click.UsageError("--watch is a view for a terminal: it takes neither -o json|prometheus nor --fail-at")
+    if watch is not None and output != "text":
+        raise click.UsageError("--watch is a view for a terminal: it takes no -o json|prometheus (for monitoring, "
+                               "run status -o prometheus at each scrape)")  # fmt: skip
+    last = None
     with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access) as found, \
             tls.policy(gateway) as policy:
         result = cluster_status(gateway, found or cluster, with_config=with_config, tls=policy)
         if watch is not None:
-            _watch(result, watch, policy)
-            return
-    if output == "json":
-        emit_json(result.as_dict())
-    elif output == "prometheus":
-        from ._prometheus import prometheus_text
-
-        click.echo(prometheus_text(result), nl=False)
-    else:
-        for line in result.lines():
-            click.echo(line)
-        if advice and result.usage is not None and result.pools:
-            click.echo("")
-            click.echo(render_text())
+            last = _watch(gateway, result, watch, policy, fail_at=fail_at, with_config=with_config)
+            result = last.status
+    if last is None:
+        _report(result, output, advice)
     gate(result.verdict, fail_at, detail=result.error)
     if result.usage is None:
         hint = sandbox_hint(api_url) if result.unreachable else None
@@ -96,43 +91,79 @@ def status_command(
             raise result.failure.extended(f"\n{hint}") if hint else result.failure
         message = (result.error or "live usage unavailable") + (f"\n{hint}" if hint else "")
         raise DatabaseError(message, saturated=result.saturated, unreachable=result.unreachable)
+    if last is not None and last.api_failure is not None:  # the watch ended on cluster and pools it could not renew
+        click.echo(f"The watch ended showing the cluster and pools as read {last.api_age:.0f} s before; the last "
+                   "API read failed:", err=True)  # fmt: skip
+        raise last.api_failure
 
 
-def _watch(first: ClusterStatus, every: float, tls: Callable[[Cluster], TLS]) -> None:
-    """Redraw the report every ``every`` seconds until the run's --timeout: the cluster and pools as first read
-    (no more API requests), live usage read again each time. Sleeps and time come from the wait clock."""
-    from ..ops._status import live_status
+def _report(result: ClusterStatus, output: str, advice: bool) -> None:
+    """One status, printed as ``-o`` asks (the advice after the text report when there is a pool)."""
+    if output == "json":
+        emit_json(result.as_dict())
+    elif output == "prometheus":
+        from ._prometheus import prometheus_text
+
+        click.echo(prometheus_text(result), nl=False)
+    else:
+        from .._advice import render_pointer
+
+        for line in result.lines():
+            click.echo(line)
+        if advice and result.usage is not None and result.pools:
+            click.echo("")
+            click.echo(render_pointer())
+
+
+def _watch(
+    gateway: DatabasesAPI, first: ClusterStatus, every: float, tls: Callable[[Cluster], TLS], *,
+    fail_at: str | None, with_config: bool,
+) -> Frame:
+    """Redraw the report every ``every`` seconds until the run's --timeout, or until the verdict reaches
+    ``fail_at``; returns the last frame (the caller picks the exit code from it). Live usage is read each frame,
+    the cluster and pools every ``API_EVERY`` seconds. Sleeps and time come from the wait clock."""
+    from .._exceptions import DeadlineExceededError
+    from ..ops._watch import StatusWatch
     from ._common import run_deadline
     from ._progress import wait_clock
 
     deadline, clock = run_deadline(), wait_clock()
-    result = first
+    watch = StatusWatch(gateway, first, clock=clock.clock, tls=tls, with_config=with_config)
+    frame = watch.frame
+    stops = f", until {fail_at} (--fail-at)" if fail_at else ""
     while True:
         if sys.stdout.isatty():
             click.clear()
         left = deadline.remaining()
-        click.echo(f"every {every:g} s, {left:.0f} s left (--timeout); Ctrl-C stops")
-        for line in result.lines():
+        if frame.stale:
+            api = f"API: STALE, as read {frame.api_age:.0f} s ago"
+        else:
+            api = f"API read {frame.api_age:.0f} s ago (every {watch.api_every:g} s)"
+        click.echo(f"every {every:g} s, {left:.0f} s left (--timeout){stops}; {api}; Ctrl-C stops")
+        if frame.stale:
+            click.echo(f"  the last API read failed: {str(frame.api_failure).splitlines()[0]}")
+        for line in frame.status.lines():
             click.echo(line)
-        if left < every:
-            return
+        if left <= every or _gate_reached(frame.status.verdict, fail_at):
+            return frame
         clock.sleep(every)
         click.echo("")
-        result, conn = live_status(first.cluster, first.pools, tls=tls)
-        if conn is not None:
-            conn.close()
-        if first.config is not None:
-            result = replace(result, config=first.config)
+        try:
+            frame = watch.next()
+        except DeadlineExceededError:  # the time ran out while reading: the last whole frame stands
+            return frame
+
+
+def _gate_reached(verdict: Verdict | None, fail_at: str | None) -> bool:
+    order = ("ok", "near", "saturated")
+    return fail_at is not None and verdict is not None and order.index(verdict.level) >= order.index(fail_at)
 
 
 def gate(verdict: Verdict | None, fail_at: str | None, detail: str | None = None) -> None:
     """``--fail-at``: stop with EXIT_HEADROOM when the verdict is at or beyond the level. No verdict (the server
     could not be read, and not because it is full) is an ordinary failure, left to the caller. ``detail``: why
     live usage is missing (a full server's message says what can still be done)."""
-    if fail_at is None or verdict is None:
-        return
-    order = ("ok", "near", "saturated")
-    if order.index(verdict.level) >= order.index(fail_at):
+    if verdict is not None and _gate_reached(verdict, fail_at):
         click.echo(f"Headroom gate (--fail-at {fail_at}): {verdict.describe()}", err=True)
         if detail:
             click.echo(detail, err=True)

@@ -8,7 +8,7 @@ from ._common import command, dry_run_option, emit_json, open_gateway, output_op
 from ._tls_options import TLSOptions, tls_options
 
 
-@command("list-pools")
+@command("list-pools", read_only=True)
 @output_option
 def list_pools_command(token: str | None, api_url: str, cluster: str | None, output: str) -> None:
     """List the cluster's pools (mode, size, db, user) and its connection budget line.

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..postgres._connect import PgConnection
 
 
-@command("probe")
+@command("probe", read_only=True)
 @click.option("--pool", metavar="NAME", help="The pool to probe.  [default: the cluster's only pool]")
 @click.option("--direct/--no-direct", default=True, show_default=True,
               help="Also probe the cluster's direct connection, for contrast (everything works there).")  # fmt: skip

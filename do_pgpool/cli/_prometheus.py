@@ -1,7 +1,8 @@
 """``status -o prometheus``: the status as Prometheus text exposition (version 0.0.4), for a textfile
 collector or a scrape wrapper: DigitalOcean publishes no connection metrics for managed PostgreSQL.
 
-Every number is one the JSON output has too; all are gauges, labelled with the cluster's name.
+Every number is one the JSON output has too (a state no backend is in is 0, absent from the JSON's
+``by_state``); all are gauges, labelled with the cluster's name.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..ops._status import ClusterStatus
 
-__all__ = ["LEVELS", "prometheus_text"]
+__all__ = ["LEVELS", "STATES", "prometheus_text"]
 
 #: ``do_pgpool_verdict_level``: the verdict as a number, so that an alert can say ``>= 1``
 LEVELS = {"ok": 0, "near": 1, "saturated": 2}
+
+#: ``pg_stat_activity.state`` values always given, 0 when no backend is in them, so that an alert such as
+#: ``do_pgpool_connections{state="idle in transaction"} > 5`` and a graph have a series from the first scrape
+STATES = ("active", "idle", "idle in transaction", "idle in transaction (aborted)")
 
 Sample = tuple[dict[str, str], float]
 
@@ -48,8 +53,9 @@ def prometheus_text(status: ClusterStatus) -> str:
                [({}, u.superuser_reserved)])  # fmt: skip
         family("connection_limit", "Connection slots open to non-superusers (max_connections - reserved)",
                [({}, u.limit)])  # fmt: skip
+        states = {**dict.fromkeys(STATES, 0), **u.by_state}  # a state nobody is in is a true 0 (graphs keep it)
         family("connections", "Client backends in use, by state (do-pgpool's own session included)",
-               [({"state": k}, v) for k, v in u.by_state.items()])  # fmt: skip
+               [({"state": k}, v) for k, v in states.items()])  # fmt: skip
         family("connections_by_user", "Client backends in use, by database user",
                [({"user": k}, v) for k, v in u.by_user.items()])  # fmt: skip
         family("connections_by_application", "Client backends in use, by application_name",

@@ -55,6 +55,14 @@ _OPTIONS = (
         help="After writing github: targets, dispatch this workflow (needs `on: workflow_dispatch`), e.g. deploy.yml.",
     ),
     click.option("--ref", metavar="REF", help="Branch or tag for --redeploy-workflow."),
+    click.option(
+        "--url-for",
+        type=click.Choice(["prisma", "rails", "pgx5", "pgx4", "lib-pq"]),  # = _advice.URL_STACKS (tested)
+        metavar="STACK",
+        help="Write the pool's string shaped for this stack: its settings added as URL parameters (prisma: "
+        "connection_limit=<pool size>&pgbouncer=true; rails: prepared_statements=false&advisory_locks=false; pgx5, "
+        "pgx4, lib-pq). One of prisma, rails, pgx5, pgx4, lib-pq.  [default: DigitalOcean's string unchanged]",
+    ),
 )
 
 
@@ -69,6 +77,7 @@ class SecretOptions:
     redeploy_workflow: str | None = None
     ref: str | None = None
     secret_user: str | None = None
+    url_for: str | None = None
 
     def prepare_if_any(self, *, inbound_user: bool = False) -> AbstractContextManager[SecretsSpec | None]:
         """``prepare()`` when there is a --secret TARGET; else only its checks, and None (a pool-only run loads
@@ -84,7 +93,7 @@ class SecretOptions:
         if not self.targets:
             given = (("--direct-secret-name", self.direct_secret_name), ("--private", self.private),
                      ("--redeploy-workflow", self.redeploy_workflow), ("--ref", self.ref),
-                     ("--secret-user", self.secret_user))  # fmt: skip
+                     ("--secret-user", self.secret_user), ("--url-for", self.url_for))  # fmt: skip
             extra = [flag for flag, value in given if value]
             if extra:
                 verb = "applies" if len(extra) == 1 else "apply"
@@ -103,13 +112,13 @@ class SecretOptions:
         self.prepare_checks(inbound_user=inbound_user)
         return prepare_secrets(
             self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy_workflow, self.ref,
-            self.secret_user,
+            self.secret_user, self.url_for,
         )
 
 
 def secret_options(f: Callable[..., R]) -> Callable[..., R]:
-    """--secret, --secret-name, --direct-secret-name, --private, --secret-user, --redeploy-workflow, --ref: handed
-    to the command as one ``secrets: SecretOptions`` argument."""
+    """--secret, --secret-name, --direct-secret-name, --private, --secret-user, --redeploy-workflow, --ref,
+    --url-for: handed to the command as one ``secrets: SecretOptions`` argument."""
 
     @functools.wraps(f)
     def with_secrets(
@@ -121,9 +130,11 @@ def secret_options(f: Callable[..., R]) -> Callable[..., R]:
         redeploy_workflow: str | None,
         ref: str | None,
         secret_user: str | None,
+        url_for: str | None,
         **kwargs: Any,
     ) -> R:
-        options = SecretOptions(targets, secret_name, direct_secret_name, private, redeploy_workflow, ref, secret_user)
+        options = SecretOptions(targets, secret_name, direct_secret_name, private, redeploy_workflow, ref, secret_user,
+                                url_for)
         return f(*args, secrets=options, **kwargs)
 
     decorated: Callable[..., R] = with_secrets
@@ -140,6 +151,7 @@ def prepare_secrets(
     redeploy_workflow: str | None,
     ref: str | None,
     secret_user: str | None = None,
+    url_for: str | None = None,
 ) -> SecretsSpec:
     """Parse and validate; open the GitHub client if a github: target needs one (ConfigError -> exit 2)."""
     from ..targets._spec import SecretsSpec
@@ -151,7 +163,8 @@ def prepare_secrets(
     from ..targets._simple import GitHubTarget, Redeploy
 
     targets = tuple(parse_target(text) for text in secrets)
-    spec = SecretsSpec(targets, secret_name, direct_secret_name, private, secret_user=secret_user)  # checks names
+    spec = SecretsSpec(targets, secret_name, direct_secret_name, private, secret_user=secret_user,
+                       url_for=url_for)  # checks names
     has_github = any(isinstance(t, GitHubTarget) for t in targets)
     redeploy = None
     if redeploy_workflow or ref:
@@ -166,8 +179,9 @@ def prepare_secrets(
     github = None
     if has_github:
         from ..api._github import open_github  # GitHub's client (and NaCl) only when a github: target needs it
+        from ._common import run_deadline
 
-        github = open_github()
+        github = open_github(deadline=run_deadline())
     return replace(spec, redeploy=redeploy, github=github)
 
 

@@ -187,7 +187,8 @@ class FixOptions:
 
 #: the keywords of the older ``fix(gateway, request, targets=..., idle_for=...)`` call, and where each one goes
 _SECRETS_KEYWORDS = {"targets": "targets", "secret_name": "name", "direct_secret_name": "direct_name",
-                     "private": "private", "github": "github", "redeploy": "redeploy", "secret_user": "secret_user"}
+                     "private": "private", "github": "github", "redeploy": "redeploy", "secret_user": "secret_user",
+                     "url_for": "url_for"}
 _OPTION_KEYWORDS = ("idle_for", "replace", "verify_timeout", "dry_run")
 
 
@@ -426,11 +427,13 @@ def _public_url(
     gateway: DigitalOcean, found: Cluster, pool: Pool | None, values: dict[str, str] | DoPgpoolError | None,
     secrets: SecretsSpec,
 ) -> str | DoPgpoolError | None:
-    """The pool's public string for the verification: the secret's value, unless the secret is the VPC one."""
-    if pool is None or values is None or isinstance(values, DoPgpoolError) or not secrets.private:
+    """The pool's public string for the verification: the secret's value, unless it is the VPC one or shaped for a
+    stack (``url_for``)."""
+    if pool is None or values is None or isinstance(values, DoPgpoolError) or not (secrets.private or secrets.url_for):
         return values[secrets.name] if isinstance(values, dict) else values
-    try:
-        return replace(secrets, private=False, direct_name=None).values(gateway, found.id, pool)[secrets.name]
+    try:  # the VPC string is not reachable from here; a stack's parameters (Prisma's, ...) are not libpq's
+        plain = replace(secrets, private=False, direct_name=None, url_for=None)
+        return plain.values(gateway, found.id, pool)[secrets.name]
     except DoPgpoolError as exc:
         return exc
 
@@ -542,5 +545,5 @@ def _verify_step(
 def _advice_step(secret_name: str) -> FixStep:
     from .._advice import advice
 
-    keys = ", ".join(a.key for a in advice(pool_env=secret_name))
-    return FixStep("advice", "done", f"settings for apps behind a transaction pool ({keys})")
+    count = len(advice(pool_env=secret_name))
+    return FixStep("advice", "done", f"settings for apps behind a transaction pool ({count} stacks)")

@@ -9,6 +9,7 @@ recognised by the server's message text (the one place this project classifies b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 
 from .._dburl import mask_secrets_in, mask_url
+from .._deadline import current_deadline
+from .._duration import format_seconds
 from .._exceptions import DatabaseError, Param, Part
 from .._tls import TLS
 
@@ -187,10 +190,20 @@ def connect(
     """Open an autocommit connection (``prepare_threshold=None``: safe through a transaction pool).
 
     ``tls`` overrides the URL's ``sslmode``/``sslrootcert`` (do-pgpool's own connections: ``verify-full``).
+    ``connect_timeout`` (whole seconds, at least 2: libpq's rule) is cut to what is left of the run's deadline
+    (``current_deadline()``, the CLI's ``--timeout``), so a server that accepts and never answers cannot hold
+    a run past its limit; with no time left at all, ``DeadlineExceededError``.
     Raises :class:`DatabaseError`; ``saturated=True`` when the server refused because it is full,
     ``tls_failed=True`` when the server's certificate did not verify.
     """
     tls_params: dict[str, Any] = tls.conninfo() if tls is not None else {}
+    deadline = current_deadline()
+    cut = None  # the seconds the deadline left, when fewer than connect_timeout
+    if deadline is not None:
+        deadline.check(f"connecting to PostgreSQL at {_where(url)}")
+        if deadline.remaining() < connect_timeout:
+            cut = deadline.remaining()
+            connect_timeout = max(2, math.ceil(cut))
     try:
         return psycopg.connect(
             url,
@@ -202,7 +215,11 @@ def connect(
         )
     except psycopg.Error as exc:
         doing = "connecting to" if tls is None else f"connecting (sslmode={tls.sslmode}) to"
-        raise database_error(exc, url, doing) from exc
+        error = database_error(exc, url, doing)
+        if cut is not None and _timed_out(str(exc)):
+            error = error.extended(f"\nIt was given {format_seconds(cut)}: what was left of the run's time limit (",
+                                   Param("timeout"), ").")  # fmt: skip
+        raise error from exc
 
 
 @contextmanager

@@ -44,9 +44,18 @@ class SecretsSpec:
     #: a verifying sslmode and its CA file: the strings carry ``sslmode=verify-full&sslrootcert=PATH`` instead of
     #: DigitalOcean's ``sslmode=require`` (None or ``require``: DigitalOcean's strings unchanged)
     tls: TLS | None = None
+    #: shape the pool's string for this stack (``prisma``, ``rails``, ``pgx5``, ``pgx4``, ``lib-pq``): its
+    #: parameters added to the query (None: DigitalOcean's string unchanged); the direct string is never shaped
+    url_for: str | None = None
 
     def __post_init__(self) -> None:
         check_secret_user(self.secret_user)
+        if self.url_for is not None:
+            from .._advice import URL_STACKS
+
+            if self.url_for not in URL_STACKS:
+                raise ConfigError([Param("url_for", self.url_for), " is not a stack whose settings are URL "
+                                   f"parameters; one of: {', '.join(URL_STACKS)}"])
         validate_secret_name(self.name)
         if self.direct_name is not None:
             validate_secret_name(self.direct_name)
@@ -80,13 +89,19 @@ class SecretsSpec:
         """secret name -> connection string for ``pool`` (``direct_name`` needs ``cluster``). Writes nothing.
 
         Raises CredentialsMissingError / PlanError when there is no password to write (see ``secret_values``).
+        With ``url_for``, the pool's string carries that stack's parameters (not measured: the safe ones; Prisma's
+        ``connection_limit`` is the pool's size).
         """
         values = secret_values(users, cluster_id, pool, name=self.name, direct_name=self.direct_name,
                                cluster=cluster, private=self.private, secret_user=self.secret_user)  # fmt: skip
         tls = self.tls
-        if tls is None or tls.sslmode == "require" or tls.ca_file is None:
-            return values
-        return {name: verify_full_uri(uri, tls.ca_file, tls.sslmode) for name, uri in values.items()}
+        if tls is not None and tls.sslmode != "require" and tls.ca_file is not None:
+            values = {name: verify_full_uri(uri, tls.ca_file, tls.sslmode) for name, uri in values.items()}
+        if self.url_for is not None:
+            from .._advice import stack_uri
+
+            values[self.name] = stack_uri(values[self.name], self.url_for, pool_size=pool.size)
+        return values
 
     def close(self) -> None:
         if self.github is not None:

@@ -1,0 +1,5 @@
+module example.com/billing
+
+go 1.23
+
+require github.com/jackc/pgx/v5 v5.7.1

@@ -23,7 +23,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "_changes": ("Action", "Change", "Plan"),
     "_deadline": ("Deadline",),
     "_exceptions": (
-        "APIError", "AccessLeftError", "AuthenticationError", "BudgetError", "ConfigError", "ConflictError",
+        "APIError", "AccessLeftError", "AuthenticationError", "BudgetError", "CommandError", "ConfigError",
+        "ConflictError", "HeadroomError",
         "ConnectionFailedError",
         "CredentialsMissingError", "DatabaseError", "DeadlineExceededError", "DeploymentFailedError", "DoPgpoolError",
         "DotenvError", "InvalidResponseError", "NotFoundError", "PlanError", "PreconditionFailedError",
@@ -72,6 +73,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "ops._status": ("ClusterStatus", "cluster_status"),
     "ops._probe": ("ProbeReport", "probe_pool", "probe_urls"),
     "ops._terminate_idle": ("IdleResult", "terminate_idle"),
+    "ops._migrate": ("MigrationPlan", "MigrationResult", "migrate"),
+    "ops._child": ("ChildExit",),
     "ops._access": ("AccessGrant", "AccessPlan", "temporary_access"),
     "_trusted_sources": ("AccessVerdict", "judge_access"),
     "ops._tls": ("TLSPolicy",),
@@ -128,6 +131,7 @@ if TYPE_CHECKING:
         APIError,
         AuthenticationError,
         BudgetError,
+        CommandError,
         ConfigError,
         ConflictError,
         ConnectionFailedError,
@@ -137,6 +141,7 @@ if TYPE_CHECKING:
         DeploymentFailedError,
         DoPgpoolError,
         DotenvError,
+        HeadroomError,
         InvalidResponseError,
         NotFoundError,
         PlanError,
@@ -189,6 +194,9 @@ if TYPE_CHECKING:
         AccessPlan,
         temporary_access,
     )
+    from .ops._child import (
+        ChildExit,
+    )
     from .ops._config import (
         ConfigPlan,
         ConfigResult,
@@ -208,6 +216,11 @@ if TYPE_CHECKING:
         ClusterOutcome,
         FleetResult,
         ensure_fleet,
+    )
+    from .ops._migrate import (
+        MigrationPlan,
+        MigrationResult,
+        migrate,
     )
     from .ops._pool import (
         EnsureResult,

@@ -44,6 +44,7 @@ __all__ = [
     "Caveat",
     "advice",
     "advice_dict",
+    "render_pointer",
     "render_text",
     "stack_uri",
     "stack_url_params",
@@ -617,6 +618,21 @@ def advice_dict(
                                                    stacks=stacks)],
         "caveats": [c.as_dict() for c in CAVEATS],
     }
+
+
+def render_pointer(*, pool_env: str = "DATABASE_URL") -> str:
+    """The short form ``status`` and ``fix`` print after their findings: what breaks, and where the settings are
+    (every stack's settings run to some 170 lines, too many for an incident's terminal)."""
+    env = "" if pool_env == "DATABASE_URL" else f" --pool-env {pool_env}"
+    out = [
+        "Behind a transaction pool an app needs settings for its stack (prepared statements above all):",
+        f"    do-pgpool advice{env}                    # detects the stack from the current directory",
+        f"    do-pgpool probe -o json > probe.json && do-pgpool advice{env} --probe probe.json"
+        "   # decided by what this pool does",
+        "Session state does not survive a transaction pool:",
+    ]
+    out.extend(f"  - {c.feature}: use {c.instead}" for c in CAVEATS)
+    return "\n".join(out)
 
 
 def render_text(

@@ -46,6 +46,7 @@ __all__ = [
     "AccessLeftError",
     "AuthenticationError",
     "BudgetError",
+    "CommandError",
     "ConfigError",
     "ConflictError",
     "ConnectionFailedError",
@@ -54,6 +55,7 @@ __all__ = [
     "DeadlineExceededError",
     "DeploymentFailedError",
     "DotenvError",
+    "HeadroomError",
     "DoPgpoolError",
     "InvalidResponseError",
     "Param",
@@ -149,6 +151,15 @@ class DoPgpoolError(Exception):
 
 class ConfigError(DoPgpoolError):
     """Invalid input or configuration, detected before anything was sent."""
+
+
+class CommandError(ConfigError):
+    """The command to run cannot be started: ``exit_status`` 127 when it is not found, 126 when it is found but
+    cannot be executed (the codes shells, ``env`` and ``timeout`` use). Found before any request."""
+
+    def __init__(self, message: str | Sequence[Part], *, exit_status: int) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
 
 
 class APIError(DoPgpoolError):
@@ -298,6 +309,28 @@ class WaitTimeoutError(DoPgpoolError):
         super().__init__(message)
         self.last_status = last_status
         self.elapsed = elapsed
+
+
+class HeadroomError(DoPgpoolError):
+    """Not enough free connection slots to start a command, after waiting ``waited`` seconds: ``used`` of
+    ``limit`` non-superuser slots taken (``reserved`` more are for superusers), ``needed`` free wanted.
+    ``saturated``: the server was full, so it could not even be read."""
+
+    def __init__(
+        self, message: str | Sequence[Part], *, used: int, limit: int, reserved: int, needed: int, waited: float,
+        saturated: bool = False,
+    ) -> None:
+        super().__init__(message, state_left="the command did not run; nothing was changed")
+        self.used = used
+        self.limit = limit
+        self.reserved = reserved
+        self.needed = needed
+        self.waited = waited
+        self.saturated = saturated
+
+    @property
+    def free(self) -> int:
+        return max(self.limit - self.used, 0)
 
 
 class AccessLeftError(DoPgpoolError):

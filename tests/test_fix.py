@@ -238,7 +238,7 @@ def test_from_the_fatal_to_200_pooled_clients_and_a_second_run_changes_nothing(
                "doadmin)" in out  # fmt: skip
         assert "+ [4/6] secrets: done: wrote 1 of 1 targets" in out
         assert "+ [5/6] verify: done: postgres" in out and "SELECT 1 ok" in out
-        assert "'OPTIONS': {'prepare_threshold': None}," in out  # the advice
+        assert "do-pgpool advice" in out and "pg_advisory_xact_lock()" in out  # the pointer to the advice
         assert "ok: 5 done, 1 skipped; changed something" in out
         assert_no_secrets(first, servers)
     pool = fake.databases.cluster("app-db").pools[POOL]

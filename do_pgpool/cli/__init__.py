@@ -45,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                    "List the cluster's pools (mode, size, db, user) and its connection budget line."),
     "delete-pool": ("._pools:delete_pool_command",
                     "Delete a PgBouncer pool, refusing while clients use it or a secret still points at it."),
+    "migrate": ("._migrate:migrate_command",
+                "Run a migration (any command) on the direct connection, then end the sessions it left behind."),
     "probe": ("._probe:probe_command",
               "Measure what the pool does to session features: works, breaks, or leaks into another client."),
     "advice": ("._advice:advice_command",

@@ -9,7 +9,7 @@ import click
 
 from ._access import access_options, reachable
 from ._common import EXIT_HEADROOM, Duration, command, dry_run_option, emit_json, open_gateway, output_option
-from ._sandbox import sandbox_hint
+from ._sandbox import hint_sandbox_when_unreachable, sandbox_hint
 from ._tls_options import TLSOptions, tls_options
 
 if TYPE_CHECKING:
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 @command("status", read_only=True)
 @click.option("--advice/--no-advice", default=True, show_default=True,
-              help="Print the settings apps need behind a transaction pool (text output).")  # fmt: skip
+              help="After the text report: what breaks behind a transaction pool, and the command that prints your "
+                   "stack's settings.")  # fmt: skip
 @click.option("--config", "with_config", is_flag=True,
               help="Also show the settings ensure-config manages (one more request: GET .../config).")  # fmt: skip
 @click.option("--fail-at", type=click.Choice(["near", "saturated"]), default=None,
@@ -105,13 +106,13 @@ def _report(result: ClusterStatus, output: str, advice: bool) -> None:
 
         click.echo(prometheus_text(result), nl=False)
     else:
-        from .._advice import render_text
+        from .._advice import render_pointer
 
         for line in result.lines():
             click.echo(line)
         if advice and result.usage is not None and result.pools:
             click.echo("")
-            click.echo(render_text())
+            click.echo(render_pointer())
 
 
 def _watch(
@@ -206,22 +207,16 @@ def terminate_idle_command(
       do-pgpool terminate-idle --cluster app-db --dry-run
       do-pgpool terminate-idle --idle-for 600 --application web --include-idle-in-transaction
     """
-    from .._exceptions import DatabaseError
     from ..ops._terminate_idle import terminate_idle
 
     with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access,
                                                             dry_run=dry_run) as found, \
             tls.policy(gateway, store=not dry_run) as policy:
-        try:
+        with hint_sandbox_when_unreachable(api_url):
             result = terminate_idle(
                 gateway, found or cluster, idle_for=idle_for, user=user, application=application,
                 include_idle_in_transaction=include_idle_in_transaction, dry_run=dry_run, tls=policy,
             )  # fmt: skip
-        except DatabaseError as exc:
-            hint = sandbox_hint(api_url) if exc.unreachable else None
-            if hint is None:
-                raise
-            raise exc.extended(f"\n{hint}") from exc
     if output == "json":
         emit_json(result.as_dict())
         return

@@ -124,7 +124,7 @@ def render_fix(result: FixResult, output: str) -> None:
             data["stdout"] = printed  # the stdout target: the only place a value is shown
         emit_json(data)
         return
-    from .._advice import render_text
+    from .._advice import render_pointer
 
     err = bool(printed)  # `--secret stdout > file` keeps stdout for the value
     c = result.cluster
@@ -141,7 +141,7 @@ def render_fix(result: FixResult, output: str) -> None:
         if step.state:
             click.echo(f"      state left: {step.state}", err=err)
     click.echo("", err=err)
-    click.echo(render_text(pool_env=result.secret_name), err=err)
+    click.echo(render_pointer(pool_env=result.secret_name), err=err)
     click.echo("", err=err)
     click.echo(_summary(result), err=err)
     echo_values(printed)

@@ -8,7 +8,7 @@ import click
 
 from ._access import access_options, reachable
 from ._common import command, emit_json, open_gateway, output_option, run_deadline
-from ._sandbox import sandbox_hint
+from ._sandbox import hint_sandbox_when_unreachable
 from ._tls_options import TLSOptions, tls_options
 
 if TYPE_CHECKING:
@@ -52,7 +52,6 @@ def probe_command(
       do-pgpool probe -o json > pool-behaviour.json
       DO_PGPOOL_PROBE_URL=postgresql://... do-pgpool probe
     """
-    from .._exceptions import DatabaseError
     from .._redact import remember
     from ..ops._probe import probe_pool, probe_urls
     from ..postgres._probe import PROBE_TIMEOUT
@@ -70,13 +69,8 @@ def probe_command(
             raise click.UsageError("--direct-url goes with --url; a cluster's direct connection comes from the API")
         with open_gateway(token, api_url) as gateway, reachable(gateway, cluster, my_ip, temporary_access) as found, \
                 tls.policy(gateway) as policy:
-            try:
+            with hint_sandbox_when_unreachable(api_url):
                 report = probe_pool(gateway, found or cluster, pool, direct=direct, timeout=per_probe, tls=policy)
-            except DatabaseError as exc:
-                hint = sandbox_hint(api_url) if exc.unreachable else None
-                if hint is None:
-                    raise
-                raise exc.extended(f"\n{hint}") from exc
     if output == "json":
         emit_json(report.as_dict())
     else:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -140,6 +142,20 @@ def _announce(box: Sandbox) -> None:
     ]
     for line in lines:
         click.echo(line)
+
+
+@contextlib.contextmanager
+def hint_sandbox_when_unreachable(api_url: str) -> Iterator[None]:
+    """An unreachable database under a loopback API (the fake) gets :func:`sandbox_hint` appended."""
+    from .._exceptions import DatabaseError
+
+    try:
+        yield
+    except DatabaseError as exc:
+        hint = sandbox_hint(api_url) if exc.unreachable else None
+        if hint is None:
+            raise
+        raise exc.extended(f"\n{hint}") from exc
 
 
 def sandbox_hint(api_url: str) -> str | None:

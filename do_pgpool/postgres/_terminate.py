@@ -15,7 +15,7 @@ from ..api._retry import wait_until
 from ._connect import PgConnection, database_error, mapped, scrub, server_url
 from ._usage import IDLE_IN_TRANSACTION_STATES, IDLE_STATES, SESSION_COLUMNS, Session, Usage, session_from_row, snapshot
 
-__all__ = ["TerminateResult", "find_idle", "terminate"]
+__all__ = ["TerminateResult", "find_application", "find_idle", "terminate"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,25 @@ def find_idle(
     params = {"states": states, "idle_for": float(idle_for), "user": user, "application": application}
     with mapped(server_url(conn), "listing idle sessions on"), conn.cursor(row_factory=dict_row) as cur:
         return [session_from_row(r) for r in cur.execute(_FIND_IDLE_SQL, params).fetchall()]
+
+
+_FIND_APPLICATION_SQL = f"""
+SELECT {SESSION_COLUMNS}
+FROM pg_stat_activity
+WHERE backend_type = 'client backend'
+  AND pid <> pg_backend_pid()
+  AND application_name = %(application)s::text
+ORDER BY backend_start, pid
+"""
+
+
+def find_application(conn: PgConnection, application: str) -> list[Session]:
+    """Every client session whose ``application_name`` is exactly ``application``, in any state (idle, idle in
+    transaction, active); never the tool's own session. Changes nothing."""
+    if not application:
+        raise ValueError("application must be a non-empty application_name")
+    with mapped(server_url(conn), "listing sessions on"), conn.cursor(row_factory=dict_row) as cur:
+        return [session_from_row(r) for r in cur.execute(_FIND_APPLICATION_SQL, {"application": application})]
 
 
 @dataclass(frozen=True)
@@ -94,6 +113,16 @@ WHERE pid = %(pid)s
   AND state IS NOT DISTINCT FROM %(state)s::text
   AND state_change IS NOT DISTINCT FROM %(state_change)s
 """
+# ``any_state``: a session left behind by a command that has exited is terminated whatever it is doing; the pid
+# must still carry the application_name it was listed with (a reused pid is someone else's session).
+_TERMINATE_ANY_STATE_SQL = """
+SELECT pg_terminate_backend(pid) AS done
+FROM pg_stat_activity
+WHERE pid = %(pid)s
+  AND backend_type = 'client backend'
+  AND pid <> pg_backend_pid()
+  AND application_name = %(application)s::text
+"""
 _STILL_THERE_SQL = "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)"
 TERMINATE_WAIT = 5.0
 POLL_INTERVAL = 0.02
@@ -106,11 +135,14 @@ def terminate(
     wait: float = TERMINATE_WAIT,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    any_state: bool = False,
 ) -> TerminateResult:
     """``pg_terminate_backend`` each session still idle as listed; never the tool's own, never non-clients.
 
     A session that may not be signalled (e.g. a superuser's, when the tool is not one) is skipped with the
-    server's reason, as are sessions that left or became busy since they were listed.
+    server's reason, as are sessions that left or became busy since they were listed. ``any_state``: terminate
+    each listed session whatever its state now, as long as its pid still carries the listed ``application_name``
+    (sessions a finished command left behind, ``find_application``).
     """
     url = server_url(conn)
     own_pid = conn.info.backend_pid
@@ -120,9 +152,10 @@ def terminate(
         if session.pid == own_pid or session.is_self:
             skipped.append((session, "this is do-pgpool's own session"))
             continue
-        params = {"pid": session.pid, "state": session.state, "state_change": session.state_change}
+        params = {"pid": session.pid, "state": session.state, "state_change": session.state_change,
+                  "application": session.application}  # fmt: skip
         try:
-            row = conn.execute(_TERMINATE_SQL, params).fetchone()
+            row = conn.execute(_TERMINATE_ANY_STATE_SQL if any_state else _TERMINATE_SQL, params).fetchone()
         except psycopg.errors.InsufficientPrivilege as exc:
             reason = scrub(str(exc).strip(), url).splitlines()[0]
             logger.info("not terminating pid %s: %s", session.pid, reason)
@@ -130,7 +163,9 @@ def terminate(
             continue
         except psycopg.Error as exc:
             raise database_error(exc, url, f"terminating pid {session.pid} on") from exc
-        if row is None:
+        if row is None and any_state:
+            skipped.append((session, "already gone (or its pid now belongs to another application)"))
+        elif row is None:
             skipped.append((session, "no longer an idle client session (it left or ran a query since listed)"))
         elif not row[0]:
             skipped.append((session, "pg_terminate_backend returned false (already gone or did not exit in time)"))

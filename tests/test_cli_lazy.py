@@ -7,9 +7,11 @@ import subprocess
 import sys
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from do_pgpool.cli import COMMANDS, main
+from do_pgpool.cli._common import help_width
 
 HEAVY = ("do_pgpool.cli._ensure", "do_pgpool.cli._fix", "do_pgpool.api._gateway", "httpx", "pydo", "azure",
          "logging", "json", "nacl", "dotenv", "psycopg")  # fmt: skip
@@ -65,12 +67,14 @@ def test_top_level_help_claims_dry_run_only_for_commands_that_have_it() -> None:
     assert "--dry-run" not in options("status")
 
 
-def test_top_level_help_passes_the_redactor_without_parsing_urls() -> None:
+def test_top_level_help_passes_the_redactor_without_parsing_urls_and_sizes_itself_without_shutil() -> None:
     # the redactor learns the environment's token; a token's URL and JSON forms are itself, so --help needs no
-    # urllib.parse (~2 ms with the ipaddress module it loads). Blocked here, as an editable install preloads it
+    # urllib.parse (~2 ms with the ipaddress module it loads; blocked here, as an editable install preloads it);
+    # the help's width comes from help_width(), not from shutil (which loads zlib, bz2 and lzma)
     code = (
         "import sys\n"
         "sys.modules['urllib.parse'] = None\n"
+        "sys.modules['shutil'] = None\n"
         "from do_pgpool.cli import main\n"
         "main(['--help'], prog_name='do-pgpool')\n"
     )
@@ -78,3 +82,13 @@ def test_top_level_help_passes_the_redactor_without_parsing_urls() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "ensure-pool" in out.stdout
+
+
+@pytest.mark.parametrize("columns", [None, "60", "200", "30", "abc", "-5"])
+def test_the_help_width_is_the_one_click_would_choose(monkeypatch: pytest.MonkeyPatch, columns: str | None) -> None:
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    for max_width in (100, None):
+        assert help_width(max_width) == click.formatting.HelpFormatter(max_width=max_width).width

@@ -157,12 +157,38 @@ def error_text(exc: DoPgpoolError) -> str:
     return redact(exc.render(flag))
 
 
+def help_width(max_width: int | None) -> int:
+    """The width click's help formatter would choose, from the same sources: ``COLUMNS``, else the terminal of
+    ``sys.__stdout__``, else 80 columns (``shutil.get_terminal_size``'s rules), at most ``max_width`` (80 if None).
+
+    Given to click as ``terminal_width``: its own way imports shutil, and with it zlib, bz2 and lzma (~2 ms of
+    a ``--help``) only to read the terminal's size."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):  # no stdout (None), a closed one, or not a terminal
+            columns = 0
+        columns = columns or 80
+    return max(min(columns, max_width or 80) - 2, 50)
+
+
 class DoPgpoolGroup(click.Group):
     """Turns library errors, Ctrl-C and bugs into one-line messages and exit codes, in one place for every command.
 
     Never a traceback on the terminal unless ``-vv`` asked for one (then it is logged, secrets masked).
     Everything written to stdout and stderr while it runs passes the redactor (``RedactingStream``).
     """
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        if parent is None:  # the root: every command's context inherits its width
+            extra.setdefault("terminal_width", help_width(extra.get("max_content_width")
+                                                          or self.context_settings.get("max_content_width")))
+        return super().make_context(info_name, args, parent, **extra)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         streams = sys.stdout, sys.stderr

@@ -316,7 +316,7 @@ def test_ctrl_c_stops_the_command_cleans_up_and_exits_130(
     assert proc.returncode == 128 + signal.Signals[how], err
     assert sessions(pg_server) == []
     assert f"interrupted ({how}, passed on to it)" in err
-    expected = "exited with status 42" if how == "SIGINT" else "was killed by signal 15 (status 143)"
+    expected = "exited with status 42" if how == "SIGINT" else "was killed by signal 15 (SIGTERM, status 143)"
     assert f"the command {expected}; 5 session(s) left behind" in err and "5 terminated" in err
     assert "Traceback" not in err and TOKEN not in err and pg_server.password not in err
 
@@ -336,7 +336,7 @@ def test_a_command_that_ignores_ctrl_c_is_killed_after_the_grace(
             proc.wait(10)
     assert proc.returncode == 130, err
     assert "interrupted (SIGINT, the command was killed (after --grace, or on a second signal))" in err
-    assert "the command was killed by signal 9 (status 137); 3 session(s) left behind" in err
+    assert "the command was killed by signal 9 (SIGKILL, status 137); 3 session(s) left behind" in err
     assert sessions(pg_server) == []
 
 
@@ -351,12 +351,38 @@ def test_a_missing_command_is_127_before_any_request(tmp_path: Path) -> None:
     script.write_text("#!/bin/sh\n", encoding="utf-8")
     result = run("http://127.0.0.1:9", "migrate", "--", str(script))
     assert result.exit_code == 126 and "not executable" in result.stderr
+    result = run("http://127.0.0.1:9", "migrate", "--", str(tmp_path))
+    assert result.exit_code == 126 and f"cannot run {tmp_path}: it is a directory" in result.stderr
+
+
+def test_a_headroom_the_cluster_can_never_have_is_refused_at_once(api: str, pg_server: RealServers) -> None:
+    """22 non-superuser slots, one of them do-pgpool's own: 22 free can never be; no waiting for --wait."""
+    result, fake = run_on_wait_clock(api, "--headroom", "22", "--wait", "10m", "--", sys.executable, "-V")
+    assert result.exit_code == 1, result.output
+    assert fake.sleeps == []
+    err = " ".join(result.stderr.split())
+    assert re.search(r"22 free slots can never be had on app-db: its limit is 22 non-superuser slots \(max_connections "
+                     r"25, 3 reserved for superusers\) and do-pgpool's own session takes one, so at most 21 can be "
+                     r"free; the command did not run \(now \d+ in use, \d+ free\)\. What to do: ask for at most 21 "
+                     r"with --headroom 21, or resize the cluster for more connections: do-pgpool resize --cluster "
+                     r"app-db --connections N\.", err), err  # fmt: skip
+    assert "Python" not in result.stdout  # it did not run
+    result, fake = run_on_wait_clock(api, "--headroom", "21", "--wait", "0", "--", sys.executable, "-c", "")
+    assert result.exit_code in (0, 1) and "can never be had" not in result.stderr  # 21 can be, on an idle server
+
+
+def test_the_command_is_shown_as_a_shell_would_take_it(api: str, pg_server: RealServers) -> None:
+    result = run(api, "migrate", "--dry-run", "--", "sh", "-c", 'psql "$DATABASE_URL" -f x.sql')
+    assert result.exit_code == 0, result.output
+    assert """command: sh -c 'psql "$DATABASE_URL" -f x.sql'""" in result.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
     ([], "no command to run"),
     (["--env-var", "1BAD", "--", "true"], "must be an environment variable name"),
     (["--headroom", "-1", "--", "true"], "--headroom"),
+    (["--env-var", "PATH", "--", "true"], "none of PATH, HOME, SHELL, PGAPPNAME"),
+    (["--env-var", "pgappname", "--", "true"], "none of PATH"),
 ])  # fmt: skip
 def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     result = run("http://127.0.0.1:9", "migrate", *args)
@@ -419,3 +445,65 @@ def test_a_session_that_closes_by_itself_right_after_the_command_is_not_counted(
         assert (len(cleaned), kept, error) == (2, (), None)
         assert own.closed and bystander.execute("SELECT 1").fetchone() == (1,)
     assert sessions(empty_pg, name) == []
+
+
+# -- the cleanup has a time limit of its own ------------------------------------------------------------------------
+
+# ends do-pgpool's own session (as a failover or an idle timeout would), then leaves 2 sessions to a detached worker
+LOSE_OWN_SESSION = textwrap.dedent('''
+    import os, signal, subprocess, sys, psycopg
+    url = os.environ["DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'do-pgpool'")
+    r, w = os.pipe()
+    worker = subprocess.Popen([sys.executable, "-c", """
+    import os, signal, sys, psycopg
+    conns = [psycopg.connect(os.environ["DATABASE_URL"]) for _ in range(2)]
+    os.write(int(sys.argv[1]), b"ready")
+    signal.pause()
+    """, str(w)], pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL)
+    os.close(w)
+    open(sys.argv[1], "w").write(str(worker.pid))
+    assert os.read(r, 5) == b"ready"
+''')
+
+
+def test_a_command_that_outlasts_the_timeout_is_still_cleaned_up_after(
+    pg_server: RealServers, empty_pg: RealServers, tmp_path: Path
+) -> None:
+    """The run's time limit is long gone when the command ends (a long migration) and do-pgpool's own session was
+    lost meanwhile: the cleanup reconnects within a time limit of its own."""
+    from do_pgpool import DigitalOcean
+    from do_pgpool._deadline import Deadline
+    from do_pgpool.ops._migrate import migrate
+
+    fake = FakeDigitalOcean()
+    local_cluster(fake, pg_server)
+    script, pidfile = tmp_path / "lose.py", tmp_path / "worker.pid"
+    script.write_text(LOSE_OWN_SESSION, encoding="utf-8")
+    clock = FakeClock()
+    try:
+        with DigitalOcean("fake-token", http=fake.http_client()) as gateway, Deadline(60, clock=clock).scope():
+            result = migrate(gateway, "app-db", [sys.executable, str(script), str(pidfile)], forward_sigint=True,
+                             on_started=lambda plan, pid: clock.advance(3600))  # an hour-long migration
+    finally:
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    assert result.cleanup_error is None, result.cleanup_error
+    assert result.status == 0 and len(result.cleaned) == 2
+
+
+def test_a_cleanup_on_a_server_that_stopped_answering_ends_within_its_limit(empty_pg: RealServers) -> None:
+    """A server that holds the query without answering (here: a lock) cannot hold the cleanup past its limit."""
+    from do_pgpool.ops._migrate import _clean_up
+    from do_pgpool.postgres._connect import connect
+
+    conn = connect(empty_pg.direct_url())
+    with psycopg_connect(empty_pg.superuser_conninfo(), autocommit=False) as locker:
+        locker.execute("LOCK TABLE pg_catalog.pg_class IN ACCESS EXCLUSIVE MODE")  # pg_stat_activity's query waits
+        cleaned, kept, error = _clean_up(conn, lambda: connect(empty_pg.direct_url()), PREFIX + "x", lambda s: None,
+                                         timeout=0.5)  # fmt: skip
+        locker.rollback()
+    assert (cleaned, kept) == ((), ())
+    assert error is not None and "did not answer within" in str(error) and "the cleanup's own time limit" in str(error)
+    assert conn.closed

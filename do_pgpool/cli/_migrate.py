@@ -132,13 +132,15 @@ def _waiting(wait: float) -> tuple[ProgressRenderer, WaitOptions]:
 
 
 def _started(plan: MigrationPlan, pid: int) -> None:
-    click.echo(f"do-pgpool migrate: running {' '.join(plan.command)} (pid {pid}) with {plan.env_var} = the direct "
+    click.echo(f"do-pgpool migrate: running {plan.command_text} (pid {pid}) with {plan.env_var} = the direct "
                f"connection to {plan.target}, application_name {plan.application_name}; headroom: "
                f"{plan.headroom_text()}", err=True)  # fmt: skip
 
 
 def _report(result: MigrationResult) -> None:
     import signal
+
+    from ._common import error_text
 
     if result.waited >= 1:
         click.echo(f"do-pgpool migrate: waited {result.waited:.0f} s for headroom", err=True)
@@ -153,7 +155,7 @@ def _report(result: MigrationResult) -> None:
         click.echo(f"  terminated {session.describe()}", err=True)
     for session, reason in result.kept:
         click.echo(f"  kept {session.describe()}: {reason}", err=True)
-    click.echo(f"do-pgpool migrate: {result.describe()}", err=True)
+    click.echo(f"do-pgpool migrate: {result.describe(error_text)}", err=True)
     if result.cleanup_error is not None:
         click.echo(f"do-pgpool migrate: exiting with the command's status {result.exit_code}; to end what it left, "
                    f"run: do-pgpool terminate-idle --application {result.plan.application_name} --idle-for 0 "

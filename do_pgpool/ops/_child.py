@@ -59,6 +59,8 @@ def resolve_command(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
                            exit_status=COMMAND_NOT_FOUND)  # fmt: skip
     program = argv[0]
     if os.sep in program:
+        if os.path.isdir(program):
+            raise CommandError(f"cannot run {program}: it is a directory", exit_status=COMMAND_NOT_EXECUTABLE)
         if not os.path.isfile(program):
             raise CommandError(f"cannot run {program}: no such file", exit_status=COMMAND_NOT_FOUND)
         if not os.access(program, os.X_OK):

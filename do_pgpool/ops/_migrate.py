@@ -70,6 +70,9 @@ DEFAULT_GRACE = 10.0
 HEADROOM_BACKOFF = Backoff(initial=2.0, factor=1.5, maximum=15.0)
 #: how long a session closed by the command may take to leave pg_stat_activity (its backend exits after it noticed)
 SETTLE = 0.1
+#: the cleanup's own time limit (seconds): reconnecting, listing and terminating; a server that stopped answering
+#: during a long command cannot hold do-pgpool (nor a Ctrl-C, which waits for the cleanup) longer than this
+CLEANUP_TIMEOUT = 30.0
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -91,10 +94,15 @@ def migration_env(environ: Mapping[str, str], *, env_var: str, url: str, applica
     return {**environ, env_var: url, "PGAPPNAME": application_name}
 
 
+#: variables the command cannot do without (or that do-pgpool sets itself): a URL put there breaks the command
+_RESERVED_ENV = ("PATH", "HOME", "SHELL", "PGAPPNAME")
+
+
 def check_env_var(env_var: str) -> str:
-    if not isinstance(env_var, str) or not _ENV_NAME.fullmatch(env_var) or env_var == "PGAPPNAME":
+    if not isinstance(env_var, str) or not _ENV_NAME.fullmatch(env_var) or env_var.upper() in _RESERVED_ENV:
         raise ConfigError([Param("env_var", repr(env_var)), " must be an environment variable name (letters, digits, "
-                           "_; not starting with a digit; not PGAPPNAME), e.g. ", Param("env_var", "DATABASE_URL")])
+                           f"_; not starting with a digit; none of {', '.join(_RESERVED_ENV)}), e.g. ",
+                           Param("env_var", "DATABASE_URL")])  # fmt: skip
     return env_var
 
 
@@ -109,6 +117,13 @@ class MigrationPlan:
     headroom: int
     usage: Usage | None
     url: str = field(repr=False, compare=False)  # with the password: only for the command's environment
+
+    @property
+    def command_text(self) -> str:
+        """The command as a shell would take it back (quoted where needed)."""
+        import shlex
+
+        return shlex.join(self.command)
 
     @property
     def target(self) -> str:
@@ -126,7 +141,7 @@ class MigrationPlan:
     def lines(self) -> list[str]:
         return [
             f"cluster {self.cluster.name} ({self.cluster.id})",
-            f"command: {' '.join(self.command)}",
+            f"command: {self.command_text}",
             f"{self.env_var}: the direct connection to {self.target} (password not shown), "
             f"application_name={self.application_name} (also PGAPPNAME)",
             f"headroom now: {self.headroom_text()}",
@@ -153,6 +168,8 @@ class MigrationResult:
     cleaned: tuple[Session, ...] = ()
     kept: tuple[tuple[Session, str], ...] = ()
     cleanup_error: str | None = None
+    #: the error behind ``cleanup_error``, for a front end to word (the CLI names its flags)
+    cleanup_failure: DoPgpoolError | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> int | None:
@@ -171,14 +188,17 @@ class MigrationResult:
             return 128 + self.interrupted
         return self.status or 0
 
-    def describe(self) -> str:
+    def describe(self, word: Callable[[DoPgpoolError], str] = str) -> str:
+        """One line; ``word`` says a cleanup's error (the CLI's names its flags)."""
         if self.exit is None:
             return "dry run: nothing was run"
-        ended = (f"was killed by signal {self.exit.signal} (status {self.exit.status})" if self.exit.signal
+        ended = (f"was killed by signal {self.exit.signal} ({_signal_name(self.exit.signal)}, status "
+                 f"{self.exit.status})" if self.exit.signal
                  else f"exited with status {self.exit.status}")  # fmt: skip
         name = self.plan.application_name
         if self.cleanup_error is not None:
-            return (f"the command {ended}; cleaning up after it failed: {self.cleanup_error}. Sessions with "
+            error = self.cleanup_error if self.cleanup_failure is None else word(self.cleanup_failure)
+            return (f"the command {ended}; cleaning up after it failed: {error.rstrip('.')}. Sessions with "
                     f"application_name {name} may be left")  # fmt: skip
         if self.left_behind == 0:
             return f"the command {ended}; it left no session behind (application_name {name})"
@@ -197,6 +217,15 @@ class MigrationResult:
         }  # fmt: skip
 
 
+def _signal_name(signum: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 def migrate(
     gateway: DatabasesAPI,
     cluster: str | Cluster | None,
@@ -213,6 +242,7 @@ def migrate(
     tls: Callable[[Cluster], TLS] | None = None,
     forward_sigint: bool | None = None,
     on_started: Callable[[MigrationPlan, int], None] | None = None,
+    cleanup_timeout: float = CLEANUP_TIMEOUT,
 ) -> MigrationResult:
     """Run ``command`` with the direct connection string of ``cluster`` (name, uuid, a ``Cluster`` already read,
     or None: the only one) in ``env_var``, once ``headroom`` slots are free; then terminate the sessions it left.
@@ -220,6 +250,7 @@ def migrate(
     ``waiting``: how long to wait for headroom (``timeout``, 0: look once) and on which clock; ``grace``: seconds a
     command has to exit after a stop signal before it is killed (``ops._child``). ``environ``: the command's base
     environment (default ``os.environ``). ``on_started(plan, pid)`` is called once the command runs.
+    ``cleanup_timeout``: the cleanup's own time limit (seconds), not the run's: the command may outlast that one.
 
     Raises ``CommandError`` (not found: 127, not executable: 126) and ``ConfigError`` before any request,
     ``CredentialsMissingError``, ``HeadroomError`` (too few free slots after the wait; the command did not
@@ -262,8 +293,9 @@ def migrate(
         except OSError as exc:  # found and executable, and still refused (a bad interpreter line, say)
             conn.close()
             raise CommandError(f"cannot run {command[0]}: {exc.strerror or exc}", exit_status=126) from exc
-        cleaned, kept, error = _clean_up(conn, lambda: open_conn(uri), name, opts.sleep)
-    return MigrationResult(the_plan, False, waited, ended, span.interrupted, cleaned, kept, error)
+        cleaned, kept, error = _clean_up(conn, lambda: open_conn(uri), name, opts.sleep, cleanup_timeout)
+    return MigrationResult(the_plan, False, waited, ended, span.interrupted, cleaned, kept,
+                           None if error is None else str(error), error)  # fmt: skip
 
 
 def _look(open_conn: Callable[[], PgConnection]) -> tuple[PgConnection | None, Usage | None]:
@@ -298,6 +330,8 @@ def _wait_for_headroom(
         if usage is None:
             return Observation(None, "full", "the server refuses new connections")
         last = usage
+        if needed > usage.limit - 1:  # never: do-pgpool's own session takes one of the slots
+            raise _never_enough(usage, needed, cluster_name)
         return Observation(usage, f"{usage.free} free", f"{usage.total} of {usage.limit} in use, {needed} free needed",
                            done=usage.free >= needed)  # fmt: skip
 
@@ -315,6 +349,19 @@ def _wait_for_headroom(
         raise
     assert conn is not None and usage is not None  # done only on a reading with enough free slots
     return conn, usage
+
+
+def _never_enough(usage: Usage, needed: int, cluster_name: str) -> HeadroomError:
+    most = max(usage.limit - 1, 0)
+    return HeadroomError(
+        [f"{needed} free slots can never be had on {cluster_name}: its limit is {usage.limit} non-superuser slots "
+         f"(max_connections {usage.max_connections}, {usage.superuser_reserved} reserved for superusers) and "
+         f"do-pgpool's own session takes one, so at most {most} can be free; the command did not run (now "
+         f"{usage.total} in use, {usage.free} free).\nWhat to do: ask for at most {most} with ",
+         Param("headroom", str(most)), ", or resize the cluster for more connections: do-pgpool resize --cluster ",
+         cluster_name, " --connections N."],
+        used=usage.total, limit=usage.limit, reserved=usage.superuser_reserved, needed=needed, waited=0.0,
+    )  # fmt: skip
 
 
 def _not_enough(usage: Usage | None, needed: int, waited: float, cluster_name: str) -> HeadroomError:
@@ -342,28 +389,89 @@ def _not_enough(usage: Usage | None, needed: int, waited: float, cluster_name: s
 
 
 def _clean_up(
-    conn: PgConnection, reopen: Callable[[], PgConnection], application_name: str, sleep: Callable[[float], None]
-) -> tuple[tuple[Session, ...], tuple[tuple[Session, str], ...], str | None]:
+    conn: PgConnection, reopen: Callable[[], PgConnection], application_name: str, sleep: Callable[[float], None],
+    timeout: float = CLEANUP_TIMEOUT,
+) -> tuple[tuple[Session, ...], tuple[tuple[Session, str], ...], DoPgpoolError | None]:
     """Terminate every session with ``application_name``, on the session kept open (or a new one if it was lost).
-    Never raises a do-pgpool error: a failure is returned as text.
+    Never raises a do-pgpool error: a failure is returned.
+
+    Bounded by ``timeout`` of its own (the run's ``--timeout`` may have passed during the command): a new
+    connection gets at most what is left of it, and a watchdog shuts the socket down when it is gone.
 
     A connection the command closed (or that closed when it exited) leaves ``pg_stat_activity`` a moment later,
     when its backend has noticed: only the sessions still there ``SETTLE`` seconds after the first listing count
     as left behind."""
+    from .._deadline import Deadline
+
+    deadline = Deadline(timeout)
+    watchdog = _Watchdog(timeout)
     try:
-        try:
-            sessions = find_application(conn, application_name)
-        except DatabaseError:  # our own session was ended meanwhile (a timeout, someone's terminate-idle)
-            conn.close()
-            conn = reopen()
-            sessions = find_application(conn, application_name)
-        if sessions:
-            sleep(SETTLE)
-            still = {s.pid for s in find_application(conn, application_name)}
-            sessions = [s for s in sessions if s.pid in still]
-        result = terminate(conn, sessions, any_state=True)
+        with deadline.scope():
+            try:
+                watchdog.watch(conn)
+                sessions = find_application(conn, application_name)
+            except DatabaseError:  # our own session was ended meanwhile (a timeout, someone's terminate-idle)
+                conn.close()
+                conn = reopen()
+                watchdog.watch(conn)
+                sessions = find_application(conn, application_name)
+            if sessions:
+                sleep(SETTLE)
+                still = {s.pid for s in find_application(conn, application_name)}
+                sessions = [s for s in sessions if s.pid in still]
+            result = terminate(conn, sessions, any_state=True)
         return result.terminated, result.skipped, None
     except DoPgpoolError as exc:
-        return (), (), str(exc)
+        if watchdog.fired:
+            return (), (), DatabaseError(f"the server did not answer within {format_duration(timeout)} (the "
+                                         f"cleanup's own time limit): {exc}")  # fmt: skip
+        return (), (), exc
     finally:
+        watchdog.stop()
         conn.close()
+
+
+class _Watchdog:
+    """Shuts the watched connection's socket down once ``timeout`` seconds have passed (a query waiting on a server
+    that stopped answering then fails at once), unless stopped first."""
+
+    def __init__(self, timeout: float) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._conn: PgConnection | None = None
+        self._stopped = False
+        self.fired = False
+        self._timer = threading.Timer(timeout, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, conn: PgConnection) -> None:
+        with self._lock:
+            self._conn = conn
+        if self.fired:
+            self._fire()
+
+    def _fire(self) -> None:
+        import socket
+
+        with self._lock:
+            if self._stopped:
+                return
+            self.fired = True
+            if self._conn is None:
+                return
+            try:
+                dup = os.dup(self._conn.fileno())
+            except Exception:  # closed already: nothing to unblock
+                return
+        with socket.socket(fileno=dup) as sock:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+        self._timer.cancel()

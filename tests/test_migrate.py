@@ -507,3 +507,196 @@ def test_a_cleanup_on_a_server_that_stopped_answering_ends_within_its_limit(empt
     assert (cleaned, kept) == ((), ())
     assert error is not None and "did not answer within" in str(error) and "the cleanup's own time limit" in str(error)
     assert conn.closed
+
+
+# -- with temporary trusted-source access ---------------------------------------------------------------------------
+
+ME = "203.0.113.7"
+OTHERS = [{"type": "tag", "value": "backend"}, {"type": "ip_addr", "value": "192.0.2.10", "description": "office"}]
+
+# writes the trusted sources the fake API lists while the command runs (values, JSON) to argv[2], exits argv[3]
+LOOK_AT_FIREWALL = textwrap.dedent('''
+    import json, os, sys, urllib.request
+    api, out, status = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    request = urllib.request.Request(api, headers={"Authorization": "Bearer " + os.environ["DIGITALOCEAN_TOKEN"]})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        json.dump([r["value"] for r in json.load(answer)["rules"]], open(out, "w"))
+    sys.exit(status)
+''')
+
+
+@pytest.fixture
+def locked(pg_server: RealServers, empty_pg: RealServers) -> Iterator[tuple[FakeDigitalOcean, str, str]]:
+    """A cluster (the local PostgreSQL) that trusts two other sources, not this machine."""
+    fake = FakeDigitalOcean()
+    cluster = local_cluster(fake, pg_server)
+    fake.databases.update_firewall_rules(cluster.id, {"rules": OTHERS})
+    with fake.serve() as url:
+        yield fake, url, cluster.id
+
+
+def _look(tmp_path: Path, url: str, cid: str, status: int) -> tuple[list[str], Path]:
+    script, out = tmp_path / "look.py", tmp_path / "rules.json"
+    script.write_text(LOOK_AT_FIREWALL, encoding="utf-8")
+    return [sys.executable, str(script), f"{url}/v2/databases/{cid}/firewall", str(out), str(status)], out
+
+
+def _values(fake: FakeDigitalOcean, cid: str) -> list[str]:
+    return [r["value"] for r in fake.databases.list_firewall_rules(cid)]
+
+
+@pytest.mark.parametrize("status", [0, 5])
+def test_temporary_access_lets_the_command_in_and_is_removed_after(
+    locked: tuple[FakeDigitalOcean, str, str], pg_server: RealServers, tmp_path: Path, status: int
+) -> None:
+    fake, url, cid = locked
+    command, out = _look(tmp_path, url, cid, status)
+    result = run(url, "migrate", "--my-ip", ME, "--temporary-access", "--", *command)
+    assert result.exit_code == status, result.output
+    assert json.loads(out.read_text()) == ["backend", "192.0.2.10", ME]  # there while the command ran
+    assert _values(fake, cid) == ["backend", "192.0.2.10"]  # and gone after, the others untouched
+    err = result.stderr
+    assert err.index(f"added trusted source ip_addr {ME}") < err.index("do-pgpool migrate: running") < err.index(
+        f"the command exited with status {status}") < err.index(f"removed trusted source ip_addr {ME}")
+    assert_clean(result, pg_server)
+
+
+def test_my_ip_alone_refuses_an_untrusted_address_before_anything_runs(
+    locked: tuple[FakeDigitalOcean, str, str], tmp_path: Path
+) -> None:
+    fake, url, cid = locked
+    fake.databases.update_firewall_rules(cid, {"rules": OTHERS[1:]})  # ip_addr rules only: known not to cover ME
+    command, out = _look(tmp_path, url, cid, 0)
+    result = run(url, "migrate", "--my-ip", ME, "--", *command)
+    assert result.exit_code == 1 and not out.exists(), result.output
+    assert f"{ME} is not among the cluster's trusted sources" in result.stderr and "--temporary-access" in result.stderr
+    assert len(fake.calls_to("PUT", f"/v2/databases/{cid}/firewall")) == 0
+    result = run(url, "migrate", "--my-ip", "192.0.2.10", "--", *command)  # a trusted address goes on
+    assert result.exit_code == 0 and json.loads(out.read_text()) == ["192.0.2.10"], result.output
+
+
+def test_a_bad_command_costs_no_trusted_source_write(locked: tuple[FakeDigitalOcean, str, str]) -> None:
+    fake, url, cid = locked
+    result = run(url, "migrate", "--my-ip", ME, "--temporary-access", "--", "no-such-command-xyz")
+    assert result.exit_code == 127
+    result = run(url, "migrate", "--my-ip", ME, "--temporary-access", "--env-var", "PATH", "--", "true")
+    assert result.exit_code == 2
+    assert fake.calls_to("GET", f"/v2/databases/{cid}/firewall") == []  # nothing was even read
+
+
+def test_the_rule_is_removed_after_the_run_s_timeout_has_passed(
+    locked: tuple[FakeDigitalOcean, str, str], pg_server: RealServers, leaker: tuple[Path, Path]
+) -> None:
+    """A migration longer than --timeout: the removal has a time limit of its own, counted from when it starts."""
+    fake, url, cid = locked
+    script, pidfile = leaker
+    clock = FakeClock()
+
+    def sleep(seconds: float) -> None:  # the cleanup's settle: by now, the command ran for an hour
+        clock.sleep(seconds)
+        clock.advance(3600)
+
+    result, _ = run_on_wait_clock(url, "--timeout", "1m", "--my-ip", ME, "--temporary-access", "--", sys.executable,
+                                  str(script), "exit", "0", str(pidfile), "2", clock=clock, sleep=sleep)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "2 session(s) left behind" in result.stderr and f"removed trusted source ip_addr {ME}" in result.stderr
+    assert _values(fake, cid) == ["backend", "192.0.2.10"]
+
+
+@pytest.mark.parametrize(("status", "code"), [(0, 1), (3, 3)])
+def test_a_rule_that_cannot_be_removed_is_said_with_how_to_remove_it(
+    locked: tuple[FakeDigitalOcean, str, str], pg_server: RealServers, tmp_path: Path, status: int, code: int
+) -> None:
+    """Removal fails (every PUT after the add answers 403): the rule left is named, with the command to remove it;
+    a command that succeeded turns into exit 1 (a trusted source left open must not pass unnoticed)."""
+    fake, url, cid = locked
+    command, out = _look(tmp_path, url, cid, status)
+    original = fake.databases.update_firewall_rules
+
+    def add_then_fail(**kwargs: Any) -> None:  # the add goes through; every PUT after it is refused
+        original(**kwargs)
+        fake.faults.fail_next("PUT", "/firewall$", status=403, times=None)
+
+    fake.databases.update_firewall_rules = add_then_fail  # type: ignore[method-assign]
+    result = run(url, "migrate", "--my-ip", ME, "--temporary-access", "--", *command)
+    assert result.exit_code == code, result.output
+    assert json.loads(out.read_text()) == ["backend", "192.0.2.10", ME]
+    assert _values(fake, cid) == ["backend", "192.0.2.10", ME]  # left: said so
+    err = " ".join(result.stderr.split())
+    uuid = fake.databases.list_firewall_rules(cid)[2]["uuid"]
+    assert f"trusted source ip_addr {ME} (uuid {uuid}) added by this run is still on cluster {cid}" in err
+    assert f"doctl databases firewalls remove {cid} --uuid {uuid}" in err
+    assert "removed trusted source" not in err
+    assert f"the command exited with status {status}" in err
+    assert f"exiting with {code}" in err
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
+def test_a_signal_during_the_command_still_removes_the_rule(
+    locked: tuple[FakeDigitalOcean, str, str], pg_server: RealServers, leaker: tuple[Path, Path], how: str
+) -> None:
+    fake, url, cid = locked
+    script, pidfile = leaker
+    proc = _spawn(url, "--my-ip", ME, "--temporary-access", "--", sys.executable, str(script), "wait", "0",
+                  str(pidfile), "2")  # fmt: skip
+    try:
+        assert _read_line(proc) == "leaked"
+        assert _values(fake, cid) == ["backend", "192.0.2.10", ME]
+        proc.send_signal(signal.Signals[how])
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 128 + signal.Signals[how], err
+    assert _values(fake, cid) == ["backend", "192.0.2.10"]
+    assert "2 session(s) left behind" in err and f"removed trusted source ip_addr {ME}" in err
+    assert sessions(pg_server) == [] and "Traceback" not in err
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_while_waiting_for_headroom_removes_the_rule(
+    locked: tuple[FakeDigitalOcean, str, str], pg_server: RealServers, tmp_path: Path, how: str
+) -> None:
+    """Stopped before the command started (a Ctrl-C, a CI runner cancelling the job): nothing ran, the rule is gone,
+    and do-pgpool exits 128 + the signal."""
+    fake, url, cid = locked
+    marker = tmp_path / "ran"
+    clock = FakeClock()
+
+    def sleep(seconds: float) -> None:  # the server is full: the signal comes while do-pgpool waits
+        clock.sleep(seconds)
+        os.kill(os.getpid(), signal.Signals[how])
+
+    with ExitStack() as stack:
+        _hold(stack, pg_server, 22, "gunicorn")
+        result, _ = run_on_wait_clock(url, "--my-ip", ME, "--temporary-access", "--", sys.executable, "-c",
+                                      f"open({str(marker)!r}, 'w')", clock=clock, sleep=sleep)  # fmt: skip
+    assert result.exit_code == 128 + signal.Signals[how], result.output
+    assert not marker.exists()
+    assert _values(fake, cid) == ["backend", "192.0.2.10"]
+    assert f"removed trusted source ip_addr {ME}" in result.stderr
+    assert "Interrupted before the command started: nothing was run." in result.stderr
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_rule_is_being_removed_waits_for_the_removal(
+    locked: tuple[FakeDigitalOcean, str, str], pg_server: RealServers, how: str
+) -> None:
+    fake, url, cid = locked
+    original = fake.databases.update_firewall_rules
+    puts: list[int] = []
+
+    def put(**kwargs: Any) -> None:  # the fake serves from a thread of this process: the signal reaches do-pgpool
+        puts.append(1)
+        if len(puts) == 2:  # the removal
+            os.kill(os.getpid(), signal.Signals[how])
+        original(**kwargs)
+
+    fake.databases.update_firewall_rules = put  # type: ignore[method-assign]
+    result, _ = run_on_wait_clock(url, "--my-ip", ME, "--temporary-access", "--", sys.executable, "-c", "")
+    assert result.exit_code == 128 + signal.Signals[how], result.output
+    assert _values(fake, cid) == ["backend", "192.0.2.10"] and len(puts) == 2
+    assert "the command exited with status 0" in result.stderr
+    assert f"removed trusted source ip_addr {ME}" in result.stderr
+    assert "interrupted after the command, while the temporary trusted source was being removed" in result.stderr

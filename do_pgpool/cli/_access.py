@@ -11,7 +11,7 @@ this machine's public address for sure.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -45,15 +45,17 @@ def access_options(f: F) -> F:
 @contextmanager
 def reachable(
     gateway: DigitalOcean, cluster: str | None, my_ip: str | None, temporary: bool, *, dry_run: bool = False,
-    refuse: bool = True,
+    refuse: bool = True, remover: Callable[[], AbstractContextManager[DigitalOcean]] | None = None,
 ) -> Iterator[Cluster | None]:
     """Check (and with ``temporary``, open for the block) the way to ``cluster``'s PostgreSQL from ``my_ip``.
 
     Yields the cluster it read (the command goes on with it: no second lookup), or None when there was nothing
     to check: without ``my_ip`` and ``temporary`` it sends no request at all (the connection's own failure
     then says how to check). An address known not to be trusted raises ``DatabaseError`` (``refuse``) or is
-    warned about (``fix``, whose pool and secret steps need no connection); an unknown one is warned about."""
-    from .._exceptions import ConfigError, DatabaseError, Param
+    warned about (``fix``, whose pool and secret steps need no connection); an unknown one is warned about.
+    ``remover``: the client that removes a temporary rule (``temporary_access``); "removed" is said whenever it
+    was, also when the block failed or was interrupted."""
+    from .._exceptions import AccessLeftError, ConfigError, DatabaseError, Param
     from .._trusted_sources import check_address, judge_access
     from ..ops._access import temporary_access
 
@@ -68,13 +70,20 @@ def reachable(
     rules = gateway.list_firewall_rules(found.id)
     verdict = judge_access(rules, address)
     if temporary and not dry_run and verdict.allowed is not True:
-        with temporary_access(gateway, found.id, address) as grant:
-            if grant.rule is not None:
-                click.echo(f"added trusted source ip_addr {address} (uuid {grant.rule.get('uuid')}) for this run",
-                           err=True)  # fmt: skip
-            yield found
-        if grant.rule is not None:
-            click.echo(f"removed trusted source ip_addr {address}", err=True)
+        added = False
+        try:
+            with temporary_access(gateway, found.id, address, remover=remover) as grant:
+                if grant.rule is not None:
+                    added = True
+                    click.echo(f"added trusted source ip_addr {address} (uuid {grant.rule.get('uuid')}) for this "
+                               "run", err=True)  # fmt: skip
+                yield found
+        except AccessLeftError:
+            added = False
+            raise
+        finally:
+            if added:
+                click.echo(f"removed trusted source ip_addr {address}", err=True)
         return
     if temporary and dry_run and verdict.allowed is not True:
         click.echo(f"dry run: would add trusted source ip_addr {address} for this run (and remove it after)",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
 
+from ._access import access_options
 from ._common import (
     ClusterCommand,
     Duration,
@@ -20,6 +23,7 @@ from ._common import (
 from ._tls_options import TLSOptions, tls_options
 
 if TYPE_CHECKING:
+    from ..api._gateway import DigitalOcean
     from ..api._poll import WaitOptions
     from ..ops._migrate import MigrationPlan, MigrationResult
     from ._progress import ProgressRenderer
@@ -52,11 +56,12 @@ Exit codes:
 @click.option("--grace", type=Duration(min=0), default="10s", show_default=True, metavar="DURATION",
               help="After Ctrl-C or SIGTERM, how long the command has to exit before it is killed.")  # fmt: skip
 @tls_options()
+@access_options
 @dry_run_option
 @click.argument("cmd", nargs=-1, type=click.UNPROCESSED, metavar="-- CMD [ARG]...")
 def migrate_command(
     token: str | None, api_url: str, cluster: str | None, env_var: str, headroom: int, wait: float, grace: float,
-    tls: TLSOptions, dry_run: bool, cmd: tuple[str, ...],
+    tls: TLSOptions, my_ip: str | None, temporary_access: bool, dry_run: bool, cmd: tuple[str, ...],
 ) -> None:
     """Run a migration (any command) on the direct connection, then end the sessions it left behind.
 
@@ -77,39 +82,103 @@ def migrate_command(
       do-pgpool migrate --headroom 5 --wait 10m -- python manage.py migrate
       do-pgpool migrate --dry-run -- rails db:migrate
     """
-    from .._exceptions import CommandError
-    from ..ops._migrate import migrate
-    from ._common import EXIT_INTERRUPTED, error_text
+    import os
+
+    from .._exceptions import AccessLeftError, CommandError
+    from ..ops._child import resolve_command
+    from ..ops._migrate import check_env_var, migrate
+    from ._access import reachable
+    from ._common import EXIT_FAILURE, EXIT_INTERRUPTED, error_text
 
     if not cmd:
         raise click.UsageError("no command to run: give it after --, e.g. do-pgpool migrate -- alembic upgrade head")
+    result: MigrationResult | None = None
     progress, waiting = _waiting(wait)
     try:
-        with open_gateway(token, api_url) as gateway, tls.policy(gateway, store=not dry_run) as policy:
+        check_env_var(env_var)  # before any request: a typo must not cost a trusted-source write
+        resolve_command(cmd, os.environ)
+        with _stops_raise(), open_gateway(token, api_url) as gateway, \
+                reachable(gateway, cluster, my_ip, temporary_access, dry_run=dry_run,
+                          remover=lambda: _remover(token, api_url)) as found, \
+                tls.policy(gateway, store=not dry_run) as policy:  # fmt: skip
 
             def started(plan: MigrationPlan, pid: int) -> None:
                 progress.finish()  # end the live line of the wait, if one was drawn
                 _started(plan, pid)
 
-            result = migrate(gateway, cluster, cmd, env_var=env_var, headroom=headroom, waiting=waiting, grace=grace,
-                             dry_run=dry_run, tls=policy, on_started=started)  # fmt: skip
+            result = migrate(gateway, found or cluster, cmd, env_var=env_var, headroom=headroom, waiting=waiting,
+                             grace=grace, dry_run=dry_run, tls=policy, on_started=started)  # fmt: skip
+            _report(result)  # before a temporary rule is removed: that says its own lines
     except CommandError as exc:  # 127 / 126, as shells, env and timeout say it
         click.echo(f"Error: {error_text(exc)}", err=True)
         raise click.exceptions.Exit(exc.exit_status) from exc
-    except KeyboardInterrupt:  # while reading the cluster or waiting for headroom
+    except AccessLeftError as exc:
+        if result is None or result.exit is None:
+            raise  # before the command ran: an error like any other (exit 1)
         progress.finish()
-        click.echo("Interrupted before the command started: nothing was run and nothing was changed.", err=True)
-        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        click.echo(f"Error: {error_text(exc)}", err=True)
+        code = result.exit_code or EXIT_FAILURE
+        click.echo(f"do-pgpool migrate: exiting with {code}: " + ("the command's status" if result.exit_code else
+                   "the command succeeded but the trusted source it was let in by is still there"), err=True)
+        raise click.exceptions.Exit(code) from None
+    except KeyboardInterrupt as exc:  # while reading the cluster or waiting for headroom (Ctrl-C, SIGTERM, SIGHUP)
+        progress.finish()
+        signum = getattr(exc, "signum", None)
+        if result is not None and result.exit is not None:  # came while the temporary rule was being removed
+            click.echo("do-pgpool migrate: interrupted after the command, while the temporary trusted source was "
+                       "being removed (it was waited for)", err=True)  # fmt: skip
+        else:
+            click.echo("Interrupted before the command started: nothing was run"
+                       + (" and nothing was changed." if not temporary_access else "."), err=True)  # fmt: skip
+        raise click.exceptions.Exit(EXIT_INTERRUPTED if signum is None else 128 + signum) from None
     finally:
         progress.finish()  # a refusal's message starts on a line of its own
-    if result.exit is None:
-        for line in result.plan.lines():
-            click.echo(line)
-        click.echo("dry run: nothing was run")
-        return
-    _report(result)
+    assert result is not None  # the block above ran to its end
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
+
+
+#: how long removing a temporary trusted source may take, counted from when it starts: its own limit, since the
+#: command may have outlasted --timeout
+REMOVE_TIMEOUT = 60.0
+
+
+def _remover(token: str | None, api_url: str) -> DigitalOcean:
+    """A client for removing the temporary rule, bound by ``REMOVE_TIMEOUT`` from now (not the run's --timeout)."""
+    from .._deadline import Deadline
+    from ..api._gateway import DigitalOcean
+
+    return DigitalOcean(token or "", api_url=api_url, deadline=Deadline(REMOVE_TIMEOUT))
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP outside the command (a CI runner cancelling the job): unwinds like a Ctrl-C, so that a
+    temporary trusted source is removed, and do-pgpool exits 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stops_raise() -> Iterator[None]:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped(signum)
+
+    signals = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {sig: signal.signal(sig, stop) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _waiting(wait: float) -> tuple[ProgressRenderer, WaitOptions]:
@@ -141,6 +210,12 @@ def _report(result: MigrationResult) -> None:
     import signal
 
     from ._common import error_text
+
+    if result.exit is None:
+        for line in result.plan.lines():
+            click.echo(line)
+        click.echo("dry run: nothing was run")
+        return
 
     if result.waited >= 1:
         click.echo(f"do-pgpool migrate: waited {result.waited:.0f} s for headroom", err=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -173,33 +173,55 @@ def revoke_access(gateway: FirewallAPI, grant: AccessGrant) -> None:
                               cluster_id=grant.cluster_id, rule=added) from exc  # fmt: skip
 
 
+#: the signals that wait for a rule's write: Ctrl-C, and a CI runner cancelling the job (SIGTERM, SIGHUP)
+_DEFERRED = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+
+
 @contextmanager
 def _no_interrupt() -> Iterator[None]:
-    """Ctrl-C waits while the rule is being removed (a bounded API call), so removal is not cut in half."""
+    """Ctrl-C (or SIGTERM, SIGHUP) waits while the rule is being written (a bounded API call), so the write is not
+    cut in half; the first one received is acted on afterwards, as it would have been."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     interrupted: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda sig, frame: interrupted.append(sig))
+    previous = {sig: signal.signal(sig, lambda sig, frame: interrupted.append(sig)) for sig in _DEFERRED}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if interrupted and interrupted[0] == signal.SIGINT:
         raise KeyboardInterrupt
+    if interrupted:
+        signal.raise_signal(interrupted[0])
 
 
 @contextmanager
 def temporary_access(
-    gateway: FirewallAPI, cluster_id: str, address: str, *, waiting: WaitOptions | None = None
+    gateway: FirewallAPI, cluster_id: str, address: str, *, waiting: WaitOptions | None = None,
+    remover: Callable[[], AbstractContextManager[FirewallAPI]] | None = None,
 ) -> Iterator[AccessGrant]:
     """Let ``address`` through ``cluster_id``'s trusted sources inside the ``with`` block; remove exactly the rule
     added afterwards, also on an exception or Ctrl-C. An open cluster, or one that already trusts ``address``,
-    is left alone (the grant's ``rule`` is None)."""
+    is left alone (the grant's ``rule`` is None).
+
+    ``remover``: opens the client that removes the rule, when the block ends (default: ``gateway``). A block that
+    may outlast ``gateway``'s time limit (``migrate``'s command) passes one with a time limit of its own."""
     plan = plan_access(cluster_id, gateway.list_firewall_rules(cluster_id), address)
     grant = apply_access(gateway, plan, waiting=waiting)
     try:
         yield grant
     finally:
         with _no_interrupt():
-            revoke_access(gateway, grant)
+            if remover is None or grant.rule is None:
+                revoke_access(gateway, grant)
+            else:
+                try:
+                    with remover() as fresh:
+                        revoke_access(fresh, grant)
+                except AccessLeftError:
+                    raise
+                except (DoPgpoolError, OSError) as exc:  # the client itself could not be opened
+                    raise AccessLeftError(f"{_how_to_remove(cluster_id, grant.rule)} ({exc})", cluster_id=cluster_id,
+                                          rule=grant.rule) from exc  # fmt: skip

@@ -65,15 +65,13 @@ LEAKER = textwrap.dedent('''
     with open(pidfile, "w") as f:
         f.write(str(worker.pid))
     assert os.read(r, 5) == b"ready", "the worker died before opening its connections"
-    print("leaked", flush=True)
     if mode == "stubborn":
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if mode in ("wait", "stubborn"):
-        try:
-            while True:
-                signal.pause()
-        except KeyboardInterrupt:
-            sys.exit(42)
+    elif mode == "wait":  # set before "leaked" is printed: the test signals as soon as it reads it
+        signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(42))
+    print("leaked", flush=True)
+    while mode in ("wait", "stubborn"):
+        signal.pause()
     sys.exit(status)
 ''')
 

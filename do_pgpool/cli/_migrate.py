@@ -32,11 +32,13 @@ MIGRATE_EXIT_CODES = """\b
 Exit codes:
     0  the command exited 0, or --dry-run
     N  the command's own exit status (128+N when signal N ended it)
-    1  do-pgpool failed before the command ran: not enough headroom, API error, server unreachable, timeout
+    1  do-pgpool failed before the command ran: not enough headroom, API error, server unreachable, timeout;
+       or the command exited 0 and a --temporary-access rule could not be removed (said, with how)
     2  usage: bad options or no command, found before any request
   126  the command was found but cannot be executed
   127  the command was not found
-  130  interrupted (Ctrl-C): the command was stopped and its sessions cleaned up (SIGTERM: 143)
+  130  interrupted (Ctrl-C): the command was stopped and its sessions cleaned up (SIGTERM: 143,
+       SIGHUP: 129); a --temporary-access rule is removed, as after any exit
 """
 
 
@@ -73,7 +75,9 @@ def migrate_command(
     unless the terminal already did; killed after --grace), every session with that application_name
     is terminated, and only those; how many is reported. do-pgpool exits with CMD's status. Its own
     lines go to stderr: stdout is CMD's. do-pgpool keeps one session open meanwhile, to clean up even
-    if CMD filled the server.
+    if CMD filled the server. With --my-ip ADDR --temporary-access, a cluster that does not trust
+    this machine gets an ip_addr rule for ADDR before CMD and loses it after, whatever happened
+    (its removal has a time limit of its own: CMD may outlast --timeout).
 
     \b
     Examples:
@@ -81,6 +85,8 @@ def migrate_command(
       do-pgpool migrate --env-var DIRECT_URL -- npx prisma migrate deploy
       do-pgpool migrate --headroom 5 --wait 10m -- python manage.py migrate
       do-pgpool migrate --dry-run -- rails db:migrate
+      do-pgpool migrate --my-ip 203.0.113.7 --temporary-access -- alembic upgrade head
+      do-pgpool migrate -- sh -c 'psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f schema.sql'
     """
     import os
 

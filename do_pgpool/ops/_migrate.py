@@ -12,10 +12,11 @@ do-pgpool keeps its own session open while the command runs, so that it can stil
 filled the server. The URL (with its password) goes into the command's environment only, never into the plan's
 text, the result or an error.
 
-Seam for temporary trusted-source access: ``migrate`` takes a ``Cluster`` already read and needs the API no more
-once the command has started (the CA is read before), so a caller can wrap the whole call in
-``ops._access.temporary_access``; that caller must then remove the rule with a deadline of its own, since the
-command may outlast the run's ``--timeout``.
+With temporary trusted-source access: ``migrate`` takes a ``Cluster`` already read and needs the API no more once
+the command has started (the CA is read before), so a caller wraps the whole call in
+``ops._access.temporary_access`` with a ``remover`` whose time limit starts when the removal does (the CLI's
+``--temporary-access``): the command may outlast the run's ``--timeout``. The cleanup has its own limit for the
+same reason (``CLEANUP_TIMEOUT``).
 """
 
 from __future__ import annotations

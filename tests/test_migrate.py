@@ -230,6 +230,7 @@ def test_a_full_server_is_waited_for_then_refused(api: str, pg_server: RealServe
     assert fake.sleeps and sum(fake.sleeps) == 30  # read again and again until --wait, on the fake clock
     err = " ".join(result.stderr.split())
     assert "after waiting 30s: the server is full (it refused do-pgpool's connection), 3 free slots needed" in err
+    assert "do-pgpool restart --app APP" in err and "terminate-idle" not in err and "--headroom" not in err
 
 
 def test_it_waits_for_headroom_then_runs(api: str, pg_server: RealServers, leaker: tuple[Path, Path]) -> None:
@@ -698,3 +699,22 @@ def test_a_signal_while_the_rule_is_being_removed_waits_for_the_removal(
     assert "the command exited with status 0" in result.stderr
     assert f"removed trusted source ip_addr {ME}" in result.stderr
     assert "interrupted after the command, while the temporary trusted source was being removed" in result.stderr
+
+
+def test_a_ctrl_c_during_the_cleanup_waits_for_it(api: str, pg_server: RealServers, leaker: tuple[Path, Path]) -> None:
+    """The cleanup is bounded, so a Ctrl-C that comes during it is recorded, not acted on: the sessions are still
+    terminated, and do-pgpool exits 130."""
+    script, pidfile = leaker
+    clock = FakeClock()
+
+    def sleep(seconds: float) -> None:  # the cleanup's settle, between its two listings
+        clock.sleep(seconds)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    result, _ = run_on_wait_clock(api, "--", sys.executable, str(script), "exit", "0", str(pidfile), "3", clock=clock,
+                                  sleep=sleep)  # fmt: skip
+    assert result.exit_code == 130, result.output
+    assert "interrupted (SIGINT, not passed on: the command got it from the terminal, or had already exited)" in (
+        result.stderr)
+    assert "3 session(s) left behind" in result.stderr and "3 terminated" in result.stderr
+    assert sessions(pg_server) == []

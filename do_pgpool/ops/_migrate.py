@@ -373,11 +373,16 @@ def _not_enough(usage: Usage | None, needed: int, waited: float, cluster_name: s
         "; move the applications behind a pool so they hold fewer server connections: do-pgpool fix --cluster ",
         cluster_name, "; or ask for fewer free slots with ", Param("headroom", "N"), ".",
     ]
-    if usage is None:
+    if usage is None:  # nothing can connect: not terminate-idle either, and fewer slots asked for change nothing
+        full_todo: list[Part] = [
+            "\nWhat to do: wait for the deploy or job holding them to finish and run again (or wait longer with ",
+            Param("wait", "DURATION"), "); restart the application holding them: do-pgpool restart --app APP; or "
+            "resize the cluster for more connections: do-pgpool resize --cluster ", cluster_name, " --connections N.",
+        ]  # fmt: skip
         return HeadroomError([f"not enough headroom on {cluster_name} to start the command{after}: the server is "
                               f"full (it refused do-pgpool's connection), {needed} free slots needed; the command "
-                              "did not run.", *todo], used=0, limit=0, reserved=0, needed=needed, waited=waited,
-                             saturated=True)  # fmt: skip
+                              "did not run.", *full_todo], used=0, limit=0, reserved=0, needed=needed,
+                             waited=waited, saturated=True)  # fmt: skip
     holders = ", ".join(f"{app} {n}" for app, n in list(usage.by_application.items())[:6])
     users = ", ".join(f"{user} {n}" for user, n in list(usage.by_user.items())[:4])
     return HeadroomError(

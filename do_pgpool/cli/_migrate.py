@@ -130,9 +130,10 @@ def migrate_command(
     except KeyboardInterrupt as exc:  # while reading the cluster or waiting for headroom (Ctrl-C, SIGTERM, SIGHUP)
         progress.finish()
         signum = getattr(exc, "signum", None)
-        if result is not None and result.exit is not None:  # came while the temporary rule was being removed
-            click.echo("do-pgpool migrate: interrupted after the command, while the temporary trusted source was "
-                       "being removed (it was waited for)", err=True)  # fmt: skip
+        if result is not None and result.exit is not None:  # after the report: while a temporary rule was removed
+            click.echo("do-pgpool migrate: interrupted after the command" + (
+                ", while the temporary trusted source was being removed (it was waited for)" if temporary_access
+                else ""), err=True)  # fmt: skip
         else:
             click.echo("Interrupted before the command started: nothing was run"
                        + (" and nothing was changed." if not temporary_access else "."), err=True)  # fmt: skip

@@ -106,7 +106,7 @@ def migrate_command(
         with _stops_raise(), open_gateway(token, api_url) as gateway, \
                 reachable(gateway, cluster, my_ip, temporary_access, dry_run=dry_run,
                           remover=lambda: _remover(token, api_url)) as found, \
-                tls.policy(gateway, store=not dry_run) as policy:  # fmt: skip
+                _ended(progress), tls.policy(gateway, store=not dry_run) as policy:  # fmt: skip
 
             def started(plan: MigrationPlan, pid: int) -> None:
                 progress.finish()  # end the live line of the wait, if one was drawn
@@ -156,6 +156,15 @@ def _remover(token: str | None, api_url: str) -> DigitalOcean:
     from ..api._gateway import DigitalOcean
 
     return DigitalOcean(token or "", api_url=api_url, deadline=Deadline(REMOVE_TIMEOUT))
+
+
+@contextmanager
+def _ended(progress: ProgressRenderer) -> Iterator[None]:
+    """The live line of the wait ends before what comes after the block (a temporary rule's removal) is said."""
+    try:
+        yield
+    finally:
+        progress.finish()
 
 
 class _Stopped(KeyboardInterrupt):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -116,3 +117,37 @@ def test_a_stalled_query_is_a_psycopg_error_for_callers_without_mapped(pg_server
             conn.execute("SELECT pg_sleep(30)")
         dog.stop()
     assert dog.fired
+
+
+def test_a_watch_whose_api_fails_gives_up_on_that_read_within_its_budget(pgbouncer_server: RealServers) -> None:
+    """DigitalOcean answering 503 after 8 s, again and again: the watch's API read stops retrying once its budget
+    (10 s) is spent, not after the 5 attempts the run's 5 minutes allow, and the frame shows the last answer,
+    marked stale with the 503. Virtual time: the fake's latency advances its clock."""
+    from do_pgpool import DigitalOcean, RetryConfig
+    from do_pgpool.ops._status import cluster_status
+    from do_pgpool.ops._watch import StatusWatch
+    from tests.conftest_servers import local_cluster
+
+    fake = FakeDigitalOcean()
+    local_cluster(fake, pgbouncer_server)
+    clock = fake.clock
+    retry = RetryConfig(sleep=clock.sleep, clock=clock.now)
+    deadline = Deadline(300, clock=clock.now)
+    with httpx_client(fake) as http, DigitalOcean("t", http=http, retry=retry, deadline=deadline) as gateway, \
+            deadline.scope():  # fmt: skip
+        watch = StatusWatch(gateway, cluster_status(gateway, "app-db"), clock=clock.now, api_budget=10)
+        fake.faults.fail_next("GET", r"/pools$", status=503, times=50)
+        fake.faults.latency(8, "GET", r"/pools$")
+        clock.advance(30)
+        started = clock.now()
+        frame = watch.next()
+        took = clock.now() - started
+    assert 8 <= took < 20  # one slow 503 and a retry's wait at most; without the budget: 5 x 8 s plus waits
+    assert frame.stale and "503" in str(frame.api_failure) and frame.status.usage is not None
+    assert deadline.remaining() > 250  # the narrowed bound was given back
+
+
+def httpx_client(fake: FakeDigitalOcean) -> Any:
+    import httpx
+
+    return httpx.Client(transport=fake.http_transport())

@@ -104,8 +104,18 @@ def status_command(
         raise last.api_failure
 
 
+def _worded(result: ClusterStatus) -> ClusterStatus:
+    """The status with its ``error`` in the command line's words (``--timeout 3s``, not ``timeout=3s``)."""
+    from dataclasses import replace
+
+    from ._common import error_text
+
+    return replace(result, error=error_text(result.failure)) if result.failure is not None else result
+
+
 def _report(result: ClusterStatus, output: str, advice: bool) -> None:
     """One status, printed as ``-o`` asks (the advice after the text report when there is a pool)."""
+    result = _worded(result)
     if output == "json":
         emit_json(result.as_dict())
     elif output == "prometheus":
@@ -149,7 +159,7 @@ def _watch(
         click.echo(f"every {every:g} s, {left:.0f} s left (--timeout){stops}; {api}; Ctrl-C stops")
         if frame.api_failure is not None:  # in the command line's words (--timeout, not timeout=)
             click.echo(f"  the last API read failed: {error_text(frame.api_failure).splitlines()[0]}")
-        for line in frame.status.lines():
+        for line in _worded(frame.status).lines():
             click.echo(line)
         if left <= every or _gate_reached(frame.status.verdict, fail_at):
             return frame

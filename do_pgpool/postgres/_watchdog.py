@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from .._deadline import current_deadline
-from .._exceptions import DatabaseError, Param
+from .._duration import format_seconds
+from .._exceptions import DatabaseError, DeadlineExceededError, Param
 
 if TYPE_CHECKING:
     from ._connect import PgConnection
@@ -93,11 +94,12 @@ def bounded(conn: PgConnection, doing: str) -> Iterator[None]:
     except (psycopg.Error, DatabaseError) as exc:
         if not watchdog.fired:
             raise
-        raise deadline.exceeded(what).extended(
-            "\nPostgreSQL accepted the connection but did not answer the query in what was left of the run's "
-            "time limit (", Param("timeout"), "): it is overloaded, or the query waits (on a lock, or in PgBouncer's "
-            "queue for a free server connection). Check the server's CPU and locks, or give it longer with ",
+        raise DeadlineExceededError([
+            "gave up after the run's time limit (", Param("timeout", format_seconds(deadline.seconds)), f"): it ran "
+            f"out while {what}. PostgreSQL accepted the connection but did not answer the query in time: it is "
+            "overloaded, or the query waits (on a lock, or in PgBouncer's queue for a free server connection: is the "
+            "server full?). The query was cancelled. Check the server's load and locks, or give it longer with ",
             Param("timeout"), ".",
-        ) from exc  # fmt: skip
+        ]) from exc  # fmt: skip
     finally:
         watchdog.stop()

@@ -261,6 +261,7 @@ def test_watch_redraws_live_usage_until_the_timeout_without_sleeping(api: str, p
     lives = [line for line in result.stdout.splitlines() if line.startswith("live: ")]
     assert [line.split(" client")[0] for line in lives] == ["live: 1", "live: 4", "live: 7", "live: 10"]
     assert result.stdout.count("every 10 s, ") == 4 and "every 10 s, 35 s left" in result.stdout
+    assert "The watch stopped: 5 s of --timeout left, less than one more interval; pass --timeout 1h" in result.stderr
     assert_no_secrets(result, pgbouncer_server)
 
 

@@ -161,7 +161,11 @@ def _watch(
             click.echo(f"  the last API read failed: {error_text(frame.api_failure).splitlines()[0]}")
         for line in _worded(frame.status).lines():
             click.echo(line)
-        if left <= every or _gate_reached(frame.status.verdict, fail_at):
+        if _gate_reached(frame.status.verdict, fail_at):
+            return frame
+        if left <= every:  # say why the view stopped, and how to watch longer
+            click.echo(f"The watch stopped: {left:.0f} s of --timeout left, less than one more interval; pass "
+                       "--timeout 1h to watch longer.", err=True)  # fmt: skip
             return frame
         clock.sleep(every)
         click.echo("")

@@ -467,7 +467,7 @@ LOSE_OWN_SESSION = textwrap.dedent('''
 ''')
 
 
-def test_a_command_that_outlasts_the_timeout_is_still_cleaned_up_after(
+def test_a_command_that_outlasts_the_timeout_is_cleaned_up_after_over_a_new_session(
     pg_server: RealServers, empty_pg: RealServers, tmp_path: Path
 ) -> None:
     """The run's time limit is long gone when the command ends (a long migration) and do-pgpool's own session was
@@ -718,3 +718,20 @@ def test_a_ctrl_c_during_the_cleanup_waits_for_it(api: str, pg_server: RealServe
         result.stderr)
     assert "3 session(s) left behind" in result.stderr and "3 terminated" in result.stderr
     assert sessions(pg_server) == []
+
+def test_a_command_that_outlasts_the_timeout_is_still_cleaned_up_after(
+    api: str, pg_server: RealServers, leaker: tuple[Path, Path]
+) -> None:
+    """--timeout bounds do-pgpool's work before CMD; the cleanup after CMD has its own bound. The run's clock
+    jumps an hour while CMD runs (its worker's pidfile appears), past the 5m --timeout."""
+    script, pidfile = leaker
+
+    class Jumps(FakeClock):
+        def now(self) -> float:
+            return super().now() + (3600.0 if pidfile.exists() else 0.0)
+
+    result, _ = run_on_wait_clock(api, "--timeout", "5m", "--", sys.executable, str(script), "exit", "0",
+                                  str(pidfile), "3", clock=Jumps())  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sessions(pg_server) == []
+    assert "3 session(s) left behind" in result.stderr

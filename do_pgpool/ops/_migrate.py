@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .._deadline import Deadline
 from .._exceptions import (
     CommandError,
     ConfigError,
@@ -71,9 +72,10 @@ DEFAULT_GRACE = 10.0
 HEADROOM_BACKOFF = Backoff(initial=2.0, factor=1.5, maximum=15.0)
 #: how long a session closed by the command may take to leave pg_stat_activity (its backend exits after it noticed)
 SETTLE = 0.1
-#: the cleanup's own time limit (seconds): reconnecting, listing and terminating; a server that stopped answering
-#: during a long command cannot hold do-pgpool (nor a Ctrl-C, which waits for the cleanup) longer than this
-CLEANUP_TIMEOUT = 30.0
+#: the cleanup's own time limit (seconds): reconnecting, listing and terminating, whatever was left of --timeout;
+#: a server that stopped answering during a long command cannot hold do-pgpool (nor a Ctrl-C, which waits for the
+#: cleanup) longer than this
+CLEANUP_TIMEOUT = 60.0
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -294,6 +296,7 @@ def migrate(
         except OSError as exc:  # found and executable, and still refused (a bad interpreter line, say)
             conn.close()
             raise CommandError(f"cannot run {command[0]}: {exc.strerror or exc}", exit_status=126) from exc
+        # CMD may have outlasted --timeout: the cleanup has its own bound (``_clean_up``)
         cleaned, kept, error = _clean_up(conn, lambda: open_conn(uri), name, opts.sleep, cleanup_timeout)
     return MigrationResult(the_plan, False, waited, ended, span.interrupted, cleaned, kept,
                            None if error is None else str(error), error)  # fmt: skip
@@ -407,7 +410,6 @@ def _clean_up(
     A connection the command closed (or that closed when it exited) leaves ``pg_stat_activity`` a moment later,
     when its backend has noticed: only the sessions still there ``SETTLE`` seconds after the first listing count
     as left behind."""
-    from .._deadline import Deadline
 
     deadline = Deadline(timeout)
     watchdog = _Watchdog(timeout)

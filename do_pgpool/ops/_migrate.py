@@ -35,6 +35,7 @@ from .._exceptions import (
     ConfigError,
     CredentialsMissingError,
     DatabaseError,
+    DeadlineExceededError,
     DoPgpoolError,
     HeadroomError,
     Param,
@@ -405,23 +406,19 @@ def _clean_up(
     Never raises a do-pgpool error: a failure is returned.
 
     Bounded by ``timeout`` of its own (the run's ``--timeout`` may have passed during the command): a new
-    connection gets at most what is left of it, and a watchdog shuts the socket down when it is gone.
+    connection gets at most what is left of it, and so does each query (``postgres._watchdog``).
 
     A connection the command closed (or that closed when it exited) leaves ``pg_stat_activity`` a moment later,
     when its backend has noticed: only the sessions still there ``SETTLE`` seconds after the first listing count
     as left behind."""
-
     deadline = Deadline(timeout)
-    watchdog = _Watchdog(timeout)
     try:
-        with deadline.scope():
+        with deadline.scope():  # bounds the reconnection and every query (``postgres._watchdog``)
             try:
-                watchdog.watch(conn)
                 sessions = find_application(conn, application_name)
             except DatabaseError:  # our own session was ended meanwhile (a timeout, someone's terminate-idle)
                 conn.close()
                 conn = reopen()
-                watchdog.watch(conn)
                 sessions = find_application(conn, application_name)
             if sessions:
                 sleep(SETTLE)
@@ -429,57 +426,10 @@ def _clean_up(
                 sessions = [s for s in sessions if s.pid in still]
             result = terminate(conn, sessions, any_state=True)
         return result.terminated, result.skipped, None
+    except DeadlineExceededError:  # its words are --timeout's: say which limit it was
+        return (), (), DatabaseError(f"the server did not answer within {format_duration(timeout)}, the cleanup's "
+                                     "own time limit: it is overloaded, or the cleanup's queries wait on a lock")
     except DoPgpoolError as exc:
-        if watchdog.fired:
-            return (), (), DatabaseError(f"the server did not answer within {format_duration(timeout)} (the "
-                                         f"cleanup's own time limit): {exc}")  # fmt: skip
         return (), (), exc
     finally:
-        watchdog.stop()
         conn.close()
-
-
-class _Watchdog:
-    """Shuts the watched connection's socket down once ``timeout`` seconds have passed (a query waiting on a server
-    that stopped answering then fails at once), unless stopped first."""
-
-    def __init__(self, timeout: float) -> None:
-        import threading
-
-        self._lock = threading.Lock()
-        self._conn: PgConnection | None = None
-        self._stopped = False
-        self.fired = False
-        self._timer = threading.Timer(timeout, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def watch(self, conn: PgConnection) -> None:
-        with self._lock:
-            self._conn = conn
-        if self.fired:
-            self._fire()
-
-    def _fire(self) -> None:
-        import socket
-
-        with self._lock:
-            if self._stopped:
-                return
-            self.fired = True
-            if self._conn is None:
-                return
-            try:
-                dup = os.dup(self._conn.fileno())
-            except Exception:  # closed already: nothing to unblock
-                return
-        with socket.socket(fileno=dup) as sock:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopped = True
-        self._timer.cancel()

@@ -13,12 +13,11 @@ process starts: ``STARTUP`` seconds, after which everything loaded so far is fro
 and it runs as usual. Reference counting frees everything else meanwhile; the little cyclic garbage made in that
 second (measured: ~600 of ~93,000 objects, the API and PostgreSQL clients loaded) is frozen with the rest and kept,
 a one-off cost even for a long-running command (`sandbox`, `status --watch`). A run that ends sooner never collects,
-as a process's exit frees its memory anyway. Nothing here forks without exec (children are started by
-``subprocess``), so no child inherits the collector turned off without the timer that turns it on. For the same
-reason everything is frozen once the outcome is decided: the interpreter's final collection at exit would otherwise
-traverse every object once more (~30 ms of a converged ensure-pool) to free memory the operating system takes back
-at once. The exit itself is Python's usual one: atexit handlers run, files are closed and the standard streams
-flushed.
+as a process's exit frees its memory anyway. For the same reason everything is frozen once the outcome is decided:
+the interpreter's final collection at exit would otherwise traverse every object once more (~30 ms of a converged
+ensure-pool) to free memory the operating system takes back at once. The exit itself is Python's usual one: atexit
+handlers run, files are closed and the standard streams flushed. Nothing here forks without exec (children are
+started by ``subprocess``), so no child inherits the collector turned off without the timer that turns it on.
 """
 
 from __future__ import annotations

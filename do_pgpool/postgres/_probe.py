@@ -33,7 +33,7 @@ from .._dburl import mask_secrets_in
 from .._exceptions import DatabaseError
 from .._pool_behaviour import Behaviour, Feature, Measurement, PoolBehaviour
 from ._connect import PgConnection, connect, scrub
-from ._verify import _Watchdog
+from ._verify import Watchdog
 
 __all__ = ["LOCK_CLASS", "NAME_PREFIX", "NOTIFY_WAIT", "PROBE_APPLICATION", "PROBE_TIMEOUT", "lock_key", "probe"]
 
@@ -523,7 +523,7 @@ def _measure(
         except DatabaseError as exc:
             return _Outcome(Behaviour.UNKNOWN, f"not measured: could not connect: {str(exc).splitlines()[0]}")
         a, b = clients
-        dogs = [_Watchdog(c.conn, max(budget.remaining(), 0.001)) for c in clients]
+        dogs = [Watchdog(c.conn, max(budget.remaining(), 0.001)) for c in clients]
         try:
             outcome = MEASURES[feature](a, b, name, min(notify_wait, budget.remaining()))
         except Exception as exc:  # one feature's bug or surprise must not stop the others
@@ -604,7 +604,7 @@ def _clean_one(conn: PgConnection, leftover: _Leftover, pending: set[int]) -> No
 
 @contextmanager
 def _watchdogs(clients: Sequence[_Client], seconds: float) -> Iterator[None]:
-    dogs = [_Watchdog(c.conn, seconds) for c in clients]
+    dogs = [Watchdog(c.conn, seconds) for c in clients]
     try:
         yield
     finally:

@@ -23,7 +23,7 @@ from .._exceptions import DatabaseError
 from .._tls import TLS
 from ._connect import PgConnection, connect, database_error
 
-__all__ = ["VERIFY_TIMEOUT", "VerifyResult", "verify_pool"]
+__all__ = ["VERIFY_TIMEOUT", "VerifyResult", "Watchdog", "verify_pool"]
 
 VERIFY_TIMEOUT = 10.0
 
@@ -69,7 +69,7 @@ def verify_pool(
     started = clock()
     with connect(url, connect_timeout=max(2, math.ceil(timeout)), tls=tls) as conn:
         connected = clock()
-        watchdog = _Watchdog(conn, timeout)
+        watchdog = Watchdog(conn, timeout)
         try:
             row = conn.execute("SELECT 1").fetchone()
         except psycopg.Error as exc:
@@ -88,8 +88,9 @@ def verify_pool(
     return VerifyResult(mask_url(url), (connected - started) * 1000.0, (done - connected) * 1000.0)
 
 
-class _Watchdog:
-    """Shuts the connection's socket down after ``timeout`` seconds unless stopped first (bounded wait)."""
+class Watchdog:
+    """Shuts the connection's socket down after ``timeout`` seconds unless stopped first (bounded wait): what bounds
+    a query that PgBouncer queues and will not cancel (here, and for each feature of the pool probe)."""
 
     def __init__(self, conn: PgConnection, timeout: float) -> None:
         self._conn = conn

@@ -34,7 +34,7 @@ from .._exceptions import DatabaseError
 from .._pool_behaviour import Behaviour, Feature, Measurement, PoolBehaviour
 from ..api._retry import wait_until
 from ._connect import PgConnection, connect, scrub
-from ._verify import Watchdog
+from ._watchdog import Watchdog
 
 __all__ = ["LOCK_CLASS", "NAME_PREFIX", "NOTIFY_WAIT", "PROBE_APPLICATION", "PROBE_TIMEOUT", "lock_key", "probe"]
 

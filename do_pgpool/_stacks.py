@@ -17,6 +17,7 @@ import importlib
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ __all__ = [
     "Problem",
     "Stack",
     "detect_stacks",
+    "stack_key",
 ]
 
 MAX_DEPTH = 4
@@ -173,6 +175,39 @@ def stack_keys() -> tuple[str, ...]:
     return tuple(s.key for s in STACKS)
 
 
+#: Other names people use for a stack (after :func:`stack_key`'s normalising: lower case, ``-`` for ``_./+``).
+ALIASES: dict[str, str] = {
+    "psycopg3": "psycopg", "psycopg-3": "psycopg", "activerecord": "rails", "ruby-on-rails": "rails",
+    "prisma6": "prisma", "prisma5": "prisma", "prisma-6": "prisma", "prisma-7": "prisma7",
+    "pg": "node-postgres", "node-pg": "node-postgres", "postgresjs": "postgres-js", "postgres": "postgres-js",
+    "bun": "postgres-js", "drizzle-orm": "drizzle", "pgx": "pgx5", "pgx-v5": "pgx5", "pgx-v4": "pgx4",
+    "libpq": "lib-pq", "pq": "lib-pq", "java": "jdbc", "pgjdbc": "jdbc", "spring": "jdbc", "pdo": "pdo-pgsql",
+    "php": "pdo-pgsql", "goodjob": "good-job", "graphile": "graphile-worker", "asyncpg-sqlalchemy":
+    "sqlalchemy-asyncpg", "sqlalchemy-psycopg": "sqlalchemy", "sqlalchemy-psycopg3": "sqlalchemy",
+}
+
+
+def stack_key(name: str, known: tuple[str, ...] | None = None) -> str:
+    """The stack key for ``name`` as a person may type it (``Django``, ``good_job``, ``lib/pq``, ``postgres.js``,
+    ``SQLAlchemy+asyncpg``, an alias such as ``pgjdbc``), among ``known`` (default: every stack).
+
+    Raises ConfigError naming the closest keys (a typo) and the known ones.
+    """
+    import difflib
+
+    from ._exceptions import ConfigError
+
+    keys = known if known is not None else stack_keys()
+    word = re.sub(r"[\s_./+]+", "-", name.strip().lower())
+    key = word if word in keys else ALIASES.get(word, "")
+    if key in keys:
+        return key
+    close = difflib.get_close_matches(word, [*keys, *(a for a, k in ALIASES.items() if k in keys)], n=3, cutoff=0.6)
+    guesses = list(dict.fromkeys(k if k in keys else ALIASES[k] for k in close))
+    hint = f"did you mean {' or '.join(guesses)}? " if guesses else ""
+    raise ConfigError(f"{name!r} is not a stack this knows; {hint}one of: {', '.join(keys)}")
+
+
 def detect_stacks(app_dir: str | os.PathLike[str] = ".") -> Detections:
     """Read the manifests under ``app_dir`` and say which stacks they use (see the module's docstring).
 
@@ -189,10 +224,15 @@ def detect_stacks(app_dir: str | os.PathLike[str] = ".") -> Detections:
         rel = path.relative_to(root).as_posix()
         reader = _READERS[_kind(path.name)]
         try:
-            if path.stat().st_size > MAX_BYTES:
+            info = path.stat()  # follows a symlink: what would be read
+            if not stat.S_ISREG(info.st_mode):  # a FIFO blocks forever, /dev/zero never ends
+                problems.append(Problem(rel, "not a regular file, not read"))
+                continue
+            if info.st_size > MAX_BYTES:
                 problems.append(Problem(rel, f"larger than {MAX_BYTES} bytes, not read"))
                 continue
-            text = path.read_text(encoding="utf-8", errors="replace")
+            with path.open("rb") as f:  # bounded even if the file grew since stat
+                text = f.read(MAX_BYTES).decode("utf-8", errors="replace")
             hits = list(_package_json(rel, text, path) if reader is _package_json else reader(rel, text))
         except _Malformed as exc:
             problems.append(Problem(rel, str(exc)))

@@ -296,7 +296,8 @@ def test_cli_probe_of_an_inbound_user_pool_logs_in_with_the_clusters_credentials
     fake.add_pool(cluster, POOL_NAME, 20)
     with fake.serve() as url:
         which = run(url, "probe")
-        assert which.exit_code == 2 and "say which pool with --pool NAME; this cluster's pools: " in which.output
+        assert which.exit_code == 2 and "this cluster has 2 pools (" in which.output
+        assert "say which with --pool NAME" in which.output
         result = run(url, "probe", "--pool", PROBE_POOL_NAME, "--no-direct", "-o", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

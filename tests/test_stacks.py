@@ -283,8 +283,12 @@ def test_a_saved_probe_decides_the_settings(tmp_path: Path, shape: str) -> None:
 @pytest.mark.parametrize(("content", "says"), [
     ("{not json", "not JSON"),
     ('{"cluster": "app-db"}', "no pool measurements in it"),
-    ('{"protocol_prepared_statements": {"behaviour": "sometimes"}}', "a measurement is malformed"),
-    ('{"pool": {"protocol_prepared_statements": "works"}}', "a measurement is malformed"),
+    ("", "empty"),
+    ('{"protocol_prepared_statements": {"behaviour": "sometimes"}}',
+     "the measurement 'protocol_prepared_statements' is \"sometimes\"; expected {\"behaviour\": one of works, breaks, "
+     "leaks, unknown"),
+    ('{"pool": {"protocol_prepared_statements": "works"}}', "the measurement 'protocol_prepared_statements' is "
+     "\"works\"; expected {\"behaviour\""),
 ])  # fmt: skip
 def test_a_bad_probe_file_is_a_usage_error_naming_it(tmp_path: Path, content: str, says: str) -> None:
     probe = tmp_path / "probe.json"

@@ -139,7 +139,7 @@ class BadConfiguration(click.ClickException):
 
 #: Library parameter names whose flag is not ``--`` + the name with dashes.
 _FLAGS = {"num_nodes": "--nodes", "storage_size_mib": "--storage-mib", "secrets": "--secret",
-          "no_wait": "--no-wait", "api_url": "--api-url"}
+          "no_wait": "--no-wait", "api_url": "--api-url", "behaviour": "--probe"}
 
 
 def flag(param: Param | Step) -> str:

@@ -58,9 +58,10 @@ def probe_command(
 
     per_probe = min(PROBE_TIMEOUT, run_deadline().remaining() / (2 if direct else 1))
     if pool_url is not None:
-        if cluster or pool or my_ip or temporary_access:
-            raise click.UsageError("--url probes that connection string: it takes no --cluster, --pool, --my-ip "
-                                   "or --temporary-access")  # fmt: skip
+        given = _given_on_command_line(cluster=cluster, pool=pool, my_ip=my_ip, temporary_access=temporary_access)
+        if given:  # DO_PGPOOL_CLUSTER / DO_PGPOOL_MY_IP in the environment are for the other commands: ignored
+            raise click.UsageError(f"--url probes that connection string: it takes no {', '.join(given)} "
+                                   "(those pick a cluster's pool; give one or the other)")  # fmt: skip
         remember(*_passwords(pool_url, direct_url))
         connect_fn = _url_connect(tls)
         report = probe_urls(pool_url, direct_url if direct else None, timeout=per_probe, connect_fn=connect_fn)
@@ -78,17 +79,34 @@ def probe_command(
             click.echo(line)
 
 
+def _given_on_command_line(**values: object) -> list[str]:
+    """The options among ``values`` set on the command line (not from the environment or a default)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    return [f"--{name.replace('_', '-')}" for name, value in values.items()
+            if value and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+
+
 def _passwords(*urls: str | None) -> list[str]:
+    """The passwords in these connection strings, URLs or keyword/value (``host=... password=...``) alike."""
     from urllib.parse import unquote, urlsplit
+
+    from psycopg.conninfo import conninfo_to_dict
 
     found = []
     for url in urls:
+        if not url:
+            continue
         try:
-            password = urlsplit(url).password if url else None
+            password = urlsplit(url).password if "://" in url else None
         except ValueError:
             password = None
-        if password:
-            found += [password, unquote(password)]
+        try:
+            given = conninfo_to_dict(url).get("password")
+        except Exception:  # noqa: BLE001 (psycopg.ProgrammingError and friends: a string libpq cannot parse)
+            given = None
+        found += [p for p in (password, unquote(password) if password else None, given) if isinstance(p, str) and p]
     return found
 
 

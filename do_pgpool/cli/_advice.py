@@ -23,7 +23,16 @@ STACKS = [s.key for s in _KNOWN]
 PROBE_KEYS = ("pool", "behaviour")
 
 
-@click.command("advice", cls=ReadOnlyAware, read_only=True)
+ADVICE_EXIT_CODES = """\b
+Exit codes:
+    0  the advice was printed
+    2  usage: an unknown --stack (the closest names are suggested), a --probe file that is not a probe's JSON,
+       an --app-dir that is not a folder or where no stack is found
+  130  interrupted (Ctrl-C): nothing was changed (this command only reads)
+"""
+
+
+@click.command("advice", cls=ReadOnlyAware, read_only=True, epilog=ADVICE_EXIT_CODES)
 @click.option("--stack", "stacks", multiple=True, metavar="NAME", callback=lambda ctx, param, value: _stacks(
               ctx, param, value), help=f"Only this stack's settings (repeatable); overrides detection. One of: "
               f"{', '.join(STACKS)} (any case; common names such as psycopg3, pg, pgjdbc, good_job are understood).")
@@ -46,13 +55,18 @@ def advice_command(stacks: tuple[str, ...], app_dir: Path | None, probe_file: Pa
     """The settings an application needs behind a transaction pool (no token, no request).
 
     \b
-    Which stacks: --stack NAME, else those detected in --app-dir (default: the current directory), else every
-    stack. The same advice `do-pgpool status` and `do-pgpool fix` print (for every stack); here without a token.
+    Which stacks: --stack NAME, else those detected in --app-dir (default: the current directory; each found
+    stack is printed with the file and line that gave it away), else every stack (with a warning).
+    What to write: the settings safe on any transaction pool, or, with --probe FILE, the settings this pool
+    needs as measured by `do-pgpool probe` (prepared statements that work through the pool stay on; session
+    features it keeps need no workaround). `status` and `fix` point here.
+    \b
     Examples:
-      do-pgpool advice
+      do-pgpool advice                                    # the stacks of the app in the current directory
       do-pgpool advice --app-dir ../shop
-      do-pgpool advice --stack rails --probe probe.json
-      do-pgpool advice --stack django -o json
+      do-pgpool probe -o json > probe.json && do-pgpool advice --stack rails --probe probe.json
+      do-pgpool probe -o json | do-pgpool advice --probe -
+      do-pgpool advice --stack django --pool-env POOL_URL -o json
     """
     from .._advice import advice_dict, render_text
 

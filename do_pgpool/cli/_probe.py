@@ -49,8 +49,10 @@ def probe_command(
     \b
     Examples:
       do-pgpool probe --cluster app-db --pool web-pool
-      do-pgpool probe -o json > pool-behaviour.json
-      DO_PGPOOL_PROBE_URL=postgresql://... do-pgpool probe
+      do-pgpool probe --pool web-pool -o json > probe.json      # then: do-pgpool advice --probe probe.json
+      do-pgpool probe -o json | do-pgpool advice --stack prisma --probe -
+      do-pgpool ensure-pool --name web-pool --size 20 --secret github:acme/web --url-for prisma --probe probe.json
+      DO_PGPOOL_PROBE_URL='postgresql://USER:PASSWORD@HOST:6432/DB' do-pgpool probe --no-direct
     """
     from .._redact import remember
     from ..ops._probe import probe_pool, probe_urls
@@ -63,6 +65,9 @@ def probe_command(
             raise click.UsageError(f"--url probes that connection string: it takes no {', '.join(given)} "
                                    "(those pick a cluster's pool; give one or the other)")  # fmt: skip
         remember(*_passwords(pool_url, direct_url))
+        _check_conninfo("--url", pool_url)
+        if direct_url is not None:
+            _check_conninfo("--direct-url", direct_url)
         connect_fn = _url_connect(tls)
         report = probe_urls(pool_url, direct_url if direct else None, timeout=per_probe, connect_fn=connect_fn)
     else:
@@ -77,6 +82,32 @@ def probe_command(
     else:
         for line in report.lines():
             click.echo(line)
+
+
+probe_command.epilog = """\b
+Exit codes:
+    0  the probe ran, whatever the verdicts (they are the answer; -o json for scripts)
+    1  the pool does not connect at all (unreachable, full, login refused: the message says which), no pool of
+       that name, or an API error or timeout
+    2  usage: bad options (--url with --cluster), no pool yet, or several pools and no --pool
+  130  interrupted (Ctrl-C): nothing was changed (the probe's objects are temporary; a --temporary-access rule is
+       removed)
+"""
+
+
+def _check_conninfo(option: str, url: str) -> None:
+    """A string libpq cannot parse is a usage error (exit 2) before any connection, its secrets masked."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    from .._redact import redact
+
+    try:
+        conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        raise click.UsageError(f"{option}: not a connection string libpq can read ({redact(str(exc).strip())}); "
+                               "expected a pool's URI as DigitalOcean gives it (postgresql://..., port 25061, the "
+                               "pool's name as the database, ?sslmode=require)") from None
 
 
 def _given_on_command_line(**values: object) -> list[str]:

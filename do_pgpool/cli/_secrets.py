@@ -58,7 +58,8 @@ _OPTIONS = (
     click.option("--ref", metavar="REF", help="Branch or tag for --redeploy-workflow."),
     click.option(
         "--url-for",
-        type=click.Choice(["prisma", "rails", "pgx5", "pgx4", "lib-pq"], case_sensitive=False),  # = _advice.URL_STACKS (tested)
+        # = _advice.URL_STACKS (tested)
+        type=click.Choice(["prisma", "rails", "pgx5", "pgx4", "lib-pq"], case_sensitive=False),
         metavar="STACK",
         help="Write the pool's string shaped for this stack: its settings added as URL parameters (prisma: "
         "connection_limit=<pool size>&pgbouncer=true; rails: prepared_statements=false&advisory_locks=false; pgx5, "

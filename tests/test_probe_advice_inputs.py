@@ -21,9 +21,9 @@ from do_pgpool._stacks import detect_stacks, stack_key
 from do_pgpool.cli import main
 from do_pgpool.postgres._connect import login_refused, scrub
 from do_pgpool.testing import FakeDigitalOcean
-from do_pgpool.testing._servers import RealServers
+from do_pgpool.testing._servers import PoolAlias, RealServers
 from tests.cli_runner import invoke
-from tests.conftest_servers import PROBE_POOL_NAME
+from tests.conftest_servers import PROBE_POOL_NAME, local_cluster
 
 TOKEN = "dop_v1_" + "i" * 8 + "probe-inputs-token"
 run = functools.partial(invoke, token=TOKEN)
@@ -206,3 +206,40 @@ def test_a_transaction_pool_that_keeps_prepared_statements_keeps_every_session_w
     assert "'DISABLE_SERVER_SIDE_CURSORS': True," in by_key["django"].lines
     assert not any("OPTIONS" in line for line in by_key["django"].lines)
     assert caveats(PREPARED_ONLY) == CAVEATS and caveats(None) == CAVEATS
+
+
+def test_a_reader_that_goes_away_is_not_a_bug(tmp_path: Path) -> None:
+    """``do-pgpool advice | head -1``: stdout's reader closes early; exit 141 as a shell reports SIGPIPE, with no
+    "a do-pgpool bug" message and no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "do_pgpool", "advice", "--stack", "django"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the child has imported anything: its first write meets a closed pipe
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "bug" not in err and "Traceback" not in err and "BrokenPipe" not in err
+
+
+@pytest.mark.postgres
+def test_a_statement_mode_pool_is_told_what_it_breaks(pgbouncer_118: RealServers) -> None:
+    """Every feature is unknown there (PgBouncer refuses the probe's transactions); the note says why it matters
+    and how to change the mode."""
+    if "stmt-pool" not in pgbouncer_118.pools:
+        pgbouncer_118.add_pool("stmt-pool", PoolAlias("defaultdb", 2, mode="statement"))
+    fake = FakeDigitalOcean()
+    fake.add_token(TOKEN)
+    fake.add_pool(local_cluster(fake, pgbouncer_118), "stmt-pool", 2, mode="statement")
+    with fake.serve() as url:
+        result = run(url, "probe", "--pool", "stmt-pool", "--no-direct", "-o", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {v["behaviour"] for v in data["pool"].values()} == {"unknown"}
+    assert "transaction blocks not allowed in statement pooling mode" in data["pool"]["set"]["detail"]
+    assert data["notes"] == [
+        "pool stmt-pool is in statement mode: PgBouncer refuses every multi-statement transaction there, so most "
+        "applications (every ORM) fail on it; use transaction mode (do-pgpool ensure-pool --name stmt-pool --mode "
+        "transaction --size 2 --replace: it drops the pool's live connections)"]

@@ -180,6 +180,8 @@ def _django(c: _Ctx) -> Advice:
         (
             f"# settings.py: DATABASES['default'] = the pool's URL from {c.pool} (e.g. dj-database-url), plus:",
             *(f"{name!r}: {value!r}," for name, value in settings.items()),
+            *(("# and no 'server_side_binding': True in OPTIONS (Django's default, off, is what the pool needs)",)
+              if c.prepared_off else ()),
             f"# run migrations over the direct connection: {c.pool}=${c.direct} python manage.py migrate",
         ),
         f"persistent connections belong to the pool, not the server; {cursors}; {c.prepared_reason()}; "

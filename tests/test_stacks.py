@@ -312,7 +312,7 @@ def test_json_carries_the_detections(tmp_path: Path) -> None:
 def test_an_app_dir_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
     code, out, err = run("--app-dir", str(tmp_path / "nowhere"))
     assert code == 2 and out == ""
-    assert f"--app-dir {tmp_path / 'nowhere'}: not a directory" in err
+    assert f"--app-dir {tmp_path / 'nowhere'}: no such directory" in err
 
 
 def test_fix_names_how_many_stacks_its_advice_covers() -> None:

@@ -117,7 +117,10 @@ def _detect(app_dir: Path | None) -> tuple[Detections, list[str] | None]:
     try:
         found = detect_stacks(where)
     except NotADirectoryError:
-        raise ConfigError(f"--app-dir {where}: not a directory") from None
+        what = "not a directory" if where.exists() else "no such directory"
+        raise ConfigError(f"--app-dir {where}: {what}; give the app repository's folder (the one with its "
+                          "requirements.txt, package.json, Gemfile, go.mod, ...), or name the stack with "
+                          "--stack NAME") from None
     for problem in found.problems:
         warn(f"could not read {problem.describe()}; fix it, or name the stack with --stack NAME")
     if found.stacks:

@@ -220,7 +220,8 @@ def detect_stacks(app_dir: str | os.PathLike[str] = ".") -> Detections:
     problems: list[Problem] = []
     by_dir: dict[Path, list[Detection]] = {}
     python: dict[Path, list[_PyDep]] = {}
-    for path in _manifests(root):
+    cut: list[bool] = []
+    for path in _manifests(root, cut):
         rel = path.relative_to(root).as_posix()
         reader = _READERS[_kind(path.name)]
         try:
@@ -245,6 +246,9 @@ def detect_stacks(app_dir: str | os.PathLike[str] = ".") -> Detections:
                 python.setdefault(path.parent, []).append(h)
             elif isinstance(h, Detection):
                 by_dir.setdefault(path.parent, []).append(h)
+    if cut:
+        problems.append(Problem(".", f"more than {MAX_FILES} manifests: the rest were not read; point the app "
+                                     "directory at the app's own folder"))
     for folder, deps in python.items():
         by_dir.setdefault(folder, []).extend(_python_hits(deps))
     for group in by_dir.values():
@@ -280,7 +284,9 @@ def _kind(name: str) -> str:
     return name
 
 
-def _manifests(root: Path) -> Iterator[Path]:
+def _manifests(root: Path, cut: list[bool]) -> Iterator[Path]:
+    """The manifest files under ``root`` (see the module's docstring); ``cut`` gets an item when MAX_FILES cut the
+    walk short."""
     count = 0
     for dirpath, dirnames, filenames in os.walk(root):
         depth = len(Path(dirpath).relative_to(root).parts)
@@ -290,6 +296,7 @@ def _manifests(root: Path) -> Iterator[Path]:
             if _NAMES.match(name):
                 count += 1
                 if count > MAX_FILES:
+                    cut.append(True)
                     return
                 yield Path(dirpath) / name
 

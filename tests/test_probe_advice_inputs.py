@@ -243,3 +243,16 @@ def test_a_statement_mode_pool_is_told_what_it_breaks(pgbouncer_118: RealServers
         "pool stmt-pool is in statement mode: PgBouncer refuses every multi-statement transaction there, so most "
         "applications (every ORM) fail on it; use transaction mode (do-pgpool ensure-pool --name stmt-pool --mode "
         "transaction --size 2 --replace: it drops the pool's live connections)"]
+
+
+def test_a_huge_tree_is_cut_short_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from do_pgpool import _stacks
+
+    monkeypatch.setattr(_stacks, "MAX_FILES", 3)
+    for i in range(5):
+        (tmp_path / f"svc{i}").mkdir()
+        (tmp_path / f"svc{i}" / "requirements.txt").write_text("psycopg\n")
+    found = detect_stacks(tmp_path)
+    assert [d.file for d in found.found] == [f"svc{i}/requirements.txt" for i in range(3)]  # 3 read, 2 not
+    assert [p.describe() for p in found.problems] == [
+        ".: more than 3 manifests: the rest were not read; point the app directory at the app's own folder"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -13,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from do_pgpool.cli import main
+from do_pgpool.postgres._probe import PROBE_APPLICATION
 from do_pgpool.testing import FakeDigitalOcean
-from do_pgpool.testing._servers import RealServers
+from do_pgpool.testing._servers import RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
 from tests.conftest_servers import POOL_NAME, local_cluster
 
@@ -22,6 +24,20 @@ pytestmark = pytest.mark.postgres
 
 TOKEN = "dop_v1_" + "m" * 8 + "measured-urls-token"
 run = functools.partial(invoke, token=TOKEN)
+
+
+@pytest.fixture(autouse=True)
+def _no_probe_server_connection_left(pg_server: RealServers) -> Iterator[None]:
+    """The pools keep the server connections the probe used, named do-pgpool-probe: end them, so that tests
+    counting the probe's sessions (tests/test_probe.py) start from none."""
+    yield
+    end_probe_server_connections(pg_server)
+
+
+def end_probe_server_connections(pg_server: RealServers) -> None:
+    with psycopg_connect(pg_server.superuser_conninfo()) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s "
+                     "AND pid <> pg_backend_pid()", (PROBE_APPLICATION,))  # fmt: skip
 
 
 def _fake(servers: RealServers) -> FakeDigitalOcean:
@@ -86,7 +102,7 @@ def test_a_probe_that_kept_session_state_is_refused_for_a_transaction_pool(
     assert refused.exit_code == 2, refused.output
     assert "--probe: these measurements kept session state (set, advisory_lock, listen_notify, temporary_table " \
            "worked)" in refused.stderr
-    assert f"do-pgpool probe --pool {POOL_NAME} -o json" in refused.stderr
+    assert f"do-pgpool probe --pool {POOL_NAME} --output json > probe.json" in refused.stderr
     assert not env_file.exists()
 
 

@@ -24,6 +24,7 @@ from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._servers import PoolAlias, RealServers
 from tests.cli_runner import invoke
 from tests.conftest_servers import PROBE_POOL_NAME, local_cluster
+from tests.test_measured_urls import end_probe_server_connections
 
 TOKEN = "dop_v1_" + "i" * 8 + "probe-inputs-token"
 run = functools.partial(invoke, token=TOKEN)
@@ -52,7 +53,8 @@ def test_a_cluster_without_a_pool_is_told_to_create_one(fake: FakeDigitalOcean) 
     with fake.serve() as url:
         result = run(url, "probe")
     assert result.exit_code == 2
-    assert "this cluster has no connection pool yet: create one with `do-pgpool ensure-pool --size N`" in result.stderr
+    assert "this cluster has no connection pool yet: create one with do-pgpool ensure-pool --size N (or do-pgpool fix)" \
+        in result.stderr
     assert "say which" not in result.stderr
 
 
@@ -79,7 +81,7 @@ def test_an_unknown_pool_on_a_cluster_without_pools_says_how_to_create_it(fake: 
     with fake.serve() as url:
         result = run(url, "probe", "--pool", "web")
     assert result.exit_code == 1
-    assert "no pool named 'web'; it has no pool yet: create one with `do-pgpool ensure-pool --name web" \
+    assert "no pool named 'web'; it has no pool yet: create one with do-pgpool ensure-pool --name web --size N" \
         in result.stderr
 
 
@@ -225,7 +227,7 @@ def test_a_reader_that_goes_away_is_not_a_bug(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_a_statement_mode_pool_is_told_what_it_breaks(pgbouncer_118: RealServers) -> None:
+def test_a_statement_mode_pool_is_told_what_it_breaks(pgbouncer_118: RealServers, pg_server: RealServers) -> None:
     """Every feature is unknown there (PgBouncer refuses the probe's transactions); the note says why it matters
     and how to change the mode."""
     if "stmt-pool" not in pgbouncer_118.pools:
@@ -233,8 +235,11 @@ def test_a_statement_mode_pool_is_told_what_it_breaks(pgbouncer_118: RealServers
     fake = FakeDigitalOcean()
     fake.add_token(TOKEN)
     fake.add_pool(local_cluster(fake, pgbouncer_118), "stmt-pool", 2, mode="statement")
-    with fake.serve() as url:
-        result = run(url, "probe", "--pool", "stmt-pool", "--no-direct", "-o", "json")
+    try:
+        with fake.serve() as url:
+            result = run(url, "probe", "--pool", "stmt-pool", "--no-direct", "-o", "json")
+    finally:
+        end_probe_server_connections(pg_server)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert {v["behaviour"] for v in data["pool"].values()} == {"unknown"}

@@ -52,7 +52,7 @@ def probe_command(
       do-pgpool probe --pool web-pool -o json > probe.json      # then: do-pgpool advice --probe probe.json
       do-pgpool probe -o json | do-pgpool advice --stack prisma --probe -
       do-pgpool ensure-pool --name web-pool --size 20 --secret github:acme/web --url-for prisma --probe probe.json
-      DO_PGPOOL_PROBE_URL='postgresql://USER:PASSWORD@HOST:6432/DB' do-pgpool probe --no-direct
+      DO_PGPOOL_PROBE_URL="$POOL_URL" do-pgpool probe --no-direct   # any PgBouncer, no token
     """
     from .._redact import remember
     from ..ops._probe import probe_pool, probe_urls

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ConfigError, DoPgpoolError, NotFoundError, Param, Part
+from .._exceptions import ConfigError, DoPgpoolError, NotFoundError, Param, Part, Step
 from .._jsonable import jsonable
 from .._models import Cluster, Pool
 from ..api._ports import DatabasesAPI, DigitalOceanAPI
@@ -92,8 +92,8 @@ def _find_pool(gateway: DatabasesAPI, cluster_id: str, name: str | None) -> Pool
                 raise
             there = ", ".join(p.name for p in pools)
             hint: list[Part] = ([f"; its pools: {there}; name one with ", Param("pool", "NAME")] if pools else
-                                ["; it has no pool yet: create one with `do-pgpool ensure-pool --name ",
-                                 name, " --size N`"])  # fmt: skip
+                                ["; it has no pool yet: create one with ",
+                                 Step("ensure_pool", (Param("name", name), Param("size", "N")))])  # fmt: skip
             raise NotFoundError([f"this cluster has no pool named {name!r}", *hint], status=exc.status,
                                 error_id=exc.error_id, request_id=exc.request_id, method=exc.method,
                                 path=exc.path) from None
@@ -101,7 +101,7 @@ def _find_pool(gateway: DatabasesAPI, cluster_id: str, name: str | None) -> Pool
     if len(pools) == 1:
         return pools[0]
     if not pools:
-        raise ConfigError("this cluster has no connection pool yet: create one with "
-                          "`do-pgpool ensure-pool --size N` (or `do-pgpool fix`), then run this again")
+        raise ConfigError(["this cluster has no connection pool yet: create one with ",
+                           Step("ensure_pool", (Param("size", "N"),)), " (or ", Step("fix"), "), then run this again"])
     listed = ", ".join(p.name for p in pools)
     raise ConfigError([f"this cluster has {len(pools)} pools ({listed}): say which with ", Param("pool", "NAME")])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .._exceptions import ConfigError, Param
+from .._exceptions import ConfigError, Param, Step
 from .._models import Cluster, Pool
 from .._tls import TLS, verify_full_uri
 from ..api._ports import DatabasesAPI
@@ -125,8 +125,8 @@ class SecretsSpec:
             raise ConfigError([
                 Param("behaviour"), f": these measurements kept session state ({', '.join(held)} worked), which no "
                 "transaction pool does: they are of a session-mode pool or a direct connection, not of pool "
-                f"{pool.name} (transaction mode). Probe that pool: do-pgpool probe --pool {pool.name} -o json > "
-                "probe.json"])
+                f"{pool.name} (transaction mode). Probe that pool: ",
+                Step("probe", (Param("pool", pool.name), Param("output", "json"))), " > probe.json"])
 
     def close(self) -> None:
         if self.github is not None:

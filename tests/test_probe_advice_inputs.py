@@ -53,8 +53,8 @@ def test_a_cluster_without_a_pool_is_told_to_create_one(fake: FakeDigitalOcean) 
     with fake.serve() as url:
         result = run(url, "probe")
     assert result.exit_code == 2
-    assert "this cluster has no connection pool yet: create one with do-pgpool ensure-pool --size N (or do-pgpool fix)" \
-        in result.stderr
+    said = "this cluster has no connection pool yet: create one with do-pgpool ensure-pool --size N (or do-pgpool fix)"
+    assert said in result.stderr
     assert "say which" not in result.stderr
 
 

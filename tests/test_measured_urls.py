@@ -121,3 +121,21 @@ def test_probe_needs_url_for_and_a_bad_file_is_refused_before_any_request(tmp_pa
     assert broken.exit_code == 2 and f"--probe {bad}: no pool measurements in it" in broken.stderr
     assert no_target.exit_code == 2 and "--url-for, --probe only apply with --secret TARGET" in no_target.stderr
     assert fake.cluster("app-db").pools == {}  # refused before any write
+
+
+def test_fix_writes_the_measured_shape_and_still_verifies_the_pool(
+    pgbouncer_new: RealServers, tmp_path: Path
+) -> None:
+    """The verification connects with DigitalOcean's plain string: the probe's file shapes only the secret."""
+    fake = _fake(pgbouncer_new)
+    saved = tmp_path / "probe.json"
+    with fake.serve() as url:
+        probed = run(url, "probe", "--pool", POOL_NAME, "--no-direct", "-o", "json")
+        saved.write_text(probed.stdout)
+        result = run(url, "fix", "--size", "20", "--name", POOL_NAME, "--idle-for", "0", "--secret", "stdout",
+                     "--url-for", "prisma", "--probe", str(saved), "-o", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    steps = {s["name"]: s for s in data["steps"]}
+    assert steps["verify"]["outcome"] == "done", steps["verify"]
+    assert _params(data["stdout"]["DATABASE_URL"]) == {"sslmode": "require", "connection_limit": "20"}

@@ -14,11 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from do_pgpool.cli import main
-from do_pgpool.postgres._probe import PROBE_APPLICATION
 from do_pgpool.testing import FakeDigitalOcean
-from do_pgpool.testing._servers import RealServers, psycopg_connect
+from do_pgpool.testing._servers import RealServers
 from tests.cli_runner import assert_none_shown, invoke
-from tests.conftest_servers import POOL_NAME, local_cluster
+from tests.conftest_servers import POOL_NAME, end_probe_server_connections, local_cluster
 
 pytestmark = pytest.mark.postgres
 
@@ -32,12 +31,6 @@ def _no_probe_server_connection_left(pg_server: RealServers) -> Iterator[None]:
     counting the probe's sessions (tests/test_probe.py) start from none."""
     yield
     end_probe_server_connections(pg_server)
-
-
-def end_probe_server_connections(pg_server: RealServers) -> None:
-    with psycopg_connect(pg_server.superuser_conninfo()) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s "
-                     "AND pid <> pg_backend_pid()", (PROBE_APPLICATION,))  # fmt: skip
 
 
 def _fake(servers: RealServers) -> FakeDigitalOcean:

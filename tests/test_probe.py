@@ -22,7 +22,7 @@ from do_pgpool.postgres._probe import LOCK_CLASS, NAME_PREFIX, PROBE_APPLICATION
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._servers import RealServers, psycopg_connect
 from tests.cli_runner import assert_none_shown, invoke
-from tests.conftest_servers import POOL_NAME, PROBE_POOL_NAME, local_cluster
+from tests.conftest_servers import POOL_NAME, PROBE_POOL_NAME, end_probe_server_connections, local_cluster
 
 pytestmark = pytest.mark.postgres
 
@@ -74,6 +74,7 @@ def _probe_sessions(servers: RealServers) -> list[tuple[Any, ...]]:
 
 
 def test_direct_connection_everything_works_and_nothing_is_left(pg_server: RealServers) -> None:
+    end_probe_server_connections(pg_server)  # pools keep server connections an earlier test's probe named
     behaviour = probe(pg_server.direct_url(), timeout=30, notify_wait=WAIT)
     assert _verdicts(behaviour) == dict.fromkeys(Feature, Behaviour.WORKS), behaviour
     assert [m.feature for m in behaviour.measurements] == list(Feature)

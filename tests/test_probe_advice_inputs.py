@@ -23,8 +23,7 @@ from do_pgpool.postgres._connect import login_refused, scrub
 from do_pgpool.testing import FakeDigitalOcean
 from do_pgpool.testing._servers import PoolAlias, RealServers
 from tests.cli_runner import invoke
-from tests.conftest_servers import PROBE_POOL_NAME, local_cluster
-from tests.test_measured_urls import end_probe_server_connections
+from tests.conftest_servers import PROBE_POOL_NAME, end_probe_server_connections, local_cluster
 
 TOKEN = "dop_v1_" + "i" * 8 + "probe-inputs-token"
 run = functools.partial(invoke, token=TOKEN)

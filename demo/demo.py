@@ -10,13 +10,24 @@ the same fake API. An app leaks connections until the 23rd gets the FATAL, ``sta
 resolves it, 200 concurrent clients go through the pool written to the app's .env, and a second ``fix``
 changes nothing. Skipped, saying why, where PostgreSQL/PgBouncer are not installed.
 
+Part 3 (the next deploy and the app's side, on the same servers): ``status --fail-at near`` as a deploy gate
+(exit 4 while the pool holds its 20 server connections; 0 once it is shrunk), ``probe`` of the pool (PgBouncer
+1.18: prepared statements leak) and of the same pool on a PgBouncer >= 1.21 with max_prepared_statements in
+front of the same PostgreSQL (they work; SKIPPED, saying why, where scripts/build-pgbouncer.sh has not built
+it), ``advice`` for a small Django app from the saved probe, and ``migrate`` of a migration that fails and
+leaves a worker with 3 connections (demo/leaky_migration.py): 3 terminated, its exit status kept.
+
 Everything started here is stopped at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from do_pgpool._dburl import mask_secrets_in
-from do_pgpool.testing import FakeDigitalOcean, Sandbox, ServersUnavailable, seed_demo
-from do_pgpool.testing._servers import psycopg_connect
+from do_pgpool.testing import FakeDigitalOcean, RealServers, Sandbox, ServersUnavailable, seed_demo
+from do_pgpool.testing._servers import _pid_alive, find_new_pgbouncer, psycopg_connect
 
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 CLIENTS = 200
@@ -41,23 +52,31 @@ FIX_LINES = re.compile(r"^([-+?!] \[\d/\d\]|ok:|FAILED:|      (error|state left)
 class Steps:
     """Runs ``do-pgpool ARGS`` against the fake, prints its output and the API requests it made."""
 
-    def __init__(self, fake: FakeDigitalOcean, env: dict[str, str]) -> None:
-        self.fake, self.env, self.failures = fake, env, 0
+    def __init__(self, fake: FakeDigitalOcean, env: dict[str, str], cwd: Path | None = None) -> None:
+        self.fake, self.env, self.cwd, self.failures = fake, env, cwd, 0
 
     def __call__(self, title: str, args: list[str], expect: int = 0,
-                 keep: Callable[[str], bool] = lambda line: True) -> None:  # fmt: skip
+                 keep: Callable[[str], object] = lambda line: True, *, shown: str | None = None,
+                 env: dict[str, str] | None = None, save: str | None = None, merge: bool = False) -> str:  # fmt: skip
+        """``shown``: the command line to print instead of ``do-pgpool ARGS``; ``env``: instead of the usual
+        environment; ``save``: a file (in ``cwd``) that gets stdout instead of the screen; ``merge``: stdout and
+        stderr in the order they were written (one pipe). Returns stdout."""
         before = len(self.fake.calls)
-        print(f"\n{BOLD}# {title}{RESET}\n$ do-pgpool {' '.join(args)}")
-        done = subprocess.run([sys.executable, "-m", "do_pgpool", *args], env=self.env, capture_output=True,
+        print(f"\n{BOLD}# {title}{RESET}\n$ {shown or 'do-pgpool ' + ' '.join(args)}")
+        done = subprocess.run([sys.executable, "-m", "do_pgpool", *args], env=env or self.env, cwd=self.cwd,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT if merge else subprocess.PIPE,
                               text=True, timeout=60)  # fmt: skip
-        for line in (done.stdout + done.stderr).rstrip().splitlines():
+        if save:
+            Path(self.cwd or ".", save).write_text(done.stdout)
+        for line in ((done.stdout if not save else "") + (done.stderr or "")).rstrip().splitlines():
             if keep(line):
-                print(f"  {line}")
+                print(f"  {line}".rstrip())
         calls = self.fake.calls[before:]
         writes = [f"{c.method} {c.path} -> {c.status}" for c in calls if c.method != "GET"]
         print(f"{DIM}  [exit {done.returncode}; {len(calls)} API requests; writes: "
               f"{', '.join(writes) or 'none'}]{RESET}")  # fmt: skip
         self.expect(done.returncode == expect, f"expected exit {expect}")
+        return done.stdout
 
     def expect(self, ok: bool, what: str) -> None:
         if not ok:
@@ -106,10 +125,12 @@ def incident_story() -> int:
     print(f"\n{BOLD}Part 2: the incident, on a real PostgreSQL and PgBouncer (do-pgpool sandbox){RESET}")
     try:
         with Sandbox.start() as box, tempfile.TemporaryDirectory(prefix="do-pgpool-demo-") as tmp:
-            return incident(box, Path(tmp))
+            return incident(box, Path(tmp)) + app_side(box, Path(tmp))
     except ServersUnavailable as exc:
         print(f"SKIPPED the replay on real servers (the 23rd connection's FATAL, status, fix, {CLIENTS} clients "
               f"through the pool, a second fix): {exc}")
+        print(f"\n{BOLD}Part 3: the next deploy and the app's side{RESET}\nSKIPPED (the deploy gate, probe, advice "
+              f"and migrate need the same servers): {exc}")
         return 0
 
 
@@ -147,8 +168,8 @@ def incident(box: Sandbox, tmp: Path) -> int:
     errors, transactions, backends, seconds = run_clients(url)
     print(f"  {CLIENTS} clients, {transactions} transactions in {seconds:.1f} s: {len(errors)} errors, "
           f"{backends} PostgreSQL connections used (pool size 20)")  # fmt: skip
-    for exc in errors[:3]:
-        print(f"  error: {mask_secrets_in(str(exc).strip().splitlines()[-1])}")
+    for error in errors[:3]:
+        print(f"  error: {mask_secrets_in(str(error).strip().splitlines()[-1])}")
     step.expect(not errors and transactions == CLIENTS * TRANSACTIONS and backends <= 20,
                 "expected every transaction to succeed on at most 20 server connections")  # fmt: skip
 
@@ -187,6 +208,134 @@ def run_clients(url: str) -> tuple[list[BaseException], int, int, float]:
     for t in threads:
         t.join(timeout=60)
     return errors, done[0], len(pids), time.monotonic() - started
+
+
+# --- part 3: the next deploy and the app's side, on the same servers -----------------------------------------
+
+#: status lines the gate steps show: the pools' share of the budget, the verdict, the gate's word
+GATE_LINES = re.compile(r"^(connection budget:|verdict:|Headroom gate)")
+#: its server connections and the gate's own session stay under 80 % of 22 (the gate passes), and leave migrate
+#: its session and its 3 of headroom (the worker's 3 connections)
+SMALLER_POOL = 16
+#: the app's migration: it fails and leaves a worker with 3 connections (copied into the demo app as migrate.py)
+MIGRATION = Path(__file__).with_name("leaky_migration.py")
+NEW_PGBOUNCER_PREPARED = 100  # max_prepared_statements of the PgBouncer >= 1.21
+
+
+def app_side(box: Sandbox, tmp: Path) -> int:
+    s = box.servers
+    step = Steps(box.fake, {**os.environ, **box.env, "NO_COLOR": "1"}, cwd=tmp)
+    version = ".".join(map(str, s.pgbouncer_version()))
+    print(f"\n{BOLD}Part 3: the next deploy and the app's side, on the same servers{RESET}")
+    print(f"{DIM}may the next deploy start (the gate)? what must the app change (probe, advice)? its migration "
+          f"(migrate){RESET}")  # fmt: skip
+
+    gate = ["status", "--no-advice", "--fail-at", "near"]
+    step("Deploy gate: exit 4, the pool still holds the server connections the burst opened (until "
+         "server_idle_timeout)", gate, expect=4, keep=GATE_LINES.match)  # fmt: skip
+    step(f"Shrink the pool to {SMALLER_POOL}: room for direct connections (migrations, psql); PgBouncer closes the "
+         "pool's idle server connections",
+         ["ensure-pool", "--size", str(SMALLER_POOL)], keep=lambda line: line.startswith(("  ~", "budget:")))
+    step("The gate again: exit 0, the deploy may go on", gate, keep=GATE_LINES.match)
+
+    # (a) what the pool does to session features, measured: the driver settings depend on it
+    step(f"Probe the pool (PgBouncer {version}): which session features survive it? The driver settings depend on it",
+         ["probe", "-o", "json"], shown="do-pgpool probe -o json > probe.json", save="probe.json")  # fmt: skip
+    old = show_probe(step, tmp / "probe.json", direct=True)
+    step.expect(old.get("protocol_prepared_statements") in ("leaks", "breaks"),
+                f"expected protocol-level prepared statements to leak or break through PgBouncer {version}")
+    new = probe_newer_pgbouncer(step, s, tmp)
+
+    # (b) the exact settings for an app, from its repository and the measurement
+    app = tmp / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("Django==5.1.4\npsycopg[binary]==3.2.3\n")
+    print(f"\n{DIM}  a tiny app repository: app/requirements.txt lists Django and psycopg[binary]{RESET}")
+    out = step("The app's exact settings: its stack from requirements.txt; prepared statements off, as probe.json says",
+               ["advice", "--app-dir", "app", "--probe", "probe.json"],
+               keep=lambda line: not line.startswith("  sources:"))  # fmt: skip
+    step.expect("'OPTIONS': {'prepare_threshold': None}," in out and "'CONN_MAX_AGE': 0," in out,
+                "expected Django's settings with prepare_threshold None and CONN_MAX_AGE 0")
+    if new:
+        out = step(f"With probe-new.json (PgBouncer {new}): prepared statements measured to work, so kept on",
+                   ["advice", "--app-dir", "app", "--probe", "probe-new.json"],
+                   keep=lambda line: line.startswith(("Prepared statements", "    '")))  # fmt: skip
+        step.expect("works (measured)" in out and "'OPTIONS': {'prepare_threshold'" not in out,
+                    "expected the advice to keep prepared statements on")
+
+    # (c) the deploy's migration: on the direct connection, and what it leaves behind is ended
+    shutil.copy(MIGRATION, app / "migrate.py")
+    python = Path(sys.executable)  # first on PATH, so that the command reads as typed
+    env = {**step.env, "PATH": f"{python.parent}{os.pathsep}{step.env.get('PATH', '')}"}
+    out = step("The migration, through migrate: it fails (exit 5) leaving a worker with 3 connections; all 3 are "
+               "ended, the 5 is kept", ["migrate", "--", python.name, "app/migrate.py"], expect=5, merge=True,
+               env=env)  # fmt: skip
+    step.expect(re.search(r"exited with status 5; 3 session\(s\) left behind \(.*\), 3 terminated$", out, re.M)
+                is not None, "expected 3 sessions left behind, 3 terminated")  # fmt: skip
+    worker = re.search(r"started worker pid (\d+)", out)
+    step.expect(worker is not None and process_ends(int(worker.group(1))),
+                "expected the migration's worker to exit once its connections were ended")
+    return step.failures
+
+
+def show_probe(step: Steps, path: Path, *, direct: bool) -> dict[str, str]:
+    """A saved ``probe -o json``: one line per feature (pool, and direct), and the prepared statements'
+    evidence. Returns the pool's verdicts; counts a failure for a direct connection where a feature did not work."""
+    try:
+        saved = json.loads(path.read_text())
+    except ValueError:  # the probe failed (its step has said so): nothing to show
+        saved = {}
+    pool = {name: m["behaviour"] for name, m in (saved.get("pool") or {}).items()}
+    directs = {name: m["behaviour"] for name, m in (saved.get("direct") or {}).items()}
+    print(f"{DIM}  {path.name}: the verdicts through the pool{' (and on the direct connection)' if direct else ''}"
+          f"{RESET}")  # fmt: skip
+    for name, behaviour in pool.items():
+        print(f"    {name:<29} {behaviour:<6} {directs.get(name, '') if direct else ''}".rstrip())
+    detail = (saved.get("pool") or {}).get("protocol_prepared_statements", {}).get("detail", "")
+    print(f"    protocol_prepared_statements, the evidence: {detail}")
+    if direct:
+        step.expect(bool(directs) and set(directs.values()) == {"works"}, "expected every feature to work direct")
+    return pool
+
+
+def probe_newer_pgbouncer(step: Steps, s: RealServers, tmp: Path) -> str | None:
+    """The same pool on a PgBouncer >= 1.21 with max_prepared_statements, in front of the same PostgreSQL,
+    probed the same way. Returns its version, or None when there is none here (SKIPPED, saying why)."""
+    try:
+        other = s.start_another_pgbouncer(find_new_pgbouncer(), s.pools,
+                                          max_prepared_statements=NEW_PGBOUNCER_PREPARED)  # fmt: skip
+    except ServersUnavailable as exc:
+        print(f"\nSKIPPED the same probe on a PgBouncer >= 1.21 with max_prepared_statements: {exc}")
+        return None
+    try:
+        version = ".".join(map(str, other.pgbouncer_version()))
+        # --url: no cluster; DO_PGPOOL_CLUSTER (the sandbox's) would ask for one
+        env = {k: v for k, v in step.env.items() if k != "DO_PGPOOL_CLUSTER"}
+        url = other.pool_url()
+        step(f"The same pool on PgBouncer {version} with max_prepared_statements {NEW_PGBOUNCER_PREPARED} (same "
+             "PostgreSQL): protocol-level prepared statements work", ["probe", "--no-direct", "-o", "json"],
+             env={**env, "DO_PGPOOL_PROBE_URL": url}, save="probe-new.json",
+             shown=f"DO_PGPOOL_PROBE_URL={mask_secrets_in(url)} do-pgpool probe --no-direct -o json > probe-new.json")
+    finally:
+        other.stop()
+    new = show_probe(step, tmp / "probe-new.json", direct=False)
+    step.expect(new.get("protocol_prepared_statements") == "works"
+                and all(b != "works" for name, b in new.items() if name != "protocol_prepared_statements"),
+                f"expected only protocol-level prepared statements to work through PgBouncer {version}")  # fmt: skip
+    return version
+
+
+def process_ends(pid: int, within: float = 5.0) -> bool:
+    """Whether process ``pid`` is gone within ``within`` seconds; if not, it is sent SIGTERM (the demo leaves
+    nothing running)."""
+    deadline = time.monotonic() + within
+    while _pid_alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def main() -> int:

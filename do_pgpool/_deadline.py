@@ -49,6 +49,18 @@ class Deadline:
         finally:
             _CURRENT.reset(token)
 
+    @contextmanager
+    def narrowed(self, seconds: float) -> Iterator[Deadline]:
+        """Within the block, at most ``seconds`` more (a part that must not take the whole run: a watch's API
+        read); a ``DeadlineExceededError`` raised then may mean the narrower bound, which the caller words."""
+        saved = self._at
+        at = self._clock() + seconds
+        self._at = at if saved is None else min(saved, at)
+        try:
+            yield self
+        finally:
+            self._at = saved
+
     def remaining(self) -> float:
         """Seconds left (``inf`` without a limit, 0 once passed)."""
         return float("inf") if self._at is None else max(self._at - self._clock(), 0.0)

@@ -146,6 +146,7 @@ def test_fail_at_gates_on_the_verdict_with_its_own_exit_code(
         assert f"Headroom gate (--fail-at {fail_at}): " in result.stderr
         assert "non-superuser connection slots in use" in result.stderr
         assert ("do-pgpool restart --app" in result.stderr) == (leaked == 22)  # a full server: what can be done
+        assert ("terminate-idle (--dry-run first)" in result.stderr) == (leaked != 22)  # else: how to make room
     else:
         assert "Headroom gate" not in result.stderr
     assert_no_secrets(result, pgbouncer_server)
@@ -204,8 +205,22 @@ def test_prometheus_output_is_read_by_a_real_parser_and_matches_the_json(
     assert usage["by_application"]['web "blue"\\1'] == 7
     assert _values(families["do_pgpool_pool_size"], "pool") == {p["name"]: p["size"] for p in data["pools"]}
     (level,) = families["do_pgpool_verdict_level"].samples
-    assert (level.labels["level"], level.value) == (verdict["level"], 0)
+    assert (level.labels, level.value, verdict["level"]) == ({"cluster": "app-db"}, 0, "ok")
+    # the exposition format: each family's HELP and TYPE once, right before its samples
+    comments = [line.split()[1:3] for line in prom.stdout.splitlines() if line.startswith("#")]
+    assert len(comments) == len({tuple(c) for c in comments}) == 2 * len(families)
     assert_no_secrets(prom, pgbouncer_server)
+
+
+def test_prometheus_labels_escape_what_an_application_name_can_hold() -> None:
+    """Quotes, backslashes and a newline (PostgreSQL shows only printable ASCII, but a parser must never see a
+    line break or an early quote): a real parser reads the value back whole."""
+    from do_pgpool.cli._prometheus import _labels
+
+    name = 'a "quoted"\\path\nand\na line\nbreak'
+    text = f"# TYPE x gauge\nx{{{_labels({'application': name, 'cluster': 'c'})}}} 1\n"
+    (sample,) = _families(text)["x"].samples
+    assert sample.labels == {"application": name, "cluster": "c"}
 
 
 def test_prometheus_output_of_a_full_server_says_so_and_exits_1(api: str, pgbouncer_server: RealServers) -> None:
@@ -217,7 +232,7 @@ def test_prometheus_output_of_a_full_server_says_so_and_exits_1(api: str, pgboun
     assert families["do_pgpool_live_usage_read"].samples[0].value == 0
     assert "do_pgpool_connections" not in families  # nothing was read: no made-up counts
     (level,) = families["do_pgpool_verdict_level"].samples
-    assert (level.labels["level"], level.value) == ("saturated", 2)
+    assert level.value == 2 and "level" not in level.labels  # saturated: one series, its value changes
     assert "refused the connection because it is full" in result.stderr
 
 
@@ -246,6 +261,7 @@ def test_watch_redraws_live_usage_until_the_timeout_without_sleeping(api: str, p
     lives = [line for line in result.stdout.splitlines() if line.startswith("live: ")]
     assert [line.split(" client")[0] for line in lives] == ["live: 1", "live: 4", "live: 7", "live: 10"]
     assert result.stdout.count("every 10 s, ") == 4 and "every 10 s, 35 s left" in result.stdout
+    assert "The watch stopped: 5 s of --timeout left, less than one more interval; pass --timeout 1h" in result.stderr
     assert_no_secrets(result, pgbouncer_server)
 
 

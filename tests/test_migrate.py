@@ -419,3 +419,21 @@ def test_a_session_that_closes_by_itself_right_after_the_command_is_not_counted(
         assert (len(cleaned), kept, error) == (2, (), None)
         assert own.closed and bystander.execute("SELECT 1").fetchone() == (1,)
     assert sessions(empty_pg, name) == []
+
+
+def test_a_command_that_outlasts_the_timeout_is_still_cleaned_up_after(
+    api: str, pg_server: RealServers, leaker: tuple[Path, Path]
+) -> None:
+    """--timeout bounds do-pgpool's work before CMD; the cleanup after CMD has its own bound. The run's clock
+    jumps an hour while CMD runs (its worker's pidfile appears), past the 5m --timeout."""
+    script, pidfile = leaker
+
+    class Jumps(FakeClock):
+        def now(self) -> float:
+            return super().now() + (3600.0 if pidfile.exists() else 0.0)
+
+    result, _ = run_on_wait_clock(api, "--timeout", "5m", "--", sys.executable, str(script), "exit", "0",
+                                  str(pidfile), "3", clock=Jumps())  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sessions(pg_server) == []
+    assert "3 session(s) left behind" in result.stderr

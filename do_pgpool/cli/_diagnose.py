@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from ..postgres._usage import Verdict
 
 
+#: after the gate's verdict (a server read live): where the slots went, and the two ways to free them
+GATE_ADVICE = (
+    "To make room before deploying: the report shows who holds the slots (by application, oldest idle); end idle "
+    "sessions with do-pgpool terminate-idle (--dry-run first), or put a pool in front: do-pgpool fix --size N."
+)
+
+
 @command("status", read_only=True)
 @click.option("--advice/--no-advice", default=True, show_default=True,
               help="After the text report: what breaks behind a transaction pool, and the command that prints your "
@@ -97,8 +104,18 @@ def status_command(
         raise last.api_failure
 
 
+def _worded(result: ClusterStatus) -> ClusterStatus:
+    """The status with its ``error`` in the command line's words (``--timeout 3s``, not ``timeout=3s``)."""
+    from dataclasses import replace
+
+    from ._common import error_text
+
+    return replace(result, error=error_text(result.failure)) if result.failure is not None else result
+
+
 def _report(result: ClusterStatus, output: str, advice: bool) -> None:
     """One status, printed as ``-o`` asks (the advice after the text report when there is a pool)."""
+    result = _worded(result)
     if output == "json":
         emit_json(result.as_dict())
     elif output == "prometheus":
@@ -124,7 +141,7 @@ def _watch(
     the cluster and pools every ``API_EVERY`` seconds. Sleeps and time come from the wait clock."""
     from .._exceptions import DeadlineExceededError
     from ..ops._watch import StatusWatch
-    from ._common import run_deadline
+    from ._common import error_text, run_deadline
     from ._progress import wait_clock
 
     deadline, clock = run_deadline(), wait_clock()
@@ -140,11 +157,15 @@ def _watch(
         else:
             api = f"API read {frame.api_age:.0f} s ago (every {watch.api_every:g} s)"
         click.echo(f"every {every:g} s, {left:.0f} s left (--timeout){stops}; {api}; Ctrl-C stops")
-        if frame.stale:
-            click.echo(f"  the last API read failed: {str(frame.api_failure).splitlines()[0]}")
-        for line in frame.status.lines():
+        if frame.api_failure is not None:  # in the command line's words (--timeout, not timeout=)
+            click.echo(f"  the last API read failed: {error_text(frame.api_failure).splitlines()[0]}")
+        for line in _worded(frame.status).lines():
             click.echo(line)
-        if left <= every or _gate_reached(frame.status.verdict, fail_at):
+        if _gate_reached(frame.status.verdict, fail_at):
+            return frame
+        if left <= every:  # say why the view stopped, and how to watch longer
+            click.echo(f"The watch stopped: {left:.0f} s of --timeout left, less than one more interval; pass "
+                       "--timeout 1h to watch longer.", err=True)  # fmt: skip
             return frame
         clock.sleep(every)
         click.echo("")
@@ -165,8 +186,10 @@ def gate(verdict: Verdict | None, fail_at: str | None, detail: str | None = None
     live usage is missing (a full server's message says what can still be done)."""
     if verdict is not None and _gate_reached(verdict, fail_at):
         click.echo(f"Headroom gate (--fail-at {fail_at}): {verdict.describe()}", err=True)
-        if detail:
+        if detail:  # a full server: what can still be done
             click.echo(detail, err=True)
+        else:
+            click.echo(GATE_ADVICE, err=True)
         raise click.exceptions.Exit(EXIT_HEADROOM)
 
 

@@ -65,7 +65,7 @@ def prometheus_text(status: ClusterStatus) -> str:
         family("connections_used", "Non-superuser connection slots in use", [({}, v.used)])
         family("connections_free", "Non-superuser connection slots free", [({}, v.free)])
         family("verdict_level", "Headroom verdict: 0 ok, 1 near (80 % of the slots), 2 saturated",
-               [({"level": v.level}, LEVELS[v.level])])  # fmt: skip
+               [({}, LEVELS[v.level])])  # no level label: one series whose value changes, not a new series
     return "\n".join(out) + "\n"
 
 

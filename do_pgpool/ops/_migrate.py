@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .._deadline import Deadline
 from .._exceptions import (
     CommandError,
     ConfigError,
@@ -70,6 +71,8 @@ DEFAULT_GRACE = 10.0
 HEADROOM_BACKOFF = Backoff(initial=2.0, factor=1.5, maximum=15.0)
 #: how long a session closed by the command may take to leave pg_stat_activity (its backend exits after it noticed)
 SETTLE = 0.1
+#: seconds the cleanup after CMD may take (connecting again, listing, terminating), whatever was left of --timeout
+CLEANUP_TIMEOUT = 60.0
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -262,7 +265,8 @@ def migrate(
         except OSError as exc:  # found and executable, and still refused (a bad interpreter line, say)
             conn.close()
             raise CommandError(f"cannot run {command[0]}: {exc.strerror or exc}", exit_status=126) from exc
-        cleaned, kept, error = _clean_up(conn, lambda: open_conn(uri), name, opts.sleep)
+        with Deadline(CLEANUP_TIMEOUT).scope():  # CMD may have outlasted --timeout: the cleanup has its own bound
+            cleaned, kept, error = _clean_up(conn, lambda: open_conn(uri), name, opts.sleep)
     return MigrationResult(the_plan, False, waited, ended, span.interrupted, cleaned, kept, error)
 
 

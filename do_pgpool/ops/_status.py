@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._budget import connection_limit
-from .._exceptions import DatabaseError
+from .._exceptions import DatabaseError, DeadlineExceededError, DoPgpoolError
 from .._models import Cluster, Pool
 from .._tls import TLS
 from ..api._ports import DatabasesAPI
@@ -39,7 +39,7 @@ class ClusterStatus:
     #: the settings that matter (``ops._config.config_values``: dotted keys), when asked for; None: not read
     config: dict[str, Any] | None = None
     #: the connection failure behind ``error``, kept whole so that a front end can word its parameters
-    failure: DatabaseError | None = field(default=None, compare=False, repr=False)
+    failure: DoPgpoolError | None = field(default=None, compare=False, repr=False)
 
     @property
     def budget_limit(self) -> int | None:
@@ -135,14 +135,18 @@ def cluster_status(
     (``config``; ``max_connections`` too when DigitalOcean returns it).
 
     A refusal because the server is full is part of the answer (``saturated=True``, with what can still be
-    done in ``error``), as is any other connection failure; API errors propagate. ``tls`` gives the cluster's
+    done in ``error``), as is any other connection failure or a server that did not answer before the run's
+    deadline (``failure``: a ``DeadlineExceededError``); API errors propagate. ``tls`` gives the cluster's
     sslmode and CA (``ops._tls.TLSPolicy``); None: the URI's own ``sslmode=require``. A ``Cluster`` already
     read is used as it is (one request fewer).
     """
     found = cluster if isinstance(cluster, Cluster) else gateway.find_cluster(cluster)
     pools: Sequence[Pool] = gateway.list_connection_pools(found.id) if found.is_postgres else ()
     config = config_values(gateway.get_config(found.id)) if with_config and found.is_postgres else None
-    status, conn = live_status(found, tuple(pools), connect_fn, tls)
+    try:
+        status, conn = live_status(found, tuple(pools), connect_fn, tls)
+    except DeadlineExceededError as exc:  # the server stalled until --timeout: what the API said still stands
+        status, conn = ClusterStatus(found, tuple(pools), None, error=str(exc), failure=exc), None
     if conn is not None:
         conn.close()
     return replace(status, config=config) if config is not None else status

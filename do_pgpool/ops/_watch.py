@@ -11,10 +11,12 @@ failure in ``api_failure``), and is tried again one cadence later, not every fra
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .._exceptions import DoPgpoolError
+from .._deadline import current_deadline
+from .._exceptions import DeadlineExceededError, DoPgpoolError
 from .._models import Cluster, Pool
 from .._tls import TLS
 from ..api._ports import DatabasesAPI
@@ -26,6 +28,9 @@ __all__ = ["API_EVERY", "Frame", "StatusWatch"]
 
 #: seconds between two reads of the cluster and its pools during a watch
 API_EVERY = 30.0
+#: seconds one API read of a watch may take, retries included: a failing API must not freeze the view (the run's
+#: deadline would otherwise let the retries go on for a minute); it is tried again one cadence later
+API_BUDGET = 10.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class StatusWatch:
         connect_fn: Callable[[str], PgConnection] = connect,
         with_config: bool = False,
         api_every: float = API_EVERY,
+        api_budget: float = API_BUDGET,
     ) -> None:
         self._gateway = gateway
         self._clock = clock
@@ -72,6 +78,7 @@ class StatusWatch:
         self._connect = connect_fn
         self._with_config = with_config
         self.api_every = api_every
+        self.api_budget = api_budget
         self._cluster, self._pools, self._config = first.cluster, first.pools, first.config
         self._read_at = self._tried_at = clock()
         self._failure: DoPgpoolError | None = None
@@ -93,13 +100,23 @@ class StatusWatch:
     def _read_api(self) -> None:
         self._tried_at = self._clock()
         self.api_reads += 1
+        deadline = current_deadline()
         try:
-            cluster = self._gateway.find_cluster(self._cluster.id)
-            pools: tuple[Pool, ...] = tuple(self._gateway.list_connection_pools(cluster.id)) \
-                if cluster.is_postgres else ()  # fmt: skip
-            config: dict[str, Any] | None = config_values(self._gateway.get_config(cluster.id)) \
-                if self._with_config and cluster.is_postgres else None  # fmt: skip
-        except DoPgpoolError as exc:  # an API error, a transport failure, the deadline: show what was last read
+            with deadline.narrowed(self.api_budget) if deadline is not None else nullcontext():
+                cluster = self._gateway.find_cluster(self._cluster.id)
+                pools: tuple[Pool, ...] = tuple(self._gateway.list_connection_pools(cluster.id)) \
+                    if cluster.is_postgres else ()  # fmt: skip
+                config: dict[str, Any] | None = config_values(self._gateway.get_config(cluster.id)) \
+                    if self._with_config and cluster.is_postgres else None  # fmt: skip
+        except DeadlineExceededError as exc:
+            if deadline is not None and deadline.remaining() <= 0:  # the run's own limit: the watch ends
+                raise
+            cause = exc.__cause__  # the read's budget ran out: the API's last answer, if it gave one, says why
+            self._failure = cause if isinstance(cause, DoPgpoolError) else DoPgpoolError(
+                f"DigitalOcean did not answer within {self.api_budget:g} s (a watch's API read is bounded so "
+                f"that the view goes on; tried again in {self.api_every:g} s)")  # fmt: skip
+            return
+        except DoPgpoolError as exc:  # an API error, a transport failure: show what was last read
             self._failure = exc
             return
         self._cluster, self._pools, self._config = cluster, pools, config

@@ -37,6 +37,7 @@ __all__ = [
     "server_url",
     "tls_failure",
     "unreachable_reason",
+    "where",
 ]
 
 APPLICATION_NAME = "do-pgpool"
@@ -88,7 +89,8 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
-def _where(url: str) -> str:
+def where(url: str) -> str:
+    """``host:port/db`` of a URL, for messages (no user, no password)."""
     try:
         parts = urlsplit(url)
         return f"{parts.hostname}:{parts.port or 5432}{parts.path}" if parts.hostname else "the database"
@@ -180,7 +182,7 @@ def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
     login_retry = any(marker in detail.lower() for marker in LOGIN_RETRY_MARKERS)
     if is_saturation_message(detail):
         return DatabaseError(
-            f"PostgreSQL at {_where(url)} refused the connection because it is full: every connection slot "
+            f"PostgreSQL at {where(url)} refused the connection because it is full: every connection slot "
             f"open to non-superusers is taken (server said: {_server_said(detail)}).\n{SATURATED_ADVICE}",
             saturated=True, login_retry=login_retry,
         )  # fmt: skip
@@ -220,7 +222,7 @@ def connect(
     deadline = current_deadline()
     cut = None  # the seconds the deadline left, when fewer than connect_timeout
     if deadline is not None:
-        deadline.check(f"connecting to PostgreSQL at {_where(url)}")
+        deadline.check(f"connecting to PostgreSQL at {where(url)}")
         if deadline.remaining() < connect_timeout:
             cut = deadline.remaining()
             connect_timeout = max(2, math.ceil(cut))
@@ -243,11 +245,26 @@ def connect(
 
 
 @contextmanager
-def mapped(url: str, doing: str) -> Iterator[None]:
-    try:
-        yield
-    except psycopg.Error as exc:
-        raise database_error(exc, url, doing) from exc
+def mapped(target: PgConnection | str, doing: str) -> Iterator[None]:
+    """psycopg errors in the block as ``DatabaseError`` (``doing``: "reading pg_stat_activity on").
+
+    Given the connection (not only its URL), the block's queries are also bounded by the run's deadline
+    (``_watchdog.bounded``): a server that stalls after the handshake ends the run in time, saying so.
+    """
+    if isinstance(target, str):
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise database_error(exc, target, doing) from exc
+        return
+    from ._watchdog import bounded
+
+    url = server_url(target)
+    with bounded(target, doing):
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise database_error(exc, url, doing) from exc
 
 
 def server_url(conn: PgConnection) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._connect import PgConnection, mapped, server_url
+from ._connect import PgConnection, mapped
 
 __all__ = ["BUSY_STATES", "PoolActivity", "pool_activity"]
 
@@ -53,6 +53,6 @@ def pool_activity(conn: PgConnection, db: str, user: str | None) -> PoolActivity
     query = ("SELECT state, count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
              "AND pid <> pg_backend_pid() AND datname = %s AND state = ANY(%s) "
              "AND (%s::text IS NULL OR usename = %s) GROUP BY state")  # fmt: skip
-    with mapped(server_url(conn), "reading pg_stat_activity on"):
+    with mapped(conn, "reading pg_stat_activity on"):
         rows = conn.execute(query, (db, list(BUSY_STATES), user, user)).fetchall()
     return PoolActivity(db, user, {str(state): int(n) for state, n in rows})

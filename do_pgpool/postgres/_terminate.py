@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 from ..api._retry import wait_until
 from ._connect import PgConnection, database_error, mapped, scrub, server_url
 from ._usage import IDLE_IN_TRANSACTION_STATES, IDLE_STATES, SESSION_COLUMNS, Session, Usage, session_from_row, snapshot
+from ._watchdog import bounded
 
 __all__ = ["TerminateResult", "find_application", "find_idle", "terminate"]
 
@@ -49,7 +50,7 @@ def find_idle(
     idle_for = check_seconds(idle_for, what="idle_for")  # nan, inf, negative: ConfigError
     states = list(IDLE_STATES + (IDLE_IN_TRANSACTION_STATES if include_idle_in_transaction else ()))
     params = {"states": states, "idle_for": float(idle_for), "user": user, "application": application}
-    with mapped(server_url(conn), "listing idle sessions on"), conn.cursor(row_factory=dict_row) as cur:
+    with mapped(conn, "listing idle sessions on"), conn.cursor(row_factory=dict_row) as cur:
         return [session_from_row(r) for r in cur.execute(_FIND_IDLE_SQL, params).fetchall()]
 
 
@@ -68,7 +69,7 @@ def find_application(conn: PgConnection, application: str) -> list[Session]:
     transaction, active); never the tool's own session. Changes nothing."""
     if not application:
         raise ValueError("application must be a non-empty application_name")
-    with mapped(server_url(conn), "listing sessions on"), conn.cursor(row_factory=dict_row) as cur:
+    with mapped(conn, "listing sessions on"), conn.cursor(row_factory=dict_row) as cur:
         return [session_from_row(r) for r in cur.execute(_FIND_APPLICATION_SQL, {"application": application})]
 
 
@@ -155,7 +156,8 @@ def terminate(
         params = {"pid": session.pid, "state": session.state, "state_change": session.state_change,
                   "application": session.application}  # fmt: skip
         try:
-            row = conn.execute(_TERMINATE_ANY_STATE_SQL if any_state else _TERMINATE_SQL, params).fetchone()
+            with bounded(conn, f"terminating pid {session.pid} on"):
+                row = conn.execute(_TERMINATE_ANY_STATE_SQL if any_state else _TERMINATE_SQL, params).fetchone()
         except psycopg.errors.InsufficientPrivilege as exc:
             reason = scrub(str(exc).strip(), url).splitlines()[0]
             logger.info("not terminating pid %s: %s", session.pid, reason)
@@ -186,7 +188,7 @@ def _wait_gone(
 
     def gone() -> bool:
         nonlocal left
-        with mapped(server_url(conn), "waiting for terminated sessions on"):
+        with mapped(conn, "waiting for terminated sessions on"):
             left = [int(r[0]) for r in conn.execute(_STILL_THERE_SQL, (left,)).fetchall()]
         return not left
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
-from ._connect import PgConnection, mapped, server_url
+from ._connect import PgConnection, mapped
 
 __all__ = ["Session", "Usage", "Verdict", "session_from_row", "snapshot", "verdict"]
 
@@ -198,7 +198,7 @@ def _count(values: Iterable[str]) -> dict[str, int]:
 
 def snapshot(conn: PgConnection) -> Usage:
     """Read the client backends and the server's connection settings (the tool's own session included)."""
-    with mapped(server_url(conn), "reading pg_stat_activity on"), conn.cursor(row_factory=dict_row) as cur:
+    with mapped(conn, "reading pg_stat_activity on"), conn.cursor(row_factory=dict_row) as cur:
         max_connections = int(_show(cur, "max_connections"))
         reserved = int(_show(cur, "superuser_reserved_connections"))
         rows = cur.execute(_SNAPSHOT_SQL).fetchall()

@@ -40,6 +40,7 @@ __all__ = [
     "Problem",
     "Stack",
     "detect_stacks",
+    "stack_key",
 ]
 
 MAX_DEPTH = 4
@@ -177,6 +178,39 @@ class Detections:
 
 def stack_keys() -> tuple[str, ...]:
     return tuple(s.key for s in STACKS)
+
+
+#: Other names people use for a stack (after :func:`stack_key`'s normalising: lower case, ``-`` for ``_./+``).
+ALIASES: dict[str, str] = {
+    "psycopg3": "psycopg", "psycopg-3": "psycopg", "activerecord": "rails", "ruby-on-rails": "rails",
+    "prisma6": "prisma", "prisma5": "prisma", "prisma-6": "prisma", "prisma-7": "prisma7",
+    "pg": "node-postgres", "node-pg": "node-postgres", "postgresjs": "postgres-js", "postgres": "postgres-js",
+    "bun": "postgres-js", "drizzle-orm": "drizzle", "pgx": "pgx5", "pgx-v5": "pgx5", "pgx-v4": "pgx4",
+    "libpq": "lib-pq", "pq": "lib-pq", "java": "jdbc", "pgjdbc": "jdbc", "spring": "jdbc", "pdo": "pdo-pgsql",
+    "php": "pdo-pgsql", "goodjob": "good-job", "graphile": "graphile-worker", "asyncpg-sqlalchemy":
+    "sqlalchemy-asyncpg", "sqlalchemy-psycopg": "sqlalchemy", "sqlalchemy-psycopg3": "sqlalchemy",
+}
+
+
+def stack_key(name: str, known: tuple[str, ...] | None = None) -> str:
+    """The stack key for ``name`` as a person may type it (``Django``, ``good_job``, ``lib/pq``, ``postgres.js``,
+    ``SQLAlchemy+asyncpg``, an alias such as ``pgjdbc``), among ``known`` (default: every stack).
+
+    Raises ConfigError naming the closest keys (a typo) and the known ones.
+    """
+    import difflib
+
+    from ._exceptions import ConfigError
+
+    keys = known if known is not None else stack_keys()
+    word = re.sub(r"[\s_./+]+", "-", name.strip().lower())
+    key = word if word in keys else ALIASES.get(word, "")
+    if key in keys:
+        return key
+    close = difflib.get_close_matches(word, [*keys, *(a for a, k in ALIASES.items() if k in keys)], n=3, cutoff=0.6)
+    guesses = list(dict.fromkeys(k if k in keys else ALIASES[k] for k in close))
+    hint = f"did you mean {' or '.join(guesses)}? " if guesses else ""
+    raise ConfigError(f"{name!r} is not a stack this knows; {hint}one of: {', '.join(keys)}")
 
 
 def detect_stacks(app_dir: str | os.PathLike[str] = ".") -> Detections:

@@ -362,8 +362,12 @@ def test_a_saved_probe_decides_the_settings(tmp_path: Path, shape: str) -> None:
 @pytest.mark.parametrize(("content", "says"), [
     ("{not json", "not JSON"),
     ('{"cluster": "app-db"}', "no pool measurements in it"),
-    ('{"protocol_prepared_statements": {"behaviour": "sometimes"}}', "a measurement is malformed"),
-    ('{"pool": {"protocol_prepared_statements": "works"}}', "a measurement is malformed"),
+    ("", "empty"),
+    ('{"protocol_prepared_statements": {"behaviour": "sometimes"}}',
+     "the measurement 'protocol_prepared_statements' is \"sometimes\"; expected {\"behaviour\": one of works, breaks, "
+     "leaks, unknown"),
+    ('{"pool": {"protocol_prepared_statements": "works"}}', "the measurement 'protocol_prepared_statements' is "
+     "\"works\"; expected {\"behaviour\""),
 ])  # fmt: skip
 def test_a_bad_probe_file_is_a_usage_error_naming_it(tmp_path: Path, content: str, says: str) -> None:
     probe = tmp_path / "probe.json"
@@ -387,7 +391,7 @@ def test_json_carries_the_detections(tmp_path: Path) -> None:
 def test_an_app_dir_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
     code, out, err = run("--app-dir", str(tmp_path / "nowhere"))
     assert code == 2 and out == ""
-    assert f"--app-dir {tmp_path / 'nowhere'}: not a directory" in err
+    assert f"--app-dir {tmp_path / 'nowhere'}: no such directory" in err
 
 
 def test_fix_names_how_many_stacks_its_advice_covers() -> None:

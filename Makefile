@@ -28,6 +28,7 @@ servers:
 	@# The Debian package starts a system pgbouncer/postgresql; the tests use their own on free ports.
 	@# A second PgBouncer, >= 1.21 (prepared statements in transaction mode), built from Debian 13's source
 	@# package into ~/.cache/do-pgpool once (about a minute), then found at once: the pool probe's tests use both.
+	@# Its deb-src line and index stay in that cache folder: /etc/apt is not changed (docs/development.md).
 	@if [ "$$(id -u)" = 0 ]; then \
 		sh scripts/build-pgbouncer.sh >/dev/null; \
 	elif ! sh scripts/build-pgbouncer.sh >/dev/null; then \

@@ -24,13 +24,13 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "_deadline": ("Deadline",),
     "_exceptions": (
         "APIError", "AccessLeftError", "AuthenticationError", "BudgetError", "CommandError", "ConfigError",
-        "ConflictError", "HeadroomError",
-        "ConnectionFailedError",
-        "CredentialsMissingError", "DatabaseError", "DeadlineExceededError", "DeploymentFailedError", "DoPgpoolError",
-        "DotenvError", "InvalidResponseError", "NotFoundError", "PlanError", "PreconditionFailedError",
-        "RateLimitedError", "RequestTimeoutError", "ServerError", "Step", "TransportError", "WaitTimeoutError",
+        "ConflictError", "ConnectionFailedError", "CredentialsMissingError", "DatabaseError", "DeadlineExceededError",
+        "DeploymentFailedError", "DoPgpoolError", "DotenvError", "HeadroomError", "InvalidResponseError",
+        "NotFoundError", "PlanError", "PreconditionFailedError", "RateLimitedError", "RequestTimeoutError",
+        "ServerError", "Step", "TransportError", "WaitTimeoutError",
     ),
     "_models": ("Cluster", "Connection", "Pool", "PoolSpec"),
+    "_pool_behaviour": ("Behaviour", "Feature", "Measurement", "PoolBehaviour"),
     "_stacks": ("Detection", "Detections", "detect_stacks"),
     "_tls": ("TLS",),
     "_version": ("__version__",),
@@ -158,6 +158,12 @@ if TYPE_CHECKING:
         Connection,
         Pool,
         PoolSpec,
+    )
+    from ._pool_behaviour import (
+        Behaviour,
+        Feature,
+        Measurement,
+        PoolBehaviour,
     )
     from ._stacks import (
         Detection,

@@ -44,6 +44,7 @@ __all__ = [
     "Caveat",
     "advice",
     "advice_dict",
+    "caveats",
     "render_pointer",
     "render_text",
     "stack_uri",
@@ -128,6 +129,10 @@ class _Ctx:
         """Turn prepared statements off: not measured, or measured not to work through this pool."""
         return self.behaviour is None or not self.behaviour.prepared_statements_work
 
+    def kept(self, feature: Feature) -> bool:
+        """The pool was measured to keep ``feature`` working (not measured: no)."""
+        return self.behaviour is not None and self.behaviour.works(feature)
+
     @property
     def sessions_kept(self) -> bool:
         """The pool was measured to keep LISTEN and session advisory locks (a session-mode pool)."""
@@ -166,15 +171,21 @@ def _django(c: _Ctx) -> Advice:
     settings = dict(DJANGO_DATABASE_SETTINGS)
     if not c.prepared_off:
         settings.pop("OPTIONS")
+    cursors = "server-side cursors (WITH HOLD) do not survive a transaction pool"
+    if c.kept(Feature.WITH_HOLD_CURSOR):
+        settings.pop("DISABLE_SERVER_SIDE_CURSORS")
+        cursors = "WITH HOLD cursors were measured to survive this pool, so server-side cursors stay on"
     return Advice(
         "django", "Django (psycopg 3)",
         (
             f"# settings.py: DATABASES['default'] = the pool's URL from {c.pool} (e.g. dj-database-url), plus:",
             *(f"{name!r}: {value!r}," for name, value in settings.items()),
+            *(("# and no 'server_side_binding': True in OPTIONS (Django's default, off, is what the pool needs)",)
+              if c.prepared_off else ()),
             f"# run migrations over the direct connection: {c.pool}=${c.direct} python manage.py migrate",
         ),
-        "persistent connections belong to the pool, not the server; server-side cursors do not survive a "
-        f"transaction pool; {c.prepared_reason()}; migrations take session locks.",
+        f"persistent connections belong to the pool, not the server; {cursors}; {c.prepared_reason()}; "
+        "migrations take session locks.",
         (_S_DJANGO, _S_PSYCOPG),
     )
 
@@ -254,22 +265,33 @@ def _asyncpg(c: _Ctx) -> Advice:
 
 
 def _rails(c: _Ctx) -> Advice:
-    settings = dict(RAILS_DATABASE_SETTINGS)
-    if not c.prepared_off:
-        settings.pop("prepared_statements")
+    settings = _rails_settings(c)
+    locks = ("migrations take a session advisory lock, which a transaction pool hands to other clients "
+             "(advisory_locks: false)")
+    if c.kept(Feature.ADVISORY_LOCK):
+        locks = "session advisory locks were measured to hold through this pool, so migrations keep their lock"
     return Advice(
         "rails", "Rails / ActiveRecord (pg)",
         (
             f"# config/database.yml, or the same names as query parameters of {c.pool}:",
             "production:",
             f"  url: <%= ENV['{c.pool}'] %>",
-            *(f"  {name}: {str(value).lower()}" for name, value in settings.items()),
+            *(f"  {name}: {value}" for name, value in settings.items()),
             f"# or run migrations over the direct connection: {c.pool}=${c.direct} bin/rails db:migrate",
         ),
-        "migrations take a session advisory lock, which a transaction pool hands to other clients "
-        f"(advisory_locks: false, always); {c.prepared_reason()}.",
+        f"{locks}; {c.prepared_reason()}.",
         ("heroku/heroku-buildpack-pgbouncer README (prepared_statements, advisory_locks)", "rails/rails #33691"),
     )
+
+
+def _rails_settings(c: _Ctx) -> dict[str, str]:
+    """database.yml entries (= URL parameters): each only where the pool was not measured to keep the feature."""
+    settings = {k: str(v).lower() for k, v in RAILS_DATABASE_SETTINGS.items()}
+    if not c.prepared_off:
+        settings.pop("prepared_statements")
+    if c.kept(Feature.ADVISORY_LOCK):
+        settings.pop("advisory_locks")
+    return settings
 
 
 _S_PRISMA = "Prisma docs: 'Configure Prisma Client with PgBouncer' (pgbouncer=true, directUrl)"
@@ -535,10 +557,7 @@ def stack_url_params(stack: str, behaviour: PoolBehaviour | None = None, *, pool
         limit = {"connection_limit": str(pool_size)} if pool_size else {}
         return {**limit, **(PRISMA_POOL_URL_PARAMS if c.prepared_off else {})}
     if stack == "rails":
-        settings = {k: str(v).lower() for k, v in RAILS_DATABASE_SETTINGS.items()}
-        if not c.prepared_off:
-            settings.pop("prepared_statements")
-        return settings
+        return _rails_settings(c)
     if stack in ("pgx5", "pgx4"):
         return dict(PGX5_URL_PARAMS if stack == "pgx5" else PGX4_URL_PARAMS) if c.prepared_off else {}
     if stack == "lib-pq":
@@ -595,6 +614,23 @@ CAVEATS: tuple[Caveat, ...] = (
 )
 
 
+#: the features each caveat is about: a pool measured to keep all of them needs no such caveat
+_CAVEAT_FEATURES: dict[str, tuple[Feature, ...]] = {
+    "SET name = value": (Feature.SET,),
+    "pg_advisory_lock()": (Feature.ADVISORY_LOCK,),
+    "LISTEN / NOTIFY": (Feature.LISTEN,),
+    "temporary tables, WITH HOLD cursors": (Feature.TEMP_TABLE, Feature.WITH_HOLD_CURSOR),
+}
+
+
+def caveats(behaviour: PoolBehaviour | None = None) -> tuple[Caveat, ...]:
+    """:data:`CAVEATS` less those whose features the pool was measured to keep (a session-mode pool keeps them)."""
+    if behaviour is None:
+        return CAVEATS
+    return tuple(c for c in CAVEATS if not (
+        c.feature in _CAVEAT_FEATURES and all(behaviour.works(f) for f in _CAVEAT_FEATURES[c.feature])))
+
+
 def _prepared_summary(behaviour: PoolBehaviour | None) -> str:
     if behaviour is None:
         return _NOT_MEASURED
@@ -616,7 +652,7 @@ def advice_dict(
         "prepared_statements": _prepared_summary(behaviour),
         "frameworks": [a.as_dict() for a in advice(pool_env=pool_env, direct_env=direct_env, behaviour=behaviour,
                                                    stacks=stacks)],
-        "caveats": [c.as_dict() for c in CAVEATS],
+        "caveats": [c.as_dict() for c in caveats(behaviour)],
     }
 
 
@@ -660,8 +696,10 @@ def render_text(
         out.append(f"{item.title}: {item.why}")
         out.extend(f"    {line}" for line in item.lines)
         out.append(f"  sources: {'; '.join(item.sources)}")
+    kept = caveats(behaviour)
     out.append("")
-    out.append("Session state does not survive a transaction pool:")
-    out.extend(f"  - {c.feature}: use {c.instead}" for c in CAVEATS)
+    out.append("Session state does not survive a transaction pool:" if len(kept) > 1 else
+               "The pool was measured to keep session state; still:")
+    out.extend(f"  - {c.feature}: use {c.instead}" for c in kept)
     return "\n".join(out)
 

@@ -19,6 +19,8 @@ def mask_url(url: str) -> str:
     """
     if not url:
         return url
+    if "://" not in url:  # a keyword/value connection string (host=... password=...), or not a URL at all
+        return mask_secrets_in(url)
     from urllib.parse import urlsplit, urlunsplit  # here: `do-pgpool --help` redacts its text, with no URL to parse
 
     try:
@@ -34,6 +36,12 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+# password=VALUE in a keyword/value connection string (``host=h password='p w' dbname=d``) or a URL's query
+_KEYWORD = re.compile(r"(?i)(?<![\w.])(?P<key>password\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'?|[^\s&'][^\s&]*)")
+
+
 def mask_secrets_in(text: str) -> str:
-    """Mask every ``scheme://user:password@`` found in free text (error messages from drivers, for example)."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    """Mask every ``scheme://user:password@`` and ``password=...`` found in free text (error messages from
+    drivers, a keyword/value connection string given where a URL was expected)."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    return _KEYWORD.sub(lambda m: f"{m['key']}{MASK}", text)

@@ -1,14 +1,17 @@
 """Which stacks an application uses, read from its repository's manifests: the key the advice is chosen by.
 
-Pure and bounded: reads at most :data:`MAX_FILES` manifest files of at most :data:`MAX_BYTES` each, no deeper than
-:data:`MAX_DEPTH` folders below the app directory, skipping dependency and build folders (``node_modules``,
-``vendor``, ``.venv``, ...) and folders of examples (``tests``, ``fixtures``, ``examples``, ``docs``). Every
+Pure and bounded: walks at most :data:`MAX_DIRS` folders, no deeper than :data:`MAX_DEPTH` below the app directory,
+and reads at most :data:`MAX_FILES` manifest files of at most :data:`MAX_BYTES` each, skipping dependency and build
+folders (``node_modules``, ``vendor``, ``.venv``, ...) and folders of examples (``tests``, ``fixtures``,
+``examples``, ``docs``). Links to folders are not followed (one may loop, or lead out of the repository); a manifest
+that links to a regular file is read, one that is anything else (a pipe, a device) is not opened. Every
 :class:`Detection` says why: the file and the line or dependency that matched. A monorepo reports every stack
 found, each with its own file. Within one folder a framework covers the driver it runs on (Django covers
 psycopg, Knex covers pg): the driver is not reported again there.
 
-A manifest that cannot be read (malformed JSON or TOML) is reported as a :class:`Problem` naming the file; the
-other files are still read.
+A manifest that cannot be read (malformed JSON or TOML, too large, not a file) is reported as a :class:`Problem`
+naming the file; the other files are still read. So is a folder that cannot be listed, and where a bound stopped the
+walk: the result then says it is partial.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import importlib
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +32,7 @@ from ._exceptions import Param, Part
 __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
+    "MAX_DIRS",
     "MAX_FILES",
     "STACKS",
     "Detection",
@@ -35,9 +40,11 @@ __all__ = [
     "Problem",
     "Stack",
     "detect_stacks",
+    "stack_key",
 ]
 
 MAX_DEPTH = 4
+MAX_DIRS = 5_000
 MAX_FILES = 500
 MAX_BYTES = 2_000_000
 _SKIP_DIRS = frozenset({
@@ -173,6 +180,39 @@ def stack_keys() -> tuple[str, ...]:
     return tuple(s.key for s in STACKS)
 
 
+#: Other names people use for a stack (after :func:`stack_key`'s normalising: lower case, ``-`` for ``_./+``).
+ALIASES: dict[str, str] = {
+    "psycopg3": "psycopg", "psycopg-3": "psycopg", "activerecord": "rails", "ruby-on-rails": "rails",
+    "prisma6": "prisma", "prisma5": "prisma", "prisma-6": "prisma", "prisma-7": "prisma7",
+    "pg": "node-postgres", "node-pg": "node-postgres", "postgresjs": "postgres-js", "postgres": "postgres-js",
+    "bun": "postgres-js", "drizzle-orm": "drizzle", "pgx": "pgx5", "pgx-v5": "pgx5", "pgx-v4": "pgx4",
+    "libpq": "lib-pq", "pq": "lib-pq", "java": "jdbc", "pgjdbc": "jdbc", "spring": "jdbc", "pdo": "pdo-pgsql",
+    "php": "pdo-pgsql", "goodjob": "good-job", "graphile": "graphile-worker", "asyncpg-sqlalchemy":
+    "sqlalchemy-asyncpg", "sqlalchemy-psycopg": "sqlalchemy", "sqlalchemy-psycopg3": "sqlalchemy",
+}
+
+
+def stack_key(name: str, known: tuple[str, ...] | None = None) -> str:
+    """The stack key for ``name`` as a person may type it (``Django``, ``good_job``, ``lib/pq``, ``postgres.js``,
+    ``SQLAlchemy+asyncpg``, an alias such as ``pgjdbc``), among ``known`` (default: every stack).
+
+    Raises ConfigError naming the closest keys (a typo) and the known ones.
+    """
+    import difflib
+
+    from ._exceptions import ConfigError
+
+    keys = known if known is not None else stack_keys()
+    word = re.sub(r"[\s_./+]+", "-", name.strip().lower())
+    key = word if word in keys else ALIASES.get(word, "")
+    if key in keys:
+        return key
+    close = difflib.get_close_matches(word, [*keys, *(a for a, k in ALIASES.items() if k in keys)], n=3, cutoff=0.6)
+    guesses = list(dict.fromkeys(k if k in keys else ALIASES[k] for k in close))
+    hint = f"did you mean {' or '.join(guesses)}? " if guesses else ""
+    raise ConfigError(f"{name!r} is not a stack this knows; {hint}one of: {', '.join(keys)}")
+
+
 def detect_stacks(app_dir: str | os.PathLike[str] = ".") -> Detections:
     """Read the manifests under ``app_dir`` and say which stacks they use (see the module's docstring).
 
@@ -185,14 +225,11 @@ def detect_stacks(app_dir: str | os.PathLike[str] = ".") -> Detections:
     problems: list[Problem] = []
     by_dir: dict[Path, list[Detection]] = {}
     python: dict[Path, list[_PyDep]] = {}
-    for path in _manifests(root):
+    for path in _manifests(root, problems):
         rel = path.relative_to(root).as_posix()
         reader = _READERS[_kind(path.name)]
         try:
-            if path.stat().st_size > MAX_BYTES:
-                problems.append(Problem(rel, f"larger than {MAX_BYTES} bytes, not read"))
-                continue
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text = _read_manifest(path)
             hits = list(_package_json(rel, text, path) if reader is _package_json else reader(rel, text))
         except _Malformed as exc:
             problems.append(Problem(rel, str(exc)))
@@ -240,22 +277,52 @@ def _kind(name: str) -> str:
     return name
 
 
-def _manifests(root: Path) -> Iterator[Path]:
-    count = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        depth = len(Path(dirpath).relative_to(root).parts)
+def _manifests(root: Path, problems: list[Problem]) -> Iterator[Path]:
+    """The manifests under ``root``, in a stable order and within the bounds; a folder that cannot be listed, and
+    the place where a bound stopped the walk, are added to ``problems``."""
+
+    def unlisted(exc: OSError) -> None:
+        where = Path(exc.filename).relative_to(root).as_posix() if exc.filename else "."
+        problems.append(Problem(where, f"folder not listed ({exc.strerror or type(exc).__name__})"))
+
+    files = 0
+    for folders, (dirpath, dirnames, filenames) in enumerate(os.walk(root, onerror=unlisted), 1):
+        here = Path(dirpath)
+        if folders > MAX_DIRS:
+            problems.append(Problem(here.relative_to(root).as_posix(), f"not read, nor any folder after it: more "
+                                    f"than {MAX_DIRS} folders to walk (point at the app's own folder)"))
+            return
+        depth = len(here.relative_to(root).parts)
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")) \
             if depth < MAX_DEPTH else []
         for name in sorted(filenames):
             if _NAMES.match(name):
-                count += 1
-                if count > MAX_FILES:
+                files += 1
+                if files > MAX_FILES:
+                    problems.append(Problem((here / name).relative_to(root).as_posix(), f"not read, nor any "
+                                            f"manifest after it: more than {MAX_FILES} manifests (point at the "
+                                            "app's own folder)"))
                     return
-                yield Path(dirpath) / name
+                yield here / name
+
+
+def _read_manifest(path: Path) -> str:
+    """The text of a manifest, if it is a regular file of at most ``MAX_BYTES``. Opened without blocking, so a
+    pipe named like a manifest cannot hang the walk; its size is read from the open file, and no more than the
+    bound is read even if it grows meanwhile."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Malformed("not a regular file, not read")
+        data = file.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise _Malformed(f"larger than {MAX_BYTES} bytes, not read")
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() would
 
 
 class _Malformed(Exception):
-    """A manifest's syntax is broken; the message says where."""
+    """A manifest that is not read: its syntax is broken (the message says where), or it is not a file of the
+    size a manifest has."""
 
 
 def _line_of(text: str, needle: str) -> int | None:
@@ -468,12 +535,11 @@ def _prisma_major(folder: Path | None, spec: str) -> tuple[int | None, str]:
     """Prisma's major version: from the lock file beside package.json when there is one (package-lock.json,
     yarn.lock, pnpm-lock.yaml), else from the range."""
     for name in ("package-lock.json", "yarn.lock", "pnpm-lock.yaml"):
-        lock = folder / name if folder is not None else None
-        if lock is None or not lock.is_file() or lock.stat().st_size > MAX_BYTES:
-            continue
+        if folder is None:
+            break
         try:
-            text = lock.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            text = _read_manifest(folder / name)
+        except (_Malformed, OSError):  # none there, or not one to read
             continue
         version = _locked_version(name, text)
         if version is not None:

@@ -4,14 +4,18 @@
 #
 # Where it comes from: Debian 13 (trixie)'s source package `pgbouncer`, fetched with `apt-get source` from a
 # deb-src-only entry (so no trixie binary package can ever be installed), built against Debian 12's libraries.
-# Only the `pgbouncer` binary is built (no docs, no Debian packaging), into a per-user cache keyed by the
+# That entry and its index live in the cache folder and are given to apt on its command line: the machine's
+# apt configuration (/etc/apt, /var/lib/apt/lists) is left as it was, and a later `apt update` fetches nothing
+# more. Only the `pgbouncer` binary is built (no docs, no Debian packaging), into a per-user cache keyed by the
 # source version:
 #
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/do-pgpool/pgbouncer-<version>/bin/pgbouncer
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/do-pgpool/pgbouncer-new -> pgbouncer-<version>   (what the tests look for)
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/do-pgpool/apt/   (the deb-src entry and its index; removable once built)
 #
 # Idempotent: once built, it prints the binary's path and exits at once (no apt call). Building needs root
-# (an apt source, the build dependencies); not root and not built: a message, exit 1.
+# (the build dependencies are installed with apt-get) and Debian (its archive keyring checks the sources);
+# otherwise: a message, exit 1.
 # DEBIAN_MIRROR: another Debian mirror for the deb-src entry (default http://deb.debian.org/debian).
 # Prints the binary's path on stdout; everything else goes to stderr.
 set -eu
@@ -19,9 +23,10 @@ set -eu
 HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/do-pgpool"
 LINK="$CACHE/pgbouncer-new"
-SOURCES=/etc/apt/sources.list.d/do-pgpool-trixie-src.list
+APT_DIR="$CACHE/apt"
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 SUITE=trixie
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian} # written once, into $SOURCES
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What `./configure && make` needs, from Debian 12 (trixie's Build-Depends also lists debhelper, pandoc for
 # the manual pages, PAM, LDAP, systemd and python for Debian's own tests: none of which this binary uses).
 BUILD_DEPS="build-essential dpkg-dev pkg-config libevent-dev libssl-dev libc-ares-dev"
@@ -38,6 +43,11 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
+if [ ! -r "$KEYRING" ] || ! command -v apt-get >/dev/null 2>&1; then
+    say "no apt-get or no $KEYRING (not Debian?): build PgBouncer >= 1.21 yourself and set PGBOUNCER_NEW=/path/to/pgbouncer"
+    exit 1
+fi
+
 mkdir -p "$CACHE"
 # One build at a time (several `make test` may start together); the winner's build serves the others.
 exec 9>"$CACHE/.build.lock"
@@ -47,18 +57,20 @@ if [ -x "$LINK/bin/pgbouncer" ]; then
     exit 0
 fi
 
-if [ ! -f "$SOURCES" ]; then
-    say "adding $SOURCES (deb-src only: source packages, never trixie binaries)"
-    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE main" \
-        >"$SOURCES"
-fi
-# Refreshes that one source's index (the others are left as they are).
-update_trixie() {
-    say "apt-get update ($SUITE sources only)"
-    apt-get update -qq -o Dir::Etc::sourcelist="$SOURCES" -o Dir::Etc::sourceparts=- \
-        -o APT::Get::List-Cleanup=0 -o DPkg::Lock::Timeout=300 >&2
+# apt with only the deb-src entry, its own index folder and no cache files: the machine's apt sources, index
+# and caches are neither read nor written. Downloads run as root (APT's _apt user cannot enter root's home).
+mkdir -p "$APT_DIR/lists/partial"
+echo "deb-src [signed-by=$KEYRING] $MIRROR $SUITE main" >"$APT_DIR/sources.list"
+trixie_apt() {
+    apt-get -o Dir::Etc::sourcelist="$APT_DIR/sources.list" -o Dir::Etc::sourceparts=- \
+        -o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+        -o APT::Sandbox::User=root "$@"
 }
-if ! ls /var/lib/apt/lists/*_dists_${SUITE}_*Sources* >/dev/null 2>&1; then
+update_trixie() {
+    say "apt-get update ($SUITE sources only, index in $APT_DIR)"
+    trixie_apt update -qq >&2
+}
+if ! ls "$APT_DIR"/lists/*_dists_${SUITE}_*Sources* >/dev/null 2>&1; then
     update_trixie
 fi
 
@@ -74,11 +86,9 @@ fi
 
 work=$(mktemp -d /tmp/do-pgpool-pgbouncer-build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-chmod 755 "$work" # apt downloads as its _apt user
 cd "$work"
 say "apt-get source pgbouncer/$SUITE in $work"
-# APT's _apt user cannot write into root's temporary folder: download as root, knowingly.
-get_source() { apt-get source -qq -o APT::Sandbox::User=root --only-source "pgbouncer/$SUITE" >&2; }
+get_source() { trixie_apt source -qq --only-source "pgbouncer/$SUITE" >&2; }
 # An old index may name a version the mirror no longer has (a newer security update replaced it): refresh once.
 get_source || { rm -rf ./pgbouncer*; update_trixie; get_source; }
 dsc=$(ls pgbouncer_*.dsc)

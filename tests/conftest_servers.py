@@ -151,6 +151,19 @@ def kick_client_backends(servers: RealServers, *, keep_users: tuple[str, ...] = 
     return len(rows)
 
 
+def end_probe_server_connections(servers: RealServers) -> int:
+    """End the server connections named ``do-pgpool-probe`` that pools keep after a probe (tests counting the
+    probe's sessions start from none). Returns how many."""
+    from do_pgpool.postgres._probe import PROBE_APPLICATION
+    from do_pgpool.testing._servers import psycopg_connect
+
+    wait = ", 5000" if servers.server_version_num >= 140000 else ""
+    with psycopg_connect(servers.superuser_conninfo()) as conn:
+        return len(conn.execute(f"SELECT pg_terminate_backend(pid{wait}) FROM pg_stat_activity "
+                                "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                                (PROBE_APPLICATION,)).fetchall())  # fmt: skip
+
+
 @pytest.fixture
 def empty_pg(pg_server: RealServers) -> RealServers:
     """``pg_server`` with no client backend left over from earlier tests (so counts are exact)."""

@@ -37,6 +37,7 @@ def test_django_advice_is_exactly_these_settings() -> None:
         "'CONN_MAX_AGE': 0,",
         "'DISABLE_SERVER_SIDE_CURSORS': True,",
         "'OPTIONS': {'prepare_threshold': None},",
+        "# and no 'server_side_binding': True in OPTIONS (Django's default, off, is what the pool needs)",
         "# run migrations over the direct connection: DATABASE_URL=$DIRECT_DATABASE_URL python manage.py migrate",
     ]
     assert DJANGO_DATABASE_SETTINGS == {

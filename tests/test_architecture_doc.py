@@ -45,7 +45,7 @@ def test_the_error_tree_is_the_code_s() -> None:
 def test_the_engine_functions_it_names_exist() -> None:
     from do_pgpool.api import _poll, _retry
 
-    for name in ("api_retrying", "unsent_retrying", "wait_until", "Pacing", "RetryConfig"):
+    for name in ("api_retrying", "call_with_retries", "unsent_retrying", "wait_until", "Pacing", "RetryConfig"):
         assert hasattr(_retry, name)
     for name in ("poll_until", "retry_while_busy", "WaitOptions", "Backoff", "Observation"):
         assert hasattr(_poll, name)

@@ -54,6 +54,22 @@ def test_not_root_and_not_built_is_refused_with_how_to_build(tmp_path: Path) -> 
     assert "not root" in proc.stderr and "make servers" in proc.stderr
 
 
+def test_without_apt_it_refuses_naming_the_override_and_writes_nothing(tmp_path: Path) -> None:
+    """Not Debian (here: no apt-get on the PATH), as root: a plain refusal, no cache folder, no apt source."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sh", "id", "mkdir", "getent", "cut"):  # what the script may run before its apt check
+        (bin_dir / tool).symlink_to(subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True,
+                                                   text=True, check=True).stdout.strip())  # fmt: skip
+    proc = _run_script({"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": str(bin_dir)})
+    if os.geteuid() != 0:  # refused earlier, as not root
+        assert proc.returncode == 1 and "not root" in proc.stderr
+        return
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert "not Debian?" in proc.stderr and "PGBOUNCER_NEW=" in proc.stderr
+    assert not (tmp_path / "cache").exists()
+
+
 def test_find_new_pgbouncer_takes_the_override_then_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("PGBOUNCER_NEW", raising=False)

@@ -54,3 +54,13 @@ def test_a_process_that_turned_the_collector_off_itself_keeps_it_off() -> None:
            "print(gc.isenabled(), threading.active_count(), file=sys.stderr)\n"  # fmt: skip
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert child.stderr.strip().splitlines()[-1] == "False 1"  # no timer started
+
+
+def test_a_library_user_running_the_command_line_in_process_keeps_the_collector_as_it_was() -> None:
+    """The policy belongs to the ``do-pgpool`` process (``_console.run``): ``cli.main`` run in a user's process (a
+    test, a script) neither turns the collector off, nor freezes anything, nor starts a thread."""
+    code = ("import gc, sys, threading\nfrom click.testing import CliRunner\nfrom do_pgpool.cli import main\n"
+            "result = CliRunner().invoke(main, ['advice', '--stack', 'psycopg'])\nassert result.exit_code == 0\n"
+            "print(gc.isenabled(), gc.get_freeze_count(), threading.active_count(), file=sys.stderr)\n")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert child.stderr.strip().splitlines()[-1] == "True 0 1", child.stderr

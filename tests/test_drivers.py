@@ -59,39 +59,43 @@ def _drop_server_connections(servers: RealServers) -> None:
         conn.execute(f'RESUME "{DRIVERS_POOL}"')
 
 
+def _with_drivers_pool(servers: RealServers) -> Iterator[RealServers]:
+    """``servers`` plus ``drivers-pool`` (2 server connections); removed again afterwards."""
+    kick_client_backends(servers)  # idle server connections of other pools would take the slots
+    servers.add_pool(DRIVERS_POOL, PoolAlias(size=2))
+    yield servers
+    _drop_server_connections(servers)
+    servers.set_pools({n: a for n, a in servers.pools.items() if n != DRIVERS_POOL})
+
+
+def _fresh_pool_url(servers: RealServers) -> str:
+    """``drivers-pool``'s URL, every test starting with no server connection open."""
+    _drop_server_connections(servers)
+    return servers.pool_url(DRIVERS_POOL)
+
+
 @pytest.fixture(scope="module")
 def drivers_servers(pgbouncer_server: RealServers) -> Iterator[RealServers]:
-    """The session's servers plus ``drivers-pool`` (2 server connections); removed again afterwards."""
-    kick_client_backends(pgbouncer_server)  # idle server connections of other pools would take the slots
-    pgbouncer_server.add_pool(DRIVERS_POOL, PoolAlias(size=2))
-    yield pgbouncer_server
-    _drop_server_connections(pgbouncer_server)
-    pgbouncer_server.set_pools({n: a for n, a in pgbouncer_server.pools.items() if n != DRIVERS_POOL})
+    """``drivers-pool`` on the session's PgBouncer (Debian's 1.18)."""
+    yield from _with_drivers_pool(pgbouncer_server)
 
 
 @pytest.fixture
 def pool_url(drivers_servers: RealServers) -> str:
-    """``drivers-pool``'s URL on PgBouncer 1.18, every test starting with no server connection open."""
     assert drivers_servers.pgbouncer_version() < (1, 21)
-    _drop_server_connections(drivers_servers)
-    return drivers_servers.pool_url(DRIVERS_POOL)
+    return _fresh_pool_url(drivers_servers)
 
 
 @pytest.fixture(scope="module")
 def new_drivers_servers(pgbouncer_new: RealServers) -> Iterator[RealServers]:
     """``drivers-pool`` on the PgBouncer >= 1.21 with ``max_prepared_statements`` > 0."""
-    kick_client_backends(pgbouncer_new)
-    pgbouncer_new.add_pool(DRIVERS_POOL, PoolAlias(size=2))
-    yield pgbouncer_new
-    _drop_server_connections(pgbouncer_new)
-    pgbouncer_new.set_pools({n: a for n, a in pgbouncer_new.pools.items() if n != DRIVERS_POOL})
+    yield from _with_drivers_pool(pgbouncer_new)
 
 
 @pytest.fixture
 def new_pool_url(new_drivers_servers: RealServers) -> str:
     assert new_drivers_servers.pgbouncer_version() >= (1, 21)
-    _drop_server_connections(new_drivers_servers)
-    return new_drivers_servers.pool_url(DRIVERS_POOL)
+    return _fresh_pool_url(new_drivers_servers)
 
 
 def assert_breaks(result: dict[str, Any]) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import httpx
 import pytest
 import respx
@@ -124,26 +127,55 @@ def _busy() -> errors.ServerError:
     return errors.ServerError("busy", status=503, retry_after=3.0)
 
 
+FAILURES = {
+    "a 429 with retry-after": [errors.RateLimitedError("429", status=429, retry_after=2.0)],
+    "a 429 every time": [errors.RateLimitedError("429", status=429, retry_after=2.0)] * 5,
+    "a 429 until the reset": [errors.RateLimitedError("429", status=429, reset_at=NOW + 30.0)] * 5,
+    "a 503 with retry-after": [_busy()],
+    "a 500, backoff with jitter": [errors.ServerError("oops", status=500)] * 3,
+    "a refused connection, twice": [errors.ConnectionFailedError("refused")] * 2,
+    "a timeout, then a 503": [errors.RequestTimeoutError("slow"), _busy()],
+    "a body that is not JSON": [errors.InvalidResponseError("not json")],
+    "not retryable": [errors.NotFoundError("gone", status=404)],
+}
+
+
+def _outcome(run: Any, failures: list[BaseException], caplog: pytest.LogCaptureFixture, **kwargs: Any) -> object:
+    """What a user sees of ``run`` over ``failures``: result or error (and its cause), tries, waits, log lines."""
+    from do_pgpool._deadline import Deadline
+
+    caplog.clear()
+    random.seed(7)  # the backoff's jitter, alike for both
+    clock = FakeClock(NOW)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.sleep(seconds)
+
+    calls, fn = _failing(*failures)
+    deadline_in = kwargs.pop("deadline_in")
+    deadline = None if deadline_in is None else Deadline(deadline_in, clock=clock.now)
+    try:
+        outcome: object = run(fn, RetryConfig(sleep=sleep, clock=clock.now), deadline=deadline, **kwargs)
+    except errors.DoPgpoolError as exc:
+        outcome = (type(exc), str(exc), type(exc.__cause__), exc.__cause__ is failures[len(calls) - 1])
+    return outcome, len(calls), sleeps, [r.getMessage() for r in caplog.records]
+
+
 @pytest.mark.parametrize("only_rate_limits", [False, True])
-def test_the_first_try_is_the_engines_first_attempt_when_it_fails(only_rate_limits: bool) -> None:
+@pytest.mark.parametrize("deadline_in", [None, 4.0])
+@pytest.mark.parametrize("failures", FAILURES.values(), ids=FAILURES.keys())
+def test_the_first_try_is_the_engines_first_attempt_when_it_fails(
+    failures: list[BaseException], only_rate_limits: bool, deadline_in: float | None, caplog: pytest.LogCaptureFixture
+) -> None:
     # call_with_retries sends the first try without tenacity; its failure is replayed as attempt 1: the same
-    # waits, tries and final error as api_retrying's own
+    # tries, waits, final error and its cause, and log lines as api_retrying's own
     from do_pgpool.api._retry import api_retrying, call_with_retries
 
-    limited = errors.RateLimitedError("429", status=429, retry_after=2.0)
-    for failures in ([limited], [limited] * 5, [_busy()], [errors.InvalidResponseError("not json")]):
-        outcomes = []
-        for run in (lambda f, c: call_with_retries(f, c, only_rate_limits=only_rate_limits),
-                    lambda f, c: api_retrying(c, only_rate_limits=only_rate_limits)(f)):  # fmt: skip
-            sleeps: list[float] = []
-            calls, fn = _failing(*failures)
-            config = RetryConfig(sleep=sleeps.append, clock=lambda: float(NOW))
-            try:
-                outcome: object = run(fn, config)
-            except errors.DoPgpoolError as exc:
-                outcome = (type(exc), str(exc))
-            outcomes.append((outcome, len(calls), sleeps))
-        assert outcomes[0] == outcomes[1]
+    kwargs = {"only_rate_limits": only_rate_limits, "deadline_in": deadline_in}
+    engine = _outcome(lambda f, c, **kw: api_retrying(c, **kw)(f), failures, caplog, **kwargs)
+    assert _outcome(call_with_retries, failures, caplog, **kwargs) == engine
 
 
 def test_a_first_try_that_succeeds_is_sent_once_and_never_waits() -> None:

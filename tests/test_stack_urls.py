@@ -59,8 +59,10 @@ def test_only_stacks_whose_settings_are_url_parameters() -> None:
 def test_the_cli_choice_is_the_library_list() -> None:
     from do_pgpool.cli._secrets import _OPTIONS
 
-    @_OPTIONS[-1]
     def probe(url_for: str) -> None: ...
+
+    for add in _OPTIONS:
+        probe = add(probe)
 
     option = next(p for p in probe.__click_params__ if p.name == "url_for")  # type: ignore[attr-defined]
     assert tuple(option.type.choices) == URL_STACKS

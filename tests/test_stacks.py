@@ -4,15 +4,19 @@ it chooses: per stack, decided by a saved probe's measurements; the CLI's --stac
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from do_pgpool import _stacks
 from do_pgpool._advice import advice, render_text
 from do_pgpool._exceptions import ConfigError
 from do_pgpool._pool_behaviour import Behaviour, Feature, Measurement, PoolBehaviour
-from do_pgpool._stacks import STACKS, detect_stacks
+from do_pgpool._stacks import STACKS, Detections, detect_stacks
 from do_pgpool.cli import main
 
 REPOS = Path(__file__).parent / "stack_repos"
@@ -101,6 +105,81 @@ def test_malformed_manifests_are_named_and_the_others_still_read() -> None:
 def test_a_file_is_not_a_directory(tmp_path: Path) -> None:
     with pytest.raises(NotADirectoryError):
         detect_stacks(tmp_path / "nowhere")
+
+
+def _requirements(folder: Path, line: str = "asyncpg\n") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "requirements.txt").write_text(line)
+
+
+def test_the_walk_reads_no_deeper_than_its_depth(tmp_path: Path) -> None:
+    _requirements(tmp_path / "a" / "b" / "c" / "d")  # MAX_DEPTH folders down: read
+    (tmp_path / "a" / "b" / "c" / "d" / "e").mkdir()
+    (tmp_path / "a" / "b" / "c" / "d" / "e" / "go.mod").write_text("require github.com/lib/pq v1.10.9\n")
+    assert _stacks.MAX_DEPTH == 4
+    found = detect_stacks(tmp_path)
+    assert [(d.stack, d.file) for d in found.found] == [("asyncpg", "a/b/c/d/requirements.txt")]
+    assert found.problems == ()
+
+
+def test_where_a_bound_stopped_the_walk_is_a_problem_naming_the_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _requirements(tmp_path / "a")
+    _requirements(tmp_path / "b", "psycopg\n")
+    _requirements(tmp_path / "c", "SQLAlchemy\n")
+    monkeypatch.setattr(_stacks, "MAX_FILES", 2)
+    found = detect_stacks(tmp_path)
+    assert found.stacks == ("psycopg", "asyncpg")  # a/ and b/, in order; c/ not read
+    assert [(p.file, p.reason.split(":")[0]) for p in found.problems] == [
+        ("c/requirements.txt", "not read, nor any manifest after it")]
+    monkeypatch.setattr(_stacks, "MAX_FILES", 500)
+    monkeypatch.setattr(_stacks, "MAX_DIRS", 3)  # the app directory, a/, b/
+    found = detect_stacks(tmp_path)
+    assert found.stacks == ("psycopg", "asyncpg")
+    assert [p.file for p in found.problems] == ["c"] and "more than 3 folders" in found.problems[0].reason
+    monkeypatch.setattr(_stacks, "MAX_DIRS", 5_000)
+    monkeypatch.setattr(_stacks, "MAX_BYTES", len("SQLAlchemy\n") - 1)
+    found = detect_stacks(tmp_path)
+    assert found.stacks == ("psycopg", "asyncpg")
+    assert [(p.file, p.reason) for p in found.problems] == [
+        ("c/requirements.txt", f"larger than {_stacks.MAX_BYTES} bytes, not read")]
+
+
+def test_links_to_folders_are_not_followed_and_only_regular_files_are_opened(tmp_path: Path) -> None:
+    app, outside = tmp_path / "app", tmp_path / "outside"
+    _requirements(outside)
+    app.mkdir()
+    (app / "loop").symlink_to(app)  # would walk itself forever, or MAX_DEPTH times over
+    (app / "elsewhere").symlink_to(outside)  # leads out of the repository
+    (app / "requirements.txt").symlink_to(outside / "requirements.txt")  # a linked manifest is read
+    os.mkfifo(app / "package.json")  # opening it to read would wait for a writer forever
+    (app / "composer.json").symlink_to("/dev/zero")  # endless
+    done = threading.Event()
+    result: list[Detections] = []
+    worker = threading.Thread(target=lambda: (result.append(detect_stacks(app)), done.set()), daemon=True)
+    worker.start()
+    assert done.wait(timeout=30), "detect_stacks hung on a pipe or a device"
+    (found,) = result
+    assert [(d.stack, d.file) for d in found.found] == [("asyncpg", "requirements.txt")]
+    assert sorted((p.file, p.reason) for p in found.problems) == [
+        ("composer.json", "not a regular file, not read"), ("package.json", "not a regular file, not read")]
+
+
+def test_a_folder_that_cannot_be_listed_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _requirements(tmp_path / "api")
+    (tmp_path / "secret").mkdir()
+    scandir = os.scandir
+
+    def refusing(path: Any) -> Any:  # root reads any folder: a refusal is staged
+        if Path(path).name == "secret":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    found = detect_stacks(tmp_path)
+    assert found.stacks == ("asyncpg",)
+    assert [(p.file, p.reason) for p in found.problems] == [("secret", "folder not listed (Permission denied)")]
 
 
 def test_a_prisma_range_without_a_number_is_taken_as_the_current_major(tmp_path: Path) -> None:
@@ -283,8 +362,12 @@ def test_a_saved_probe_decides_the_settings(tmp_path: Path, shape: str) -> None:
 @pytest.mark.parametrize(("content", "says"), [
     ("{not json", "not JSON"),
     ('{"cluster": "app-db"}', "no pool measurements in it"),
-    ('{"protocol_prepared_statements": {"behaviour": "sometimes"}}', "a measurement is malformed"),
-    ('{"pool": {"protocol_prepared_statements": "works"}}', "a measurement is malformed"),
+    ("", "empty"),
+    ('{"protocol_prepared_statements": {"behaviour": "sometimes"}}',
+     "the measurement 'protocol_prepared_statements' is \"sometimes\"; expected {\"behaviour\": one of works, breaks, "
+     "leaks, unknown"),
+    ('{"pool": {"protocol_prepared_statements": "works"}}', "the measurement 'protocol_prepared_statements' is "
+     "\"works\"; expected {\"behaviour\""),
 ])  # fmt: skip
 def test_a_bad_probe_file_is_a_usage_error_naming_it(tmp_path: Path, content: str, says: str) -> None:
     probe = tmp_path / "probe.json"
@@ -308,7 +391,7 @@ def test_json_carries_the_detections(tmp_path: Path) -> None:
 def test_an_app_dir_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
     code, out, err = run("--app-dir", str(tmp_path / "nowhere"))
     assert code == 2 and out == ""
-    assert f"--app-dir {tmp_path / 'nowhere'}: not a directory" in err
+    assert f"--app-dir {tmp_path / 'nowhere'}: no such directory" in err
 
 
 def test_fix_names_how_many_stacks_its_advice_covers() -> None:

@@ -23,18 +23,31 @@ STACKS = [s.key for s in _KNOWN]
 PROBE_KEYS = ("pool", "behaviour")
 
 
-@click.command("advice", cls=ReadOnlyAware, read_only=True)
-@click.option("--stack", "stacks", type=click.Choice(STACKS), multiple=True, metavar="NAME",
-              help=f"Only this stack's settings (repeatable); overrides detection. One of: {', '.join(STACKS)}.")
+ADVICE_EXIT_CODES = """\b
+Exit codes:
+    0  the advice was printed
+    2  usage: an unknown --stack (the closest names are suggested), a --probe file that is not a probe's JSON,
+       an --app-dir that is not a folder or where no stack is found
+  130  interrupted (Ctrl-C): nothing was changed (this command only reads)
+"""
+
+
+@click.command("advice", cls=ReadOnlyAware, read_only=True, epilog=ADVICE_EXIT_CODES)
+@click.option("--stack", "stacks", multiple=True, metavar="NAME", callback=lambda ctx, param, value: _stacks(
+              ctx, param, value), help=f"Only this stack's settings (repeatable); overrides detection. One of: "
+              f"{', '.join(STACKS)} (any case; common names such as psycopg3, pg, pgjdbc, good_job are understood).")
 @click.option("--app-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Detect the stacks from this app repository's manifests.  [default: the current directory; "
                    "nothing found there: every stack]")  # fmt: skip
-@click.option("--probe", "probe_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="A saved `do-pgpool probe -o json`: settings decided by the pool's measurements.  "
+@click.option("--probe", "probe_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              metavar="FILE", help="A saved `do-pgpool probe -o json` (- reads standard input): settings decided by "
+                                   "the pool's measurements.  "
                    "[default: not measured, the settings safe on any transaction pool]")  # fmt: skip
-@click.option("--pool-env", default="DATABASE_URL", show_default=True, metavar="NAME",
+@click.option("--pool-env", default="DATABASE_URL", show_default=True, metavar="NAME", callback=lambda ctx, param,
+              value: _env_name(ctx, param, value),
               help="Environment variable holding the pool's connection string.")  # fmt: skip
-@click.option("--direct-env", default="DIRECT_DATABASE_URL", show_default=True, metavar="NAME",
+@click.option("--direct-env", default="DIRECT_DATABASE_URL", show_default=True, metavar="NAME", callback=lambda ctx,
+              param, value: _env_name(ctx, param, value),
               help="Environment variable holding the cluster's direct connection string (migrations).")  # fmt: skip
 @output_option
 def advice_command(stacks: tuple[str, ...], app_dir: Path | None, probe_file: Path | None, pool_env: str,
@@ -42,13 +55,18 @@ def advice_command(stacks: tuple[str, ...], app_dir: Path | None, probe_file: Pa
     """The settings an application needs behind a transaction pool (no token, no request).
 
     \b
-    Which stacks: --stack NAME, else those detected in --app-dir (default: the current directory), else every
-    stack. The same advice `do-pgpool status` and `do-pgpool fix` print (for every stack); here without a token.
+    Which stacks: --stack NAME, else those detected in --app-dir (default: the current directory; each found
+    stack is printed with the file and line that gave it away), else every stack (with a warning).
+    What to write: the settings safe on any transaction pool, or, with --probe FILE, the settings this pool
+    needs as measured by `do-pgpool probe` (prepared statements that work through the pool stay on; session
+    features it keeps need no workaround). `status` and `fix` point here.
+    \b
     Examples:
-      do-pgpool advice
+      do-pgpool advice                                    # the stacks of the app in the current directory
       do-pgpool advice --app-dir ../shop
-      do-pgpool advice --stack rails --probe probe.json
-      do-pgpool advice --stack django -o json
+      do-pgpool probe -o json > probe.json && do-pgpool advice --stack rails --probe probe.json
+      do-pgpool probe -o json | do-pgpool advice --probe -
+      do-pgpool advice --stack django --pool-env POOL_URL -o json
     """
     from .._advice import advice_dict, render_text
 
@@ -69,6 +87,27 @@ def advice_command(stacks: tuple[str, ...], app_dir: Path | None, probe_file: Pa
     click.echo(render_text(pool_env=pool_env, direct_env=direct_env, behaviour=behaviour, stacks=chosen))
 
 
+def _stacks(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """--stack as typed (``Django``, ``good_job``, a typo: the closest keys suggested) -> stack keys."""
+    from .._exceptions import ConfigError
+    from .._stacks import stack_key
+
+    try:
+        return tuple(dict.fromkeys(stack_key(v) for v in value))
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _env_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An environment variable's name, as the advice prints it in shell and code lines."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise click.BadParameter(f"{value!r} is not an environment variable's name (letters, digits and _, not "
+                                 "starting with a digit), e.g. DATABASE_URL", ctx, param)  # fmt: skip
+    return value
+
+
 def _detect(app_dir: Path | None) -> tuple[Detections, list[str] | None]:
     """The detected stacks; none: every stack when the directory was the default, a usage error when named."""
     from .._exceptions import ConfigError
@@ -78,7 +117,10 @@ def _detect(app_dir: Path | None) -> tuple[Detections, list[str] | None]:
     try:
         found = detect_stacks(where)
     except NotADirectoryError:
-        raise ConfigError(f"--app-dir {where}: not a directory") from None
+        what = "not a directory" if where.exists() else "no such directory"
+        raise ConfigError(f"--app-dir {where}: {what}; give the app repository's folder (the one with its "
+                          "requirements.txt, package.json, Gemfile, go.mod, ...), or name the stack with "
+                          "--stack NAME") from None
     for problem in found.problems:
         warn(f"could not read {problem.describe()}; fix it, or name the stack with --stack NAME")
     if found.stacks:
@@ -89,22 +131,29 @@ def _detect(app_dir: Path | None) -> tuple[Detections, list[str] | None]:
     return found, None
 
 
-def read_probe(path: Path) -> PoolBehaviour:
-    """The pool's measurements from a saved ``do-pgpool probe -o json``: its ``pool`` (or ``behaviour``) object,
-    or a bare ``PoolBehaviour.as_dict()``. Raises ConfigError naming the file and what is wrong."""
+def read_probe(path: Path, option: str = "--probe") -> PoolBehaviour:
+    """The pool's measurements from a saved ``do-pgpool probe -o json`` (``-``: standard input): its ``pool`` (or
+    ``behaviour``) object, or a bare ``PoolBehaviour.as_dict()``. Raises ConfigError naming the file, the
+    measurement and what is wrong."""
     import json
+    import sys
 
     from .._exceptions import ConfigError
-    from .._pool_behaviour import Feature, PoolBehaviour
+    from .._pool_behaviour import Behaviour, Feature, PoolBehaviour
 
+    where = f"{option} {'- (standard input)' if str(path) == '-' else path}"
     expected = ("expected the output of `do-pgpool probe -o json` (the pool's measurements, as "
                 "{\"protocol_prepared_statements\": {\"behaviour\": \"works\", ...}, ...}, bare or under \"pool\")")
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        data: Any = json.loads(text)
     except OSError as exc:
-        raise ConfigError(f"--probe {path}: cannot read it ({exc.strerror or type(exc).__name__})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--probe {path}: not JSON ({exc}); {expected}") from None
+        raise ConfigError(f"{where}: cannot read it ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: not text (not UTF-8); {expected}") from None
+    except json.JSONDecodeError as exc:
+        what = "empty" if not exc.doc.strip() else f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        raise ConfigError(f"{where}: {what}; {expected}") from None
     if isinstance(data, dict):
         for key in PROBE_KEYS:
             if isinstance(data.get(key), dict):
@@ -112,8 +161,14 @@ def read_probe(path: Path) -> PoolBehaviour:
                 break
     features = {f.value for f in Feature}
     if not isinstance(data, dict) or not features & set(data):
-        raise ConfigError(f"--probe {path}: no pool measurements in it; {expected}")
-    try:
-        return PoolBehaviour.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"--probe {path}: a measurement is malformed ({exc!r}); {expected}") from None
+        raise ConfigError(f"{where}: no pool measurements in it; {expected}")
+    verdicts = ", ".join(b.value for b in Behaviour)
+    for name, entry in data.items():
+        if name not in features:
+            continue  # a newer probe's feature: ignored, as PoolBehaviour.from_dict does
+        got = entry.get("behaviour") if isinstance(entry, dict) else entry
+        if not isinstance(entry, dict) or got not in {b.value for b in Behaviour}:
+            raise ConfigError(f"{where}: the measurement {name!r} is {json.dumps(got)[:60]}; expected "
+                              f"{{\"behaviour\": one of {verdicts}, \"detail\": \"...\"}} (re-run "
+                              "`do-pgpool probe -o json` rather than editing it)")  # fmt: skip
+    return PoolBehaviour.from_dict(data)

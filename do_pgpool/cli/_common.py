@@ -27,6 +27,7 @@ EXIT_USAGE = 2
 EXIT_PENDING = 3
 EXIT_HEADROOM = 4  # status --fail-at: the verdict reached the level a pipeline gates on
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: stdout's reader went away (`| head`), as shells report it
 
 INTERRUPTED_MESSAGE = (
     "Interrupted: anything already sent to DigitalOcean or GitHub may have been applied; "
@@ -139,7 +140,7 @@ class BadConfiguration(click.ClickException):
 
 #: Library parameter names whose flag is not ``--`` + the name with dashes.
 _FLAGS = {"num_nodes": "--nodes", "storage_size_mib": "--storage-mib", "secrets": "--secret",
-          "no_wait": "--no-wait", "api_url": "--api-url"}
+          "no_wait": "--no-wait", "api_url": "--api-url", "behaviour": "--probe"}
 
 
 def flag(param: Param | Step) -> str:
@@ -220,6 +221,12 @@ class DoPgpoolGroup(click.Group):
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:  # `do-pgpool advice | head`: the reader has what it wanted; not a bug
+            try:  # what is still buffered for stdout goes nowhere, not into a second BrokenPipeError at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                pass
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
         except Exception as exc:
             import logging
 

@@ -49,8 +49,10 @@ def probe_command(
     \b
     Examples:
       do-pgpool probe --cluster app-db --pool web-pool
-      do-pgpool probe -o json > pool-behaviour.json
-      DO_PGPOOL_PROBE_URL=postgresql://... do-pgpool probe
+      do-pgpool probe --pool web-pool -o json > probe.json      # then: do-pgpool advice --probe probe.json
+      do-pgpool probe -o json | do-pgpool advice --stack prisma --probe -
+      do-pgpool ensure-pool --name web-pool --size 20 --secret github:acme/web --url-for prisma --probe probe.json
+      DO_PGPOOL_PROBE_URL="$POOL_URL" do-pgpool probe --no-direct   # any PgBouncer, no token
     """
     from .._redact import remember
     from ..ops._probe import probe_pool, probe_urls
@@ -58,10 +60,14 @@ def probe_command(
 
     per_probe = min(PROBE_TIMEOUT, run_deadline().remaining() / (2 if direct else 1))
     if pool_url is not None:
-        if cluster or pool or my_ip or temporary_access:
-            raise click.UsageError("--url probes that connection string: it takes no --cluster, --pool, --my-ip "
-                                   "or --temporary-access")  # fmt: skip
+        given = _given_on_command_line(cluster=cluster, pool=pool, my_ip=my_ip, temporary_access=temporary_access)
+        if given:  # DO_PGPOOL_CLUSTER / DO_PGPOOL_MY_IP in the environment are for the other commands: ignored
+            raise click.UsageError(f"--url probes that connection string: it takes no {', '.join(given)} "
+                                   "(those pick a cluster's pool; give one or the other)")  # fmt: skip
         remember(*_passwords(pool_url, direct_url))
+        _check_conninfo("--url", pool_url)
+        if direct_url is not None:
+            _check_conninfo("--direct-url", direct_url)
         connect_fn = _url_connect(tls)
         report = probe_urls(pool_url, direct_url if direct else None, timeout=per_probe, connect_fn=connect_fn)
     else:
@@ -78,17 +84,60 @@ def probe_command(
             click.echo(line)
 
 
+probe_command.epilog = """\b
+Exit codes:
+    0  the probe ran, whatever the verdicts (they are the answer; -o json for scripts)
+    1  the pool does not connect at all (unreachable, full, login refused: the message says which), no pool of
+       that name, or an API error or timeout
+    2  usage: bad options (--url with --cluster), no pool yet, or several pools and no --pool
+  130  interrupted (Ctrl-C): nothing was changed (the probe's objects are temporary; a --temporary-access rule is
+       removed)
+"""
+
+
+def _check_conninfo(option: str, url: str) -> None:
+    """A string libpq cannot parse is a usage error (exit 2) before any connection, its secrets masked."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    from .._redact import redact
+
+    try:
+        conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        raise click.UsageError(f"{option}: not a connection string libpq can read ({redact(str(exc).strip())}); "
+                               "expected a pool's URI as DigitalOcean gives it (postgresql://..., port 25061, the "
+                               "pool's name as the database, ?sslmode=require)") from None
+
+
+def _given_on_command_line(**values: object) -> list[str]:
+    """The options among ``values`` set on the command line (not from the environment or a default)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    return [f"--{name.replace('_', '-')}" for name, value in values.items()
+            if value and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+
+
 def _passwords(*urls: str | None) -> list[str]:
+    """The passwords in these connection strings, URLs or keyword/value (``host=... password=...``) alike."""
     from urllib.parse import unquote, urlsplit
+
+    from psycopg.conninfo import conninfo_to_dict
 
     found = []
     for url in urls:
+        if not url:
+            continue
         try:
-            password = urlsplit(url).password if url else None
+            password = urlsplit(url).password if "://" in url else None
         except ValueError:
             password = None
-        if password:
-            found += [password, unquote(password)]
+        try:
+            given = conninfo_to_dict(url).get("password")
+        except Exception:  # noqa: BLE001 (psycopg.ProgrammingError and friends: a string libpq cannot parse)
+            given = None
+        found += [p for p in (password, unquote(password) if password else None, given) if isinstance(p, str) and p]
     return found
 
 

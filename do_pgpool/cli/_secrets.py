@@ -20,6 +20,7 @@ from ._common import OperationFailed, command, dry_run_option, emit_json, error_
 from ._tls_options import TLSOptions, secret_tls_options
 
 if TYPE_CHECKING:
+    from .._pool_behaviour import PoolBehaviour
     from ..targets._base import TargetOutcome
     from ..targets._spec import SecretsSpec
 
@@ -57,11 +58,22 @@ _OPTIONS = (
     click.option("--ref", metavar="REF", help="Branch or tag for --redeploy-workflow."),
     click.option(
         "--url-for",
-        type=click.Choice(["prisma", "rails", "pgx5", "pgx4", "lib-pq"]),  # = _advice.URL_STACKS (tested)
+        # = _advice.URL_STACKS (tested)
+        type=click.Choice(["prisma", "rails", "pgx5", "pgx4", "lib-pq"], case_sensitive=False),
         metavar="STACK",
         help="Write the pool's string shaped for this stack: its settings added as URL parameters (prisma: "
         "connection_limit=<pool size>&pgbouncer=true; rails: prepared_statements=false&advisory_locks=false; pgx5, "
         "pgx4, lib-pq). One of prisma, rails, pgx5, pgx4, lib-pq.  [default: DigitalOcean's string unchanged]",
+    ),
+    click.option(
+        "--probe",
+        "probe_file",
+        type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+        metavar="FILE",
+        help="With --url-for: a saved `do-pgpool probe -o json` of this pool (- reads standard input); the URL then "
+        "follows what the pool was measured to do (prisma: no pgbouncer=true where prepared statements work "
+        "through it; rails, pgx5, pgx4 the same).  [default: not measured, the parameters safe on any "
+        "transaction pool]",
     ),
 )
 
@@ -78,6 +90,7 @@ class SecretOptions:
     ref: str | None = None
     secret_user: str | None = None
     url_for: str | None = None
+    probe_file: Path | None = None
 
     def prepare_if_any(self, *, inbound_user: bool = False) -> AbstractContextManager[SecretsSpec | None]:
         """``prepare()`` when there is a --secret TARGET; else only its checks, and None (a pool-only run loads
@@ -93,11 +106,15 @@ class SecretOptions:
         if not self.targets:
             given = (("--direct-secret-name", self.direct_secret_name), ("--private", self.private),
                      ("--redeploy-workflow", self.redeploy_workflow), ("--ref", self.ref),
-                     ("--secret-user", self.secret_user), ("--url-for", self.url_for))  # fmt: skip
+                     ("--secret-user", self.secret_user), ("--url-for", self.url_for),
+                     ("--probe", self.probe_file))  # fmt: skip
             extra = [flag for flag, value in given if value]
             if extra:
                 verb = "applies" if len(extra) == 1 else "apply"
                 raise click.UsageError(f"{', '.join(extra)} only {verb} with --secret TARGET")
+        if self.probe_file is not None and self.url_for is None:
+            raise click.UsageError("--probe FILE shapes the URL written for a stack: it goes with --url-for STACK "
+                                   "(without it the secret is DigitalOcean's string, whatever the pool does)")
         elif inbound_user and self.secret_user is None:
             from .._exceptions import ConfigError
             from ..targets._secret_values import inbound_needs_secret_user
@@ -110,15 +127,20 @@ class SecretOptions:
         ``inbound_user``: the pool asked for has no user, so its secrets need --secret-user (refused up front).
         """
         self.prepare_checks(inbound_user=inbound_user)
+        behaviour = None
+        if self.probe_file is not None:
+            from ._advice import read_probe
+
+            behaviour = read_probe(self.probe_file)  # ConfigError (exit 2) naming the file, before any request
         return prepare_secrets(
             self.targets, self.secret_name, self.direct_secret_name, self.private, self.redeploy_workflow, self.ref,
-            self.secret_user, self.url_for,
+            self.secret_user, self.url_for, behaviour,
         )
 
 
 def secret_options(f: Callable[..., R]) -> Callable[..., R]:
     """--secret, --secret-name, --direct-secret-name, --private, --secret-user, --redeploy-workflow, --ref,
-    --url-for: handed to the command as one ``secrets: SecretOptions`` argument."""
+    --url-for, --probe: handed to the command as one ``secrets: SecretOptions`` argument."""
 
     @functools.wraps(f)
     def with_secrets(
@@ -131,10 +153,11 @@ def secret_options(f: Callable[..., R]) -> Callable[..., R]:
         ref: str | None,
         secret_user: str | None,
         url_for: str | None,
+        probe_file: Path | None,
         **kwargs: Any,
     ) -> R:
         options = SecretOptions(targets, secret_name, direct_secret_name, private, redeploy_workflow, ref, secret_user,
-                                url_for)
+                                url_for, probe_file)
         return f(*args, secrets=options, **kwargs)
 
     decorated: Callable[..., R] = with_secrets
@@ -152,6 +175,7 @@ def prepare_secrets(
     ref: str | None,
     secret_user: str | None = None,
     url_for: str | None = None,
+    behaviour: PoolBehaviour | None = None,
 ) -> SecretsSpec:
     """Parse and validate; open the GitHub client if a github: target needs one (ConfigError -> exit 2)."""
     from ..targets._spec import SecretsSpec
@@ -164,7 +188,7 @@ def prepare_secrets(
 
     targets = tuple(parse_target(text) for text in secrets)
     spec = SecretsSpec(targets, secret_name, direct_secret_name, private, secret_user=secret_user,
-                       url_for=url_for)  # checks names
+                       url_for=url_for, behaviour=behaviour)  # checks names
     has_github = any(isinstance(t, GitHubTarget) for t in targets)
     redeploy = None
     if redeploy_workflow or ref:

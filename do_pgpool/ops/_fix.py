@@ -432,7 +432,7 @@ def _public_url(
     if pool is None or values is None or isinstance(values, DoPgpoolError) or not (secrets.private or secrets.url_for):
         return values[secrets.name] if isinstance(values, dict) else values
     try:  # the VPC string is not reachable from here; a stack's parameters (Prisma's, ...) are not libpq's
-        plain = replace(secrets, private=False, direct_name=None, url_for=None)
+        plain = replace(secrets, private=False, direct_name=None, url_for=None, behaviour=None)
         return plain.values(gateway, found.id, pool)[secrets.name]
     except DoPgpoolError as exc:
         return exc

@@ -9,7 +9,7 @@ Nothing here prints.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -84,6 +84,8 @@ class ProbeReport:
     pool: PoolBehaviour
     direct: PoolBehaviour | None = None
     direct_error: str | None = None
+    #: what the verdicts cannot say by themselves (a statement-mode pool refuses every transaction)
+    notes: tuple[str, ...] = ()
 
     @property
     def direct_failures(self) -> tuple[Feature, ...]:
@@ -111,6 +113,7 @@ class ProbeReport:
             out.append(f"  note: the direct connection did not show {_LABELS[feature]} working "
                        f"({direct[feature].detail}): the probe cannot judge the pool on it "
                        "(not the pool's doing)")  # fmt: skip
+        out += [f"  note: {note}" for note in self.notes]
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -121,6 +124,7 @@ class ProbeReport:
             "direct": self.direct.as_dict() if self.direct is not None else None,
             "direct_error": self.direct_error,
             "meaning": {m.feature.value: meaning(m.feature, m.behaviour) for m in self.pool.measurements},
+            "notes": list(self.notes),
         }
 
 
@@ -184,8 +188,15 @@ def probe_pool(
     pool_url = _pool_url(found, chosen)
     direct_url = found.connection.uri if direct and found.connection is not None else None
     target = f"pool {chosen.name} ({chosen.mode} mode, size {chosen.size}) of cluster {found.name}"
-    return probe_urls(pool_url, direct_url, timeout=timeout, connect_fn=tls_connect(connect_fn, tls, found),
-                      notify_wait=notify_wait, target=target)  # fmt: skip
+    report = probe_urls(pool_url, direct_url, timeout=timeout, connect_fn=tls_connect(connect_fn, tls, found),
+                        notify_wait=notify_wait, target=target)  # fmt: skip
+    if chosen.mode == "statement":
+        note = (f"pool {chosen.name} is in statement mode: PgBouncer refuses every multi-statement transaction "
+                "there, so most applications (every ORM) fail on it; use transaction mode (do-pgpool ensure-pool "
+                f"--name {chosen.name} --mode transaction --size {chosen.size} --replace: it drops the pool's live "
+                "connections)")
+        return replace(report, notes=(note,))
+    return report
 
 
 def _pool_url(cluster: Cluster, pool: Pool) -> str:

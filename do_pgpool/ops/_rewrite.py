@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ConfigError, Param
+from .._exceptions import ConfigError, DoPgpoolError, NotFoundError, Param, Part, Step
 from .._jsonable import jsonable
 from .._models import Cluster, Pool
 from ..api._ports import DatabasesAPI, DigitalOceanAPI
@@ -78,10 +78,30 @@ def rewrite_secret(
 
 
 def _find_pool(gateway: DatabasesAPI, cluster_id: str, name: str | None) -> Pool:
+    """Pool ``name`` of the cluster (None: its only pool). A pool that is not there: the error names the pools
+    there are (NotFoundError for a named one, ConfigError when the choice is the user's to make)."""
     if name:
-        return gateway.get_connection_pool(cluster_id, name)
+        try:
+            return gateway.get_connection_pool(cluster_id, name)
+        except NotFoundError as exc:
+            try:
+                pools = gateway.list_connection_pools(cluster_id)
+            except DoPgpoolError:
+                raise exc from None  # the 404 as it came: listing is only for a better message
+            if any(p.name == name for p in pools):
+                raise
+            there = ", ".join(p.name for p in pools)
+            hint: list[Part] = ([f"; its pools: {there}; name one with ", Param("pool", "NAME")] if pools else
+                                ["; it has no pool yet: create one with ",
+                                 Step("ensure_pool", (Param("name", name), Param("size", "N")))])  # fmt: skip
+            raise NotFoundError([f"this cluster has no pool named {name!r}", *hint], status=exc.status,
+                                error_id=exc.error_id, request_id=exc.request_id, method=exc.method,
+                                path=exc.path) from None
     pools = gateway.list_connection_pools(cluster_id)
     if len(pools) == 1:
         return pools[0]
-    listed = ", ".join(p.name for p in pools) or "none (create one with `do-pgpool ensure-pool --size N`)"
-    raise ConfigError(["say which pool with ", Param("pool", "NAME"), f"; this cluster's pools: {listed}"])
+    if not pools:
+        raise ConfigError(["this cluster has no connection pool yet: create one with ",
+                           Step("ensure_pool", (Param("size", "N"),)), " (or ", Step("fix"), "), then run this again"])
+    listed = ", ".join(p.name for p in pools)
+    raise ConfigError([f"this cluster has {len(pools)} pools ({listed}): say which with ", Param("pool", "NAME")])

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from .._dburl import mask_secrets_in, mask_url
 from .._deadline import current_deadline
@@ -75,12 +76,16 @@ def scrub(text: str, url: str) -> str:
     """Mask credentialed URLs and the literal password of ``url`` in a driver message."""
     text = mask_secrets_in(text)
     try:
-        password = urlsplit(url).password
+        password = urlsplit(url).password if "://" in url else None
     except ValueError:
         password = None
-    for secret in {password, unquote(password)} if password else ():
-        if secret:
-            text = text.replace(secret, "***")
+    try:  # a keyword/value string (host=... password=...) too, and a URL's ?password=
+        given = conninfo_to_dict(url).get("password")
+    except psycopg.Error:
+        given = None
+    secrets = {password, unquote(password) if password else None, given if isinstance(given, str) else None}
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text
 
 
@@ -160,6 +165,18 @@ def tls_failure(detail: str, host: str, port: int) -> str | None:
     return None
 
 
+def login_refused(detail: str) -> str | None:
+    """Why the server (or PgBouncer) refused the login, with what to do; None if it did not."""
+    lowered = detail.lower()
+    if "password authentication failed" in lowered or "sasl authentication failed" in lowered:
+        return ("the login was refused: wrong user or password (a pool logs in with its own user's credentials: "
+                "take its connection string from the API, e.g. `do-pgpool rewrite-secret --secret stdout`)")
+    if "no such database" in lowered:
+        return ("PgBouncer has no pool by that name: the database part of a pool's connection string is the pool's "
+                "name (`do-pgpool list-pools` lists them)")
+    return None
+
+
 def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
     detail = scrub(str(exc).strip(), url)
     login_retry = any(marker in detail.lower() for marker in LOGIN_RETRY_MARKERS)
@@ -173,6 +190,9 @@ def database_error(exc: psycopg.Error, url: str, doing: str) -> DatabaseError:
     if tls is not None:
         return DatabaseError(f"TLS verification of PostgreSQL failed: {tls}.\n{doing} {mask_url(url)} failed: "
                              f"{detail}", tls_failed=True)  # fmt: skip
+    refused = login_refused(detail)
+    if refused is not None:
+        return DatabaseError(f"{refused}.\n{doing} {mask_url(url)} failed: {detail}", login_retry=login_retry)
     reason = unreachable_reason(detail, *_host_port(url))
     if reason is not None:
         hint = ACCESS_HINT if _timed_out(detail) else ()

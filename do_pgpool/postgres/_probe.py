@@ -32,8 +32,9 @@ from psycopg import pq, sql
 from .._dburl import mask_secrets_in
 from .._exceptions import DatabaseError
 from .._pool_behaviour import Behaviour, Feature, Measurement, PoolBehaviour
+from ..api._retry import wait_until
 from ._connect import PgConnection, connect, scrub
-from ._verify import _Watchdog
+from ._watchdog import Watchdog
 
 __all__ = ["LOCK_CLASS", "NAME_PREFIX", "NOTIFY_WAIT", "PROBE_APPLICATION", "PROBE_TIMEOUT", "lock_key", "probe"]
 
@@ -48,6 +49,8 @@ PROBE_TIMEOUT = 60.0
 NOTIFY_WAIT = 1.0
 #: cleanup passes over the probe's clients (each pass: one transaction per client)
 CLEANUP_PASSES = 3
+#: after the watchdog cut the clients off, how long the cleanup waits for the backends the pool is closing to exit
+CLOSING_WAIT = 3.0  # within the cleanup's own watchdog (5 s at least)
 
 
 class _TimedOut(Exception):
@@ -523,7 +526,7 @@ def _measure(
         except DatabaseError as exc:
             return _Outcome(Behaviour.UNKNOWN, f"not measured: could not connect: {str(exc).splitlines()[0]}")
         a, b = clients
-        dogs = [_Watchdog(c.conn, max(budget.remaining(), 0.001)) for c in clients]
+        dogs = [Watchdog(c.conn, max(budget.remaining(), 0.001)) for c in clients]
         try:
             outcome = MEASURES[feature](a, b, name, min(notify_wait, budget.remaining()))
         except Exception as exc:  # one feature's bug or surprise must not stop the others
@@ -581,16 +584,24 @@ def _clean_up(
                 if not pending:
                     return ""
                 client.step(lambda c: _clean_one(c, leftover, pending))
-        if pending:
-            gone = users[0].step(lambda c: c.execute(
-                "SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity WHERE pid = ANY(%s)",
-                (sorted(pending),)).fetchone())  # fmt: skip
-            if gone.ok and gone.value is not None:
-                pending &= set(gone.value[0])
+        if pending and not _all_ended(users[0], pending) and closed:
+            # the watchdog cut the clients off mid-transaction: the pool closes their server connections, whose
+            # backends (and the state they hold) take a moment to exit, longer on a busy server
+            wait_until(lambda: _all_ended(users[0], pending), every=0.05, within=CLOSING_WAIT)
     if not pending:
         return ""
     return (f"cleanup did not reach server backend(s) {sorted(pending)}: the probe's state there ends when the "
             "pool closes those server connections")
+
+
+def _all_ended(client: _Client, pending: set[int]) -> bool:
+    """Forget the ``pending`` backends that have exited: True when none is left (False also when unknown)."""
+    running = client.step(lambda c: c.execute(
+        "SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity WHERE pid = ANY(%s)",
+        (sorted(pending),)).fetchone())  # fmt: skip
+    if running.ok and running.value is not None:
+        pending &= set(running.value[0])
+    return not pending
 
 
 def _clean_one(conn: PgConnection, leftover: _Leftover, pending: set[int]) -> None:
@@ -604,7 +615,7 @@ def _clean_one(conn: PgConnection, leftover: _Leftover, pending: set[int]) -> No
 
 @contextmanager
 def _watchdogs(clients: Sequence[_Client], seconds: float) -> Iterator[None]:
-    dogs = [_Watchdog(c.conn, seconds) for c in clients]
+    dogs = [Watchdog(c.conn, seconds) for c in clients]
     try:
         yield
     finally:

@@ -87,4 +87,3 @@ def verify_pool(
     return VerifyResult(mask_url(url), (connected - started) * 1000.0, (done - connected) * 1000.0)
 
 
-_Watchdog = Watchdog  # the name the pool probe imports

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .._exceptions import ConfigError, Param
+from .._exceptions import ConfigError, Param, Step
 from .._models import Cluster, Pool
 from .._tls import TLS, verify_full_uri
 from ..api._ports import DatabasesAPI
@@ -19,6 +19,7 @@ from ._base import validate_secret_name
 from ._secret_values import check_secret_user, check_secret_user_exists, inbound_needs_secret_user, secret_values
 
 if TYPE_CHECKING:
+    from .._pool_behaviour import PoolBehaviour
     from ..api._github import GitHub
     from ._parse import Target
     from ._simple import Redeploy
@@ -47,9 +48,16 @@ class SecretsSpec:
     #: shape the pool's string for this stack (``prisma``, ``rails``, ``pgx5``, ``pgx4``, ``lib-pq``): its
     #: parameters added to the query (None: DigitalOcean's string unchanged); the direct string is never shaped
     url_for: str | None = None
+    #: what the probe measured on the pool (``do-pgpool probe -o json``): ``url_for`` follows it (Prisma's
+    #: ``pgbouncer=true``, Rails' ``prepared_statements``, pgx's exec mode only where the pool needs them);
+    #: None: not measured, the parameters safe on any transaction pool
+    behaviour: PoolBehaviour | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         check_secret_user(self.secret_user)
+        if self.behaviour is not None and self.url_for is None:
+            raise ConfigError([Param("behaviour"), " shapes the URL written for a stack: it goes with ",
+                               Param("url_for")])
         if self.url_for is not None:
             from .._advice import URL_STACKS
 
@@ -89,9 +97,10 @@ class SecretsSpec:
         """secret name -> connection string for ``pool`` (``direct_name`` needs ``cluster``). Writes nothing.
 
         Raises CredentialsMissingError / PlanError when there is no password to write (see ``secret_values``).
-        With ``url_for``, the pool's string carries that stack's parameters (not measured: the safe ones; Prisma's
-        ``connection_limit`` is the pool's size).
+        With ``url_for``, the pool's string carries that stack's parameters, as ``behaviour`` measured the pool
+        (not measured: the safe ones; Prisma's ``connection_limit`` is the pool's size).
         """
+        self.check_probe(pool)
         values = secret_values(users, cluster_id, pool, name=self.name, direct_name=self.direct_name,
                                cluster=cluster, private=self.private, secret_user=self.secret_user)  # fmt: skip
         tls = self.tls
@@ -100,8 +109,24 @@ class SecretsSpec:
         if self.url_for is not None:
             from .._advice import stack_uri
 
-            values[self.name] = stack_uri(values[self.name], self.url_for, pool_size=pool.size)
+            values[self.name] = stack_uri(values[self.name], self.url_for, self.behaviour, pool_size=pool.size)
         return values
+
+    def check_probe(self, pool: Pool) -> None:
+        """Refuse measurements that cannot be this pool's: a transaction pool never keeps session state, so a probe
+        where it held was of a session pool or a direct connection, and would drop the safe parameters."""
+        if self.behaviour is None or pool.mode != "transaction":
+            return
+        from .._pool_behaviour import Feature
+
+        held = [f.value for f in (Feature.SET, Feature.ADVISORY_LOCK, Feature.LISTEN, Feature.TEMP_TABLE)
+                if self.behaviour.works(f)]
+        if held:
+            raise ConfigError([
+                Param("behaviour"), f": these measurements kept session state ({', '.join(held)} worked), which no "
+                "transaction pool does: they are of a session-mode pool or a direct connection, not of pool "
+                f"{pool.name} (transaction mode). Probe that pool: ",
+                Step("probe", (Param("pool", pool.name), Param("output", "json"))), " > probe.json"])
 
     def close(self) -> None:
         if self.github is not None:

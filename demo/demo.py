@@ -215,7 +215,7 @@ def run_clients(url: str) -> tuple[list[BaseException], int, int, float]:
 #: status lines the gate steps show: the pools' share of the budget, the verdict, the gate's word
 GATE_LINES = re.compile(r"^(connection budget:|verdict:|Headroom gate)")
 #: its server connections and the gate's own session stay under 80 % of 22 (the gate passes), and leave migrate
-#: its session and its 3 of headroom (the worker's 3 connections)
+#: its session and the --headroom 3 it asks for (the worker opens 3 connections)
 SMALLER_POOL = 16
 #: the app's migration: it fails and leaves a worker with 3 connections (copied into the demo app as migrate.py)
 MIGRATION = Path(__file__).with_name("leaky_migration.py")
@@ -268,7 +268,7 @@ def app_side(box: Sandbox, tmp: Path) -> int:
     python = Path(sys.executable)  # first on PATH, so that the command reads as typed
     env = {**step.env, "PATH": f"{python.parent}{os.pathsep}{step.env.get('PATH', '')}"}
     out = step("The migration, through migrate: it fails (exit 5) leaving a worker with 3 connections; all 3 are "
-               "ended, the 5 is kept", ["migrate", "--", python.name, "app/migrate.py"], expect=5, merge=True,
+               "ended, the 5 is kept", ["migrate", "--headroom", "3", "--", python.name, "app/migrate.py"], expect=5, merge=True,
                env=env)  # fmt: skip
     step.expect(re.search(r"exited with status 5; 3 session\(s\) left behind \(.*\), 3 terminated$", out, re.M)
                 is not None, "expected 3 sessions left behind, 3 terminated")  # fmt: skip

@@ -610,7 +610,8 @@ CAVEATS: tuple[Caveat, ...] = (
     Caveat("pg_advisory_lock()", "pg_advisory_xact_lock() (session locks are held by a shared server connection)"),
     Caveat("LISTEN / NOTIFY", "the direct connection (a listener needs its own session)"),
     Caveat("temporary tables, WITH HOLD cursors", "the direct connection, or keep them inside one transaction"),
-    Caveat("migrations, pg_dump, psql sessions", "the direct connection string"),
+    Caveat("migrations, pg_dump, psql sessions", "the direct connection string (do-pgpool migrate -- CMD runs a "
+           "migration on it and ends the sessions it leaves behind)"),
 )
 
 

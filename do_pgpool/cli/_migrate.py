@@ -50,9 +50,9 @@ Exit codes:
                 "waiting for headroom) after this long; the command itself runs as long as it runs.")  # fmt: skip
 @click.option("--env-var", default="DATABASE_URL", show_default=True, metavar="NAME",
               help="The environment variable that carries the direct connection string to the command.")  # fmt: skip
-@click.option("--headroom", type=click.IntRange(min=0), default=3, show_default=True, metavar="N",
+@click.option("--headroom", type=click.IntRange(min=0), default=1, show_default=True, metavar="N",
               help="Free non-superuser connection slots needed before the command starts (besides do-pgpool's "
-                   "own session).")  # fmt: skip
+                   "own session); more if the command opens several connections.")  # fmt: skip
 @click.option("--wait", type=Duration(min=0), default="2m", show_default=True, metavar="DURATION",
               help="Wait up to this long for the headroom (0: look once), then refuse with the numbers.")  # fmt: skip
 @click.option("--grace", type=Duration(min=0), default="10s", show_default=True, metavar="DURATION",

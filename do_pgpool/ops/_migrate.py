@@ -65,9 +65,10 @@ __all__ = [
 
 APPLICATION_PREFIX = "do-pgpool-migrate-"
 DEFAULT_ENV_VAR = "DATABASE_URL"
-#: free non-superuser slots wanted before the command starts: a migration tool, a second connection some open
-#: (Django opens one per database alias, Alembic one for the lock), and one for whoever comes next
-DEFAULT_HEADROOM = 3
+#: free non-superuser slots wanted before the command starts (besides do-pgpool's own session): the migration's
+#: connection. Not more by default: ``fix --size 20`` on a 1 GiB cluster leaves 2 slots outside the pool, one of
+#: them do-pgpool's own; a tool that opens several (Django: one per database alias) asks with headroom=N.
+DEFAULT_HEADROOM = 1
 DEFAULT_GRACE = 10.0
 #: how often a full server is read again while waiting for headroom: 2 s, x1.5, at most 15 s
 HEADROOM_BACKOFF = Backoff(initial=2.0, factor=1.5, maximum=15.0)
@@ -375,7 +376,9 @@ def _not_enough(usage: Usage | None, needed: int, waited: float, cluster_name: s
         "\nWhat to do: wait for the deploy or job holding them to finish and run again (or wait longer with ",
         Param("wait", "DURATION"), "); free idle sessions: ", "do-pgpool terminate-idle --cluster ", cluster_name,
         "; move the applications behind a pool so they hold fewer server connections: do-pgpool fix --cluster ",
-        cluster_name, "; or ask for fewer free slots with ", Param("headroom", "N"), ".",
+        cluster_name, "; a pool's idle server connections count too (PgBouncer closes them after its "
+        "server_idle_timeout), so a smaller pool leaves more room: do-pgpool ensure-pool --cluster ", cluster_name,
+        " --size N; or ask for fewer free slots with ", Param("headroom", "N"), ".",
     ]
     if usage is None:  # nothing can connect: not terminate-idle either, and fewer slots asked for change nothing
         full_todo: list[Part] = [

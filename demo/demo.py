@@ -268,8 +268,8 @@ def app_side(box: Sandbox, tmp: Path) -> int:
     python = Path(sys.executable)  # first on PATH, so that the command reads as typed
     env = {**step.env, "PATH": f"{python.parent}{os.pathsep}{step.env.get('PATH', '')}"}
     out = step("The migration, through migrate: it fails (exit 5) leaving a worker with 3 connections; all 3 are "
-               "ended, the 5 is kept", ["migrate", "--headroom", "3", "--", python.name, "app/migrate.py"], expect=5, merge=True,
-               env=env)  # fmt: skip
+               "ended, the 5 is kept", ["migrate", "--headroom", "3", "--", python.name, "app/migrate.py"],
+               expect=5, merge=True, env=env)  # fmt: skip
     step.expect(re.search(r"exited with status 5; 3 session\(s\) left behind \(.*\), 3 terminated$", out, re.M)
                 is not None, "expected 3 sessions left behind, 3 terminated")  # fmt: skip
     worker = re.search(r"started worker pid (\d+)", out)

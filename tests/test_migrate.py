@@ -208,7 +208,8 @@ def test_no_headroom_refuses_with_the_numbers_and_runs_nothing(
     marker = tmp_path / "ran"
     with ExitStack() as stack:
         _hold(stack, pg_server, 20, "gunicorn")
-        result = run(api, "migrate", "--headroom", "3", "--wait", "0", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')")
+        result = run(api, "migrate", "--headroom", "3", "--wait", "0", "--",
+                     sys.executable, "-c", f"open({str(marker)!r}, 'w')")
     assert result.exit_code == 1, result.output
     assert not marker.exists()
     err = " ".join(result.stderr.split())

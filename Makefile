@@ -55,8 +55,8 @@ test: $(STAMP) servers $(NODE_READY)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check do_pgpool tests
-	$(BIN)/mypy --strict do_pgpool
+	$(BIN)/ruff check do_pgpool tests demo benchmarks
+	$(BIN)/mypy --strict do_pgpool demo
 
 # The manual (docs/, MkDocs) into site/; --strict turns every warning, a broken link included, into a failure.
 docs: $(STAMP)

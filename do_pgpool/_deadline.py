@@ -30,10 +30,15 @@ def current_deadline() -> Deadline | None:
 
 
 class Deadline:
-    """``seconds`` from now on ``clock`` (monotonic by default); ``None``: no limit."""
+    """``seconds`` from now on ``clock`` (monotonic by default); ``None``: no limit. ``reads_only``: the run it
+    bounds changes nothing (``status``, a ``--dry-run``), so running out says so instead of "may have been
+    applied"."""
 
-    def __init__(self, seconds: float | None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, seconds: float | None, *, clock: Callable[[], float] = time.monotonic, reads_only: bool = False
+    ) -> None:
         self.seconds = None if seconds is None else check_seconds(seconds, what="timeout", positive=True)
+        self.reads_only = reads_only
         self._clock = clock
         self._at = None if self.seconds is None else clock() + self.seconds
 
@@ -81,6 +86,11 @@ class Deadline:
             why = f"{doing} needs {format_seconds(needs)}, more than the {format_seconds(self.remaining())} left"
         else:
             why = f"it ran out while {doing}"
+        if self.reads_only:
+            return DeadlineExceededError([
+                "gave up after the run's time limit (", Param("timeout", limit), f"): {why}. This run only reads: "
+                "nothing was changed; run it again with a longer ", Param("timeout"), " if DigitalOcean is slow.",
+            ])
         return DeadlineExceededError([
             "gave up after the run's time limit (", Param("timeout", limit), f"): {why}. Anything already sent may "
             "have been applied; run the same command again to finish (it is idempotent), with a longer ",

@@ -124,6 +124,23 @@ def test_timeout_bounds_the_whole_run_against_a_server_that_never_answers(silent
     assert elapsed < 2.0
 
 
+@pytest.mark.parametrize(("args", "reads_only"), [
+    (("status",), True),
+    (("list-pools",), True),
+    (("ensure-pool", "--size", "5", "--dry-run"), True),
+    (("ensure-pool", "--size", "5"), False),
+])
+def test_running_out_of_time_says_whether_the_run_could_have_changed_anything(
+    silent_url: str, args: tuple[str, ...], reads_only: bool
+) -> None:
+    result = run(silent_url, *args, "--timeout", "1")
+    assert result.exit_code == 1
+    err = " ".join(result.stderr.split())
+    assert "Error: gave up after the run's time limit (--timeout 1s)" in err
+    assert ("This run only reads: nothing was changed" in err) is reads_only, err
+    assert ("Anything already sent may have been applied" in err) is not reads_only, err
+
+
 def test_a_refused_connection_fails_fast_naming_the_url() -> None:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"

@@ -107,6 +107,14 @@ def test_delete_of_a_missing_pool_is_already_done(do: DigitalOcean) -> None:
         do.delete_connection_pool(CID, "gone")
 
 
+def test_a_read_that_failed_with_5xx_does_not_say_it_may_have_been_applied(do: DigitalOcean) -> None:
+    with respx.mock:
+        respx.get(f"{API}/v2/databases/{CID}/pools").respond(500, json={"id": "server_error", "message": "x"})
+        with pytest.raises(errors.ServerError) as raised:
+            do.list_connection_pools(CID)
+    assert "DigitalOcean failed." in str(raised.value) and "applied" not in str(raised.value)
+
+
 def test_put_is_retried_on_5xx_but_post_never_is(do: DigitalOcean, sleeps: list[float]) -> None:
     spec = PoolSpec(name="p-pool", size=5)
     with respx.mock:
@@ -115,7 +123,7 @@ def test_put_is_retried_on_5xx_but_post_never_is(do: DigitalOcean, sleeps: list[
         )
         post = respx.post(f"{API}/v2/databases/{CID}/pools").respond(500, json={"id": "server_error", "message": "x"})
         do.update_connection_pool(CID, spec)
-        with pytest.raises(errors.ServerError):
+        with pytest.raises(errors.ServerError, match="may or may not have been applied"):
             do.add_connection_pool(CID, spec)
     assert put.call_count == 2 and len(sleeps) == 1
     assert post.call_count == 1

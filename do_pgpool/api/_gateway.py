@@ -565,8 +565,8 @@ def _api_error(
         )
     if kind is ServerError:
         retry_after = header_number(headers, "retry-after")
-        return ServerError(f"{what}. DigitalOcean failed; the request may or may not have been applied.",
-                           retry_after=retry_after, **common)  # fmt: skip
+        applied = "" if method in ("GET", "HEAD") else "; the request may or may not have been applied"
+        return ServerError(f"{what}. DigitalOcean failed{applied}.", retry_after=retry_after, **common)
     if status == 403:
         app_or_db = "app" if path.startswith("/v2/apps") else "database"
         scope = scope or f"{app_or_db}:{_SCOPES.get(method, 'read')}"

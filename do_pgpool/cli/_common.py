@@ -40,6 +40,7 @@ READ_ONLY_INTERRUPTED_MESSAGE = "Interrupted: {what} only reads; nothing was cha
 
 #: the root context's ``meta`` key for what to say on Ctrl-C during this run, set when the command starts
 _INTERRUPTED_KEY = "do_pgpool.interrupted_message"
+_READS_ONLY_KEY = "do_pgpool.reads_only"
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -107,8 +108,14 @@ class ReadOnlyAware(click.Command):
             return READ_ONLY_INTERRUPTED_MESSAGE.format(what=self.name)
         return INTERRUPTED_MESSAGE
 
+    def remember(self, ctx: click.Context) -> None:
+        """Note what this run may change, for the Ctrl-C message and for ``run_deadline()``'s wording."""
+        message = self.interrupted_message(ctx.params)
+        ctx.find_root().meta[_INTERRUPTED_KEY] = message
+        ctx.find_root().meta[_READS_ONLY_KEY] = message != INTERRUPTED_MESSAGE
+
     def invoke(self, ctx: click.Context) -> Any:
-        ctx.find_root().meta[_INTERRUPTED_KEY] = self.interrupted_message(ctx.params)
+        self.remember(ctx)
         return super().invoke(ctx)
 
 
@@ -122,6 +129,7 @@ class ClusterCommand(ReadOnlyAware):
             self.epilog = exit_codes_help(self, read_only=self.read_only)
 
     def invoke(self, ctx: click.Context) -> Any:
+        self.remember(ctx)  # before the deadline is made: it words running out by whether the run only reads
         with run_deadline().scope():
             return super().invoke(ctx)
 
@@ -369,7 +377,7 @@ def run_deadline() -> Deadline:
     root = ctx.find_root()
     found = root.meta.get("do_pgpool.deadline")
     if found is None:
-        found = Deadline(ctx.meta.get(_TIMEOUT_KEY), clock=clock)
+        found = Deadline(ctx.meta.get(_TIMEOUT_KEY), clock=clock, reads_only=root.meta.get(_READS_ONLY_KEY, False))
         root.meta["do_pgpool.deadline"] = found
     return found
 

@@ -194,6 +194,16 @@ def test_the_command_runs_one_command_inside_and_returns_its_exit_code() -> None
     assert "every process it started is gone" in done.stderr
 
 
+def test_the_command_finds_this_installations_do_pgpool_without_an_activated_virtualenv() -> None:
+    env = {**os.environ, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}  # the virtualenv's bin folder is not on it
+    done = subprocess.run([sys.executable, "-m", "do_pgpool", "sandbox", "--", "sh", "-c", "command -v do-pgpool"],
+                          capture_output=True, text=True, timeout=2 * DEADLINE, env=env)  # fmt: skip
+    if "apt-get install postgresql pgbouncer" in done.stderr:
+        _unavailable(done.stderr.strip())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == os.path.join(os.path.dirname(sys.executable), "do-pgpool")
+
+
 def test_without_postgresql_the_command_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PG_BINDIR", raising=False)
     monkeypatch.setattr(_servers.glob, "glob", lambda pattern: [])

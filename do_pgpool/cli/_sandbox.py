@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,7 +106,7 @@ def sandbox_command(
             if cmd:
                 click.echo(f"do-pgpool sandbox: running {' '.join(cmd)} with {box.api_url}", err=True)
                 try:
-                    code = subprocess.run(list(cmd), env={**os.environ, **box.env}, check=False).returncode
+                    code = subprocess.run(list(cmd), env=_command_env(box.env), check=False).returncode
                 except OSError as exc:
                     raise click.UsageError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from exc
             else:
@@ -120,6 +121,14 @@ def sandbox_command(
     click.echo("do-pgpool sandbox: stopped; every process it started is gone and its folder removed", err=True)
     if code:
         raise click.exceptions.Exit(code)
+
+
+def _command_env(sandbox_env: dict[str, str]) -> dict[str, str]:
+    """CMD's environment: the sandbox's variables, and this installation's bin folder first on PATH, so that
+    `do-pgpool` (and `python`) in CMD are the ones running the sandbox even when the virtualenv is not activated."""
+    here = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    return {**os.environ, **sandbox_env, "PATH": f"{here}{os.pathsep}{path}" if path else here}
 
 
 def _announce(box: Sandbox) -> None:

@@ -72,8 +72,9 @@ def test_the_exit_codes_follow_the_options() -> None:
 
 def test_the_top_level_exit_codes_name_the_command_of_check() -> None:
     codes = exit_codes(help_of())
-    assert codes["3"].startswith("ensure-pool --check only")
-    assert "--check" in flags_of(command("ensure-pool"))
+    assert codes["3"].startswith("--check only (ensure-pool, ensure-config)")
+    assert all("--check" in flags_of(command(name)) for name in ("ensure-pool", "ensure-config"))
+    assert [name for name in NAMES if "--check" in flags_of(command(name))] == ["ensure-config", "ensure-pool"]
     assert codes["4"].startswith("status --fail-at only")
     assert "--fail-at" in flags_of(command("status"))
 

@@ -54,7 +54,7 @@ def test_help_lists_every_command_and_a_command_runs_through_the_lazy_group() ->
 def test_top_level_help_claims_dry_run_only_for_commands_that_have_it() -> None:
     help_text = " ".join(CliRunner().invoke(main, ["--help"]).output.split())
     assert "Every command" not in help_text
-    assert "Commands that change something take --dry-run; status only reads." in help_text
+    assert "Commands that change something take --dry-run; status, list-pools, probe and advice only read." in help_text
     ctx = click.Context(main)
 
     def options(name: str) -> set[str]:
@@ -64,7 +64,8 @@ def test_top_level_help_claims_dry_run_only_for_commands_that_have_it() -> None:
 
     for name in ("ensure-pool", "rewrite-secret", "resize", "restart", "terminate-idle", "fix"):  # they write
         assert "--dry-run" in options(name), name
-    assert "--dry-run" not in options("status")
+    for name in ("status", "list-pools", "probe", "advice"):  # they only read
+        assert "--dry-run" not in options(name), name
 
 
 def test_top_level_help_passes_the_redactor_without_parsing_urls_and_sizes_itself_without_shutil() -> None:

@@ -93,6 +93,7 @@ def main(verbose: int) -> None:
       do-pgpool ensure-pool --size 20                 # PgBouncer pool, transaction mode
       do-pgpool ensure-pool --size 20 --secret github:acme/web
     Commands that call DigitalOcean read DIGITALOCEAN_TOKEN (or --token). Commands that change
-    something take --dry-run; status only reads. `do-pgpool COMMAND --help` for each.
+    something take --dry-run; status, list-pools, probe and advice only read.
+    `do-pgpool COMMAND --help` for each.
     """
     configure_logging(verbose)

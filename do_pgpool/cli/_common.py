@@ -47,7 +47,7 @@ Exit codes:
     0  success, nothing to do, or --dry-run
     1  operational failure: API error, budget, conflict, timeout, a failed secret target
     2  usage: bad options or configuration, found before any request
-    3  ensure-pool --check only: changes are pending
+    3  --check only (ensure-pool, ensure-config): changes are pending
     4  status --fail-at only: the verdict is at or beyond the given level
   130  interrupted (Ctrl-C): anything already sent may have been applied; re-run to finish
        (status, list-pools, probe, advice and any --dry-run or --check only read: nothing was changed)

@@ -398,6 +398,23 @@ def test_options_after_the_command_belong_to_the_command(api: str, pg_server: Re
     assert json.loads(out.read_text()) == ["-c", "--dry-run", "--headroom", "9"]
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_the_command_gets_the_database_not_the_account_token_unless_kept(
+    api: str, tmp_path: Path, keep: bool
+) -> None:
+    seen = tmp_path / "env.json"
+    probe = (f"import json, os; json.dump({{k: k in os.environ for k in ('DIGITALOCEAN_TOKEN', "
+             f"'DIGITALOCEAN_ACCESS_TOKEN', 'DATABASE_URL')}}, open({str(seen)!r}, 'w'))")  # fmt: skip
+    env = {"DIGITALOCEAN_TOKEN": TOKEN, "DIGITALOCEAN_ACCESS_TOKEN": TOKEN}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)  # the command's environment comes from the process's own
+        result = run(api, "migrate", *(["--keep-token"] if keep else []), "--", sys.executable, "-c", probe)
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen.read_text()) == {
+        "DIGITALOCEAN_TOKEN": keep, "DIGITALOCEAN_ACCESS_TOKEN": keep, "DATABASE_URL": True}
+
+
 def test_the_url_gets_the_application_name_and_keeps_the_rest() -> None:
     from do_pgpool.ops._migrate import migration_env, migration_url, new_application_name
 
@@ -516,9 +533,9 @@ OTHERS = [{"type": "tag", "value": "backend"}, {"type": "ip_addr", "value": "192
 
 # writes the trusted sources the fake API lists while the command runs (values, JSON) to argv[2], exits argv[3]
 LOOK_AT_FIREWALL = textwrap.dedent('''
-    import json, os, sys, urllib.request
+    import json, sys, urllib.request
     api, out, status = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    request = urllib.request.Request(api, headers={"Authorization": "Bearer " + os.environ["DIGITALOCEAN_TOKEN"]})
+    request = urllib.request.Request(api, headers={"Authorization": "Bearer dop_v1_another_token"})  # not ours: gone
     with urllib.request.urlopen(request, timeout=10) as answer:
         json.dump([r["value"] for r in json.load(answer)["rules"]], open(out, "w"))
     sys.exit(status)

@@ -57,13 +57,17 @@ Exit codes:
               help="Wait up to this long for the headroom (0: look once), then refuse with the numbers.")  # fmt: skip
 @click.option("--grace", type=Duration(min=0), default="10s", show_default=True, metavar="DURATION",
               help="After Ctrl-C or SIGTERM, how long the command has to exit before it is killed.")  # fmt: skip
+@click.option("--keep-token", is_flag=True,
+              help="Pass DIGITALOCEAN_TOKEN / DIGITALOCEAN_ACCESS_TOKEN on to the command (by default it gets the "
+                   "database's URL, not the account's token).")  # fmt: skip
 @tls_options()
 @access_options
 @dry_run_option
 @click.argument("cmd", nargs=-1, type=click.UNPROCESSED, metavar="-- CMD [ARG]...")
 def migrate_command(
     token: str | None, api_url: str, cluster: str | None, env_var: str, headroom: int, wait: float, grace: float,
-    tls: TLSOptions, my_ip: str | None, temporary_access: bool, dry_run: bool, cmd: tuple[str, ...],
+    keep_token: bool, tls: TLSOptions, my_ip: str | None, temporary_access: bool, dry_run: bool,
+    cmd: tuple[str, ...],
 ) -> None:
     """Run a migration (any command) on the direct connection, then end the sessions it left behind.
 
@@ -113,7 +117,8 @@ def migrate_command(
                 _started(plan, pid)
 
             result = migrate(gateway, found or cluster, cmd, env_var=env_var, headroom=headroom, waiting=waiting,
-                             grace=grace, dry_run=dry_run, tls=policy, on_started=started)  # fmt: skip
+                             grace=grace, dry_run=dry_run, tls=policy, on_started=started,
+                             keep_token=keep_token)  # fmt: skip
             _report(result)  # before a temporary rule is removed: that says its own lines
     except CommandError as exc:  # 127 / 126, as shells, env and timeout say it
         click.echo(f"Error: {error_text(exc)}", err=True)

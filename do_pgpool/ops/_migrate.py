@@ -94,9 +94,18 @@ def migration_url(uri: str, application_name: str) -> str:
     return urlunsplit(parts._replace(query=urlencode([*query, ("application_name", application_name)], safe="/")))
 
 
-def migration_env(environ: Mapping[str, str], *, env_var: str, url: str, application_name: str) -> dict[str, str]:
-    """The command's environment: ``environ`` plus ``env_var=url`` and ``PGAPPNAME=application_name``."""
-    return {**environ, env_var: url, "PGAPPNAME": application_name}
+#: DigitalOcean API tokens (ours, doctl's): a migration needs the database, not the account; a tool that logs its
+#: environment on a failure (error trackers do) would otherwise carry the token away
+TOKEN_VARIABLES = ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN")
+
+
+def migration_env(
+    environ: Mapping[str, str], *, env_var: str, url: str, application_name: str, keep_token: bool = False
+) -> dict[str, str]:
+    """The command's environment: ``environ`` plus ``env_var=url`` and ``PGAPPNAME=application_name``, without
+    the API tokens of ``TOKEN_VARIABLES`` unless ``keep_token``."""
+    kept = {k: v for k, v in environ.items() if keep_token or k not in TOKEN_VARIABLES}
+    return {**kept, env_var: url, "PGAPPNAME": application_name}
 
 
 #: variables the command cannot do without (or that do-pgpool sets itself): a URL put there breaks the command
@@ -248,13 +257,15 @@ def migrate(
     forward_sigint: bool | None = None,
     on_started: Callable[[MigrationPlan, int], None] | None = None,
     cleanup_timeout: float = CLEANUP_TIMEOUT,
+    keep_token: bool = False,
 ) -> MigrationResult:
     """Run ``command`` with the direct connection string of ``cluster`` (name, uuid, a ``Cluster`` already read,
     or None: the only one) in ``env_var``, once ``headroom`` slots are free; then terminate the sessions it left.
 
     ``waiting``: how long to wait for headroom (``timeout``, 0: look once) and on which clock; ``grace``: seconds a
     command has to exit after a stop signal before it is killed (``ops._child``). ``environ``: the command's base
-    environment (default ``os.environ``). ``on_started(plan, pid)`` is called once the command runs.
+    environment (default ``os.environ``), less the DigitalOcean API tokens unless ``keep_token``.
+    ``on_started(plan, pid)`` is called once the command runs.
     ``cleanup_timeout``: the cleanup's own time limit (seconds), not the run's: the command may outlast that one.
 
     Raises ``CommandError`` (not found: 127, not executable: 126) and ``ConfigError`` before any request,
@@ -290,7 +301,7 @@ def migrate(
     conn, usage = _wait_for_headroom(lambda: open_conn(uri), headroom, opts, found.name)
     waited = opts.clock() - start
     the_plan = plan(usage)
-    env = migration_env(base_env, env_var=env_var, url=the_plan.url, application_name=name)
+    env = migration_env(base_env, env_var=env_var, url=the_plan.url, application_name=name, keep_token=keep_token)
     with signal_span(grace, forward_sigint=forward_sigint) as span:
         try:
             ended = span.run(argv, env=env,

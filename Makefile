@@ -22,7 +22,7 @@ servers:
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql pgbouncer openssl >/dev/null; \
 		else \
-			echo "postgresql/pgbouncer missing and not root: real-server tests will be skipped" >&2; \
+			echo "postgresql/pgbouncer missing and not root: the real-server tests will fail: run \`sudo make servers\`" >&2; \
 		fi; \
 	fi
 	@# The Debian package starts a system pgbouncer/postgresql; the tests use their own on free ports.
@@ -32,7 +32,7 @@ servers:
 	@if [ "$$(id -u)" = 0 ]; then \
 		sh scripts/build-pgbouncer.sh >/dev/null; \
 	elif ! sh scripts/build-pgbouncer.sh >/dev/null; then \
-		echo "PgBouncer >= 1.21 not built and not root: the tests needing it will be skipped" >&2; \
+		echo "PgBouncer >= 1.21 not built and not root: the tests needing it will fail: run \`sudo make servers\`" >&2; \
 	fi
 
 # The Node drivers for tests/test_drivers.py (node-postgres, postgres.js, Prisma 7): `npm ci` from the committed

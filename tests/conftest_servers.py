@@ -1,14 +1,12 @@
 """Session-scoped real PostgreSQL + PgBouncer fixtures: ``do_pgpool.testing._servers``, the code that
 ``do-pgpool sandbox`` and the benchmarks start their servers with.
 
-A missing server is a failure as root or in CI (``CI=true``): there ``make servers`` can install them,
-so the real-server tests must never vanish. Only a non-root machine without the binaries skips them, and
-then the end of the pytest run says loudly how many were skipped and why (``pytest_terminal_summary``).
+A missing server is a failure, never a skip, with how to get one: the real-server tests must never vanish
+(``make test`` as root installs PostgreSQL and PgBouncer and builds the second PgBouncer).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,42 +24,17 @@ PROBE_POOL_NAME = "probe-pool"
 NEW_MAX_PREPARED_STATEMENTS = 100
 
 
-SKIP_PREFIX = "real servers unavailable"
-
 
 def _bouncer_pools() -> dict[str, PoolAlias]:
     """Every test PgBouncer's pools: ``defaultdb-pool`` of 20, ``probe-pool`` of 1."""
     return {POOL_NAME: PoolAlias(size=20), PROBE_POOL_NAME: PoolAlias(size=1)}
 
 
-def _servers_required() -> tuple[bool, str]:
-    """Whether a missing server is a failure here, and why."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        return True, "in CI"
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return True, "as root (`make servers` installs them)"
-    return False, ""
-
-
 def _unavailable(reason: str) -> None:
-    required, where = _servers_required()
-    if required:
-        pytest.fail(f"real servers required {where} but unavailable: {reason}", pytrace=False)
-    pytest.skip(f"{SKIP_PREFIX}: {reason}")
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say loudly, last, that real-server tests were skipped: a quiet 's' is easy to miss."""
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_PREFIX in str(r.longrepr)]
-    if skipped:
-        reasons = sorted({str(r.longrepr[2]) if isinstance(r.longrepr, tuple) else str(r.longrepr) for r in skipped})
-        terminalreporter.section("REAL-SERVER TESTS SKIPPED", sep="!", red=True, bold=True)
-        terminalreporter.line(
-            f"{len(skipped)} test(s) needing a real PostgreSQL/PgBouncer did NOT run: {'; '.join(reasons)}. "
-            "Run `make test` as root (it installs postgresql and pgbouncer, and builds a PgBouncer >= 1.21) "
-            "or set PG_BINDIR.",
-            red=True, bold=True,
-        )
+    """Fail the test that needs a real server, saying what is missing and how to get it."""
+    pytest.fail(f"real servers unavailable: {reason}. Run `make test` as root (it installs Debian's postgresql "
+                "and pgbouncer and builds a PgBouncer >= 1.21: `sudo make servers` does only that), or set "
+                "PG_BINDIR to PostgreSQL's bin folder.", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +44,7 @@ def pg_server() -> Iterator[RealServers]:
         servers = RealServers.start_postgres()
     except ServersUnavailable as exc:
         _unavailable(str(exc))
-        raise  # unreachable: skip/fail raise
+        raise  # unreachable: _unavailable fails the test
     try:
         yield servers
     finally:
@@ -99,7 +72,7 @@ def _another_bouncer(pg_server: RealServers, binary: Path | None, max_prepared: 
         return pg_server.start_another_pgbouncer(binary, _bouncer_pools(), max_prepared_statements=max_prepared)
     except ServersUnavailable as exc:
         _unavailable(str(exc))
-        raise  # unreachable: skip/fail raise
+        raise  # unreachable: _unavailable fails the test
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +99,7 @@ def pgbouncer_new(pg_server: RealServers) -> Iterator[RealServers]:
         binary = find_new_pgbouncer()
     except ServersUnavailable as exc:
         _unavailable(str(exc))
-        raise  # unreachable: skip/fail raise
+        raise  # unreachable: _unavailable fails the test
     bouncer = _another_bouncer(pg_server, binary, NEW_MAX_PREPARED_STATEMENTS)
     try:
         yield bouncer
